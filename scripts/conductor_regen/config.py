@@ -1,0 +1,206 @@
+"""Configuration: frozen dataclasses resolved once from defaults < invoke.yaml < environment < CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional, Tuple, Union, get_args, get_origin, get_type_hints
+
+from .errors import ConfigError
+
+# The Conductor server's core endpoints; a spec without them cannot back the async client.
+DEFAULT_REQUIRED_ENDPOINTS: Tuple[str, ...] = (
+    "POST /api/workflow",
+    "GET /api/workflow/{workflowId}",
+    "GET /api/workflow/search",
+    "POST /api/workflow/{name}",
+    "GET /api/tasks/poll/{tasktype}",
+    "POST /api/tasks",
+    "GET /api/metadata/workflow/{name}",
+    "POST /api/metadata/workflow",
+    "GET /api/metadata/taskdefs",
+)
+
+# Endpoints only an Orkes server has; their absence means a Conductor OSS (or other) spec.
+DEFAULT_ORKES_MARKERS: Tuple[str, ...] = (
+    "POST /api/token",
+    "GET /api/applications",
+    "GET /api/secrets",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchConfig:
+    """How specs are downloaded."""
+
+    timeout: float = 30.0
+    retries: int = 3
+    backoff: float = 0.5
+    max_bytes: int = 64 * 1024 * 1024
+    insecure: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationConfig:
+    """What a usable spec must contain."""
+
+    required_endpoints: Tuple[str, ...] = DEFAULT_REQUIRED_ENDPOINTS
+    orkes_markers: Tuple[str, ...] = DEFAULT_ORKES_MARKERS
+
+
+@dataclasses.dataclass(frozen=True)
+class FixupConfig:
+    """Which spec repairs run."""
+
+    enabled: bool = True
+    skip: Tuple[str, ...] = ()
+    # The SDK puts /api in the server URL, so generated resource paths must not carry it.
+    strip_path_prefix: str = "/api"
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig:
+    """How OpenAPI Generator is run: the guide's options, pinned."""
+
+    version: str = "7.14.0"
+    backend: str = "jar"
+    java_heap: str = "2g"
+    package_name: str = "conductor.asyncio_client.http"
+    project_name: str = "conductor-python-async-sdk"
+    library: str = "asyncio"
+    docker_image: str = "openapitools/openapi-generator-cli"
+    npm_package: str = "@openapitools/openapi-generator-cli"
+
+
+@dataclasses.dataclass(frozen=True)
+class SdkConfig:
+    """Where the SDK checkout is and which of its folders a run may touch."""
+
+    root: Optional[Path] = None
+    package_dir: str = "src/conductor/asyncio_client"
+    managed: Tuple[str, ...] = ("http", "adapters", "orkes")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything a task needs, resolved once."""
+
+    fetch: FetchConfig = FetchConfig()
+    validation: ValidationConfig = ValidationConfig()
+    fixups: FixupConfig = FixupConfig()
+    generator: GeneratorConfig = GeneratorConfig()
+    sdk: SdkConfig = SdkConfig()
+    backups_dir: Path = Path("backups")
+    cache_dir: Path = Path(".cache")
+    verbose: bool = False
+
+    def describe(self) -> str:
+        """Render the resolved values as `key = value` lines (no secrets live here)."""
+        return "\n".join(f"{k} = {v!r}" for k, v in sorted(_flatten(dataclasses.asdict(self)).items()))
+
+
+# Environment variables that feed settings; CONDUCTOR_SDK_ROOT is the SDK's own convention.
+ENV_KEYS: Mapping[str, str] = {
+    "CONDUCTOR_SDK_ROOT": "sdk.root",
+    "REGEN_GENERATOR_VERSION": "generator.version",
+    "REGEN_GENERATOR_BACKEND": "generator.backend",
+    "REGEN_JAVA_HEAP": "generator.java_heap",
+    "REGEN_BACKUPS_DIR": "backups_dir",
+    "REGEN_CACHE_DIR": "cache_dir",
+    "REGEN_FETCH_TIMEOUT": "fetch.timeout",
+    "REGEN_STRIP_PATH_PREFIX": "fixups.strip_path_prefix",
+}
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    origin = get_origin(hint)
+    if origin is Union:  # Optional[X]
+        if value is None:
+            return None
+        inner = [a for a in get_args(hint) if a is not type(None)][0]
+        return _coerce(value, inner, key)
+    try:
+        if origin in (tuple, Tuple):
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            return tuple(str(v) for v in value)
+        if hint is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError(value)
+                return lowered in ("1", "true", "yes", "on")
+            return bool(value)
+        if hint is Path:
+            return Path(os.path.expanduser(str(value)))
+        if hint in (int, float, str):
+            return hint(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"setting {key}={value!r} is not a valid {getattr(hint, '__name__', hint)}",
+            "fix it in invoke.yaml, the environment or the command line",
+        ) from exc
+    return value
+
+
+def _build(cls: Any, values: Mapping[str, Any], prefix: str) -> Any:
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        key = f"{prefix}{field.name}"
+        hint = hints[field.name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[field.name] = _build(hint, values, f"{key}.")
+        elif key in values:
+            kwargs[field.name] = _coerce(values[key], hint, key)
+    return cls(**kwargs)
+
+
+def _known_keys(cls: Any, prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    hints = get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        if dataclasses.is_dataclass(hint):
+            keys |= _known_keys(hint, f"{prefix}{field.name}.")
+        else:
+            keys.add(f"{prefix}{field.name}")
+    return keys
+
+
+def resolve_settings(
+    file_config: Optional[Mapping[str, Any]] = None,
+    env: Optional[Mapping[str, str]] = None,
+    cli: Optional[Mapping[str, Any]] = None,
+) -> Settings:
+    """Merge the layers (later wins; None on the CLI means "not given") into Settings."""
+    merged: dict[str, Any] = {}
+    known = _known_keys(Settings)
+    for key, value in _flatten(dict(file_config or {})).items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown setting '{key}' in invoke.yaml",
+                f"known settings: {', '.join(sorted(known))}",
+            )
+        merged[key] = value
+    for var, key in ENV_KEYS.items():
+        if env and env.get(var):
+            merged[key] = env[var]
+    for key, value in (cli or {}).items():
+        if value is not None:
+            if key not in known:
+                raise ConfigError(f"unknown setting '{key}'")
+            merged[key] = value
+    return _build(Settings, merged, "")  # type: ignore[no-any-return]
