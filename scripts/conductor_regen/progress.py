@@ -1,0 +1,56 @@
+"""Step timing: each step of a run is recorded (name, status, seconds) and logged as it ends."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from contextlib import contextmanager
+from typing import Iterator, List
+
+log = logging.getLogger("conductor_regen.progress")
+
+
+@dataclasses.dataclass
+class StepResult:
+    """One step's outcome, as it appears in the report."""
+
+    name: str
+    status: str = "running"  # ok | skipped | failed | running
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclasses.dataclass
+class StepLog:
+    """Ordered record of the steps of one run."""
+
+    steps: List[StepResult] = dataclasses.field(default_factory=list)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[StepResult]:
+        """Time a step; the body may set `.detail` or `.status = "skipped"`."""
+        result = StepResult(name)
+        self.steps.append(result)
+        log.info("▸ %s ...", name)
+        start = time.perf_counter()
+        try:
+            yield result
+        except BaseException:
+            result.status = "failed"
+            raise
+        else:
+            if result.status == "running":
+                result.status = "ok"
+        finally:
+            result.seconds = round(time.perf_counter() - start, 2)
+            tail = f" — {result.detail}" if result.detail else ""
+            log.info("  %s %s (%.1fs)%s", _MARK.get(result.status, "?"), name, result.seconds, tail)
+
+    def skip(self, name: str, why: str) -> None:
+        """Record a step that did not need to run."""
+        self.steps.append(StepResult(name, "skipped", 0.0, why))
+        log.info("  - %s skipped — %s", name, why)
+
+
+_MARK = {"ok": "✓", "skipped": "-", "failed": "✗"}

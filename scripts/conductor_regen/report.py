@@ -1,0 +1,90 @@
+"""The run report: a dataclass rendered to JSON (for machines) and Markdown (for people)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, List, Optional, Sequence
+
+from .progress import StepResult
+
+
+@dataclasses.dataclass(frozen=True)
+class FileChanges:
+    """Files of the managed folders, relative to the SDK's package dir."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """How many files differ."""
+        return len(self.added) + len(self.removed) + len(self.changed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Everything a run did. Only step seconds (and the backup id's timestamp) vary between runs."""
+
+    command: str
+    outcome: str  # succeeded | rolled-back | failed | dry-run | no-op
+    sdk: str
+    spec: Dict[str, Any]
+    generator: Dict[str, Any]
+    fixups: tuple[str, ...]
+    steps: tuple[StepResult, ...]
+    files: FileChanges = FileChanges()
+    backup_id: Optional[str] = None
+    error: Optional[str] = None
+    changes: tuple[Dict[str, Any], ...] = ()
+    tests: tuple[Dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        """Stable JSON (sorted keys, file lists sorted)."""
+        data = dataclasses.asdict(self)
+        data["files"] = {k: sorted(v) for k, v in data["files"].items()}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    def to_markdown(self) -> str:
+        """Human rendering: summary, steps, files, provenance."""
+        out: List[str] = [f"# Regeneration report: {self.outcome}", ""]
+        out += [f"- command: `{self.command}`", f"- SDK: `{self.sdk}`"]
+        out.append(f"- spec: `{self.spec.get('source', '?')}` (info.version {self.spec.get('version', '?')}, "
+                   f"sha256 `{str(self.spec.get('sha256', ''))[:16]}`)")
+        out.append(f"- generator: OpenAPI Generator {self.generator.get('version', '?')} "
+                   f"({self.generator.get('backend', '?')})")
+        out.append(f"- fixups: {', '.join(self.fixups) or 'none'}")
+        out.append(f"- backup: `{self.backup_id}`" if self.backup_id else "- backup: none")
+        if self.error:
+            out += ["", f"**Error:** {self.error}"]
+        out += ["", "## Steps", "", "| step | status | seconds | detail |", "|---|---|---:|---|"]
+        out += [f"| {s.name} | {s.status} | {s.seconds:.1f} | {s.detail} |" for s in self.steps]
+        out += ["", "## Files", "",
+                f"{len(self.files.added)} added, {len(self.files.removed)} removed, "
+                f"{len(self.files.changed)} changed", ""]
+        out += _listing("added", self.files.added) + _listing("removed", self.files.removed)
+        out += _listing("changed", self.files.changed)
+        if self.changes:
+            out += ["## API changes", "", "| severity | kind | operation | detail |", "|---|---|---|---|"]
+            out += [f"| {c.get('severity', '')} | {c.get('kind', '')} | {c.get('operation', '')} | "
+                    f"{c.get('detail', '')} |" for c in self.changes]
+            out.append("")
+        if self.tests:
+            out += ["## Tests", "", "| session | python | result | detail |", "|---|---|---|---|"]
+            out += [f"| {t.get('session', '')} | {t.get('python', '')} | {t.get('result', '')} | "
+                    f"{t.get('detail', '')} |" for t in self.tests]
+            out.append("")
+        if self.notes:
+            out += ["## Notes", ""] + [f"- {n}" for n in self.notes] + [""]
+        return "\n".join(out).rstrip() + "\n"
+
+
+def _listing(title: str, names: Sequence[str], limit: int = 200) -> List[str]:
+    if not names:
+        return []
+    rows = [f"- `{n}`" for n in sorted(names)[:limit]]
+    if len(names) > limit:
+        rows.append(f"- ... and {len(names) - limit} more")
+    return [f"### {title}", ""] + rows + [""]

@@ -1,0 +1,84 @@
+"""Put the managed folders back exactly as a backup recorded them, through the same crash-safe swap."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backups import Backup, compare_files, load_manifest, verify_backup, verify_tree
+from .errors import BackupError
+from .file_tree import copy_entry, digest_tree
+from .journal import new_run_id
+from .sdk_target import SdkTarget, check_disk_space, safe_join
+from .swap import apply_swap, discard_staging, prepare_staging
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore did: files put back, of which changed or missing, and files removed."""
+
+    backup_id: str
+    folders: tuple[str, ...]
+    restored: int
+    changed: int
+    removed: int
+
+
+def _problems_line(problems: list[str]) -> str:
+    return "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+
+
+def restore_backup(target: SdkTarget, backup: Backup, store: Path) -> RestoreResult:
+    """Replace the managed folders with the backup's copies; call under sdk_lock after recover()."""
+    store_dir = Path(store).resolve() / target.name
+    if backup.path.resolve().parent != store_dir:
+        raise BackupError(
+            f"backup {backup.id} is not a backup of {target.name} in {store}",
+            "pick one listed for this SDK",
+        )
+    manifest = load_manifest(backup)
+    names = tuple(str(n) for n in manifest["managed"])
+    for name in names:
+        safe_join(target.package_dir, name)
+    damaged = verify_backup(backup)
+    if damaged:
+        raise BackupError(f"backup {backup.id} is damaged: {_problems_line(damaged)}", "restore an older backup")
+
+    expected: dict[str, str] = manifest["files"]
+    live = digest_tree(target.package_dir, names)
+    changed = sum(1 for path, digest in expected.items() if live.get(path) != digest)
+    removed = len(live.keys() - expected.keys())
+
+    check_disk_space(target.package_dir, int(manifest.get("size_bytes", 0)) + 1024 * 1024)
+    run_id = new_run_id()
+    staging = prepare_staging(target, run_id)
+    try:
+        for name in names:
+            source = backup.tree_dir / name
+            if os.path.lexists(source):
+                copy_entry(source, staging / name)
+        staged_problems = compare_files(manifest, staging)
+        if staged_problems:
+            raise BackupError(
+                f"copying backup {backup.id} failed verification: {_problems_line(staged_problems)}",
+                "check the disk, then run the restore again",
+            )
+    except BaseException:
+        discard_staging(target, run_id)
+        raise
+    apply_swap(target, staging, run_id, names)
+
+    problems = verify_tree(backup, target)
+    if problems:
+        raise BackupError(
+            f"the restored tree does not match backup {backup.id}: {_problems_line(problems)}",
+            "run the restore again; if it persists, copy the backup's tree/ folder back by hand",
+        )
+    log.info("restored %d files from backup %s (%d changed, %d removed)", len(expected), backup.id, changed, removed)
+    return RestoreResult(
+        backup_id=backup.id, folders=names, restored=len(expected), changed=changed, removed=removed
+    )

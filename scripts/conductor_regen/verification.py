@@ -1,0 +1,116 @@
+"""Verify a generated package tree: layout, async APIs, pydantic models, compiles, imports."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from .errors import VerificationError
+
+# Run in a fresh interpreter so a broken module cannot poison ours, and report every failure at once.
+_IMPORT_ALL = r"""
+import importlib, json, pkgutil, sys, traceback
+failures = []
+count = 0
+for top in sys.argv[1:]:
+    try:
+        pkg = importlib.import_module(top)
+    except Exception as exc:
+        failures.append([top, type(exc).__name__ + ": " + str(exc).splitlines()[0] if str(exc) else type(exc).__name__])
+        continue
+    count += 1
+    for info in pkgutil.walk_packages(getattr(pkg, "__path__", []), top + "."):
+        try:
+            importlib.import_module(info.name)
+            count += 1
+        except Exception as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else ""
+            failures.append([info.name, type(exc).__name__ + (": " + msg if msg else "")])
+print(json.dumps({"count": count, "failures": failures}))
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportCheck:
+    """Outcome of importing every module of some packages in a fresh interpreter."""
+
+    modules: int
+    failures: Tuple[Tuple[str, str], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TreeCheck:
+    """What the verified generated package holds."""
+
+    api_modules: int
+    model_modules: int
+    python_files: int
+    imported_modules: int
+
+
+def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[str] = None) -> ImportCheck:
+    """Import every module under `packages` in a fresh subprocess with `paths` on sys.path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(p) for p in paths] + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep trees byte-identical
+    done = subprocess.run([python or sys.executable, "-c", _IMPORT_ALL, *packages],
+                          capture_output=True, text=True, env=env, check=False)
+    try:
+        data = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise VerificationError(
+            f"import check crashed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}",
+            "run the import by hand to see the traceback",
+        ) from exc
+    return ImportCheck(int(data["count"]), tuple((m, e) for m, e in data["failures"]))
+
+
+def compile_all(root: Path) -> int:
+    """Compile every .py file in memory (no .pyc written); raise on the first syntax error."""
+    count = 0
+    for path in sorted(root.rglob("*.py")):
+        try:
+            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise VerificationError(
+                f"{path}:{exc.lineno}: generated code does not compile: {exc.msg}",
+                "check the generator version and the spec's names",
+            ) from exc
+        count += 1
+    return count
+
+
+def verify_package(import_root: Path, package: str) -> TreeCheck:
+    """Check a generated package under `import_root` (for example a staging tree)."""
+    pkg_dir = import_root.joinpath(*package.split("."))
+    problems: List[str] = []
+    for sub in ("api", "models"):
+        if not (pkg_dir / sub).is_dir():
+            problems.append(f"missing {sub}/")
+    if problems:
+        raise VerificationError(f"generated tree {pkg_dir} is incomplete: {', '.join(problems)}",
+                                "check the generator log; was the package name changed?")
+    apis = sorted(p for p in (pkg_dir / "api").glob("*.py") if p.name != "__init__.py")
+    not_async = [p.name for p in apis if "async def " not in p.read_text(encoding="utf-8")]
+    if not_async:
+        raise VerificationError(f"API modules without async methods: {', '.join(not_async[:5])}",
+                                "the generator must run with library=asyncio")
+    models = sorted(p for p in (pkg_dir / "models").glob("*.py") if p.name != "__init__.py")
+    not_pydantic = [p.name for p in models if "pydantic" not in p.read_text(encoding="utf-8")]
+    if not_pydantic:
+        raise VerificationError(f"models not using pydantic: {', '.join(not_pydantic[:5])}",
+                                "use OpenAPI Generator 7.x's python generator")
+    files = compile_all(pkg_dir)
+    check = import_all([import_root], [package])
+    if check.failures:
+        mod, err = check.failures[0]
+        raise VerificationError(
+            f"{len(check.failures)} generated module(s) fail to import; first: {mod}: {err}",
+            "check that the generated package's dependencies (pydantic, aiohttp) are installed",
+        )
+    return TreeCheck(len(apis), len(models), files, check.modules)

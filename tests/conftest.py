@@ -1,0 +1,239 @@
+"""Shared pytest fixtures. Each helper's fixtures live in their own clearly marked section."""
+
+from __future__ import annotations
+
+# --- spec server ---
+# A real HTTP server on 127.0.0.1 that plays an Orkes Conductor server for the spec fetch
+# tests: POST /api/token checks keyId/keySecret and hands out a token; GET routes serve
+# canned replies, optionally requiring the token in X-Authorization. Self-contained: it
+# only uses the standard library, pytest and (for the TLS variant) cryptography.
+
+import datetime as _dt
+import ipaddress as _ipaddress
+import json as _json
+import ssl as _ssl
+import threading as _threading
+import time as _time
+from collections import Counter as _Counter
+from dataclasses import dataclass as _dataclass
+from dataclasses import field as _field
+from http.server import BaseHTTPRequestHandler as _BaseHandler
+from http.server import ThreadingHTTPServer as _ThreadingHTTPServer
+from pathlib import Path as _Path
+from typing import Any as _Any
+from typing import Dict as _Dict
+from typing import Iterator as _Iterator
+from typing import List as _List
+from typing import Optional as _Optional
+from typing import Tuple as _Tuple
+
+import pytest
+
+
+@_dataclass
+class SpecReply:
+    """One canned answer from the spec server."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    delay: float = 0.0  # seconds to wait before answering
+    send_length: bool = True  # False: no Content-Length, the body ends when the connection closes
+    endless: bool = False  # repeat `body` until the client hangs up (or ~256 MiB)
+    public: bool = False  # served without a token even when auth is on
+    headers: _Dict[str, str] = _field(default_factory=dict)
+
+
+@_dataclass
+class _Auth:
+    key: str
+    secret: str
+    token: str
+
+
+class SpecServer:
+    """State and configuration of one running spec server; tests read `hits` and `seen_headers`."""
+
+    def __init__(self, scheme: str, port: int) -> None:
+        self.base_url = f"{scheme}://127.0.0.1:{port}"
+        self.port = port
+        self.auth: _Optional[_Auth] = None
+        self.hits: "_Counter[str]" = _Counter()  # "GET /api-docs" -> count
+        self.seen_headers: _Dict[str, _Dict[str, str]] = {}  # path -> headers of the last request
+        self.token_payloads: _List[_Any] = []
+        self._routes: _Dict[str, _List[SpecReply]] = {}
+        self._lock = _threading.Lock()
+
+    def url(self, path: str = "") -> str:
+        """The server's URL with `path` appended."""
+        return self.base_url + path
+
+    def serve(self, path: str, *replies: SpecReply) -> None:
+        """Answer GET `path` with `replies` in turn; the last one repeats."""
+        self._routes[path] = list(replies)
+
+    def require_auth(self, key: str, secret: str, token: str) -> None:
+        """Turn on the Orkes token endpoint and require the token on non-public routes."""
+        self.auth = _Auth(key, secret, token)
+
+    def _record(self, method: str, path: str, headers: _Dict[str, str]) -> None:
+        with self._lock:
+            self.hits[f"{method} {path}"] += 1
+            self.seen_headers[path] = headers
+
+    def _next_reply(self, path: str) -> _Optional[SpecReply]:
+        with self._lock:
+            replies = self._routes.get(path)
+            if not replies:
+                return None
+            return replies.pop(0) if len(replies) > 1 else replies[0]
+
+
+class _SpecHTTPServer(_ThreadingHTTPServer):
+    daemon_threads = True
+    state: SpecServer
+
+    def handle_error(self, request: _Any, client_address: _Any) -> None:
+        # Clients hanging up mid-reply (timeouts, size caps) are the point of several tests.
+        pass
+
+
+class _SpecHandler(_BaseHandler):
+    server: _SpecHTTPServer
+
+    def log_message(self, format: str, *args: _Any) -> None:  # noqa: A002 - base signature
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._handle("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        state = self.server.state
+        path = self.path.split("?", 1)[0]
+        state._record(method, path, dict(self.headers.items()))
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if method == "POST" and path == "/api/token" and state.auth is not None:
+            self._send(self._token_reply(state, raw))
+            return
+        reply = state._next_reply(path) if method == "GET" else None
+        if reply is None:
+            self._send(SpecReply(status=404, body=b'{"message": "not found"}'))
+            return
+        if state.auth is not None and not reply.public and self.headers.get("X-Authorization") != state.auth.token:
+            self._send(SpecReply(status=401, body=b'{"message": "missing or invalid token"}'))
+            return
+        self._send(reply)
+
+    @staticmethod
+    def _token_reply(state: SpecServer, raw: bytes) -> SpecReply:
+        assert state.auth is not None
+        try:
+            payload = _json.loads(raw)
+        except ValueError:
+            payload = None
+        state.token_payloads.append(payload)
+        if payload == {"keyId": state.auth.key, "keySecret": state.auth.secret}:
+            return SpecReply(body=_json.dumps({"token": state.auth.token}).encode())
+        # Echo the request like a careless server would, so leaks through error text show up.
+        return SpecReply(status=401, body=b'{"message": "invalid credentials: ' + raw.replace(b'"', b"'") + b'"}')
+
+    def _send(self, reply: SpecReply) -> None:
+        try:
+            if reply.delay:
+                _time.sleep(reply.delay)
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            if reply.send_length and not reply.endless:
+                self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if reply.endless:
+                chunk = reply.body or b" " * 65536
+                for _ in range(256 * 1024 * 1024 // len(chunk)):
+                    self.wfile.write(chunk)
+            else:
+                self.wfile.write(reply.body)
+        except OSError:  # the client hung up
+            pass
+
+
+def _start_spec_server(
+    monkeypatch: pytest.MonkeyPatch, tls: _Optional[_ssl.SSLContext] = None
+) -> _Tuple[_SpecHTTPServer, _threading.Thread]:
+    # A developer's proxy settings must not route 127.0.0.1 elsewhere.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    httpd = _SpecHTTPServer(("127.0.0.1", 0), _SpecHandler)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    httpd.state = SpecServer("https" if tls else "http", httpd.server_address[1])
+    thread = _threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    return httpd, thread
+
+
+def _stop_spec_server(httpd: _SpecHTTPServer, thread: _threading.Thread) -> None:
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def spec_server(monkeypatch: pytest.MonkeyPatch) -> _Iterator[SpecServer]:
+    """A plain-HTTP fake Conductor server on 127.0.0.1 (port chosen by the OS)."""
+    httpd, thread = _start_spec_server(monkeypatch)
+    try:
+        yield httpd.state
+    finally:
+        _stop_spec_server(httpd, thread)
+
+
+def _self_signed_context(directory: _Path) -> _ssl.SSLContext:
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = _dt.datetime.now(_dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _dt.timedelta(days=1))
+        .not_valid_after(now + _dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(_ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = directory / "cert.pem"
+    key_file = directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = _ssl.SSLContext(_ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context
+
+
+@pytest.fixture
+def tls_spec_server(monkeypatch: pytest.MonkeyPatch, tmp_path: _Path) -> _Iterator[SpecServer]:
+    """Like spec_server, but over HTTPS with a self-signed certificate no CA vouches for."""
+    httpd, thread = _start_spec_server(monkeypatch, _self_signed_context(tmp_path))
+    try:
+        yield httpd.state
+    finally:
+        _stop_spec_server(httpd, thread)
+
+
+# --- end spec server ---

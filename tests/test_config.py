@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from conductor_regen.config import GeneratorConfig, Settings, resolve_settings
+from conductor_regen.errors import ConfigError
+
+
+def test_defaults_are_the_guides_options() -> None:
+    s = resolve_settings()
+    assert s.generator.version == "7.14.0"
+    assert s.generator.package_name == "conductor.asyncio_client.http"
+    assert s.generator.library == "asyncio"
+    assert s.fixups.strip_path_prefix == "/api"
+
+
+def test_layers_later_wins() -> None:
+    file_cfg = {"generator": {"version": "7.10.0", "java_heap": "1g"}, "sdk": {"root": "/from/yaml"}}
+    env = {"REGEN_GENERATOR_VERSION": "7.12.0", "CONDUCTOR_SDK_ROOT": "/from/env"}
+    cli = {"generator.version": "7.13.0", "generator.java_heap": None}
+    s = resolve_settings(file_cfg, env, cli)
+    assert s.generator.version == "7.13.0"  # cli beats env beats yaml
+    assert s.generator.java_heap == "1g"  # None on the CLI means "not given"
+    assert s.sdk.root == Path("/from/env")
+
+
+def test_settings_are_frozen() -> None:
+    s = resolve_settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.verbose = True  # type: ignore[misc]
+
+
+def test_coercion_of_env_strings() -> None:
+    s = resolve_settings({"fixups": {"enabled": "false", "skip": "a, b"}}, {"REGEN_FETCH_TIMEOUT": "2.5"})
+    assert s.fixups.enabled is False
+    assert s.fixups.skip == ("a", "b")
+    assert s.fetch.timeout == 2.5
+
+
+def test_unknown_and_bad_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown setting 'generator.versoin'"):
+        resolve_settings({"generator": {"versoin": "1"}})
+    with pytest.raises(ConfigError, match="fetch.timeout"):
+        resolve_settings(cli={"fetch.timeout": "soon"})
+
+
+def test_describe_lists_every_value() -> None:
+    text = Settings(generator=GeneratorConfig(version="9.9.9")).describe()
+    assert "generator.version = '9.9.9'" in text
+    assert "sdk.root = None" in text
