@@ -163,11 +163,11 @@ def _plan_entries(target: SdkTarget, staging: Path, run_id: str, names: Iterable
     entries: list[FolderEntry] = []
     for name in names:
         live, staged, _, _ = _places(target, run_id, name)
-        safe_join(target.package_dir, name)
-        safe_join(staging, name)
         for path in (live, staged):
             if path.is_symlink():
                 raise SdkError(f"{path} is a symlink", "swapped folders must be real folders inside the SDK")
+        safe_join(target.package_dir, name)
+        safe_join(staging, name)
         check_no_escape(target, live)
         old, new = identity(live), identity(staged)
         if old is not None and new is not None and old[0] != new[0]:

@@ -1,0 +1,267 @@
+"""`invoke regenerate`: the whole guide as one run that is planned first and rolled back on failure."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .backups import Backup, attach, create_backup, set_outcome
+from .config import Settings
+from .errors import Aborted, RegenError, VerificationError
+from .file_tree import copy_entry, digest_tree
+from .import_fixing import fix_imports
+from .journal import new_run_id
+from .local_edits import apply_edits, load_edits
+from .pipeline import Generated, PreparedSpec, generate_verified, prepare_spec, provenance_for
+from .progress import StepLog
+from .provenance import Provenance, read_provenance, write_provenance
+from .report import FileChanges, Report
+from .restore import restore_backup
+from .run_lock import sdk_lock
+from .sdk_target import SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size
+from .spec_intake import dump_spec
+from .swap import apply_swap, discard_staging, prepare_staging, recover
+from .verification import import_all
+
+log = logging.getLogger(__name__)
+
+# Recorded inside the generated package so the next run knows what produced the live tree.
+PROVENANCE_IN_SDK = ".regen-provenance.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RegenOptions:
+    """What the user asked for on the command line."""
+
+    spec: str
+    dry_run: bool = False
+    yes: bool = False
+    skip_tests: bool = False
+    keep_failed: bool = False
+    allow_dirty: bool = False
+    only: Tuple[str, ...] = ()
+    report_path: Optional[Path] = None
+    use_cache: bool = True
+    command: str = "invoke regenerate"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a run would change, computed before anything is touched."""
+
+    folders: Tuple[str, ...]  # managed folders whose content changes
+    files: FileChanges
+    steps: Tuple[str, ...]
+
+    def lines(self) -> List[str]:
+        """The plan for humans (dry run and the confirmation prompt)."""
+        out = ["plan:"]
+        out += [f"  {n}. {s}" for n, s in enumerate(self.steps, 1)]
+        out.append(f"files: {len(self.files.added)} added, {len(self.files.removed)} removed, "
+                   f"{len(self.files.changed)} changed in {', '.join(self.folders) or 'no folder'}")
+        for kind, names in (("+", self.files.added), ("-", self.files.removed), ("~", self.files.changed)):
+            out += [f"  {kind} {n}" for n in sorted(names)[:40]]
+            if len(names) > 40:
+                out.append(f"  {kind} ... and {len(names) - 40} more")
+        return out
+
+
+Confirm = Callable[[Plan], bool]
+TestRunner = Callable[[SdkTarget], Tuple[bool, Tuple[Dict[str, str], ...]]]
+
+
+def recorded_provenance(target: SdkTarget) -> Optional[Provenance]:
+    """What produced the live generated tree, if this tool made it."""
+    return read_provenance(target.http_dir / PROVENANCE_IN_SDK)
+
+
+def diff_trees(old: Mapping[str, str], new: Mapping[str, str]) -> FileChanges:
+    """Compare two {relative path: digest} maps."""
+    return FileChanges(
+        added=tuple(sorted(new.keys() - old.keys())),
+        removed=tuple(sorted(old.keys() - new.keys())),
+        changed=tuple(sorted(k for k in old.keys() & new.keys() if old[k] != new[k])),
+    )
+
+
+def _copy_only(generated: Path, live_http: Path, dest: Path, only: Sequence[str]) -> None:
+    """Incremental mode: the live http/ with just the named API modules (and their models) replaced."""
+    from .incremental import merge_only
+
+    merge_only(generated, live_http, dest, only)
+
+
+def assemble(target: SdkTarget, gen: Generated, staging: Path, settings: Settings,
+             options: RegenOptions) -> List[str]:
+    """Build the new managed folders in staging: generated http/ with local edits; the rest copied."""
+    notes: List[str] = []
+    new_http = staging / "http"
+    if options.only:
+        _copy_only(gen.tree.package_dir, target.http_dir, new_http, options.only)
+    else:
+        shutil.copytree(gen.tree.package_dir, new_http, symlinks=True)
+    for name in target.managed:
+        if name != "http" and (target.package_dir / name).exists():
+            copy_entry(target.package_dir / name, staging / name)
+    fixed = fix_imports([staging / n for n in target.managed if (staging / n).exists()], settings.generator)
+    if fixed:
+        notes.append(f"fixed imports in {len(fixed)} file(s)")
+    edits = apply_edits(new_http, load_edits())
+    if edits:
+        notes.append("re-applied local edits: " + ", ".join(edits))
+    write_provenance(gen.tree.provenance, new_http / PROVENANCE_IN_SDK)
+    return notes
+
+
+def make_plan(target: SdkTarget, staging: Path) -> Plan:
+    """Diff the live managed folders against the staged ones."""
+    names = tuple(n for n in target.managed if (staging / n).exists() or (target.package_dir / n).exists())
+    old = digest_tree(target.package_dir, names)
+    new = digest_tree(staging, names)
+    files = diff_trees(old, new)
+    touched = {p.split("/", 1)[0] for p in (*files.added, *files.removed, *files.changed)}
+    folders = tuple(n for n in names if n in touched)
+    steps = (
+        "back up " + ", ".join(target.managed) + " to the backup store",
+        "swap in " + (", ".join(folders) or "nothing") + " atomically (journaled)",
+        "check every module of conductor.asyncio_client imports",
+        "run the test sessions, restore the backup if anything fails",
+        "write the report",
+    )
+    return Plan(folders, files, steps)
+
+
+def import_gate(target: SdkTarget) -> None:
+    """Every module of the SDK's async client must import in a fresh interpreter."""
+    package = ".".join(target.package_dir.relative_to(target.root / "src").parts)
+    check = import_all([target.root / "src"], [package])
+    if check.failures:
+        mod, err = check.failures[0]
+        raise VerificationError(
+            f"{len(check.failures)} module(s) of {package} fail to import after the swap; first: {mod}: {err}",
+            "the backup was restored; see the report, or rerun with --keep-failed to inspect",
+        )
+
+
+def _spec_info(spec: PreparedSpec) -> Dict[str, str]:
+    from .provenance import public_source
+
+    return {"source": public_source(spec.loaded.source), "sha256": spec.loaded.sha256,
+            "version": spec.loaded.version}
+
+
+def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, steps: StepLog,
+               confirm: Confirm, run_tests: Optional[TestRunner] = None,
+               env: Optional[Mapping[str, str]] = None) -> Report:
+    """Run the whole procedure on `target`; the SDK is either fully updated or left as it was."""
+    with steps.step("pre-flight checks") as step:
+        check_managed_paths(target)
+        check_disk_space(target.package_dir, 2 * managed_size(target) + 50 * 1024 * 1024)
+    with sdk_lock(target):
+        recovered = recover(target)
+        if recovered:
+            step.detail = recovered
+        check_clean(target, options.allow_dirty)
+        spec = prepare_spec(options.spec, settings, steps, env)
+        gen_info = {"backend": settings.generator.backend, "version": settings.generator.version}
+        base = dict(command=options.command, sdk=str(target.root), spec=_spec_info(spec),
+                    generator=gen_info, fixups=tuple(f.name for f in spec.fixups))
+        prov = provenance_for(spec, settings)
+        if not options.only and recorded_provenance(target) == prov:
+            steps.skip("generate", "the live client was generated from the same spec, generator and options")
+            return Report(outcome="no-op", steps=tuple(steps.steps), **base)  # type: ignore[arg-type]
+        work = Path(tempfile.mkdtemp(prefix="regen-", dir=_ensure(settings.cache_dir)))
+        run_id = new_run_id()
+        try:
+            gen = generate_verified(spec, work / "staging", settings, steps, use_cache=options.use_cache)
+            staging = prepare_staging(target, run_id)
+            try:
+                with steps.step("assemble new tree") as step:
+                    notes = assemble(target, gen, staging, settings, options)
+                    step.detail = "; ".join(notes)
+                plan = make_plan(target, staging)
+                if options.dry_run:
+                    return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,
+                                  notes=tuple(plan.lines()), **base)  # type: ignore[arg-type]
+                if not plan.folders:
+                    steps.skip("swap", "the new tree is identical to the live one")
+                    return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files,
+                                  **base)  # type: ignore[arg-type]
+                if not options.yes and not confirm(plan):
+                    raise Aborted("declined at the confirmation prompt; nothing was changed",
+                                  "rerun with --yes to skip the prompt, or --dry-run to see the plan")
+                return _apply(target, spec, plan, staging, run_id, options, settings, steps, run_tests, base)
+            finally:
+                discard_staging(target, run_id)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _apply(target: SdkTarget, spec: PreparedSpec, plan: Plan, staging: Path, run_id: str,
+           options: RegenOptions, settings: Settings, steps: StepLog, run_tests: Optional[TestRunner],
+           base: Dict[str, object]) -> Report:
+    """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
+    with steps.step("back up") as step:
+        backup = create_backup(settings.backups_dir, target, spec.loaded.version, dump_spec(spec.loaded.document))
+        step.detail = f"{backup.id} ({backup.file_count} files)"
+    swapped = False
+    tests: Tuple[Dict[str, str], ...] = ()
+    try:
+        with steps.step("swap") as step:
+            apply_swap(target, staging, run_id, plan.folders)
+            swapped = True
+            step.detail = ", ".join(plan.folders)
+        with steps.step("import gate") as step:
+            import_gate(target)
+        if options.skip_tests or run_tests is None:
+            steps.skip("tests", "--skip-tests" if options.skip_tests else "no test runner")
+        else:
+            with steps.step("tests") as step:
+                ok, tests = run_tests(target)
+                if not ok:
+                    failed = [t for t in tests if t.get("result") == "failed"]
+                    raise VerificationError(
+                        f"tests failed after the swap: {failed[0].get('detail', '') if failed else 'see report'}",
+                        "the backup was restored; fix the adapters, or rerun with --keep-failed to inspect",
+                    )
+    except BaseException as exc:
+        error = exc.render() if isinstance(exc, RegenError) else f"{type(exc).__name__}: {exc}"
+        outcome = "failed"
+        if swapped and not options.keep_failed:
+            with steps.step("roll back") as step:
+                result = restore_backup(target, backup, settings.backups_dir)
+                step.detail = f"restored backup {backup.id} ({result.restored} files)"
+            outcome = "rolled-back"
+        report = Report(outcome=outcome, steps=tuple(steps.steps), files=plan.files, backup_id=backup.id,
+                        error=error, tests=tests, **base)  # type: ignore[arg-type]
+        _keep(report, backup, outcome, options)
+        raise
+    report = Report(outcome="succeeded", steps=tuple(steps.steps), files=plan.files, backup_id=backup.id,
+                    tests=tests, **base)  # type: ignore[arg-type]
+    _keep(report, backup, "succeeded", options)
+    return report
+
+
+def _keep(report: Report, backup: Backup, outcome: str, options: RegenOptions) -> None:
+    """File the report in the run's backup folder (and at --report)."""
+    attach(backup, "report.json", report.to_json().encode())
+    attach(backup, "report.md", report.to_markdown().encode())
+    set_outcome(backup, outcome)
+    if options.report_path:
+        write_report(report, options.report_path)
+
+
+def write_report(report: Report, path: Path) -> None:
+    """Write the JSON report to `path` and the Markdown beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.to_json(), encoding="utf-8")
+    path.with_suffix(".md").write_text(report.to_markdown(), encoding="utf-8")
