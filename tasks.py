@@ -166,18 +166,192 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
     print(f"provenance:   {result.tree.root / '.regen' / 'provenance.json'}")
 
 
+# --- target SDK, backups, swap -------------------------------------------------------------------
+
+SDK_HELP = "SDK checkout (else CONDUCTOR_SDK_ROOT, else sdk.root in invoke.yaml)"
+
+
+def _target(s: Settings) -> Any:
+    from conductor_regen.sdk_target import resolve_sdk
+
+    return resolve_sdk(s.sdk)
+
+
+def _confirm(plan: Any) -> bool:
+    for line in plan.lines():
+        print(line)
+    try:
+        answer = input("Swap this into the SDK? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _print_report(report: Any, report_path: Optional[str]) -> None:
+    from conductor_regen.regenerate import write_report
+
+    print(report.to_markdown())
+    if report_path:
+        write_report(report, Path(report_path))
+        print(f"report: {report_path} (+ .md)")
+
+
+@task(help={**GEN_HELP, "sdk": SDK_HELP,
+            "dry-run": "print the plan (steps, files added/removed/changed) and change nothing",
+            "yes": "never prompt (else: asks once before the swap)",
+            "skip-tests": "do not run the test sessions after the swap",
+            "keep-failed": "leave a failed tree in place instead of restoring the backup",
+            "allow-dirty": "run even with uncommitted changes in the managed folders",
+            "only": "comma-separated API modules to update (incremental mode), e.g. workflow_resource_api",
+            "report": "write the JSON report here (Markdown beside it)",
+            "session": "nox session(s) used as the test gate (default async_tests)",
+            "python": "Python version for the test gate (default: this interpreter)",
+            "no-cache": "always run the generator"},
+      iterable=["session"])
+@edge
+def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
+               skip_tests: bool = False, keep_failed: bool = False, allow_dirty: bool = False,
+               only: str = "", report: Optional[str] = None, session: Optional[list] = None,
+               python: Optional[str] = None, generator_version: Optional[str] = None,
+               backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
+               no_cache: bool = False, verbose: bool = False) -> None:
+    """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
+    from conductor_regen.progress import StepLog
+    from conductor_regen.regenerate import RegenOptions, regenerate as run_regenerate
+
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose), **{"sdk.root": sdk})
+    target = _target(s)
+    options = RegenOptions(
+        spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
+        allow_dirty=allow_dirty, only=tuple(m.strip() for m in only.split(",") if m.strip()),
+        report_path=None, use_cache=not no_cache,
+    )
+    steps = StepLog()
+    result = run_regenerate(target, options, s, steps, _confirm, _test_gate(session, python), os.environ)
+    if result.outcome == "dry-run":
+        for line in result.notes:
+            print(line)
+    _print_report(result, report)
+    _summary(steps)
+
+
+def _test_gate(sessions: Optional[list], python: Optional[str]) -> Any:
+    try:
+        from conductor_regen.test_matrix import gate
+    except ImportError:
+        return None
+    chosen = tuple(sessions or ("async_tests",))
+    pythons = (python or f"{sys.version_info[0]}.{sys.version_info[1]}",)
+    return lambda target: gate(target.root, sessions=chosen, pythons=pythons)
+
+
+@task(help={"from": "a staging tree from `invoke generate` (or a generated http/ package)", "sdk": SDK_HELP,
+            "yes": "never prompt", "keep-failed": "leave a failed tree in place",
+            "allow-dirty": "run even with uncommitted changes", "verbose": GEN_HELP["verbose"]})
+@edge
+def replace(c: Context, from_: str, sdk: Optional[str] = None, yes: bool = False, keep_failed: bool = False,
+            allow_dirty: bool = False, verbose: bool = False) -> None:
+    """Swap an already generated tree into the SDK (backup, atomic swap, import gate, rollback)."""
+    from conductor_regen.progress import StepLog
+    from conductor_regen.regenerate import RegenOptions, replace_from
+
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    options = RegenOptions(spec="", yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
+                           command="invoke replace")
+    steps = StepLog()
+    result = replace_from(_target(s), Path(from_), options, s, steps, _confirm)
+    _print_report(result, None)
+    _summary(steps)
+
+
+@task(help={"sdk": SDK_HELP, "verbose": GEN_HELP["verbose"]})
+@edge
+def fix_imports(c: Context, sdk: Optional[str] = None, verbose: bool = False) -> None:
+    """Rewrite generator default package names (openapi_client, ...) in the SDK, then import-check it."""
+    from conductor_regen.regenerate import fix_sdk_imports
+
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    for line in fix_sdk_imports(_target(s), s):
+        print(line)
+
+
+@task(help={"sdk": SDK_HELP, "verbose": GEN_HELP["verbose"]})
+@edge
+def backup(c: Context, sdk: Optional[str] = None, verbose: bool = False) -> None:
+    """Back up the SDK's managed folders on their own."""
+    from conductor_regen.backups import create_backup, set_outcome
+    from conductor_regen.regenerate import recorded_provenance
+
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    target = _target(s)
+    prov = recorded_provenance(target)
+    made = create_backup(s.backups_dir, target, prov.spec_version if prov else "manual")
+    set_outcome(made, "manual")
+    print(f"backup {made.id}: {made.file_count} files, {made.size_bytes} bytes in {made.path}")
+
+
+@task(help={"sdk": SDK_HELP})
+@edge
+def backups(c: Context, sdk: Optional[str] = None) -> None:
+    """List an SDK's backups: id, time, spec version, size, outcome."""
+    from conductor_regen.backups import list_backups
+
+    s = settings(c, **{"sdk.root": sdk})
+    target = _target(s)
+    found = list_backups(s.backups_dir, target.name)
+    if not found:
+        print(f"no backups of {target.name} in {s.backups_dir}")
+    for b in found:
+        print(f"{b.id:40} {b.created:26} {b.spec_version:10} {b.size_bytes:>10} B  {b.outcome}")
+
+
+@task(help={"keep": "how many backups to keep (at least 1; the newest is never pruned)", "sdk": SDK_HELP})
+@edge
+def prune_backups(c: Context, keep: int, sdk: Optional[str] = None) -> None:
+    """Remove an SDK's oldest backups, keeping the newest N."""
+    from conductor_regen.backups import prune_backups as prune
+
+    s = settings(c, **{"sdk.root": sdk})
+    removed = prune(s.backups_dir, _target(s).name, keep)
+    print(f"removed {len(removed)} backup(s)" + "".join(f"\n  {b.id}" for b in removed))
+
+
+@task(help={"backup": "backup id (default: the latest complete one)", "sdk": SDK_HELP,
+            "yes": "do not ask for confirmation"})
+@edge
+def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False) -> None:
+    """Put the managed folders back from a backup, byte for byte (also finishes interrupted runs)."""
+    from conductor_regen.regenerate import restore_sdk
+
+    s = settings(c, **{"sdk.root": sdk})
+    target = _target(s)
+
+    def ask(what: str) -> bool:
+        if yes:
+            return True
+        try:
+            return input(f"Restore {what}? [y/N] ").strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+
+    for line in restore_sdk(target, s, backup, ask):
+        print(line)
+
+
 # --- demo ----------------------------------------------------------------------------------------
 
-@task(help={"keep": "keep the temporary workspace and print its path", "verbose": GEN_HELP["verbose"]})
+@task(help={"keep": "keep the temporary workspace and print its path",
+            "skip-tests": "do not run the nox test gate", "verbose": GEN_HELP["verbose"]})
 @edge
-def demo(c: Context, keep: bool = False, verbose: bool = False) -> None:
-    """Run the main job offline on the bundled example SDK and specs (v1 -> v2)."""
+def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool = False) -> None:
+    """Run the main job offline: regenerate a copy of the bundled example SDK from spec v1 to v2."""
     from conductor_regen.demo import run_demo
 
     s = settings(c, verbose=verbose or None)
     workdir = Path(tempfile.mkdtemp(prefix="conductor-regen-demo-"))
     try:
-        for line in run_demo(ROOT / "tests" / "fixtures", workdir, s):
+        gate = None if skip_tests else _test_gate(None, None)
+        for line in run_demo(ROOT / "tests" / "fixtures", workdir, s, gate):
             print(line)
     finally:
         if keep:
@@ -188,5 +362,6 @@ def demo(c: Context, keep: bool = False, verbose: bool = False) -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-ns = Collection(fetch_spec, validate_spec, fixups, generate, demo)
+ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, replace, fix_imports, backup,
+                backups, prune_backups, restore, demo)
 ns.configure({"regen": {}})

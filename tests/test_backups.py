@@ -65,7 +65,9 @@ def test_layout_and_manifest(target: SdkTarget, store: Path) -> None:
     assert not (tree / "__init__.py").exists()  # only managed folders are copied
 
 
-def test_symlink_pointing_outside_is_copied_as_a_link_not_followed(target: SdkTarget, store: Path, tmp_path: Path) -> None:
+def test_symlink_pointing_outside_is_copied_as_a_link_not_followed(
+    target: SdkTarget, store: Path, tmp_path: Path
+) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("do not copy me")
     os.symlink(secret, target.http_dir / "outside_link")

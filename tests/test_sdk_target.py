@@ -192,7 +192,8 @@ def test_dirty_list_is_capped_at_five(tmp_path: Path) -> None:
 def test_rename_counts_once(tmp_path: Path) -> None:
     root = make_sdk(tmp_path, git=True)
     target = target_of(root)
-    subprocess.run(["git", "mv", f"{PACKAGE}/orkes/orkes_clients.py", f"{PACKAGE}/orkes/clients.py"], cwd=root, check=True)
+    orkes = f"{PACKAGE.as_posix()}/orkes"
+    subprocess.run(["git", "mv", f"{orkes}/orkes_clients.py", f"{orkes}/clients.py"], cwd=root, check=True)
     assert git_dirty_paths(target) == [f"{PACKAGE.as_posix()}/orkes/clients.py"]
 
 

@@ -87,7 +87,7 @@ def load_manifest(backup: Backup) -> dict[str, Any]:
         ) from exc
     except (OSError, ValueError) as exc:
         raise BackupError(f"backup {backup.id} has an unreadable manifest: {exc}", "choose another backup") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("files"), dict) or not isinstance(data.get("managed"), list):
+    if not (isinstance(data, dict) and isinstance(data.get("files"), dict) and isinstance(data.get("managed"), list)):
         raise BackupError(f"backup {backup.id} has a malformed manifest", "choose another backup")
     return data
 
@@ -290,7 +290,8 @@ def compare_files(manifest: dict[str, Any], base: Path) -> list[str]:
         return [f"unreadable: {exc}"]
     expected: dict[str, str] = manifest["files"]
     problems = [f"missing: {p}" for p in sorted(expected.keys() - actual.keys())]
-    problems += [f"changed: {p}" for p in sorted(p for p in expected.keys() & actual.keys() if expected[p] != actual[p])]
+    both = expected.keys() & actual.keys()
+    problems += [f"changed: {p}" for p in sorted(p for p in both if expected[p] != actual[p])]
     problems += [f"unexpected: {p}" for p in sorted(actual.keys() - expected.keys())]
     absent = {str(n) for n in manifest.get("absent", [])}
     for name in names:

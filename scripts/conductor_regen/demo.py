@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional, Tuple
 
 from .config import Settings
 from .errors import ConfigError
-from .pipeline import generate
 from .progress import StepLog
+from .regenerate import Confirm, RegenOptions, TestRunner, regenerate
+from .sdk_target import resolve_sdk
 
 
-def fixture_paths(fixtures: Path) -> tuple[Path, Path, Path]:
+def fixture_paths(fixtures: Path) -> Tuple[Path, Path, Path]:
     """The example SDK and its v1/v2 specs that ship under tests/fixtures."""
     sdk = fixtures / "example_sdk"
     v1 = fixtures / "specs" / "orkes-v1.json"
@@ -22,16 +25,21 @@ def fixture_paths(fixtures: Path) -> tuple[Path, Path, Path]:
     return sdk, v1, v2
 
 
-def run_demo(fixtures: Path, workdir: Path, settings: Settings) -> Iterator[str]:
-    """Generate the example v2 client into `workdir` and describe what was produced."""
-    _sdk, _v1, v2 = fixture_paths(fixtures)
-    steps = StepLog()
-    result = generate(str(v2), workdir / "staging", settings, steps, env={})
-    pkg = result.tree.package_dir
-    yield f"generated {pkg.relative_to(workdir)} from {v2.name}:"
-    yield f"  {result.check.api_modules} API modules: " + ", ".join(
-        sorted(p.stem for p in (pkg / "api").glob("*.py") if p.stem != "__init__"))
-    yield f"  {result.check.model_modules} models, {result.check.imported_modules} modules import cleanly"
-    yield "  fixups applied: " + (", ".join(f.name for f in result.spec.fixups) or "none")
-    total = sum(s.seconds for s in steps.steps)
-    yield f"done in {total:.1f}s"
+def _never(_plan: object) -> bool:
+    return True
+
+
+def run_demo(fixtures: Path, workdir: Path, settings: Settings, run_tests: Optional[TestRunner] = None,
+             confirm: Confirm = _never) -> Iterator[str]:
+    """Copy the example SDK (a v1 client) into `workdir` and regenerate it from spec v2."""
+    example, _v1, v2 = fixture_paths(fixtures)
+    sdk_root = workdir / "example_sdk"
+    shutil.copytree(example, sdk_root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    # The demo keeps its backups in its own workspace rather than in this project's store.
+    settings = dataclasses.replace(settings, backups_dir=workdir / "backups",
+                                   sdk=dataclasses.replace(settings.sdk, root=sdk_root))
+    yield f"example SDK copied to {sdk_root}; regenerating it from {v2.name} (v1 -> v2)"
+    target = resolve_sdk(settings.sdk)
+    options = RegenOptions(spec=str(v2), yes=True, skip_tests=run_tests is None, command="invoke demo")
+    report = regenerate(target, options, settings, StepLog(), confirm, run_tests, env={})
+    yield report.to_markdown()

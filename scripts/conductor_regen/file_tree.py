@@ -20,7 +20,7 @@ SYMLINK_PREFIX = "symlink:"
 
 
 def iter_entries(base: Path) -> Iterator[Tuple[str, Path]]:
-    """Yield (posix relpath, path) for every regular file and symlink under `base`, sorted."""
+    """Yield (posix relpath, path) for every regular file and symlink under `base`, in a stable order."""
     stack = [(base, "")]
     while stack:
         folder, prefix = stack.pop()

@@ -124,7 +124,10 @@ def read_journal(target: SdkTarget) -> Optional[Journal]:
             "compare the managed folders with the latest backup by hand, then delete the journal",
         ) from exc
     if journal.status not in STATUSES:
-        raise SdkError(f"the swap journal {path} has unknown status {journal.status!r}", "delete it after checking the SDK by hand")
+        raise SdkError(
+            f"the swap journal {path} has unknown status {journal.status!r}",
+            "delete it after checking the SDK by hand",
+        )
     return journal
 
 

@@ -95,15 +95,15 @@ def _copy_only(generated: Path, live_http: Path, dest: Path, only: Sequence[str]
     merge_only(generated, live_http, dest, only)
 
 
-def assemble(target: SdkTarget, gen: Generated, staging: Path, settings: Settings,
-             options: RegenOptions) -> List[str]:
+def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance], staging: Path,
+             settings: Settings, options: RegenOptions) -> List[str]:
     """Build the new managed folders in staging: generated http/ with local edits; the rest copied."""
     notes: List[str] = []
     new_http = staging / "http"
     if options.only:
-        _copy_only(gen.tree.package_dir, target.http_dir, new_http, options.only)
+        _copy_only(generated, target.http_dir, new_http, options.only)
     else:
-        shutil.copytree(gen.tree.package_dir, new_http, symlinks=True)
+        shutil.copytree(generated, new_http, symlinks=True)
     for name in target.managed:
         if name != "http" and (target.package_dir / name).exists():
             copy_entry(target.package_dir / name, staging / name)
@@ -113,7 +113,9 @@ def assemble(target: SdkTarget, gen: Generated, staging: Path, settings: Setting
     edits = apply_edits(new_http, load_edits())
     if edits:
         notes.append("re-applied local edits: " + ", ".join(edits))
-    write_provenance(gen.tree.provenance, new_http / PROVENANCE_IN_SDK)
+    # A partial update must not claim the whole tree came from this spec.
+    if provenance is not None and not options.only:
+        write_provenance(provenance, new_http / PROVENANCE_IN_SDK)
     return notes
 
 
@@ -181,7 +183,8 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
             staging = prepare_staging(target, run_id)
             try:
                 with steps.step("assemble new tree") as step:
-                    notes = assemble(target, gen, staging, settings, options)
+                    notes = assemble(target, gen.tree.package_dir, gen.tree.provenance, staging, settings,
+                                     options)
                     step.detail = "; ".join(notes)
                 plan = make_plan(target, staging)
                 if options.dry_run:
@@ -194,7 +197,8 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                 if not options.yes and not confirm(plan):
                     raise Aborted("declined at the confirmation prompt; nothing was changed",
                                   "rerun with --yes to skip the prompt, or --dry-run to see the plan")
-                return _apply(target, spec, plan, staging, run_id, options, settings, steps, run_tests, base)
+                return _apply(target, spec.loaded.version, dump_spec(spec.loaded.document), plan, staging,
+                              run_id, options, settings, steps, run_tests, base)
             finally:
                 discard_staging(target, run_id)
         finally:
@@ -206,19 +210,21 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _apply(target: SdkTarget, spec: PreparedSpec, plan: Plan, staging: Path, run_id: str,
-           options: RegenOptions, settings: Settings, steps: StepLog, run_tests: Optional[TestRunner],
-           base: Dict[str, object]) -> Report:
+def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], plan: Plan, staging: Path,
+           run_id: str, options: RegenOptions, settings: Settings, steps: StepLog,
+           run_tests: Optional[TestRunner], base: Dict[str, object]) -> Report:
     """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
     with steps.step("back up") as step:
-        backup = create_backup(settings.backups_dir, target, spec.loaded.version, dump_spec(spec.loaded.document))
+        backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes)
         step.detail = f"{backup.id} ({backup.file_count} files)"
     swapped = False
     tests: Tuple[Dict[str, str], ...] = ()
     try:
         with steps.step("swap") as step:
-            apply_swap(target, staging, run_id, plan.folders)
+            # Set first: a Ctrl-C while old trees are deleted leaves the new tree live (restoring is harmless
+            # after a swap that rolled itself back).
             swapped = True
+            apply_swap(target, staging, run_id, plan.folders)
             step.detail = ", ".join(plan.folders)
         with steps.step("import gate") as step:
             import_gate(target)
@@ -265,3 +271,84 @@ def write_report(report: Report, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report.to_json(), encoding="utf-8")
     path.with_suffix(".md").write_text(report.to_markdown(), encoding="utf-8")
+
+
+def replace_from(target: SdkTarget, source: Path, options: RegenOptions, settings: Settings, steps: StepLog,
+                 confirm: Confirm) -> Report:
+    """`invoke replace`: swap an existing generated tree into the SDK with the same safety as regenerate."""
+    from .generation import META_DIR, is_staging_tree, package_dir
+    from .provenance import FILENAME
+
+    source = source.resolve()
+    if is_staging_tree(source):
+        generated = package_dir(source, settings.generator.package_name)
+        prov = read_provenance(source / META_DIR / FILENAME)
+    elif (source / "api").is_dir() and (source / "models").is_dir():
+        generated, prov = source, None
+    else:
+        raise VerificationError(f"{source} is neither a staging tree nor a generated package",
+                                "pass the --output of `invoke generate`, or a folder holding api/ and models/")
+    with steps.step("pre-flight checks"):
+        check_managed_paths(target)
+        check_disk_space(target.package_dir, 2 * managed_size(target) + 50 * 1024 * 1024)
+    with sdk_lock(target):
+        recover(target)
+        check_clean(target, options.allow_dirty)
+        base = dict(command=options.command, sdk=str(target.root),
+                    spec={"source": prov.spec_source, "sha256": prov.spec_sha256, "version": prov.spec_version}
+                    if prov else {"source": str(source)},
+                    generator={"backend": prov.generator_backend, "version": prov.generator_version} if prov else {},
+                    fixups=prov.fixups if prov else ())
+        run_id = new_run_id()
+        staging = prepare_staging(target, run_id)
+        try:
+            with steps.step("assemble new tree") as step:
+                step.detail = "; ".join(assemble(target, generated, prov, staging, settings, options))
+            plan = make_plan(target, staging)
+            if not plan.folders:
+                steps.skip("swap", "the new tree is identical to the live one")
+                return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files,
+                              **base)  # type: ignore[arg-type]
+            if not options.yes and not confirm(plan):
+                raise Aborted("declined at the confirmation prompt; nothing was changed",
+                              "rerun with --yes to skip the prompt")
+            return _apply(target, prov.spec_version if prov else "replace", None, plan, staging, run_id,
+                          options, settings, steps, None, base)
+        finally:
+            discard_staging(target, run_id)
+
+
+def fix_sdk_imports(target: SdkTarget, settings: Settings) -> List[str]:
+    """`invoke fix-imports`: rewrite default package names in the managed folders, then import-check."""
+    with sdk_lock(target):
+        recover(target)
+        roots = [p for p in target.managed_paths() if p.is_dir()]
+        fixes = fix_imports(roots, settings.generator)
+    lines = [f"rewrote {f.rewrites} import(s) in {f.path.relative_to(target.root)}" for f in fixes]
+    lines.append(f"{len(fixes)} file(s) changed")
+    import_gate(target)
+    lines.append("every module of the async client imports")
+    return lines
+
+
+def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
+                ask: Callable[[str], bool]) -> List[str]:
+    """`invoke restore`: finish or undo an interrupted run, then put a backup back and verify it."""
+    from .backups import get_backup
+
+    lines: List[str] = []
+    with sdk_lock(target):
+        recovered = recover(target)
+        if recovered:
+            lines.append(recovered)
+        chosen = get_backup(settings.backups_dir, target.name, backup_id)
+        if not ask(f"{', '.join(target.managed)} of {target.root} from backup {chosen.id}"):
+            raise Aborted("restore declined; nothing was changed", "pass --yes to skip the question")
+        # The live tree may hold work nobody saved: keep it too, so a restore never loses anything.
+        current = set_outcome(create_backup(settings.backups_dir, target, "pre-restore"), "pre-restore")
+        lines.append(f"saved the current tree as backup {current.id}")
+        result = restore_backup(target, chosen, settings.backups_dir)
+    lines.append(f"restored backup {result.backup_id}: {result.restored} files put back "
+                 f"({result.changed} changed or missing), {result.removed} added file(s) removed; "
+                 "verified against its manifest")
+    return lines

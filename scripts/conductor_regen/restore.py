@@ -67,10 +67,10 @@ def restore_backup(target: SdkTarget, backup: Backup, store: Path) -> RestoreRes
                 f"copying backup {backup.id} failed verification: {_problems_line(staged_problems)}",
                 "check the disk, then run the restore again",
             )
+        apply_swap(target, staging, run_id, names)
     except BaseException:
-        discard_staging(target, run_id)
+        discard_staging(target, run_id)  # keeps it if an outstanding swap still needs it
         raise
-    apply_swap(target, staging, run_id, names)
 
     problems = verify_tree(backup, target)
     if problems:

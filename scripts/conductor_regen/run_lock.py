@@ -74,20 +74,20 @@ def _try_create(path: Path, payload: bytes) -> bool:
     return True
 
 
-def _is_stale(path: Path, raw: bytes) -> bool:
-    """Decide whether an existing lock may be taken over; raise if it is held."""
+def _refuse_if_held(path: Path, raw: bytes) -> None:
+    """Raise SdkError unless the existing lock `raw` is stale and may be taken over."""
     info = _parse(raw)
     if info is None:
         try:
             age = time.time() - path.stat().st_mtime
         except FileNotFoundError:
-            return True
+            return
         if age < UNREADABLE_GRACE_SECONDS:
             raise SdkError(
                 "another regeneration is starting on this SDK",
                 f"wait for it, or remove {path} if no run is in progress",
             )
-        return True
+        return
     pid, host, started = info["pid"], info.get("host"), info.get("started", "?")
     if host != socket.gethostname():
         # We cannot probe a pid on another machine (shared or network checkout).
@@ -100,7 +100,6 @@ def _is_stale(path: Path, raw: bytes) -> bool:
             f"another regeneration is running on this SDK (pid {pid} since {started})",
             f"wait for it, or remove {path} if that process is gone",
         )
-    return True
 
 
 @contextmanager
@@ -120,14 +119,14 @@ def sdk_lock(target: SdkTarget) -> Iterator[Path]:
         raw = _read(path)
         if raw is None:
             continue  # released between our attempt and the read
-        if _is_stale(path, raw):
-            # Re-read right before unlinking so a lock another process just took is not deleted.
-            if _read(path) == raw:
-                log.warning("removing stale lock %s left by a run that is gone: %s", path, raw.decode("utf-8", "replace"))
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    pass
+        _refuse_if_held(path, raw)
+        # Re-read right before unlinking so a lock another process just took is not deleted.
+        if _read(path) == raw:
+            log.warning("removing stale lock %s left by a run that is gone: %s", path, raw.decode("utf-8", "replace"))
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
     else:
         raise SdkError(
             f"could not acquire the lock {path}",

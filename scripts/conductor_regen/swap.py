@@ -72,6 +72,14 @@ def _load_renameat2() -> Optional[Callable[..., int]]:
 _renameat2 = _load_renameat2()
 
 
+class SwapInterrupted(Aborted):
+    """Ctrl-C during a swap; `committed` says whether the new trees ended up in place."""
+
+    def __init__(self, message: str, hint: str = "", committed: bool = False) -> None:
+        super().__init__(message, hint)
+        self.committed = committed
+
+
 @dataclass(frozen=True)
 class SwapPlan:
     """The package-relative folders a swap replaces (a folder missing from staging is removed)."""
@@ -116,7 +124,20 @@ def prepare_staging(target: SdkTarget, run_id: str) -> Path:
 
 
 def discard_staging(target: SdkTarget, run_id: str) -> None:
-    """Delete a run's staging folder (only valid while no swap of it is outstanding)."""
+    """Delete a run's staging folder, unless an outstanding swap of that run still needs it."""
+    try:
+        journal = read_journal(target)
+        outstanding = journal is not None and journal.run_id == run_id
+    except SdkError:
+        outstanding = True  # an unreadable journal may be this run's; keep what it may need
+    if outstanding:
+        # After a failed rollback the staging area holds the previous trees: recover() needs them.
+        log.warning("keeping %s: the swap of run %s is still outstanding", staging_dir(target, run_id), run_id)
+        return
+    _remove_staging(target, run_id)
+
+
+def _remove_staging(target: SdkTarget, run_id: str) -> None:
     remove_path(staging_dir(target, run_id))
     remove_path(_aside_dir(target, run_id))
     _remove_root_if_empty(target)
@@ -201,7 +222,9 @@ def apply_swap(
     names = tuple(folders.folders if isinstance(folders, SwapPlan) else folders)
     expected = staging_dir(target, run_id)
     if Path(staging).resolve() != expected.resolve():
-        raise SdkError(f"staging folder {staging} is not {expected}", "assemble new trees in staging_dir(target, run_id)")
+        raise SdkError(
+            f"staging folder {staging} is not {expected}", "assemble new trees in staging_dir(target, run_id)"
+        )
     if read_journal(target) is not None:
         raise SdkError(
             f"an interrupted swap is still recorded in {journal_path(target)}",
@@ -225,9 +248,10 @@ def apply_swap(
         _maybe_pause("commit", target)
         _finish(target, run_id)
     except KeyboardInterrupt as exc:
-        raise Aborted(
+        raise SwapInterrupted(
             "interrupted while deleting the replaced trees; the new tree is in place",
             "the next run removes the leftovers; restore the backup if you did not want the new tree",
+            committed=True,
         ) from exc
     except OSError as exc:
         log.warning("swap done, but cleaning up %s failed (%s); the next run retries", expected, exc)
@@ -238,7 +262,7 @@ def _undo_after_failure(target: SdkTarget, exc: BaseException) -> None:
     try:
         outcome = _recover(target)
     except KeyboardInterrupt as again:
-        raise Aborted(
+        raise SwapInterrupted(
             "interrupted again while undoing an interrupted swap",
             f"the journal {journal_path(target)} is kept; the next run finishes the recovery",
         ) from again
@@ -250,7 +274,7 @@ def _undo_after_failure(target: SdkTarget, exc: BaseException) -> None:
     forward = outcome is not None and outcome[0] == "forward"
     state = "the new tree is in place" if forward else "the previous tree was put back"
     if isinstance(exc, KeyboardInterrupt):
-        raise Aborted(f"interrupted during the swap; {state}", "run again when ready") from exc
+        raise SwapInterrupted(f"interrupted during the swap; {state}", "run again when ready", committed=forward) from exc
     if isinstance(exc, RegenError):
         return  # the caller re-raises it unchanged
     if isinstance(exc, OSError):
@@ -259,7 +283,7 @@ def _undo_after_failure(target: SdkTarget, exc: BaseException) -> None:
 
 def _finish(target: SdkTarget, run_id: str) -> None:
     """Delete a committed run's replaced trees, then its journal (in that order: crash-safe)."""
-    discard_staging(target, run_id)
+    _remove_staging(target, run_id)
     remove_journal(target)
 
 
@@ -331,11 +355,9 @@ def recover(target: SdkTarget) -> Optional[str]:
 
 
 def rollback(target: SdkTarget, run_id: str) -> str:
-    """Undo run `run_id`'s swap if it is still outstanding.
-
-    After a swap is committed its old trees are gone, so exchanging back is impossible:
-    callers must then restore the backup taken before the run (restore.restore_backup).
-    """
+    """Undo run `run_id`'s swap while it is outstanding; once committed, restore its backup instead."""
+    # A committed swap has deleted the previous trees, so there is nothing left to exchange
+    # back: SdkError tells the caller to use restore.restore_backup with the run's backup.
     journal: Optional[Journal] = read_journal(target)
     if journal is not None and journal.run_id != run_id:
         raise SdkError(
