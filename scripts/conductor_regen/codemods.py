@@ -85,7 +85,7 @@ def insert_import(module: cst.Module, statement: str, comment: str = "") -> cst.
             new_stmt = new_stmt.with_changes(leading_lines=lines)
     else:
         index = _header_end(body)
-        blank = [cst.EmptyLine()] if index == 0 or _import_of(body[index - 1]) is None else []
+        blank = [cst.EmptyLine()] if index > 0 and _import_of(body[index - 1]) is None else []
         new_stmt = new_stmt.with_changes(leading_lines=[*blank, *lines])
     body.insert(index, new_stmt)
     return module.with_changes(body=body)
@@ -140,14 +140,24 @@ def _elements(container: cst.BaseList, values: List[cst.BaseExpression]) -> List
     return out
 
 
-def warn_statement(message: str) -> cst.SimpleStatementLine:
-    """`warnings.warn(<message>, DeprecationWarning, stacklevel=2)`; the message is quoted safely."""
-    return cst.parse_statement(f"warnings.warn({message!r}, DeprecationWarning, stacklevel=2)\n")  # type: ignore[return-value]
+def warn_statement(message: str, stacklevel: int = 2) -> cst.SimpleStatementLine:
+    """`warnings.warn(<message>, DeprecationWarning, stacklevel=N)`; the message is quoted safely (repr)."""
+    code = f"warnings.warn({message!r}, DeprecationWarning, stacklevel={int(stacklevel)})\n"
+    stmt = cst.parse_statement(code)
+    assert isinstance(stmt, cst.SimpleStatementLine)
+    return stmt
 
 
 def _is_deprecation_warn(stmt: cst.CSTNode) -> bool:
     return "DeprecationWarning" in cst.Module([]).code_for_node(stmt) and "warnings.warn" in \
         cst.Module([]).code_for_node(stmt)
+
+
+def caller_stacklevel(func: cst.FunctionDef) -> int:
+    """The stacklevel that blames `func`'s caller: pydantic's validate_call adds one frame."""
+    decorators = {dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
+                  for d in func.decorators}
+    return 3 if decorators & {"validate_call", "pydantic.validate_call"} else 2
 
 
 def prepend_warning(func: cst.FunctionDef, message: str) -> cst.FunctionDef:
@@ -158,7 +168,7 @@ def prepend_warning(func: cst.FunctionDef, message: str) -> cst.FunctionDef:
     start = 1 if body and _is_docstring(body[0]) else 0
     if start < len(body) and _is_deprecation_warn(body[start]):
         return func
-    body.insert(start, warn_statement(message))
+    body.insert(start, warn_statement(message, caller_stacklevel(func)))
     return func.with_changes(body=func.body.with_changes(body=body))
 
 

@@ -249,7 +249,7 @@ class _Keeper:
                     "def model_post_init(self, context: object) -> None:\n"
                     f"    warnings.warn({message!r}, DeprecationWarning, stacklevel=3)\n"
                     "    super().model_post_init(context)\n")
-                cls = append_to_class(stmt, [hook])
+                cls = append_to_class(stmt, [hook.with_changes(leading_lines=[cst.EmptyLine()])])
             tree = replace_class(tree, cls)
             changed = True
         return ensure_module_import(tree, "warnings") if changed else tree
@@ -300,9 +300,10 @@ class _Keeper:
         dest.write_text(new_tree.code, encoding="utf-8")
         self.touched[dest] = module
         helpers = [f.name.value for f in carried if f.name.value != method]
-        how = f"renamed to {renamed}" if renamed else "removed"
-        return (f"kept {how} method {cls_name}.{method} in {self._rel(module)}"
-                + (f" (with {', '.join(helpers)})" if helpers else "") + f": {how} in {self.spec}; deprecated")
+        why = f"renamed to {renamed}" if renamed else "removed"
+        return (f"kept method {cls_name}.{method} in {self._rel(module)}"
+                + (f" (with {', '.join(helpers)})" if helpers else "")
+                + f": {why} in {self.spec}, still used by the SDK; deprecated")
 
     def _renamed_to(self, carried: Sequence[cst.FunctionDef], cls_name: str) -> str:
         """If the carried operation's endpoint is still served under another name, that name."""

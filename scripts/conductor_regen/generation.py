@@ -32,11 +32,6 @@ class GeneratedTree:
     seconds: float
     command: str
 
-    @property
-    def log_file(self) -> Path:
-        """The generator's own log, kept with the tree."""
-        return self.root / META_DIR / "generator.log"
-
 
 def package_dir(root: Path, package: str) -> Path:
     """Where `package` lives under an import root."""
@@ -120,7 +115,6 @@ class PendingTree:
                 meta = out / META_DIR
                 meta.mkdir()
                 shutil.copyfile(self.spec_path, meta / "spec.json")
-                shutil.copyfile(self.log_path, meta / "generator.log")
                 write_provenance(self.prov, meta / PROVENANCE_FILE)
             _place(out, self.output)
             return GeneratedTree(self.output, package_dir(self.output, self.package), self.prov,

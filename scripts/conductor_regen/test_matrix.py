@@ -471,7 +471,8 @@ def _dev_entries(pyproject: Mapping[str, Any]) -> Tuple[List[str], List[str], Li
             else:
                 unsupported.append(f"{name} ({source})")
     groups = pyproject.get("dependency-groups") or {}
-    normalized = {canonicalize_name(k): v for k, v in groups.items()} if isinstance(groups, dict) else {}
+    normalized: Dict[str, Any] = ({str(canonicalize_name(k)): v for k, v in groups.items()}
+                                  if isinstance(groups, dict) else {})
 
     def expand(group: str, seen: Tuple[str, ...]) -> List[str]:
         out: List[str] = []
@@ -683,14 +684,15 @@ class SessionResult:
 _NOX_STATUS = {"success": "passed", "skipped": "skipped", "failed": "failed", "aborted": "failed"}
 
 
-def _split_name(name: str, args: Mapping[str, Any]) -> Tuple[str, str]:
-    python = str(args.get("python") or "")
-    if python and name.endswith(f"-{python}"):
-        return name[: -len(python) - 1], python
-    match = re.match(r"^(.*)-(\d+\.\d+)$", name)
-    if match:
-        return match.group(1), match.group(2)
-    return name, python
+def _split_name(entry: Mapping[str, Any]) -> Tuple[str, str, str]:
+    """(full name as in `nox -s`, session, python) of a report entry."""
+    name = str(entry.get("name") or "")
+    signatures = [str(s) for s in entry.get("signatures") or []]
+    full = signatures[0] if signatures else name
+    python = str((entry.get("args") or {}).get("python") or "")
+    if not python and name and full.startswith(f"{name}-"):
+        python = full[len(name) + 1:]
+    return full, name or full, python
 
 
 def _count_lines(path: Path) -> int:
@@ -701,8 +703,7 @@ def results_from_report(report: Mapping[str, Any], junit_dir: Path) -> List[Sess
     """Combine nox's --report JSON with each session's JUnit XML (or flake8 text) output."""
     results: List[SessionResult] = []
     for entry in report.get("sessions") or []:
-        full = str(entry.get("name") or "")
-        session, python = _split_name(full, entry.get("args") or {})
+        full, session, python = _split_name(entry)
         result = _NOX_STATUS.get(str(entry.get("result")), "failed")
         reason = _first_line(str(entry.get("reason") or ""))
         seconds = round(float(entry.get("duration") or 0.0), 1)

@@ -1,0 +1,418 @@
+"""Scaffold adapters for new generated APIs and models (the guide's step 4), as idempotent codemods.
+
+New API classes get `adapters/api/<module>.py` in the SDK's own style (a subclass one-liner, or a
+facade holding the generated API), wired into the Orkes base client; new models get
+`adapters/models/<module>_adapter.py` and an export line in `adapters/models/__init__.py`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from .codemods import (
+    add_to_all,
+    append_to_class,
+    class_functions,
+    dotted,
+    find_class,
+    import_key,
+    imports_for,
+    insert_import,
+    used_names,
+)
+from .reference_check import DEFAULT_PACKAGE, absolute_module, module_bindings
+from .sdk_target import safe_join
+
+log = logging.getLogger(__name__)
+
+# Wrapped imports are only used past these widths: isort's default for backslashes, black's for parens.
+BACKSLASH_WIDTH = 79
+PAREN_WIDTH = 88
+
+
+@dataclasses.dataclass(frozen=True)
+class Generated:
+    """One generated class: its module name (file stem) and class name."""
+
+    module: str
+    cls: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportStyle:
+    """How a file wraps its long `from x import y` lines: "single", "paren" or "backslash"."""
+
+    wrap: str = "single"
+    always: bool = False  # wrap even when the line would fit
+
+    def render(self, module: str, names: str) -> str:
+        """One import statement in this style, ending in a newline."""
+        line = f"from {module} import {names}"
+        width = BACKSLASH_WIDTH if self.wrap == "backslash" else PAREN_WIDTH
+        if self.wrap == "single" or (not self.always and len(line) <= width):
+            return line + "\n"
+        if self.wrap == "paren":
+            return f"from {module} import (\n    {names},\n)\n"
+        return f"from {module} import \\\n    {names}\n"
+
+
+def detect_import_style(code: str, prefix: str) -> ImportStyle:
+    """The wrapping used by the file's imports from modules under `prefix`."""
+    module = cst.parse_module(code)
+    styles: List[Tuple[str, bool]] = []  # (style, fits on one line)
+    for stmt in module.body:
+        key = import_key(stmt)
+        if not key.startswith(prefix):
+            continue
+        text = cst.Module([]).code_for_node(stmt).strip()
+        flat = " ".join(text.replace("\\\n", " ").replace("(", " ").replace(")", " ").split()).rstrip(",")
+        style = "paren" if "(" in text else "backslash" if "\\\n" in text else "single"
+        styles.append((style, len(flat) <= (BACKSLASH_WIDTH if style == "backslash" else PAREN_WIDTH)))
+    wrapped = [s for s, _ in styles if s != "single"]
+    if not wrapped:
+        return ImportStyle("single")
+    wrap = max(set(wrapped), key=wrapped.count)
+    # Short lines wrapped anyway (the example SDK's adapters/models/__init__.py) mean "always wrap".
+    always = all(s != "single" for s, _ in styles) and any(fits for s, fits in styles if s != "single")
+    return ImportStyle(wrap, always)
+
+
+def generated_classes(package_init: Path, package: str, suffix: str = "") -> List[Generated]:
+    """The classes a generated `api`/`models` package exports, from its `__init__.py` (else its files)."""
+    found: Dict[str, Generated] = {}
+    folder = package_init.parent
+    if package_init.is_file():
+        bindings, _, _ = module_bindings(ast.parse(package_init.read_text(encoding="utf-8")), package, True)
+        for name, binding in bindings.items():
+            if binding.kind == "from" and binding.source.startswith(package + "."):
+                module = binding.source[len(package) + 1:]
+                if "." not in module and (folder / f"{module}.py").is_file():
+                    found[name] = Generated(module, binding.original)
+    if not found:
+        for path in sorted(folder.glob("*.py")):
+            if path.name == "__init__.py":
+                continue
+            for stmt in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(stmt, ast.ClassDef) and stmt.name.endswith(suffix):
+                    found[stmt.name] = Generated(path.stem, stmt.name)
+    usable = [g for g in found.values() if g.module.isidentifier() and g.cls.isidentifier()]
+    for skipped in set(found.values()) - set(usable):
+        log.warning("not scaffolding %s.%s: not a Python identifier", skipped.module, skipped.cls)
+    return sorted(usable, key=lambda g: (g.module, g.cls))
+
+
+# --- the SDK's existing adapters -----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ApiAdapter:
+    """An existing API adapter: its file, class, the generated class it wraps and how."""
+
+    path: Path
+    cls: str
+    generated: str
+    style: str  # "subclass" | "facade"
+    import_source: str  # where it imports the generated class from
+    attribute: str = ""  # facade: the attribute holding the generated API
+
+
+def existing_api_adapters(api_dir: Path, package: str) -> List[ApiAdapter]:
+    """API adapters in `adapters/api`, recognised by subclassing or holding a generated API class."""
+    http_api = f"{package}.http.api"
+    out: List[ApiAdapter] = []
+    for path in sorted(api_dir.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        module = f"{package}.adapters.api.{path.stem}"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bindings, _, _ = module_bindings(tree, module, False)
+        generated = {name: b.source for name, b in bindings.items()
+                     if b.kind == "from" and (b.source == http_api or b.source.startswith(http_api + "."))}
+        for stmt in tree.body:
+            if not isinstance(stmt, ast.ClassDef):
+                continue
+            bases = [b.id for b in stmt.bases if isinstance(b, ast.Name) and b.id in generated]
+            if bases:
+                out.append(ApiAdapter(path, stmt.name, bases[0], "subclass", generated[bases[0]]))
+                continue
+            held = _held_api(stmt, generated)
+            if held:
+                out.append(ApiAdapter(path, stmt.name, held[1], "facade", generated[held[1]], held[0]))
+    return out
+
+
+def _held_api(cls: ast.ClassDef, generated: Dict[str, str]) -> Optional[Tuple[str, str]]:
+    for node in ast.walk(cls):
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name) and node.value.func.id in generated):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                    return target.attr, node.value.func.id
+    return None
+
+
+def _adapter_style(adapters: Sequence[ApiAdapter]) -> str:
+    facades = sum(a.style == "facade" for a in adapters)
+    # The guide's style wins ties and empty folders.
+    return "facade" if facades > len(adapters) - facades else "subclass"
+
+
+# --- writing adapters -------------------------------------------------------------------------------
+
+def _subclass_module(import_source: str, base: str, adapter: str) -> str:
+    return f"from {import_source} import {base}\n\n\nclass {adapter}({base}): ...\n"
+
+
+class _Rename(cst.CSTTransformer):
+    def __init__(self, names: Dict[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        return updated.with_changes(value=self.names.get(updated.value, updated.value))
+
+
+def _facade_module(template: ApiAdapter, generated: Generated, adapter: str, new_http: Path,
+                   package: str) -> str:
+    """A facade adapter for `generated`, built like `template`: its __init__ (and __getattr__, if any)."""
+    template_code = template.path.read_text(encoding="utf-8")
+    template_tree = cst.parse_module(template_code)
+    template_cls = find_class(template_tree, template.cls)
+    assert template_cls is not None
+    renames = {template.cls: adapter, template.generated: generated.cls}
+    kept = {n: f for n, f in class_functions(template_cls).items() if n.startswith("__") and n.endswith("__")}
+    header = [s for s in template_cls.body.body if not isinstance(s, cst.FunctionDef)] \
+        if isinstance(template_cls.body, cst.IndentedBlock) else []
+    header = [s for s in header if _is_docstring_stmt(s)]
+    members: List[cst.BaseStatement] = [*header, *kept.values()]
+    cls = template_cls.with_changes(body=cst.IndentedBlock(body=members or [cst.parse_statement("...\n")]))
+    cls = cls.visit(_Rename(renames))
+    assert isinstance(cls, cst.ClassDef)
+    gen_module = f"{package}.http.api.{generated.module}"
+    gen_path = safe_join(new_http / "api", f"{generated.module}.py")
+    gen_code = gen_path.read_text(encoding="utf-8")
+    if "__getattr__" not in kept:
+        cls = append_to_class(cls, _delegates(gen_code, generated.cls, template.attribute))
+    source = template.import_source if template.import_source == f"{package}.http.api" else gen_module
+    module = cst.Module(body=[], header=[])
+    module = insert_import(module, f"from {source} import {generated.cls}\n")
+    body_module = module.with_changes(body=[*module.body, cls.with_changes(
+        leading_lines=[cst.EmptyLine(), cst.EmptyLine()])])
+    # Bring along the template's own imports (e.g. ApiClient) and what copied signatures need.
+    needed = used_names([cls])
+    template_module = f"{package}.adapters.api.{template.path.stem}"
+    for line in imports_for(needed - {template.generated}, template_code, template_module, body_module.code):
+        body_module = insert_import(body_module, line)
+    for line in imports_for(needed, gen_code, gen_module, body_module.code):
+        body_module = insert_import(body_module, line)
+    return body_module.code
+
+
+def _is_docstring_stmt(stmt: cst.CSTNode) -> bool:
+    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString))
+
+
+def _delegates(gen_code: str, gen_cls: str, attribute: str) -> List[cst.BaseStatement]:
+    """Methods that forward each public method of the generated class to `self.<attribute>`."""
+    cls = find_class(cst.parse_module(gen_code), gen_cls)
+    if cls is None:
+        return []
+    out: List[cst.BaseStatement] = []
+    for name, func in class_functions(cls).items():
+        if name.startswith("_"):
+            continue
+        params = func.params
+        args = [p.name.value for p in (*params.posonly_params, *params.params) if p.name.value != "self"]
+        kwonly = [p.name.value for p in params.kwonly_params]
+        call = ", ".join([f"{a}={a}" for a in args + kwonly]
+                         + ([f"*{params.star_arg.name.value}"] if isinstance(params.star_arg, cst.Param) else [])
+                         + ([f"**{params.star_kwarg.name.value}"] if params.star_kwarg else []))
+        awaited = "await " if func.asynchronous else ""
+        body = cst.parse_statement(f"return {awaited}self.{attribute}.{name}({call})\n")
+        doc = cst.parse_statement(f'"""Forwards to {gen_cls}.{name}."""\n')
+        out.append(func.with_changes(decorators=[], body=cst.IndentedBlock(body=[doc, body]),
+                                     leading_lines=[cst.EmptyLine()]))
+    return out
+
+
+@dataclasses.dataclass
+class _Scaffolder:
+    new_http: Path
+    staging: Path
+    package: str
+    notes: List[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def adapters(self) -> Path:
+        return self.staging / "adapters"
+
+    def apis(self) -> List[Tuple[Generated, str]]:
+        """Create missing API adapters; return (generated, adapter class) for each one created."""
+        api_dir = self.adapters / "api"
+        if not api_dir.is_dir():
+            return []
+        existing = existing_api_adapters(api_dir, self.package)
+        covered = {a.generated for a in existing} | {a.cls for a in existing}
+        style = _adapter_style(existing)
+        template = next((a for a in sorted(existing, key=lambda a: len(a.path.read_text(encoding="utf-8")))
+                         if a.style == style), None)
+        created: List[Tuple[Generated, str]] = []
+        for gen in generated_classes(self.new_http / "api" / "__init__.py", f"{self.package}.http.api", "Api"):
+            adapter = f"{gen.cls}Adapter"
+            if gen.cls in covered or adapter in covered:
+                continue
+            path = safe_join(api_dir, f"{gen.module}.py")
+            if path.exists():
+                log.warning("not scaffolding %s: %s exists but defines no adapter for it", gen.cls, path)
+                continue
+            if style == "facade" and template is not None:
+                code = _facade_module(template, gen, adapter, self.new_http, self.package)
+            else:
+                source = template.import_source if template is not None else f"{self.package}.http.api"
+                if source != f"{self.package}.http.api":
+                    source = f"{self.package}.http.api.{gen.module}"
+                code = _subclass_module(source, gen.cls, adapter)
+            path.write_text(code, encoding="utf-8")
+            created.append((gen, adapter))
+            self.notes.append(f"created adapters/api/{path.name} ({adapter}, {style} style)")
+            self._export(api_dir / "__init__.py", f"{self.package}.adapters.api", gen.module, adapter, adapter,
+                         only_if_exporting=True)
+        return created
+
+    def models(self) -> None:
+        """Create missing model adapters and their exports."""
+        model_dir = self.adapters / "models"
+        if not model_dir.is_dir():
+            return
+        init = model_dir / "__init__.py"
+        init_code = init.read_text(encoding="utf-8") if init.is_file() else ""
+        exported, _, _ = module_bindings(ast.parse(init_code), f"{self.package}.adapters.models", True)
+        import_source = self._model_import_source(model_dir)
+        for gen in generated_classes(self.new_http / "models" / "__init__.py", f"{self.package}.http.models"):
+            adapter = f"{gen.cls}Adapter"
+            path = safe_join(model_dir, f"{gen.module}_adapter.py")
+            if not path.exists():
+                source = import_source if import_source == f"{self.package}.http.models" \
+                    else f"{self.package}.http.models.{gen.module}"
+                path.write_text(_subclass_module(source, gen.cls, adapter), encoding="utf-8")
+                self.notes.append(f"created adapters/models/{path.name} ({adapter})")
+            elif adapter not in {s.name for s in ast.parse(path.read_text(encoding="utf-8")).body
+                                 if isinstance(s, ast.ClassDef)}:
+                log.warning("not exporting %s: %s defines no %s", gen.cls, path, adapter)
+                continue
+            if gen.cls not in exported:
+                self._export(init, f"{self.package}.adapters.models", f"{gen.module}_adapter", adapter, gen.cls)
+
+    def _model_import_source(self, model_dir: Path) -> str:
+        http_models = f"{self.package}.http.models"
+        for path in sorted(model_dir.glob("*_adapter.py")):
+            for stmt in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.module.startswith(http_models):
+                    return stmt.module
+        return http_models
+
+    def _export(self, init: Path, parent: str, module: str, adapter: str, public: str,
+                only_if_exporting: bool = False) -> None:
+        """Add `from parent.module import adapter as public` (and `__all__`) to an `__init__.py`."""
+        code = init.read_text(encoding="utf-8") if init.is_file() else ""
+        tree = cst.parse_module(code)
+        if only_if_exporting and not any(import_key(s).startswith(parent + ".") for s in tree.body):
+            return
+        names = adapter if adapter == public else f"{adapter} as {public}"
+        style = detect_import_style(code, parent + ".")
+        tree = add_to_all(insert_import(tree, style.render(f"{parent}.{module}", names)), public)
+        if tree.code != code:
+            init.write_text(tree.code, encoding="utf-8")
+            rel = init.relative_to(self.staging).as_posix()
+            self.notes.append(f"exported {public} from {rel}")
+
+    def wire(self, created: Sequence[Tuple[Generated, str]]) -> None:
+        """Give the Orkes base client an attribute for each new API adapter."""
+        path = self.staging / "orkes" / "orkes_base_client.py"
+        if not created or not path.is_file():
+            return
+        code = path.read_text(encoding="utf-8")
+        tree = cst.parse_module(code)
+        prefix = f"{self.package}.adapters.api."
+        style = detect_import_style(code, prefix)
+        for gen, adapter in created:
+            tree = self._wire_one(tree, gen, adapter, style, prefix)
+        if tree.code != code:
+            path.write_text(tree.code, encoding="utf-8")
+
+    def _wire_one(self, tree: cst.Module, gen: Generated, adapter: str, style: ImportStyle,
+                  prefix: str) -> cst.Module:
+        adapter_names = {_bound_name(s) for s in tree.body if import_key(s).startswith(prefix)} - {""}
+        for stmt in tree.body:
+            if not isinstance(stmt, cst.ClassDef):
+                continue
+            init = class_functions(stmt).get("__init__")
+            if init is None or not isinstance(init.body, cst.IndentedBlock):
+                continue
+            body = list(init.body.body)
+            made = [(i, a) for i, a in enumerate(_self_assignments(body)) if a is not None and a[1] in adapter_names]
+            if not made:
+                continue
+            if any(a[1] == adapter for _, a in made if a is not None):
+                return tree
+            taken = {a[0] for a in _self_assignments(body) if a is not None}
+            choices = [gen.module.replace("_resource_api", "_api"), gen.module]
+            attr = next((c for c in choices if c not in taken), "")
+            if not attr:
+                self.notes.append(f"not wired: {adapter} (attributes {', '.join(choices)} are taken)")
+                return tree
+            index, last = made[-1]
+            assert last is not None
+            args = last[2]
+            body.insert(index + 1, cst.parse_statement(f"self.{attr} = {adapter}({args})\n"))
+            new_init = init.with_changes(body=init.body.with_changes(body=body))
+            cls = stmt.with_changes(body=stmt.body.with_changes(
+                body=[new_init if s is init else s for s in stmt.body.body]))  # type: ignore[union-attr]
+            tree = tree.with_changes(body=[cls if s is stmt else s for s in tree.body])
+            tree = insert_import(tree, style.render(f"{prefix}{gen.module}", adapter))
+            self.notes.append(f"wired self.{attr} = {adapter}(...) into orkes/orkes_base_client.py")
+            return tree
+        self.notes.append(f"not wired: {adapter} (no Orkes base client __init__ builds API adapters)")
+        return tree
+
+
+def _bound_name(stmt: cst.CSTNode) -> str:
+    if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.ImportFrom):
+        names = stmt.body[0].names
+        if isinstance(names, Sequence) and len(names) == 1:
+            alias = names[0]
+            return alias.asname.name.value if alias.asname else dotted(alias.name)  # type: ignore[union-attr]
+    return ""
+
+
+def _self_assignments(body: Sequence[cst.BaseStatement]) -> List[Optional[Tuple[str, str, str]]]:
+    """For each statement: (attribute, class, call arguments) if it is `self.attr = Class(args)`."""
+    out: List[Optional[Tuple[str, str, str]]] = []
+    for stmt in body:
+        found: Optional[Tuple[str, str, str]] = None
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+            assign = stmt.body[0]
+            target = assign.targets[0].target if len(assign.targets) == 1 else None
+            if (isinstance(target, cst.Attribute) and dotted(target.value) == "self"
+                    and isinstance(assign.value, cst.Call) and isinstance(assign.value.func, cst.Name)):
+                args = cst.Module([]).code_for_node(assign.value).split("(", 1)[1].rsplit(")", 1)[0]
+                found = (target.attr.value, assign.value.func.value, args)
+        out.append(found)
+    return out
+
+
+def scaffold_adapters(new_http: Path, staging: Path, package: str = DEFAULT_PACKAGE) -> Tuple[str, ...]:
+    """Create adapters (and exports, and base-client wiring) for generated classes that lack one."""
+    scaffolder = _Scaffolder(new_http, staging, package)
+    created = scaffolder.apis()
+    scaffolder.models()
+    scaffolder.wire(created)
+    for note in scaffolder.notes:
+        log.info("%s", note)
+    return tuple(scaffolder.notes)
