@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from invoke import Collection, Context, Exit, task
 
@@ -338,6 +338,42 @@ def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None,
         print(line)
 
 
+# --- test matrix ---------------------------------------------------------------------------------
+
+@task(iterable=["session", "python"],
+      help={"sdk": "the conductor-python checkout (default: CONDUCTOR_SDK_ROOT or invoke.yaml sdk.root)",
+            "session": "nox session to run, repeatable (default: async_tests); `nox -l` lists them",
+            "python": "X.Y interpreter, repeatable (default: every one the machine has)",
+            "reuse": "reuse the venvs and skip installs (nox -R); a changed SDK is still reinstalled",
+            "pytest-args": 'extra pytest arguments as one string, e.g. "-k search -x"',
+            "verbose": GEN_HELP["verbose"]})
+@edge
+def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = None,
+         python: Optional[List[str]] = None, reuse: bool = False, pytest_args: str = "",
+         verbose: bool = False) -> None:
+    """Run the guide's step-5 test matrix (nox sessions) against an SDK checkout; print a summary."""
+    import shlex
+
+    from conductor_regen.errors import ConfigError, VerificationError
+    from conductor_regen.test_matrix import format_summary, run_matrix
+
+    s = settings(c, **{"sdk.root": sdk, "verbose": verbose or None})
+    if s.sdk.root is None:
+        raise ConfigError("no SDK checkout given", "pass --sdk PATH or set CONDUCTOR_SDK_ROOT")
+    results = run_matrix(s.sdk.root, tuple(session or ("async_tests",)), tuple(python or ()),
+                         shlex.split(pytest_args), reuse=reuse)
+    print()
+    for line in format_summary(results):
+        print(line)
+    failed = [r for r in results if r.result == "failed"]
+    if failed:
+        raise VerificationError(f"{len(failed)} of {len(results)} session(s) failed; first: "
+                                f"{failed[0].session}-{failed[0].python or 'nox'}: {failed[0].detail}",
+                                "JUnit XML is in .cache/junit/; rerun one with --session NAME --python X.Y")
+    if not any(r.result == "passed" for r in results):
+        raise VerificationError("no session ran (all skipped)", "see the skip reasons above")
+
+
 # --- demo ----------------------------------------------------------------------------------------
 
 @task(help={"keep": "keep the temporary workspace and print its path",
@@ -363,5 +399,5 @@ def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool
 
 
 ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, replace, fix_imports, backup,
-                backups, prune_backups, restore, demo)
+                backups, prune_backups, restore, test, demo)
 ns.configure({"regen": {}})

@@ -9,30 +9,30 @@ Python-level comparison of the two packages is folded in for everything else.
 from __future__ import annotations
 
 import logging
-import os
-import re
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import griffe
 
+from .client_models import Model, ModelField, load_package, read_models
 from .errors import VerificationError
 from .fixups import normalize_prefix, strip_prefix
 from .generator_naming import camelize, sanitize_name
 from .operations import (ClientOperation, OperationKey, label, read_api_classes, read_client_operations,
                          spec_operations)
 
+if TYPE_CHECKING:
+    from .config import Settings
+    from .progress import StepLog
+
 log = logging.getLogger(__name__)
 
 BREAKING, COMPATIBLE, INFO = "breaking", "compatible", "info"
 _SEVERITY_ORDER = {BREAKING: 0, COMPATIBLE: 1, INFO: 2}
-# griffe needs a package name; both trees are linked under this one so object paths line up.
-_ALIAS = "generated_client"
 _VARIANTS = ("_with_http_info", "_without_preload_content")
-_ALIAS_RE = re.compile(r"\balias=(['\"])(.*?)\1")
-_DEFAULT_RE = re.compile(r"\bdefault(?:_factory)?=")
 
 
 @dataclass(frozen=True)
@@ -47,92 +47,6 @@ class Change:
     def sort_key(self) -> Tuple[int, str, str, str]:
         """Breaking first, then by kind, subject and detail."""
         return (_SEVERITY_ORDER.get(self.severity, 9), self.kind, self.operation, self.detail)
-
-
-@dataclass(frozen=True)
-class ModelField:
-    """One field of a generated model."""
-
-    name: str  # Python attribute
-    json_name: str  # the spec's property name (the alias, when there is one)
-    annotation: str  # "Optional[StrictInt]"
-    required: bool
-
-    @property
-    def base_type(self) -> str:
-        """The annotation without its outer Optional[...]."""
-        ann = self.annotation
-        return ann[len("Optional["):-1] if ann.startswith("Optional[") and ann.endswith("]") else ann
-
-    @property
-    def nullable(self) -> bool:
-        """Whether the annotation admits None."""
-        return self.annotation.startswith("Optional[")
-
-
-@dataclass(frozen=True)
-class Model:
-    """A generated model class and its fields, keyed by JSON name."""
-
-    name: str
-    module: str
-    fields: Mapping[str, ModelField]
-
-
-# --- loading ------------------------------------------------------------------------------------
-
-
-def load_package(http_dir: Path) -> griffe.Module:
-    """Load a generated package with griffe, statically (nothing is imported or executed)."""
-    if not (http_dir / "__init__.py").is_file():
-        raise VerificationError(f"{http_dir} is not a Python package (no __init__.py)",
-                                "point at the generated http/ package of the SDK or of a staging tree")
-    # The SDK's `conductor` package can be large (the sync client too); a link makes griffe
-    # parse just the generated package, under one name for both trees.
-    with tempfile.TemporaryDirectory(prefix="regen-griffe-") as tmp:
-        os.symlink(http_dir.resolve(), Path(tmp) / _ALIAS, target_is_directory=True)
-        package = griffe.load(_ALIAS, search_paths=[tmp], try_relative_path=False, allow_inspection=False,
-                              resolve_aliases=False)
-    if not isinstance(package, griffe.Module):
-        raise VerificationError(f"griffe could not load {http_dir} as a package", "check the folder is a package")
-    return package
-
-
-def _field(attr: Any) -> Optional[ModelField]:
-    if not attr.is_attribute or attr.annotation is None or attr.name.startswith("_") or attr.name == "model_config":
-        return None
-    annotation = str(attr.annotation)
-    if annotation.startswith("ClassVar["):
-        return None
-    value = None if attr.value is None else str(attr.value)
-    alias = _ALIAS_RE.search(value) if value else None
-    if value is None:
-        required = True
-    elif value.startswith("Field("):
-        inner = value[len("Field("):-1]
-        first = inner.split(",", 1)[0].strip()
-        required = not (_DEFAULT_RE.search(inner) or (first and "=" not in first and first != "..."))
-    else:
-        required = False
-    return ModelField(attr.name, alias.group(2) if alias else attr.name, annotation, required)
-
-
-def read_models(package: griffe.Module) -> Dict[str, Model]:
-    """Every class of the package's `models` subpackage, with its fields."""
-    if "models" not in package.members or not package["models"].is_module:
-        return {}
-    out: Dict[str, Model] = {}
-    for module_name, module in sorted(package["models"].modules.items()):
-        for member in module.members.values():
-            if member.is_alias or not member.is_class:
-                continue
-            fields: Dict[str, ModelField] = {}
-            for attr in member.members.values():
-                field = None if attr.is_alias else _field(attr)
-                if field is not None:
-                    fields[field.json_name] = field
-            out[member.name] = Model(member.name, module_name, dict(sorted(fields.items())))
-    return dict(sorted(out.items()))
 
 
 # --- spec details -------------------------------------------------------------------------------
@@ -194,11 +108,15 @@ def _operation_changes(old: Mapping[OperationKey, ClientOperation], new: Mapping
                        new_ids: Mapping[OperationKey, str]) -> List[Change]:
     changes: List[Change] = []
     new_sites = {(c, op.name): key for key, op in new.items() for c in op.classes}
+
+    def reused(op: ClientOperation) -> str:
+        # The worst case: the old name still exists but now sends a different request.
+        other = new_sites.get((op.class_name, op.name))
+        return f"; {op.qualified_name} now calls {label(other)}" if other and other != op.key else ""
+
     for key in sorted(old.keys() - new.keys()):
         op = old[key]
-        reused = new_sites.get((op.class_name, op.name))
-        note = f"; {op.qualified_name} now calls {label(reused)}" if reused else ""
-        changes.append(Change(BREAKING, "operation-removed", label(key), f"{op.qualified_name} is gone{note}"))
+        changes.append(Change(BREAKING, "operation-removed", label(key), f"{op.qualified_name} is gone{reused(op)}"))
     for key in sorted(new.keys() - old.keys()):
         op = new[key]
         opid = f" (operationId {new_ids[key]})" if key in new_ids else ""
@@ -208,10 +126,10 @@ def _operation_changes(old: Mapping[OperationKey, ClientOperation], new: Mapping
         opid = f" (operationId {new_ids[key]})" if key in new_ids else ""
         if set(before.classes) != set(after.classes) or before.class_name != after.class_name:
             changes.append(Change(BREAKING, "operation-moved", label(key),
-                                  f"{before.qualified_name} -> {after.qualified_name}{opid}"))
+                                  f"{before.qualified_name} -> {after.qualified_name}{opid}{reused(before)}"))
         elif before.name != after.name:
             changes.append(Change(BREAKING, "operation-renamed", label(key),
-                                  f"{before.qualified_name} -> {after.qualified_name}{opid}"))
+                                  f"{before.qualified_name} -> {after.qualified_name}{opid}{reused(before)}"))
     return changes
 
 
@@ -305,22 +223,22 @@ def _convention_changes(old: Mapping[OperationKey, ClientOperation], new: Mappin
 # --- griffe -------------------------------------------------------------------------------------
 
 
-def _breakage_text(breakage: Any) -> str:
+def _breakage_text(breakage: Any) -> Tuple[str, str]:
+    """(what broke, which part): ("Parameter was removed", "accepts"), ("Return type changed", "a -> b")."""
     kind = breakage.kind
     old, new = breakage.old_value, breakage.new_value
     if kind.name.startswith("PARAMETER_"):
-        param = getattr(old, "name", None) or getattr(new, "name", None)
-        text = f"{kind.value}: {param}"
+        param = str(getattr(old, "name", None) or getattr(new, "name", None))
         if kind is griffe.BreakageKind.PARAMETER_CHANGED_DEFAULT:
-            text += f" ({old.default} -> {new.default})"
+            param += f" ({old.default} -> {new.default})"
         elif kind is griffe.BreakageKind.PARAMETER_CHANGED_KIND:
-            text += f" ({old.kind.value} -> {new.kind.value})"
-        return text
+            param += f" ({old.kind.value} -> {new.kind.value})"
+        return kind.value, param
     if kind is griffe.BreakageKind.OBJECT_REMOVED:
-        return kind.value
+        return kind.value, ""
     if kind is griffe.BreakageKind.OBJECT_CHANGED_KIND:
-        return f"{kind.value}: {old.value} -> {new.value}"
-    return f"{kind.value}: {old} -> {new}"
+        return kind.value, f"{old.value} -> {new.value}"
+    return kind.value, f"{old} -> {new}"
 
 
 def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
@@ -328,23 +246,33 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
                     covered: Set[Tuple[str, ...]]) -> List[Change]:
     """griffe's breakages that our operation and model checks have not already explained."""
     site_to_key = {(c, op.name): key for key, op in old_ops.items() for c in op.classes}
-    grouped: Dict[Tuple[str, str, str], Set[str]] = {}
+    # (kind, subject) -> where -> what broke -> parts; the three variants of a method collapse into one.
+    grouped: Dict[Tuple[str, str], Dict[str, Dict[str, Set[str]]]] = {}
     for breakage in griffe.find_breaking_changes(old_pkg, new_pkg):
         parts = tuple(breakage.obj.path.split(".")[1:])
         if any(parts[:n] in covered for n in range(1, len(parts) + 1)):
             continue
-        text = _breakage_text(breakage)
+        what, part = _breakage_text(breakage)
+        kind, subject, where = "python-api-changed", ".".join(parts), ""
         if len(parts) >= 4 and parts[0] == "api":
             method = parts[3]
             for variant in _VARIANTS:
                 method = method[: -len(variant)] if method.endswith(variant) else method
             key = site_to_key.get((parts[2], method))
             if key is not None and key in new_ops:
-                grouped.setdefault((BREAKING, "operation-signature-changed", label(key)), set()).add(
-                    f"{parts[2]}.{parts[3]}: {text}")
-                continue
-        grouped.setdefault((BREAKING, "python-api-changed", ".".join(parts)), set()).add(text)
-    return [Change(sev, kind, subject, "; ".join(sorted(texts))) for (sev, kind, subject), texts in grouped.items()]
+                kind, subject, where = "operation-signature-changed", label(key), f"{parts[2]}.{method}"
+        bucket = grouped.setdefault((kind, subject), {}).setdefault(where, {}).setdefault(what, set())
+        if part:
+            bucket.add(part)
+    changes = []
+    for (kind, subject), places in grouped.items():
+        texts = []
+        for where, whats in sorted(places.items()):
+            body = "; ".join(f"{what}: {', '.join(sorted(parts))}" if parts else what
+                             for what, parts in sorted(whats.items()))
+            texts.append(f"{where}: {body}" if where else body)
+        changes.append(Change(BREAKING, kind, subject, " / ".join(texts)))
+    return changes
 
 
 def _covered(changes: Sequence[Change], old_ops: Mapping[OperationKey, ClientOperation],
@@ -419,3 +347,45 @@ def render_markdown(changes: Sequence[Change]) -> str:
                 for c in sorted(changes, key=Change.sort_key)]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+@dataclass(frozen=True)
+class SdkDiff:
+    """What `invoke diff` found: the changes, and what name pinning did to get there."""
+
+    changes: Tuple[Change, ...]
+    pinning: Tuple[str, ...]
+    spec_version: str
+
+
+def diff_sdk(http_dir: Path, source: str, settings: "Settings", steps: "StepLog",
+             env: Optional[Mapping[str, str]] = None, pin_names: bool = True,
+             old_source: Optional[str] = None) -> SdkDiff:
+    """Generate `source` as a run would (repaired, names pinned) into a scratch tree and compare it with `http_dir`."""
+    from .fixups import apply_fixups
+    from .name_pinning import pin_step
+    from .pipeline import generate_verified, prepare_spec
+    from .spec_intake import load_spec
+
+    if not (http_dir / "api").is_dir():
+        raise VerificationError(f"{http_dir} has no generated client (no api/ folder)",
+                                "point --sdk at a conductor-python checkout")
+    old_doc = None
+    if old_source:
+        # The live client's spec is context only: repaired (so paths match) but never validated.
+        old_doc = apply_fixups(load_spec(old_source, settings.fetch, env).document, settings.fixups)[0]
+    prepared = prepare_spec(source, settings, steps, env)
+    spec, lines = pin_step(prepared, http_dir, steps, pin_names)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="diff-", dir=settings.cache_dir))
+    try:
+        generated = generate_verified(spec, work / "staging", settings, steps)
+        with steps.step("compare") as step:
+            # The unpinned document, so the report quotes the server's operationIds.
+            changes = analyze(http_dir, generated.tree.package_dir, old_doc, prepared.document,
+                              settings.fixups.strip_path_prefix)
+            counts = count_by_severity(changes)
+            step.detail = ", ".join(f"{n} {severity}" for severity, n in counts.items())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return SdkDiff(changes, lines, spec.loaded.version)

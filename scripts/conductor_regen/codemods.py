@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -58,17 +58,28 @@ def _header_end(body: Sequence[cst.CSTNode]) -> int:
     return end
 
 
+def _flat(stmt: cst.CSTNode) -> str:
+    """An import statement's code with wrapping and comments ignored, for duplicate checks."""
+    code = cst.Module([]).code_for_node(stmt.with_changes(leading_lines=[]))
+    code = code.split("#", 1)[0] if "#" in code else code
+    return " ".join(code.replace("\\\n", " ").replace("(", " ").replace(")", " ").replace(",", " ").split())
+
+
+def _parent(key: str) -> str:
+    return key.rsplit(".", 1)[0] if "." in key.lstrip(".") else ""
+
+
 def insert_import(module: cst.Module, statement: str, comment: str = "") -> cst.Module:
     """Add an import statement next to its siblings (sorted position if they are sorted); idempotent."""
     new_stmt = cst.parse_statement(statement)
-    code = cst.Module([]).code_for_node(new_stmt).strip()
+    code = _flat(new_stmt)
     body = list(module.body)
-    if any(cst.Module([]).code_for_node(s).strip() == code for s in body):
+    if any(_import_of(s) is not None and _flat(s) == code for s in body):
         return module
     key = import_key(new_stmt)
-    parent = key.rsplit(".", 1)[0] + "." if "." in key else key
-    siblings = [i for i, s in enumerate(body[: _header_end(body)])
-                if import_key(s).startswith(parent) and isinstance(_import_of(s), cst.ImportFrom)]
+    parent = _parent(key)
+    siblings = [i for i, s in enumerate(body)
+                if parent and _parent(import_key(s)) == parent and isinstance(_import_of(s), cst.ImportFrom)]
     lines = [cst.EmptyLine(comment=cst.Comment(f"# {comment}"))] if comment else []
     if siblings:
         keys = [import_key(body[i]) for i in siblings]
@@ -85,7 +96,7 @@ def insert_import(module: cst.Module, statement: str, comment: str = "") -> cst.
             new_stmt = new_stmt.with_changes(leading_lines=lines)
     else:
         index = _header_end(body)
-        blank = [cst.EmptyLine()] if index > 0 and _import_of(body[index - 1]) is None else []
+        blank = [cst.EmptyLine(indent=False)] if index > 0 and _import_of(body[index - 1]) is None else []
         new_stmt = new_stmt.with_changes(leading_lines=[*blank, *lines])
     body.insert(index, new_stmt)
     return module.with_changes(body=body)
@@ -124,7 +135,7 @@ def add_to_all(module: cst.Module, name: str) -> cst.Module:
     return module
 
 
-def _elements(container: cst.BaseList, values: List[cst.BaseExpression]) -> List[cst.Element]:
+def _elements(container: Union[cst.List, cst.Tuple], values: List[cst.BaseExpression]) -> List[cst.Element]:
     old = list(container.elements)
     middle: Optional[cst.Comma] = next((e.comma for e in old[:-1] if isinstance(e.comma, cst.Comma)), None)
     opening = container.lbracket if isinstance(container, cst.List) else None
@@ -173,10 +184,12 @@ def prepend_warning(func: cst.FunctionDef, message: str) -> cst.FunctionDef:
 
 
 def ensure_module_import(module: cst.Module, name: str) -> cst.Module:
-    """Make sure `import <name>` binds `name` at module level."""
-    bindings, _, _ = module_bindings(ast.parse(module.code), "", False)
-    if name in bindings:
-        return module
+    """Make sure `import <name>` binds `name` at module level (a top-level `import name` is enough)."""
+    for stmt in module.body:
+        small = _import_of(stmt)
+        if isinstance(small, cst.Import) and any(
+                a.asname is None and dotted(a.name).split(".")[0] == name for a in small.names):
+            return module
     return insert_import(module, f"import {name}\n")
 
 
@@ -193,25 +206,32 @@ def used_names(nodes: Sequence[cst.CSTNode]) -> Set[str]:
 
 def imports_for(names: Set[str], source_code: str, source_module: str, target_code: str,
                 is_package: bool = False) -> List[str]:
-    """Import statements (one name each, absolute) that bind `names` in source but not yet in target."""
-    source = ast.parse(source_code)
-    have, _, _ = module_bindings(ast.parse(target_code), "", False)
-    out: Dict[Tuple[str, str], str] = {}
-    for stmt in source.body:
+    """Import statements that bind `names` in source but not yet in target: absolute, one per module."""
+    bindings, _, _ = module_bindings(ast.parse(target_code), "", False)
+    chosen: Dict[str, Tuple[str, str]] = {}  # bound name -> ("from m" | "import", imported text)
+    for stmt in ast.parse(source_code).body:
         if isinstance(stmt, ast.ImportFrom):
-            base = absolute_module(stmt.module, stmt.level, source_module, is_package)
-            for alias in stmt.names:
-                bound = alias.asname or alias.name
-                if bound in names and bound not in have:
-                    text = f"from {base} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
-                    out[(bound, text)] = text + "\n"
+            head = f"from {absolute_module(stmt.module, stmt.level, source_module, is_package)}"
         elif isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                bound = alias.asname or alias.name.split(".")[0]
-                if bound in names and bound not in have:
-                    text = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
-                    out[(bound, text)] = text + "\n"
-    return [out[k] for k in sorted(out)]
+            head = "import"
+        else:
+            continue
+        for alias in stmt.names:
+            bound = alias.asname or alias.name.split(".")[0]
+            if bound in names and bound not in bindings:
+                # A later import of the same name rebinds it, so the last one is what the code used.
+                chosen.pop(bound, None)
+                chosen[bound] = (head, alias.name + (f" as {alias.asname}" if alias.asname else ""))
+    merged: Dict[str, List[str]] = {}
+    for head, text in chosen.values():
+        merged.setdefault(head, []).append(text)
+    out: List[str] = []
+    for head, texts in merged.items():
+        if head == "import":
+            out += [f"import {t}\n" for t in texts]
+        else:
+            out.append(f"{head} import {', '.join(sorted(texts))}\n")
+    return out
 
 
 def find_class(module: cst.Module, name: str) -> Optional[cst.ClassDef]:

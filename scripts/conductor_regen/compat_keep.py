@@ -14,7 +14,7 @@ import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -36,7 +36,6 @@ from .reference_check import (
     DEFAULT_PACKAGE,
     Problem,
     Resolver,
-    SourceTree,
     file_problems,
     sdk_root_of,
     staged_tree,
@@ -249,7 +248,7 @@ class _Keeper:
                     "def model_post_init(self, context: object) -> None:\n"
                     f"    warnings.warn({message!r}, DeprecationWarning, stacklevel=3)\n"
                     "    super().model_post_init(context)\n")
-                cls = append_to_class(stmt, [hook.with_changes(leading_lines=[cst.EmptyLine()])])
+                cls = append_to_class(stmt, [hook.with_changes(leading_lines=[cst.EmptyLine(indent=False)])])
             tree = replace_class(tree, cls)
             changed = True
         return ensure_module_import(tree, "warnings") if changed else tree
@@ -286,15 +285,22 @@ class _Keeper:
         old_cls, new_cls = find_class(old_tree, cls_name), find_class(new_tree, cls_name)
         if old_cls is None or new_cls is None:
             return None
-        carried = _methods_to_carry(class_functions(old_cls), set(class_functions(new_cls)), method)
+        old_functions = class_functions(old_cls)
+        wanted = _methods_to_carry(old_code, cls_name, set(class_functions(new_cls)), method)
+        carried = [old_functions[name] for name in wanted if name in old_functions]
         if not carried:
             return None
-        renamed = self._renamed_to(carried, cls_name)
-        message = self._message(f"{cls_name}.{method}", renamed)
-        nodes = [prepend_warning(f, message) if not f.name.value.startswith("_") else f for f in carried]
+        old_endpoint = next((e for e in (_endpoints(old_code).get((cls_name, n)) for n in wanted) if e), None)
+        renamed = self.endpoints().get(old_endpoint, "") if old_endpoint else ""
+        if renamed == f"{cls_name}.{method}":
+            renamed = ""  # only the public method went; its endpoint helper is still there
+        # Generated classes put two blank lines between methods; the old file's spacing may differ.
+        spaced = [f.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2) for f in carried]
+        nodes = [f if f.name.value.startswith("_") else prepend_warning(f, self._message(
+            f"{cls_name}.{f.name.value}", renamed + f.name.value[len(method):] if renamed else ""))
+            for f in spaced]
         new_tree = replace_class(new_tree, append_to_class(new_cls, nodes))
-        for line in imports_for(used_names(nodes), old_code, module, new_tree.code,
-                                source.name == "__init__.py"):
+        for line in imports_for(used_names(nodes), old_code, module, new_code, source.name == "__init__.py"):
             new_tree = insert_import(new_tree, line)
         new_tree = ensure_module_import(new_tree, "warnings")
         dest.write_text(new_tree.code, encoding="utf-8")
@@ -305,27 +311,13 @@ class _Keeper:
                 + (f" (with {', '.join(helpers)})" if helpers else "")
                 + f": {why} in {self.spec}, still used by the SDK; deprecated")
 
-    def _renamed_to(self, carried: Sequence[cst.FunctionDef], cls_name: str) -> str:
-        """If the carried operation's endpoint is still served under another name, that name."""
-        for func in carried:
-            endpoint = _endpoint_of(func)
-            if endpoint:
-                return self.endpoints().get(endpoint, "")
-        return ""
-
     def endpoints(self) -> Dict[Tuple[str, str], str]:
         """(HTTP method, path) -> `Class.method` across the new http/api modules."""
         if self._endpoints is None:
             self._endpoints = {}
             for path in sorted((self.new_http / "api").glob("*.py")):
-                tree = cst.parse_module(path.read_text(encoding="utf-8"))
-                for stmt in tree.body:
-                    if not isinstance(stmt, cst.ClassDef):
-                        continue
-                    for name, func in class_functions(stmt).items():
-                        endpoint = _endpoint_of(func)
-                        if endpoint and name.startswith("_") and name.endswith("_serialize"):
-                            self._endpoints.setdefault(endpoint, f"{stmt.name.value}.{name[1:-len('_serialize')]}")
+                for (cls, name), endpoint in _endpoints(path.read_text(encoding="utf-8")).items():
+                    self._endpoints.setdefault(endpoint, f"{cls}.{name}")
         return self._endpoints
 
 
@@ -352,31 +344,49 @@ def _literal_all(tree: ast.Module) -> Set[str]:
     return set()
 
 
-def _methods_to_carry(old: Dict[str, cst.FunctionDef], present: Set[str], method: str) -> List[cst.FunctionDef]:
-    """The method, its generated siblings and any old helper they call on self, minus what exists."""
+def _methods_to_carry(old_code: str, cls_name: str, present: Set[str], method: str) -> List[str]:
+    """The method, its generated siblings and any old helper they call on self, minus what exists.
+
+    Returned in the old class's order.
+    """
+    cls = next((n for n in ast.parse(old_code).body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
+    if cls is None:
+        return []
+    functions = {f.name: f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
     wanted = [method, f"{method}_with_http_info", f"{method}_without_preload_content", f"_{method}_serialize"]
-    queue = [name for name in wanted if name in old and name not in present]
-    chosen: List[str] = []
+    queue = [name for name in wanted if name in functions and name not in present]
+    chosen: Set[str] = set()
     while queue:
         name = queue.pop(0)
         if name in chosen:
             continue
-        chosen.append(name)
-        code = cst.Module([]).code_for_node(old[name])
-        for called in re.findall(r"\bself\.(\w+)", code):
-            if called in old and called not in present and called not in chosen:
-                queue.append(called)
-    return [old[name] for name in old if name in chosen]  # keep the old class's order
+        chosen.add(name)
+        for node in ast.walk(functions[name]):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+                    and node.attr in functions and node.attr not in present):
+                queue.append(node.attr)
+    return [name for name in functions if name in chosen]
 
 
-def _endpoint_of(func: cst.FunctionDef) -> Optional[Tuple[str, str]]:
-    """(method, resource_path) from a generated `_x_serialize` helper's param_serialize call."""
-    code = cst.Module([]).code_for_node(func)
-    verb = re.search(r"\bmethod\s*=\s*['\"](\w+)['\"]", code)
-    path = re.search(r"\bresource_path\s*=\s*['\"]([^'\"]+)['\"]", code)
-    if "param_serialize" in code and verb and path:
-        return verb.group(1).upper(), path.group(1)
-    return None
+def _endpoints(code: str) -> Dict[Tuple[str, str], Tuple[str, str]]:
+    """(class, operation method) -> (HTTP method, resource path), from generated `_x_serialize` helpers."""
+    out: Dict[Tuple[str, str], Tuple[str, str]] = {}
+    for cls in ast.parse(code).body:
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        for func in cls.body:
+            if not (isinstance(func, ast.FunctionDef) and func.name.startswith("_")
+                    and func.name.endswith("_serialize")):
+                continue
+            for call in ast.walk(func):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                        and call.func.attr == "param_serialize":
+                    args = {k.arg: k.value.value for k in call.keywords
+                            if isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)}
+                    if "method" in args and "resource_path" in args:
+                        out[(cls.name, func.name[1:-len("_serialize")])] = (args["method"].upper(),
+                                                                            args["resource_path"])
+    return out
 
 
 def keep_removed(old_http: Path, new_http: Path, sdk_package_dir: Path, staging: Path,

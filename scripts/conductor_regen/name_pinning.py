@@ -5,16 +5,27 @@ added endpoint can shift the generated names of unrelated old ones (`search` -> 
 transform runs on the repaired spec, after the fixups and before generation: every operation the
 previous client already had (same METHOD + path) gets an operationId that generates its old name;
 new operations keep their natural name unless it is taken in their class, then get a fresh one.
+
+A pinned operationId may repeat one in another class (`search` on WorkflowResourceApi and on
+HumanTaskApi). OpenAPI wants them unique, and validation rejects that, but validation has already
+run by the time pinning does. The generator (run with --skip-validate-spec) names methods per
+class and does not mind, which was checked against 7.14.0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from .generator_naming import api_module_name, operation_id_for, python_method_name, split_suffix
-from .operations import ClientOperation, OperationKey, SpecOperation, label, spec_operations
+from .operations import ClientOperation, OperationKey, SpecOperation, label, read_client_operations, spec_operations
+
+if TYPE_CHECKING:  # the pipeline may call pinning one day; keep the import one-way at runtime
+    from .pipeline import PreparedSpec
+    from .progress import StepLog
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +84,7 @@ def shifted_names(previous: Mapping[OperationKey, ClientOperation],
 
 @dataclass
 class _Names:
-    """Which names each class already hands out, and to which operation (working state)."""
+    """Which names each class already hands out, and to which operation (mutable: pinning's working state)."""
 
     owner: Dict[Tuple[str, str], OperationKey]
 
@@ -104,8 +115,8 @@ def _pin_order(ops: Mapping[OperationKey, SpecOperation],
                previous: Mapping[OperationKey, ClientOperation]) -> List[OperationKey]:
     """Operations that stayed in their class claim their old names before moved ones do."""
     kept = [k for k, op in ops.items() if k in previous and previous[k].class_name in op.class_names]
-    moved = [k for k in ops if k in previous and k not in set(kept)]
-    return kept + moved
+    seen = set(kept)
+    return kept + [k for k in ops if k in previous and k not in seen]
 
 
 def pin_operation_ids(document: Document,
@@ -167,3 +178,23 @@ def _with_operation_ids(document: Document, new_ids: Mapping[OperationKey, str])
         paths[path] = item
     out["paths"] = paths
     return out
+
+
+def pin_step(spec: "PreparedSpec", http_dir: Optional[Path], steps: "StepLog",
+             enabled: bool = True) -> Tuple["PreparedSpec", Tuple[str, ...]]:
+    """The "pin method names" step: `spec` pinned to the client at `http_dir` (none there: unchanged)."""
+    if not enabled:
+        steps.skip("pin method names", "--no-pin-names")
+        return spec, ()
+    if http_dir is None or not (http_dir / "api").is_dir():
+        steps.skip("pin method names", "no previous client to keep names from")
+        return spec, ()
+    with steps.step("pin method names") as step:
+        previous = read_client_operations(http_dir)
+        document, lines = pin_operation_ids(spec.document, previous)
+        pinned = sum(1 for line in lines if "(keeps " in line)
+        step.detail = (f"{len(previous)} operations known, {pinned} operationId(s) pinned, "
+                       f"{len(lines) - pinned} other note(s)")
+        for line in lines:
+            log.info("    %s", line)
+    return dataclasses.replace(spec, document=document), lines

@@ -10,7 +10,7 @@ import ast
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from .sdk_target import safe_join
 
@@ -257,7 +257,7 @@ class Resolver:
         bindings, stars, dynamic = module_bindings(parsed, dotted, path.name == "__init__.py")
         return ModuleInfo(dotted, path, parsed, bindings, stars, dynamic)
 
-    def resolve(self, module: str, name: str, _seen: Optional[set] = None) -> Optional[Target]:
+    def resolve(self, module: str, name: str, _seen: Optional[Set[Tuple[str, str]]] = None) -> Optional[Target]:
         """What `from module import name` gives, or None if it would fail."""
         if not self.tree.is_internal(module):
             return Target("external", module, name)
@@ -282,7 +282,7 @@ class Resolver:
             return Target("value", module, name)
         return None
 
-    def _follow(self, info: ModuleInfo, name: str, binding: Binding, seen: set) -> Optional[Target]:
+    def _follow(self, info: ModuleInfo, name: str, binding: Binding, seen: Set[Tuple[str, str]]) -> Optional[Target]:
         hop = ((info.name, name),)
         if binding.kind in ("class", "function", "value"):
             return Target(binding.kind, info.name, name, binding.node, hop)
@@ -314,7 +314,7 @@ class Resolver:
             return Target("value", head.module, expr.attr)
         return Target("external", "", "")
 
-    def find_member(self, cls: Target, member: str, _seen: Optional[set] = None) -> MemberLookup:
+    def find_member(self, cls: Target, member: str, _seen: Optional[Set[Tuple[str, str]]] = None) -> MemberLookup:
         """Look `member` up in class `cls` and its bases (assignments and nested defs count)."""
         seen = _seen if _seen is not None else set()
         key = (cls.module, cls.name)
@@ -348,7 +348,7 @@ class Resolver:
                 missing_base = missing_base or found.missing_base
         return MemberLookup(False, None, missing_base)
 
-    def self_attributes(self, cls: Target, _seen: Optional[set] = None) -> Dict[str, Target]:
+    def self_attributes(self, cls: Target, _seen: Optional[Set[Tuple[str, str]]] = None) -> Dict[str, Target]:
         """`self.<attr> = SomeClass(...)` in the methods of `cls` and its bases, resolved to classes."""
         seen = _seen if _seen is not None else set()
         if not isinstance(cls.node, ast.ClassDef) or (cls.module, cls.name) in seen:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import logging
+import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
@@ -26,7 +27,7 @@ from .codemods import (
     insert_import,
     used_names,
 )
-from .reference_check import DEFAULT_PACKAGE, absolute_module, module_bindings
+from .reference_check import DEFAULT_PACKAGE, module_bindings
 from .sdk_target import safe_join
 
 log = logging.getLogger(__name__)
@@ -176,41 +177,57 @@ class _Rename(cst.CSTTransformer):
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
         return updated.with_changes(value=self.names.get(updated.value, updated.value))
 
+    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
+        # Docstrings name the classes too ("Facade over the generated XApi").
+        value = updated.value
+        for old, new in self.names.items():
+            value = re.sub(rf"\b{re.escape(old)}\b", new, value)
+        return updated.with_changes(value=value)
+
 
 def _facade_module(template: ApiAdapter, generated: Generated, adapter: str, new_http: Path,
                    package: str) -> str:
     """A facade adapter for `generated`, built like `template`: its __init__ (and __getattr__, if any)."""
     template_code = template.path.read_text(encoding="utf-8")
-    template_tree = cst.parse_module(template_code)
-    template_cls = find_class(template_tree, template.cls)
+    template_cls = find_class(cst.parse_module(template_code), template.cls)
     assert template_cls is not None
-    renames = {template.cls: adapter, template.generated: generated.cls}
-    kept = {n: f for n, f in class_functions(template_cls).items() if n.startswith("__") and n.endswith("__")}
-    header = [s for s in template_cls.body.body if not isinstance(s, cst.FunctionDef)] \
+    kept = [f for n, f in class_functions(template_cls).items() if n.startswith("__") and n.endswith("__")]
+    docstring = [s for s in template_cls.body.body[:1] if _is_docstring_stmt(s)] \
         if isinstance(template_cls.body, cst.IndentedBlock) else []
-    header = [s for s in header if _is_docstring_stmt(s)]
-    members: List[cst.BaseStatement] = [*header, *kept.values()]
-    cls = template_cls.with_changes(body=cst.IndentedBlock(body=members or [cst.parse_statement("...\n")]))
-    cls = cls.visit(_Rename(renames))
-    assert isinstance(cls, cst.ClassDef)
+    members: List[cst.BaseStatement] = [*docstring, *kept] or [cst.parse_statement("...\n")]
+    renamed = template_cls.with_changes(body=cst.IndentedBlock(body=members), leading_lines=[])
+    visited = renamed.visit(_Rename({template.cls: adapter, template.generated: generated.cls}))
+    assert isinstance(visited, cst.ClassDef)
+    renamed = visited
     gen_module = f"{package}.http.api.{generated.module}"
-    gen_path = safe_join(new_http / "api", f"{generated.module}.py")
-    gen_code = gen_path.read_text(encoding="utf-8")
-    if "__getattr__" not in kept:
-        cls = append_to_class(cls, _delegates(gen_code, generated.cls, template.attribute))
-    source = template.import_source if template.import_source == f"{package}.http.api" else gen_module
-    module = cst.Module(body=[], header=[])
-    module = insert_import(module, f"from {source} import {generated.cls}\n")
-    body_module = module.with_changes(body=[*module.body, cls.with_changes(
-        leading_lines=[cst.EmptyLine(), cst.EmptyLine()])])
-    # Bring along the template's own imports (e.g. ApiClient) and what copied signatures need.
-    needed = used_names([cls])
+    gen_code = safe_join(new_http / "api", f"{generated.module}.py").read_text(encoding="utf-8")
+    if "__getattr__" not in class_functions(template_cls):
+        renamed = append_to_class(renamed, _delegates(gen_code, generated.cls, template.attribute))
+    class_code = cst.Module(body=[renamed]).code
+    # The template's own imports (ApiClient, typing) and whatever the copied signatures need.
+    needed = used_names([renamed]) - {generated.cls}
     template_module = f"{package}.adapters.api.{template.path.stem}"
-    for line in imports_for(needed - {template.generated}, template_code, template_module, body_module.code):
-        body_module = insert_import(body_module, line)
-    for line in imports_for(needed, gen_code, gen_module, body_module.code):
-        body_module = insert_import(body_module, line)
-    return body_module.code
+    lines = imports_for(needed, template_code, template_module, class_code)
+    lines += imports_for(needed, gen_code, gen_module, class_code + "".join(lines))
+    source = template.import_source if template.import_source == f"{package}.http.api" else gen_module
+    lines.append(f"from {source} import {generated.cls}\n")
+    return _import_block(lines, package) + "\n\n" + class_code
+
+
+def _import_block(lines: Sequence[str], package: str) -> str:
+    """Merge `from m import ...` lines per module; other packages first, then ours (isort's order)."""
+    froms: Dict[str, Set[str]] = {}
+    plain: Set[str] = set()
+    for line in lines:
+        if line.startswith("from "):
+            module, names = line[5:].strip().split(" import ", 1)
+            froms.setdefault(module, set()).update(n.strip() for n in names.split(","))
+        else:
+            plain.add(line.strip())
+    ours = [m for m in froms if m == package or m.startswith(package + ".")]
+    groups = [sorted(plain) + [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(set(froms) - set(ours))],
+              [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(ours)]]
+    return "\n".join("\n".join(g) + "\n" for g in groups if g)
 
 
 def _is_docstring_stmt(stmt: cst.CSTNode) -> bool:
@@ -228,16 +245,20 @@ def _delegates(gen_code: str, gen_cls: str, attribute: str) -> List[cst.BaseStat
         if name.startswith("_"):
             continue
         params = func.params
-        args = [p.name.value for p in (*params.posonly_params, *params.params) if p.name.value != "self"]
-        kwonly = [p.name.value for p in params.kwonly_params]
-        call = ", ".join([f"{a}={a}" for a in args + kwonly]
-                         + ([f"*{params.star_arg.name.value}"] if isinstance(params.star_arg, cst.Param) else [])
-                         + ([f"**{params.star_kwarg.name.value}"] if params.star_kwarg else []))
-        awaited = "await " if func.asynchronous else ""
-        body = cst.parse_statement(f"return {awaited}self.{attribute}.{name}({call})\n")
+        named = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+        args = [f"{a}={a}" for a in named if a != "self"]
+        if isinstance(params.star_arg, cst.Param):
+            args.append(f"*{params.star_arg.name.value}")
+        if params.star_kwarg is not None:
+            args.append(f"**{params.star_kwarg.name.value}")
+        call = f"return {'await ' if func.asynchronous else ''}self.{attribute}.{name}("
+        if len(call) + len(", ".join(args)) + 9 <= PAREN_WIDTH:
+            code = call + ", ".join(args) + ")\n"
+        else:
+            code = call + "\n" + "".join(f"    {a},\n" for a in args) + ")\n"
         doc = cst.parse_statement(f'"""Forwards to {gen_cls}.{name}."""\n')
-        out.append(func.with_changes(decorators=[], body=cst.IndentedBlock(body=[doc, body]),
-                                     leading_lines=[cst.EmptyLine()]))
+        out.append(func.with_changes(decorators=[], body=cst.IndentedBlock(body=[doc, cst.parse_statement(code)]),
+                                     leading_lines=[cst.EmptyLine(indent=False)]))
     return out
 
 
@@ -281,7 +302,7 @@ class _Scaffolder:
             path.write_text(code, encoding="utf-8")
             created.append((gen, adapter))
             self.notes.append(f"created adapters/api/{path.name} ({adapter}, {style} style)")
-            self._export(api_dir / "__init__.py", f"{self.package}.adapters.api", gen.module, adapter, adapter,
+            self._export(safe_join(api_dir, "__init__.py"), f"{self.package}.adapters.api", gen.module, adapter, adapter,
                          only_if_exporting=True)
         return created
 
@@ -290,7 +311,7 @@ class _Scaffolder:
         model_dir = self.adapters / "models"
         if not model_dir.is_dir():
             return
-        init = model_dir / "__init__.py"
+        init = safe_join(model_dir, "__init__.py")
         init_code = init.read_text(encoding="utf-8") if init.is_file() else ""
         exported, _, _ = module_bindings(ast.parse(init_code), f"{self.package}.adapters.models", True)
         import_source = self._model_import_source(model_dir)
@@ -334,8 +355,10 @@ class _Scaffolder:
 
     def wire(self, created: Sequence[Tuple[Generated, str]]) -> None:
         """Give the Orkes base client an attribute for each new API adapter."""
-        path = self.staging / "orkes" / "orkes_base_client.py"
-        if not created or not path.is_file():
+        if not created or not (self.staging / "orkes").is_dir():
+            return
+        path = safe_join(self.staging, "orkes/orkes_base_client.py")
+        if not path.is_file():
             return
         code = path.read_text(encoding="utf-8")
         tree = cst.parse_module(code)
@@ -373,7 +396,7 @@ class _Scaffolder:
             body.insert(index + 1, cst.parse_statement(f"self.{attr} = {adapter}({args})\n"))
             new_init = init.with_changes(body=init.body.with_changes(body=body))
             cls = stmt.with_changes(body=stmt.body.with_changes(
-                body=[new_init if s is init else s for s in stmt.body.body]))  # type: ignore[union-attr]
+                body=[new_init if s is init else s for s in stmt.body.body]))
             tree = tree.with_changes(body=[cls if s is stmt else s for s in tree.body])
             tree = insert_import(tree, style.render(f"{prefix}{gen.module}", adapter))
             self.notes.append(f"wired self.{attr} = {adapter}(...) into orkes/orkes_base_client.py")

@@ -556,8 +556,9 @@ def nox_command(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: 
 
     Paths are made absolute here: nox changes into the noxfile's folder before it runs.
     `reuse` adds `-R` (reuse venvs, skip installs; the SDK is still reinstalled if it changed).
+    A session is a name from ALL_SESSIONS, or one with its Python (`async_unit-3.12`).
     """
-    unknown = [s for s in sessions if s not in ALL_SESSIONS]
+    unknown = [s for s in sessions if re.sub(r"-\d+\.\d+$", "", s) not in ALL_SESSIONS]
     if unknown:
         raise ConfigError(f"unknown test session(s): {', '.join(unknown)}",
                           f"choose from {', '.join(ALL_SESSIONS)}")
@@ -717,7 +718,7 @@ def results_from_report(report: Mapping[str, Any], junit_dir: Path) -> List[Sess
             problems = _count_lines(txt)
             first = _first_line(txt.read_text(errors="replace"))
             results.append(SessionResult(session, python, result, 0 if problems else 1, problems, 0,
-                                         seconds, first.split(":", 1)[0] if first else "",
+                                         seconds, first.split(": ", 1)[0] if first else "",
                                          first.split(": ", 1)[-1] if first else reason))
         else:
             results.append(SessionResult(session, python, result, seconds=seconds,
@@ -739,6 +740,9 @@ def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: S
     problem = sdk_problem(sdk)
     if problem:
         raise ConfigError(problem, "pass --sdk with a conductor-python checkout")
+    if not NOXFILE.is_file():
+        raise ConfigError(f"the test matrix's noxfile is missing ({NOXFILE})",
+                          "install conductor-regen from its checkout: python -m pip install -e .")
     junit_dir = Path(junit_dir or DEFAULT_JUNIT_DIR).resolve()
     junit_dir.mkdir(parents=True, exist_ok=True)
     for name in sessions:  # stale results of an earlier run must not be read as this run's

@@ -1,0 +1,209 @@
+"""Nox sessions: the regeneration guide's step-5 test matrix, run against any SDK checkout.
+
+    nox -l                                                  the matrix
+    nox -s async_tests -- --sdk PATH [pytest args]          guide 5.6 (the default session)
+    nox -s async_unit -p 3.12 -- --sdk PATH -k search       one session, one Python
+    CONDUCTOR_SDK_ROOT=PATH nox -R                          reuse venvs, skip installs
+
+Each session runs in its own reused virtualenv (uv when available) with the SDK installed
+from the checkout and its test dependencies read from the SDK's pyproject.toml. The logic
+lives in conductor_regen.test_matrix; see docs/test-matrix.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import List, NoReturn, Tuple
+
+import nox
+
+PROJECT = Path(__file__).resolve().parent
+sys.path.insert(0, str(PROJECT / "scripts"))  # the core, even under a nox from another environment
+
+from conductor_regen import test_matrix as tm  # noqa: E402
+from conductor_regen.errors import RegenError  # noqa: E402
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["async_tests"]
+# Locally a missing interpreter skips its sessions; in CI it is an error. Never download one.
+nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
+nox.options.download_python = "never"
+
+PYTHONS = list(tm.PYTHONS)
+
+# pyenv's shims only run activated versions: put its other installed X.Y binaries on PATH.
+_LINKS = tm.link_interpreters(PROJECT / ".cache" / "nox-pythons", tm.pyenv_interpreters(PYTHONS, os.environ))
+if _LINKS is not None:
+    os.environ["PATH"] = f"{_LINKS}{os.pathsep}{os.environ.get('PATH', '')}"
+
+# Keep the SDK tree byte-identical: no __pycache__ (pytest also runs with -p no:cacheprovider).
+RUN_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
+FINGERPRINT = ".sdk-fingerprint"
+
+
+# --- shared helpers ------------------------------------------------------------------------------
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def _usage(session: nox.Session, name: str, problem: str) -> NoReturn:
+    session.error(f"Usage: nox -s {name} -- --sdk PATH [--junit-dir DIR] [pytest args] "
+                  f"(or set CONDUCTOR_SDK_ROOT): {problem}")
+
+
+def _options(session: nox.Session, name: str) -> Tuple[Path, Path, List[str]]:
+    """Parse our options from posargs: (absolute SDK root, JUnit folder, args left for the tool)."""
+    parser = _Parser(prog=f"nox -s {name} --", add_help=False, allow_abbrev=False)
+    parser.add_argument("--sdk", default=os.environ.get("CONDUCTOR_SDK_ROOT"))
+    parser.add_argument("--junit-dir", default=str(tm.DEFAULT_JUNIT_DIR))
+    try:
+        opts, rest = parser.parse_known_args(session.posargs)
+    except _UsageError as exc:
+        _usage(session, name, str(exc))
+    # nox has changed into this file's folder; relative paths mean the caller's folder.
+    sdk = tm.resolve_sdk(opts.sdk, session.invoked_from)
+    problem = tm.sdk_problem(sdk)
+    if problem or sdk is None:
+        _usage(session, name, problem or "no SDK")
+    junit_dir = tm.resolve_sdk(opts.junit_dir, session.invoked_from) or tm.DEFAULT_JUNIT_DIR
+    junit_dir.mkdir(parents=True, exist_ok=True)
+    session.log(f"SDK checkout: {sdk}")
+    return sdk, junit_dir, rest
+
+
+def _pyproject(session: nox.Session, sdk: Path) -> dict:  # type: ignore[type-arg]
+    try:
+        return tm.load_pyproject(sdk)
+    except RegenError as exc:
+        session.error(exc.render())
+
+
+def _pip(session: nox.Session) -> Tuple[str, ...]:
+    return ("uv", "pip", "install") if session.venv_backend == "uv" else ("python", "-m", "pip", "install")
+
+
+def _install_sdk(session: nox.Session, sdk: Path, *extra: str) -> None:
+    """Install the SDK and `extra`; reinstall the SDK whenever the checkout changed (even with -R)."""
+    installed_now = session.run_install(*_pip(session), str(sdk), *extra) is not None
+    marker = Path(session.virtualenv.location) / FINGERPRINT
+    current = tm.sdk_fingerprint(sdk)
+    stored = marker.read_text().strip() if marker.is_file() else None
+    if tm.needs_reinstall(stored, current, installed_now):
+        session.log("the SDK checkout changed since this virtualenv installed it: reinstalling the SDK")
+        force = "--reinstall" if session.venv_backend == "uv" else "--force-reinstall"
+        session.run(*_pip(session), force, "--no-deps", str(sdk))
+    marker.write_text(current + "\n")
+
+
+def tests_impl(session: nox.Session, *, matrix_name: str) -> None:
+    """Run one row of the guide's matrix with pytest, from the SDK checkout."""
+    spec = tm.SESSIONS[matrix_name]
+    sdk, junit_dir, pytest_args = _options(session, matrix_name)
+    if spec.needs_server:
+        reason = tm.server_skip_reason(os.environ)
+        if reason:
+            session.skip(reason)
+        session.log(tm.server_note(os.environ))
+    selection = tm.select_paths(sdk, spec.paths)
+    for missing in selection.missing:
+        session.log(f"note: {missing} is not in this checkout; skipped")
+    if not selection.found:
+        session.skip(f"none of guide {spec.step}'s test paths are in this checkout")
+    pyproject = _pyproject(session, sdk)
+    if session.python and not tm.python_supported(pyproject, str(session.python)):
+        session.skip(f"the SDK's requires-python ({tm.requires_python(pyproject)}) "
+                     f"excludes Python {session.python}")
+    reqs = tm.read_test_requirements(pyproject)
+    session.log(f"test dependencies from {', '.join(reqs.sources)}: {' '.join(reqs.test)}")
+    if reqs.unsupported:
+        session.log(f"note: not installed (not from an index): {', '.join(reqs.unsupported)}")
+    _install_sdk(session, sdk, *reqs.test)
+    session.chdir(sdk)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider",
+                f"--junitxml={junit_dir / f'{session.name}.xml'}",
+                *selection.found, *pytest_args, env=RUN_ENV)
+
+
+def tools_impl(session: nox.Session, *, tool: str, name: str) -> None:
+    """Run flake8 or mypy over the SDK's src/conductor/asyncio_client/ (guide 5.6)."""
+    sdk, junit_dir, args = _options(session, name)
+    pyproject = _pyproject(session, sdk)
+    target = f"{tm.PACKAGE_DIR}/"
+    if tool == "flake8":
+        session.run_install(*_pip(session), *tm.tool_requirements(pyproject, "flake8"))
+        session.chdir(sdk)
+        session.run("python", "-m", "flake8", f"--output-file={junit_dir / f'{session.name}.txt'}",
+                    "--tee", target, *args, env=RUN_ENV)
+    else:
+        _install_sdk(session, sdk, *tm.tool_requirements(pyproject, "mypy"))
+        session.chdir(sdk)
+        cache = Path(session.virtualenv.location) / ".mypy_cache"  # not in the SDK tree
+        session.run("python", "-m", "mypy", f"--cache-dir={cache}",
+                    f"--junit-xml={junit_dir / f'{session.name}.xml'}", target, *args, env=RUN_ENV)
+
+
+# --- the matrix (guide step 5) -------------------------------------------------------------------
+
+@nox.session(python=PYTHONS, tags=["tests"])
+def async_unit(session: nox.Session) -> None:
+    """Guide 5.1: async unit tests, tests/unit/orkes/test_async_*."""
+    tests_impl(session, matrix_name="async_unit")
+
+
+@nox.session(python=PYTHONS, tags=["tests"], default=False)
+def async_integration(session: nox.Session) -> None:
+    """Guide 5.2: async integration and workflow tests (needs CONDUCTOR_SERVER_URL)."""
+    tests_impl(session, matrix_name="async_integration")
+
+
+@nox.session(python=PYTHONS, tags=["tests"])
+def serdeser(session: nox.Session) -> None:
+    """Guide 5.3: serialization/deserialization tests, tests/serdesertest/."""
+    tests_impl(session, matrix_name="serdeser")
+
+
+@nox.session(python=PYTHONS, tags=["tests"])
+def pydantic(session: nox.Session) -> None:
+    """Guide 5.3: pydantic model tests, tests/serdesertest/pydantic/."""
+    tests_impl(session, matrix_name="pydantic")
+
+
+@nox.session(python=PYTHONS, tags=["tests"])
+def ai_telemetry(session: nox.Session) -> None:
+    """Guide 5.4: async AI orchestrator, metrics collector and event client tests."""
+    tests_impl(session, matrix_name="ai_telemetry")
+
+
+@nox.session(python=PYTHONS, tags=["tests"])
+def async_tests(session: nox.Session) -> None:
+    """Guide 5.6: final verification, every async test path plus serdeser (default)."""
+    tests_impl(session, matrix_name="async_tests")
+
+
+@nox.session(tags=["checks"])
+def lint(session: nox.Session) -> None:
+    """Guide 5.6: flake8 over src/conductor/asyncio_client/."""
+    tools_impl(session, tool="flake8", name="lint")
+
+
+@nox.session(tags=["checks"])
+def typecheck(session: nox.Session) -> None:
+    """Guide 5.6: mypy over src/conductor/asyncio_client/."""
+    tools_impl(session, tool="mypy", name="typecheck")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmark invoke generate against the raw generator (python -m conductor_regen.bench)."""
+    session.run_install(*_pip(session), "-e", str(PROJECT))
+    session.run("python", "-m", "conductor_regen.bench", *session.posargs)

@@ -1,0 +1,487 @@
+"""The Invoke tasks as a user runs them: `python -m invoke --search-root <repo> <task> ...`.
+
+Real subprocesses on committed copies of the example SDK, the real generator (shared cache), isolated
+backup stores. Each test asserts the exit code, the one-line `ERROR: ... / hint: ...` message, and the
+real effect on the SDK (sha256 digests of the whole checkout).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+from sdk_copies import (
+    EXAMPLE_SDK,
+    MANAGED,
+    PACKAGE,
+    PROVENANCE,
+    SPEC_V1,
+    SPEC_V2,
+    Digest,
+    backup_dirs,
+    cli_env,
+    debris,
+    diff,
+    expected_v2_tree,
+    files_only,
+    folders_digest,
+    git,
+    managed_digest,
+    manifest,
+    new_sdk,
+    perturb,
+    pkg,
+    run_cli,
+    sdk_digest,
+    shared_cache_dir,
+    write,
+)
+
+
+@pytest.fixture
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_cache_dir(tmp_path_factory)
+
+
+@pytest.fixture
+def env(tmp_path: Path, cache: Path) -> Dict[str, str]:
+    return cli_env(tmp_path / "backups", cache)
+
+
+def regen(root: Path, env: Dict[str, str], *args: str, spec: Path = SPEC_V1, input: str = ""):  # type: ignore[no-untyped-def]
+    return run_cli("regenerate", "--spec", str(spec), "--sdk", str(root), *args, env=env, input=input)
+
+
+def no_backups(tmp_path: Path) -> bool:
+    return backup_dirs(tmp_path / "backups") == []
+
+
+@pytest.fixture
+def v2_tree(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> Dict[str, Digest]:
+    return expected_v2_tree(tmp_path_factory, cache)
+
+
+# --- 2. dry run ------------------------------------------------------------------------------------
+
+_PLAN_FILE = re.compile(r"^  ([+~-]) ((?:http|adapters|orkes)/\S+)$")
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path, env: Dict[str, str],
+                                                     v2_tree: Dict[str, Digest]) -> None:
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+    report = tmp_path / "out" / "dry.json"
+
+    r = regen(root, env, "--dry-run", "--report", str(report), spec=SPEC_V2)
+
+    assert r.code == 0, r
+    assert sdk_digest(root) == before
+    assert no_backups(tmp_path) and debris(root) == []
+    lines = r.stdout.splitlines()
+    assert "plan:" in lines
+    steps = [line for line in lines if re.match(r"^  \d\. ", line)]
+    assert [s.split(". ", 1)[1].split()[0] for s in steps] == ["back", "swap", "check", "run", "write"], steps
+    # The listed files are exactly what a real v2 run changes, and the counts add up.
+    listed: Dict[str, List[str]] = {"+": [], "-": [], "~": []}
+    for line in lines:
+        m = _PLAN_FILE.match(line)
+        if m:
+            listed[m.group(1)].append(m.group(2))
+    old = managed_digest(root)
+    want_added: List[str] = []
+    want_removed: List[str] = []
+    want_changed: List[str] = []
+    for name in MANAGED:
+        a, rm, ch = diff(files_only(old[name]), files_only(v2_tree[name]))
+        want_added += [f"{name}/{p}" for p in a]
+        want_removed += [f"{name}/{p}" for p in rm]
+        want_changed += [f"{name}/{p}" for p in ch]
+    assert sorted(listed["+"]) == sorted(want_added) and "http/api/human_task_api.py" in listed["+"]
+    assert sorted(listed["-"]) == sorted(want_removed) and "http/models/metrics_token.py" in listed["-"]
+    assert sorted(listed["~"]) == sorted(want_changed)
+    counts = f"files: {len(want_added)} added, {len(want_removed)} removed, {len(want_changed)} changed in "
+    assert any(line.startswith(counts) for line in lines), (counts, r.stdout)
+    assert "# Regeneration report: dry-run" in r.stdout
+    filed = json.loads(report.read_text())
+    assert filed["outcome"] == "dry-run"
+    assert filed["files"] == {"added": sorted(want_added), "removed": sorted(want_removed),
+                              "changed": sorted(want_changed)}
+    assert report.with_suffix(".md").read_text().startswith("# Regeneration report: dry-run")
+
+
+# --- 3. the confirmation prompt --------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", ["n\n", ""], ids=["no", "eof"])
+def test_declining_the_prompt_aborts_and_changes_nothing(tmp_path: Path, env: Dict[str, str], answer: str) -> None:
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+
+    r = regen(root, env, "--skip-tests", input=answer)
+
+    assert r.code == 130, r
+    assert "Swap this into the SDK? [y/N]" in r.stdout
+    assert "plan:" in r.stdout and f"  + {PROVENANCE}" in r.stdout
+    line = r.the_error()
+    assert "declined at the confirmation prompt; nothing was changed" in line and "--yes" in line, line
+    assert sdk_digest(root) == before
+    assert no_backups(tmp_path) and debris(root) == []
+
+
+def test_accepting_the_prompt_swaps(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+
+    r = regen(root, env, "--skip-tests", input="y\n")
+
+    assert r.code == 0, r
+    assert "Swap this into the SDK? [y/N]" in r.stdout
+    assert diff(before, sdk_digest(root)) == ([f"{PACKAGE}/{PROVENANCE}"], [], [])
+    assert [manifest(b)["outcome"] for b in backup_dirs(tmp_path / "backups")] == ["succeeded"]
+
+
+# --- 7. the run lock -------------------------------------------------------------------------------
+
+def _write_lock(root: Path, pid: int) -> Path:
+    lock = pkg(root) / ".regen.lock"
+    lock.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "started": "2024-01-01T00:00:00+00:00"}))
+    return lock
+
+
+def test_a_second_concurrent_run_is_refused(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    sleeper = subprocess.Popen(["sleep", "120"])
+    try:
+        lock = _write_lock(root, sleeper.pid)
+        before = sdk_digest(root)
+
+        r = regen(root, env, "--yes", "--skip-tests")
+
+        assert r.code == 1, r
+        line = r.the_error()
+        assert f"another regeneration is running on this SDK (pid {sleeper.pid}" in line, line
+        assert "wait for it" in line and str(lock) in line, line
+        assert sdk_digest(root) == before  # the other run's lock included, untouched
+        assert no_backups(tmp_path)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_stale_lock_is_taken_over(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock = _write_lock(root, gone.pid)
+    before = sdk_digest(root)
+
+    r = regen(root, env, "--dry-run")
+
+    assert r.code == 0, r
+    assert "removing stale lock" in r.output and "# Regeneration report: dry-run" in r.stdout
+    assert not lock.exists()
+    assert diff(before, sdk_digest(root)) == ([], [f"{PACKAGE}/.regen.lock"], [])
+
+
+# --- 8. uncommitted changes ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["modified", "untracked"])
+def test_a_dirty_tree_is_refused(tmp_path: Path, env: Dict[str, str], kind: str) -> None:
+    root = new_sdk(tmp_path)
+    if kind == "modified":
+        path = pkg(root) / "http" / "rest.py"
+        path.write_text(path.read_text() + "\n# uncommitted\n")
+    else:
+        path = pkg(root) / "adapters" / "scratch.py"
+        path.write_text("X = 1\n")
+    before = sdk_digest(root)
+
+    r = regen(root, env, "--yes", "--skip-tests")
+
+    assert r.code == 1, r
+    line = r.the_error()
+    assert "uncommitted change(s)" in line and path.relative_to(root).as_posix() in line, line
+    assert "--allow-dirty" in line.split("/ hint:", 1)[1], line
+    assert sdk_digest(root) == before
+    assert no_backups(tmp_path)
+
+
+def test_allow_dirty_proceeds_and_the_backup_keeps_the_edit(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    rest = pkg(root) / "http" / "rest.py"
+    pristine = rest.read_bytes()
+    rest.write_bytes(pristine + b"\n# uncommitted\n")
+
+    r = regen(root, env, "--yes", "--skip-tests", "--allow-dirty")
+
+    assert r.code == 0, r
+    assert rest.read_bytes() == pristine  # regenerated
+    [backup] = backup_dirs(tmp_path / "backups")
+    assert (backup / "tree" / "http" / "rest.py").read_bytes() == pristine + b"\n# uncommitted\n"
+    assert manifest(backup)["outcome"] == "succeeded"
+
+
+# --- 9. no usable SDK ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["missing", "no-http", "not-given"])
+def test_without_a_usable_sdk_one_error_line_says_how_to_point_at_one(tmp_path: Path, env: Dict[str, str],
+                                                                      case: str) -> None:
+    args: List[str] = []
+    if case == "missing":
+        args = ["--sdk", str(tmp_path / "nowhere")]
+    elif case == "no-http":
+        bare = tmp_path / "bare"
+        (bare / PACKAGE / "adapters").mkdir(parents=True)
+        args = ["--sdk", str(bare)]
+
+    r = run_cli("regenerate", "--spec", str(SPEC_V1), "--yes", *args, env=env)
+
+    assert r.code != 0, r
+    line = r.the_error()
+    hint = line.split("/ hint:", 1)[1]
+    assert "--sdk" in hint and "CONDUCTOR_SDK_ROOT" in hint, line
+    if case == "no-http":
+        assert "asyncio_client/http is missing" in line
+    assert no_backups(tmp_path)
+
+
+# --- 10. backups, backup, prune-backups, restore ---------------------------------------------------
+
+def test_backups_and_backup(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    store = tmp_path / "backups"
+
+    r = run_cli("backups", "--sdk", str(root), env=env)
+    assert r.code == 0 and "no backups of sdk" in r.stdout, r
+
+    assert regen(root, env, "--yes", "--skip-tests").code == 0
+    [first] = backup_dirs(store)
+    before_manual = sdk_digest(root)
+    r = run_cli("backup", "--sdk", str(root), env=env)
+    assert r.code == 0, r
+    assert sdk_digest(root) == before_manual  # a backup touches nothing
+    [_, second] = backup_dirs(store)
+    files = sum(len(files_only(d)) for d in managed_digest(root).values())
+    assert f"backup {second.name}: {files} files" in r.stdout, r
+    assert manifest(second)["outcome"] == "manual" and manifest(second)["spec_version"] == "v1"
+    assert folders_digest(second / "tree") == managed_digest(root)
+
+    r = run_cli("backups", "--sdk", str(root), env=env)
+    assert r.code == 0, r
+    rows = [line.split() for line in r.stdout.splitlines() if line.strip()]
+    assert [(row[0], row[-1]) for row in rows] == [(second.name, "manual"), (first.name, "succeeded")], r
+
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG tasks.prune_backups: `keep: int` has no default, so invoke passes the string '1' and "
+    "backups.prune_backups crashes with a TypeError traceback ('<' not supported between str and int)"))
+def test_prune_backups_keeps_the_newest(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    store = tmp_path / "backups"
+    for _ in range(3):
+        assert run_cli("backup", "--sdk", str(root), env=env).code == 0
+    first, second, third = backup_dirs(store)
+
+    r = run_cli("prune-backups", "--keep", "1", "--sdk", str(root), env=env)
+
+    assert r.code == 0, r
+    assert f"removed 2 backup(s)\n  {first.name}\n  {second.name}" in r.stdout, r
+    assert backup_dirs(store) == [third]  # the newest is kept
+    r = run_cli("prune-backups", "--keep", "0", "--sdk", str(root), env=env)
+    assert r.code == 2, r
+    assert "cannot keep 0 backups" in r.the_error()
+    assert backup_dirs(store) == [third]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG tasks.backups: `{b.created:26}` formats the datetime with strftime('26'), so the time column "
+    "prints the literal '26' instead of the creation time"))
+def test_backups_lists_the_creation_time(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    assert run_cli("backup", "--sdk", str(root), env=env).code == 0
+    [only] = backup_dirs(tmp_path / "backups")
+    created = manifest(only)["created"]  # e.g. 2024-05-01T10:00:00.123456+00:00
+
+    r = run_cli("backups", "--sdk", str(root), env=env)
+
+    assert r.code == 0, r
+    assert created[:10] in r.stdout and created[11:19] in r.stdout, r.stdout
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG regenerate.restore_sdk: set_outcome(..., 'pre-restore') but 'pre-restore' is not in "
+    "backups.OUTCOMES, so every `invoke restore` fails with `ERROR: unknown backup outcome 'pre-restore'` "
+    "(leaving an extra 'pending' backup) and restores nothing"))
+def test_restore_after_a_successful_run_puts_the_tree_back_byte_for_byte(tmp_path: Path,
+                                                                         env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path, mutate=perturb)
+    before = sdk_digest(root)
+    assert regen(root, env, "--yes", "--skip-tests").code == 0
+    regenerated = sdk_digest(root)
+    added, removed, changed = diff(before, regenerated)
+    assert added == [f"{PACKAGE}/{PROVENANCE}"] and removed == [f"{PACKAGE}/http/stale_module.py"]
+    assert changed == [f"{PACKAGE}/http/rest.py"]
+
+    r = run_cli("restore", "--yes", "--sdk", str(root), env=env)
+
+    assert r.code == 0, r
+    assert sdk_digest(root) == before  # the added provenance file is gone, the stale module is back
+    assert debris(root) == []
+    assert "1 added file(s) removed" in r.stdout, r
+    runs = backup_dirs(tmp_path / "backups")
+    assert [manifest(b)["outcome"] for b in runs] == ["succeeded", "pre-restore"]
+    # The tree that was replaced was kept too.
+    assert folders_digest(runs[1] / "tree") == {
+        n: {k[len(f"{PACKAGE}/{n}/"):]: v for k, v in regenerated.items() if k.startswith(f"{PACKAGE}/{n}/")}
+        for n in MANAGED}
+
+
+def test_restore_without_yes_and_no_answer_changes_nothing(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    assert run_cli("backup", "--sdk", str(root), env=env).code == 0
+    rest = pkg(root) / "http" / "rest.py"
+    rest.write_text(rest.read_text() + "# later edit\n")
+    after_run = sdk_digest(root)
+
+    r = run_cli("restore", "--sdk", str(root), env=env, input="")
+
+    assert r.code == 130, r
+    assert "restore declined; nothing was changed" in r.the_error()
+    assert sdk_digest(root) == after_run
+    assert len(backup_dirs(tmp_path / "backups")) == 1
+
+
+# --- 11. replace -----------------------------------------------------------------------------------
+
+def test_replace_swaps_in_a_staging_tree_from_generate(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path, mutate=perturb)
+    pristine = new_sdk(tmp_path, "pristine")
+    before = sdk_digest(root)
+    staging = tmp_path / "staging"
+
+    g = run_cli("generate", "--spec", str(SPEC_V1), "--output", str(staging), env=env)
+    assert g.code == 0, g
+    assert sdk_digest(root) == before  # generate never touches an SDK
+
+    r = run_cli("replace", "--from", str(staging), "--sdk", str(root), "--yes", env=env)
+
+    assert r.code == 0, r
+    assert "import gate ok" in r.stdout, r
+    added, removed, changed = diff(before, sdk_digest(root))
+    assert added == [f"{PACKAGE}/{PROVENANCE}"]
+    assert removed == [f"{PACKAGE}/http/stale_module.py"]
+    assert changed == [f"{PACKAGE}/http/rest.py"]
+    assert managed_digest(root)["http"].items() >= managed_digest(pristine)["http"].items()
+    assert debris(root) == []
+    [backup] = backup_dirs(tmp_path / "backups")
+    assert manifest(backup)["outcome"] == "succeeded"
+    assert json.loads((backup / "report.json").read_text())["command"] == "invoke replace"
+
+
+def test_replace_refuses_a_folder_that_is_not_generated(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+
+    r = run_cli("replace", "--from", str(junk), "--sdk", str(root), "--yes", env=env)
+
+    assert r.code == 1, r
+    assert "is neither a staging tree nor a generated package" in r.the_error()
+    assert sdk_digest(root) == before and no_backups(tmp_path)
+
+
+# --- 12. fix-imports -------------------------------------------------------------------------------
+
+ADAPTER = "adapters/api/workflow_resource_api.py"
+GOOD_IMPORT = "from conductor.asyncio_client.http.api import WorkflowResourceApi"
+
+
+def plant_openapi_client(root: Path) -> None:
+    path = pkg(root) / ADAPTER
+    text = path.read_text()
+    assert GOOD_IMPORT in text
+    path.write_text(text.replace(GOOD_IMPORT, "from openapi_client.api import WorkflowResourceApi"))
+
+
+def test_fix_imports_rewrites_a_planted_default_package_name(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path, mutate=plant_openapi_client)
+    before = sdk_digest(root)
+
+    r = run_cli("fix-imports", "--sdk", str(root), env=env)
+
+    assert r.code == 0, r
+    assert f"rewrote 1 import(s) in {PACKAGE}/{ADAPTER}" in r.stdout, r
+    assert "1 file(s) changed" in r.stdout and "every module of the async client imports" in r.stdout
+    assert (pkg(root) / ADAPTER).read_bytes() == (EXAMPLE_SDK / PACKAGE / ADAPTER).read_bytes()
+    assert diff(before, sdk_digest(root)) == ([], [], [f"{PACKAGE}/{ADAPTER}"])
+    assert git(root, "status", "--porcelain") == f" M {PACKAGE}/{ADAPTER}\n"
+
+    again = run_cli("fix-imports", "--sdk", str(root), env=env)
+    assert again.code == 0 and "0 file(s) changed" in again.stdout, again
+
+
+# --- 13. incremental: unknown module ---------------------------------------------------------------
+
+def test_only_with_an_unknown_module_lists_the_choices(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+
+    r = regen(root, env, "--yes", "--skip-tests", "--only", "workflow_resource_api,nope", spec=SPEC_V2)
+
+    assert r.code == 2, r
+    line = r.the_error()
+    assert "unknown API module(s): nope" in line, line
+    choices = line.split("choose from:", 1)[1]
+    assert "workflow_resource_api" in choices and "human_task_api" in choices, line
+    assert sdk_digest(root) == before and no_backups(tmp_path) and debris(root) == []
+
+
+# --- 15. bad specs ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["html", "truncated", "not-openapi"])
+def test_a_bad_spec_fails_before_touching_anything(tmp_path: Path, env: Dict[str, str], kind: str) -> None:
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+    spec = tmp_path / f"spec-{kind}.json"
+    if kind == "html":
+        spec.write_text("<!DOCTYPE html><html><head><title>Sign in</title></head><body>login</body></html>")
+    elif kind == "truncated":
+        spec.write_bytes(SPEC_V1.read_bytes()[:4000])
+    else:
+        spec.write_text('{"hello": "world"}')
+
+    r = regen(root, env, "--yes", "--skip-tests", spec=spec)
+
+    assert r.code != 0, r
+    line = r.the_error()
+    assert str(spec) in line, line
+    assert {"html": "HTML", "truncated": "truncated", "not-openapi": "not an OpenAPI document"}[kind] in line
+    assert sdk_digest(root) == before
+    assert no_backups(tmp_path) and debris(root) == []
+
+
+# --- the --report option ---------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG tasks.regenerate: --report is written by _print_report only after a successful return "
+    "(RegenOptions gets report_path=None), so a failed / rolled-back run never writes the report the "
+    "user asked for"))
+def test_report_option_is_written_for_a_rolled_back_run(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    write(pkg(root) / "orkes" / "broken_client.py",
+          "from conductor.asyncio_client.http.models.workflow import Workflow\n"
+          "assert 'idempotency_key' not in Workflow.model_fields\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "broken client")
+    report = tmp_path / "out" / "report.json"
+
+    r = regen(root, env, "--yes", "--skip-tests", "--report", str(report), spec=SPEC_V2)
+
+    assert r.code != 0, r
+    assert json.loads(report.read_text())["outcome"] == "rolled-back"
