@@ -206,7 +206,8 @@ def _print_report(report: Any, report_path: Optional[str]) -> None:
             "report": "write the JSON report here (Markdown beside it)",
             "session": "nox session(s) used as the test gate (default async_tests)",
             "python": "Python version for the test gate (default: this interpreter)",
-            "no-cache": "always run the generator"},
+            "no-cache": "always run the generator",
+            "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)"},
       iterable=["session"])
 @edge
 def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
@@ -214,7 +215,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                only: str = "", report: Optional[str] = None, session: Optional[list] = None,
                python: Optional[str] = None, generator_version: Optional[str] = None,
                backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
-               no_cache: bool = False, verbose: bool = False) -> None:
+               no_cache: bool = False, no_pin_names: bool = False, verbose: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
     from conductor_regen.regenerate import RegenOptions, regenerate as run_regenerate
@@ -224,7 +225,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     options = RegenOptions(
         spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
         allow_dirty=allow_dirty, only=tuple(m.strip() for m in only.split(",") if m.strip()),
-        report_path=None, use_cache=not no_cache,
+        report_path=None, use_cache=not no_cache, pin_names=not no_pin_names,
     )
     steps = StepLog()
     result = run_regenerate(target, options, s, steps, _confirm, _test_gate(session, python), os.environ)
@@ -243,6 +244,44 @@ def _test_gate(sessions: Optional[list], python: Optional[str]) -> Any:
     chosen = tuple(sessions or ("async_tests",))
     pythons = (python or f"{sys.version_info[0]}.{sys.version_info[1]}",)
     return lambda target: gate(target.root, sessions=chosen, pythons=pythons)
+
+
+@task(help={**GEN_HELP, "sdk": SDK_HELP,
+            "old-spec": "the spec the SDK's client came from (file or URL): adds schema types to the report",
+            "no-pin-names": "compare with plain generator names (shows the renames pinning prevents)",
+            "report": "also write the changes as JSON here (Markdown beside it)",
+            "fail-on-breaking": "exit with 1 when any change is breaking (for CI)"})
+@edge
+def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[str] = None,
+         no_pin_names: bool = False, report: Optional[str] = None, fail_on_breaking: bool = False,
+         generator_version: Optional[str] = None, backend: Optional[str] = None, java_heap: Optional[str] = None,
+         no_fixups: bool = False, verbose: bool = False) -> None:
+    """Report what regenerating the SDK from SPEC would change for its users; touches nothing."""
+    import json
+
+    from conductor_regen.change_analysis import count_by_severity, diff_sdk, render_markdown, to_json_list
+    from conductor_regen.errors import VerificationError
+    from conductor_regen.progress import StepLog
+
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose), **{"sdk.root": sdk})
+    target = _target(s)
+    steps = StepLog()
+    result = diff_sdk(target.http_dir, spec, s, steps, os.environ, pin_names=not no_pin_names, old_source=old_spec)
+    _summary(steps)
+    for line in result.pinning:
+        print(f"pinned: {line}")
+    text = render_markdown(result.changes)
+    print(text, end="")
+    if report:
+        out = Path(report)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(to_json_list(result.changes), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        out.with_suffix(".md").write_text(text, encoding="utf-8")
+        print(f"report: {report} (+ .md)")
+    breaking = count_by_severity(result.changes)["breaking"]
+    if fail_on_breaking and breaking:
+        raise VerificationError(f"{breaking} breaking change(s)",
+                                "add adapters or aliases for them, or rerun without --fail-on-breaking")
 
 
 @task(help={"from": "a staging tree from `invoke generate` (or a generated http/ package)", "sdk": SDK_HELP,
@@ -398,6 +437,6 @@ def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, replace, fix_imports, backup,
+ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, diff, replace, fix_imports, backup,
                 backups, prune_backups, restore, test, demo)
 ns.configure({"regen": {}})

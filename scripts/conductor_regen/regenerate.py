@@ -7,15 +7,17 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .backups import Backup, attach, create_backup, set_outcome
+from .change_analysis import analyze, count_by_severity, to_json_list
 from .config import Settings
 from .errors import Aborted, RegenError, VerificationError
 from .file_tree import copy_entry, digest_tree
 from .import_fixing import fix_imports
 from .journal import new_run_id
 from .local_edits import apply_edits, load_edits
+from .name_pinning import pin_step
 from .pipeline import Generated, PreparedSpec, generate_verified, prepare_spec, provenance_for
 from .progress import StepLog
 from .provenance import Provenance, read_provenance, write_provenance
@@ -46,6 +48,7 @@ class RegenOptions:
     only: Tuple[str, ...] = ()
     report_path: Optional[Path] = None
     use_cache: bool = True
+    pin_names: bool = True  # keep the live client's method names (operationIds pinned to them)
     command: str = "invoke regenerate"
 
 
@@ -168,14 +171,17 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
         if recovered:
             step.detail = recovered
         check_clean(target, options.allow_dirty)
-        spec = prepare_spec(options.spec, settings, steps, env)
+        prepared = prepare_spec(options.spec, settings, steps, env)
+        # Before provenance: the pinned document is what is generated, cached and recorded, so an
+        # unchanged spec is still a no-op on the next run.
+        spec, pinning = pin_step(prepared, target.http_dir, steps, options.pin_names)
         gen_info = {"backend": settings.generator.backend, "version": settings.generator.version}
-        base = dict(command=options.command, sdk=str(target.root), spec=_spec_info(spec),
-                    generator=gen_info, fixups=tuple(f.name for f in spec.fixups))
+        base: Dict[str, Any] = dict(command=options.command, sdk=str(target.root), spec=_spec_info(spec),
+                                    generator=gen_info, fixups=tuple(f.name for f in spec.fixups), notes=pinning)
         prov = provenance_for(spec, settings)
         if not options.only and recorded_provenance(target) == prov:
             steps.skip("generate", "the live client was generated from the same spec, generator and options")
-            return Report(outcome="no-op", steps=tuple(steps.steps), **base)  # type: ignore[arg-type]
+            return Report(outcome="no-op", steps=tuple(steps.steps), **base)
         work = Path(tempfile.mkdtemp(prefix="regen-", dir=_ensure(settings.cache_dir)))
         run_id = new_run_id()
         try:
@@ -186,14 +192,23 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                     notes = assemble(target, gen.tree.package_dir, gen.tree.provenance, staging, settings,
                                      options)
                     step.detail = "; ".join(notes)
+                if (target.http_dir / "api").is_dir():
+                    with steps.step("compare APIs") as step:
+                        # The staged http/ is what lands (incremental merge and local edits included);
+                        # the unpinned document, so the report quotes the server's operationIds.
+                        changes = analyze(target.http_dir, staging / "http", None, prepared.document,
+                                          settings.fixups.strip_path_prefix)
+                        step.detail = ", ".join(f"{n} {sev}" for sev, n in count_by_severity(changes).items())
+                    base["changes"] = tuple(to_json_list(changes))
+                else:
+                    steps.skip("compare APIs", "no live client to compare with")
                 plan = make_plan(target, staging)
                 if options.dry_run:
                     return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,
-                                  notes=tuple(plan.lines()), **base)  # type: ignore[arg-type]
+                                  **{**base, "notes": tuple(plan.lines()) + pinning})
                 if not plan.folders:
                     steps.skip("swap", "the new tree is identical to the live one")
-                    return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files,
-                                  **base)  # type: ignore[arg-type]
+                    return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files, **base)
                 if not options.yes and not confirm(plan):
                     raise Aborted("declined at the confirmation prompt; nothing was changed",
                                   "rerun with --yes to skip the prompt, or --dry-run to see the plan")
