@@ -207,7 +207,8 @@ def _print_report(report: Any, report_path: Optional[str]) -> None:
             "session": "nox session(s) used as the test gate (default async_tests)",
             "python": "Python version for the test gate (default: this interpreter)",
             "no-cache": "always run the generator",
-            "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)"},
+            "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)",
+            "force": "regenerate even when the live client records the same spec and options"},
       iterable=["session"])
 @edge
 def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
@@ -215,7 +216,8 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                only: str = "", report: Optional[str] = None, session: Optional[list] = None,
                python: Optional[str] = None, generator_version: Optional[str] = None,
                backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
-               no_cache: bool = False, no_pin_names: bool = False, verbose: bool = False) -> None:
+               no_cache: bool = False, no_pin_names: bool = False, force: bool = False,
+               verbose: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
     from conductor_regen.regenerate import RegenOptions, regenerate as run_regenerate
@@ -225,14 +227,18 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     options = RegenOptions(
         spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
         allow_dirty=allow_dirty, only=tuple(m.strip() for m in only.split(",") if m.strip()),
-        report_path=None, use_cache=not no_cache, pin_names=not no_pin_names,
+        report_path=Path(report) if report else None, use_cache=not no_cache, pin_names=not no_pin_names,
+        force=force,
     )
     steps = StepLog()
     result = run_regenerate(target, options, s, steps, _confirm, _test_gate(session, python), os.environ)
     if result.outcome == "dry-run":
         for line in result.notes:
             print(line)
-    _print_report(result, report)
+    # A run that swapped has already filed --report (also when it failed); others write it here.
+    _print_report(result, report if result.backup_id is None else None)
+    if report and result.backup_id is not None:
+        print(f"report: {report} (+ .md)")
     _summary(steps)
 
 
@@ -341,12 +347,14 @@ def backups(c: Context, sdk: Optional[str] = None) -> None:
     if not found:
         print(f"no backups of {target.name} in {s.backups_dir}")
     for b in found:
-        print(f"{b.id:40} {b.created:26} {b.spec_version:10} {b.size_bytes:>10} B  {b.outcome}")
+        when = b.created.strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(f"{b.id:40} {when:23} {b.spec_version:10} {b.size_bytes:>10} B  {b.outcome}")
 
 
-@task(help={"keep": "how many backups to keep (at least 1; the newest is never pruned)", "sdk": SDK_HELP})
+@task(help={"keep": "how many backups to keep (default 5, at least 1; the newest is never pruned)",
+            "sdk": SDK_HELP})
 @edge
-def prune_backups(c: Context, keep: int, sdk: Optional[str] = None) -> None:
+def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None) -> None:
     """Remove an SDK's oldest backups, keeping the newest N."""
     from conductor_regen.backups import prune_backups as prune
 

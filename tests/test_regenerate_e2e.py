@@ -55,23 +55,23 @@ from conductor_regen.errors import VerificationError
 
 
 @pytest.fixture
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def regen_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_cache_dir(tmp_path_factory)
 
 
 @pytest.fixture
-def v2_tree(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> Dict[str, Digest]:
-    return expected_v2_tree(tmp_path_factory, cache)
+def v2_tree(tmp_path_factory: pytest.TempPathFactory, regen_cache: Path) -> Dict[str, Digest]:
+    return expected_v2_tree(tmp_path_factory, regen_cache)
 
 
 # --- 1. v1 on the committed v1 tree ----------------------------------------------------------------
 
-def test_v1_on_v1_tree_adds_only_provenance_then_reruns_as_noop(tmp_path: Path, cache: Path) -> None:
+def test_v1_on_v1_tree_adds_only_provenance_then_reruns_as_noop(tmp_path: Path, regen_cache: Path) -> None:
     root = new_sdk(tmp_path)
     backups = tmp_path / "backups"
     before = sdk_digest(root)
 
-    report, error, steps = run_core(root, backups, cache)
+    report, error, steps = run_core(root, backups, regen_cache)
     assert error is None, error
     assert report is not None and report.outcome == "succeeded"
 
@@ -95,12 +95,14 @@ def test_v1_on_v1_tree_adds_only_provenance_then_reruns_as_noop(tmp_path: Path, 
     assert filed["outcome"] == "succeeded" and filed["backup_id"] == backup.name == report.backup_id
     assert (backup / "report.md").read_text().startswith("# Regeneration report: succeeded")
     assert json.loads((backup / "spec.json").read_text())["info"]["version"] == "v1"
-    assert [s.name for s in steps.steps if s.status == "ok"][-2:] == ["swap", "import gate"]
+    status = {s.name: s.status for s in steps.steps}
+    assert status["generate"] == status["back up"] == status["swap"] == status["import gate"] == "ok", status
+    assert status["tests"] == "skipped"
 
     # Rerun on the committed result: nothing to do, the generator is not even run.
     commit_all(root, "regenerated v1")
     committed = sdk_digest(root)
-    report2, error2, steps2 = run_core(root, backups, cache)
+    report2, error2, steps2 = run_core(root, backups, regen_cache)
     assert error2 is None, error2
     assert report2 is not None and report2.outcome == "no-op"
     [gen] = [s for s in steps2.steps if s.name == "generate"]
@@ -141,13 +143,13 @@ def _failing_gate(root: Path, seen: List[bool]):
     return run_tests
 
 
-def test_failing_test_gate_rolls_back_byte_for_byte(tmp_path: Path, cache: Path) -> None:
+def test_failing_test_gate_rolls_back_byte_for_byte(tmp_path: Path, regen_cache: Path) -> None:
     root = new_sdk(tmp_path, mutate=perturb)
     backups = tmp_path / "backups"
     before = sdk_digest(root)
     seen: List[bool] = []
 
-    report, error, steps = run_core(root, backups, cache, run_tests=_failing_gate(root, seen))
+    report, error, steps = run_core(root, backups, regen_cache, run_tests=_failing_gate(root, seen))
 
     assert report is None and isinstance(error, VerificationError)
     assert "boom" in error.message
@@ -167,13 +169,13 @@ def test_failing_test_gate_rolls_back_byte_for_byte(tmp_path: Path, cache: Path)
     assert md.startswith("# Regeneration report: rolled-back") and "FAILED x: boom" in md
 
 
-def test_failing_test_gate_with_keep_failed_leaves_the_new_tree(tmp_path: Path, cache: Path) -> None:
+def test_failing_test_gate_with_keep_failed_leaves_the_new_tree(tmp_path: Path, regen_cache: Path) -> None:
     root = new_sdk(tmp_path, mutate=perturb)
     backups = tmp_path / "backups"
     before = sdk_digest(root)
     pristine = new_sdk(tmp_path, "pristine")
 
-    report, error, _ = run_core(root, backups, cache, run_tests=_failing_gate(root, []), keep_failed=True)
+    report, error, _ = run_core(root, backups, regen_cache, run_tests=_failing_gate(root, []), keep_failed=True)
 
     assert report is None and isinstance(error, VerificationError)
     after = sdk_digest(root)
@@ -203,7 +205,7 @@ def plant_broken_client(root: Path) -> None:
     write(pkg(root) / "orkes" / "broken_client.py", BROKEN_CLIENT)
 
 
-def test_import_gate_failure_after_swap_rolls_back(tmp_path: Path, cache: Path) -> None:
+def test_import_gate_failure_after_swap_rolls_back(tmp_path: Path, regen_cache: Path) -> None:
     root = new_sdk(tmp_path, mutate=plant_broken_client)
     backups = tmp_path / "backups"
     # The planted module is fine on the live v1 client: only the swap can break it.
@@ -214,7 +216,7 @@ def test_import_gate_failure_after_swap_rolls_back(tmp_path: Path, cache: Path) 
     before = sdk_digest(root)
 
     r = run_cli("regenerate", "--spec", str(SPEC_V2), "--sdk", str(root), "--yes", "--skip-tests",
-                env=cli_env(backups, cache))
+                env=cli_env(backups, regen_cache))
 
     assert r.code != 0, r
     line = r.the_error()
@@ -231,9 +233,9 @@ def test_import_gate_failure_after_swap_rolls_back(tmp_path: Path, cache: Path) 
 
 # --- 6. kill -9 / Ctrl-C in the middle of the swap -------------------------------------------------
 
-def _start_paused_run(tmp_path: Path, root: Path, cache: Path, point: str, **extra: str):
+def _start_paused_run(tmp_path: Path, root: Path, regen_cache: Path, point: str, **extra: str):
     marker = tmp_path / "paused.pid"
-    env = cli_env(tmp_path / "backups", cache, REGEN_TEST_PAUSE_AFTER_EXCHANGE=point,
+    env = cli_env(tmp_path / "backups", regen_cache, REGEN_TEST_PAUSE_AFTER_EXCHANGE=point,
                   REGEN_TEST_PAUSE_MARKER=str(marker), **extra)
     out = open(tmp_path / "run.out", "wb")
     proc = subprocess.Popen(
@@ -255,17 +257,16 @@ def _kill_all(proc: "subprocess.Popen[bytes]", paused_pid: int) -> None:
 
 @pytest.mark.parametrize("point,extra", [
     ("1", {}),
-    ("1", {"REGEN_SWAP_NO_RENAMEAT2": "1"}),
     ("commit", {}),
-], ids=["after-exchange", "after-exchange-rename-fallback", "after-commit"])
-def test_sigkill_mid_swap_leaves_a_complete_tree_and_recovers(tmp_path: Path, cache: Path,
+], ids=["after-exchange", "after-commit"])
+def test_sigkill_mid_swap_leaves_a_complete_tree_and_recovers(tmp_path: Path, regen_cache: Path,
                                                               v2_tree: Dict[str, Digest], point: str,
                                                               extra: Dict[str, str]) -> None:
     root = new_sdk(tmp_path)
     before = sdk_digest(root)
     old = managed_digest(root)
 
-    proc, paused = _start_paused_run(tmp_path, root, cache, point, **extra)
+    proc, paused = _start_paused_run(tmp_path, root, regen_cache, point, **extra)
     try:
         assert paused == proc.pid  # the invoke process itself runs the swap
     finally:
@@ -283,7 +284,7 @@ def test_sigkill_mid_swap_leaves_a_complete_tree_and_recovers(tmp_path: Path, ca
     # The next run (a dry run is enough) takes over the stale lock and recovers.
     # (--allow-dirty: after a committed swap the recovered tree is the new, uncommitted one.)
     r = run_cli("regenerate", "--spec", str(SPEC_V2), "--sdk", str(root), "--dry-run", "--allow-dirty",
-                env=cli_env(tmp_path / "backups", cache))
+                env=cli_env(tmp_path / "backups", regen_cache))
     assert r.code == 0, r
     assert "removing stale lock" in r.output
     assert debris(root) == []
@@ -299,20 +300,15 @@ def test_sigkill_mid_swap_leaves_a_complete_tree_and_recovers(tmp_path: Path, ca
 
 @pytest.mark.parametrize("point", [
     "1",
-    pytest.param("commit", marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG regenerate._apply: Ctrl-C after the swap committed raises SwapInterrupted(committed=True) with "
-        "the committed journal still on disk; the rollback's restore_backup -> apply_swap then refuses "
-        "('an interrupted swap is still recorded'), so the failed new tree stays live, exit 1, journal + "
-        "staging left, backup outcome stays 'pending'. Needs recover(target) before restore_backup, and "
-        "(for this test) the swap pause hook to fire once per process"))),
+    "commit",
 ])
-def test_ctrl_c_mid_swap_exits_130_with_the_old_tree(tmp_path: Path, cache: Path, point: str) -> None:
+def test_ctrl_c_mid_swap_exits_130_with_the_old_tree(tmp_path: Path, regen_cache: Path, point: str) -> None:
     root = new_sdk(tmp_path)
     backups = tmp_path / "backups"
     before = sdk_digest(root)
     marker = tmp_path / "paused.pid"
 
-    proc, paused = _start_paused_run(tmp_path, root, cache, point)
+    proc, paused = _start_paused_run(tmp_path, root, regen_cache, point)
     interrupts = 0
     try:
         # The pause hook fires in every swap of the process while its env var is set, so the rollback's
@@ -359,14 +355,14 @@ def models_imported(http: Path, start: str) -> Set[str]:
     return seen
 
 
-def test_only_updates_one_api_module_and_the_models_it_needs(tmp_path: Path, cache: Path,
+def test_only_updates_one_api_module_and_the_models_it_needs(tmp_path: Path, regen_cache: Path,
                                                              v2_tree: Dict[str, Digest]) -> None:
     root = new_sdk(tmp_path)
     backups = tmp_path / "backups"
     before = sdk_digest(root)
     old_http = files_only(managed_digest(root)["http"])
 
-    report, error, _ = run_core(root, backups, cache, SPEC_V2, only=("workflow_resource_api",))
+    report, error, _ = run_core(root, backups, regen_cache, SPEC_V2, only=("workflow_resource_api",))
 
     assert error is None, error
     assert report is not None and report.outcome == "succeeded"
@@ -392,22 +388,18 @@ def test_only_updates_one_api_module_and_the_models_it_needs(tmp_path: Path, cac
     assert set(report.files.changed) == {f"http/{c}" for c in changed}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG incremental/regenerate.assemble: --only copies the live http/ including its old "
-    ".regen-provenance.json, so after `--only X` with v2 the tree still claims to be pure v1 and the next "
-    "full v1 run is a 'no-op' that leaves the v2 modules in place"))
-def test_full_run_after_only_run_is_not_a_noop(tmp_path: Path, cache: Path) -> None:
+def test_full_run_after_only_run_is_not_a_noop(tmp_path: Path, regen_cache: Path) -> None:
     root = new_sdk(tmp_path)
     pristine = new_sdk(tmp_path, "pristine")
     backups = tmp_path / "backups"
-    report, error, _ = run_core(root, backups, cache, SPEC_V1)
+    report, error, _ = run_core(root, backups, regen_cache, SPEC_V1)
     assert error is None and report is not None and report.outcome == "succeeded"
     commit_all(root, "v1")
-    report, error, _ = run_core(root, backups, cache, SPEC_V2, only=("workflow_resource_api",))
+    report, error, _ = run_core(root, backups, regen_cache, SPEC_V2, only=("workflow_resource_api",))
     assert error is None and report is not None and report.outcome == "succeeded"
     commit_all(root, "v2 workflow api only")
 
-    report, error, _ = run_core(root, backups, cache, SPEC_V1)
+    report, error, _ = run_core(root, backups, regen_cache, SPEC_V1)
 
     assert error is None, error
     assert report is not None and report.outcome == "succeeded", report.outcome if report else None

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 TREE = "tree"
-OUTCOMES = ("pending", "succeeded", "rolled-back", "failed", "manual")
+OUTCOMES = ("pending", "succeeded", "rolled-back", "failed", "manual", "pre-restore")
 INCOMPLETE = "incomplete"
 _STAMP = "%Y%m%dT%H%M%SZ"
 _SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")

@@ -48,6 +48,7 @@ class RegenOptions:
     only: Tuple[str, ...] = ()
     report_path: Optional[Path] = None
     use_cache: bool = True
+    force: bool = False  # regenerate even when the recorded provenance matches
     pin_names: bool = True  # keep the live client's method names (operationIds pinned to them)
     command: str = "invoke regenerate"
 
@@ -116,8 +117,10 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     edits = apply_edits(new_http, load_edits())
     if edits:
         notes.append("re-applied local edits: " + ", ".join(edits))
-    # A partial update must not claim the whole tree came from this spec.
-    if provenance is not None and not options.only:
+    # A partial update must not claim the whole tree came from any one spec (nor keep an old claim).
+    if options.only:
+        (new_http / PROVENANCE_IN_SDK).unlink(missing_ok=True)
+    elif provenance is not None:
         write_provenance(provenance, new_http / PROVENANCE_IN_SDK)
     return notes
 
@@ -170,7 +173,6 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
         recovered = recover(target)
         if recovered:
             step.detail = recovered
-        check_clean(target, options.allow_dirty)
         prepared = prepare_spec(options.spec, settings, steps, env)
         # Before provenance: the pinned document is what is generated, cached and recorded, so an
         # unchanged spec is still a no-op on the next run.
@@ -179,9 +181,11 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
         base: Dict[str, Any] = dict(command=options.command, sdk=str(target.root), spec=_spec_info(spec),
                                     generator=gen_info, fixups=tuple(f.name for f in spec.fixups), notes=pinning)
         prov = provenance_for(spec, settings)
-        if not options.only and recorded_provenance(target) == prov:
+        if not options.only and not options.force and recorded_provenance(target) == prov:
             steps.skip("generate", "the live client was generated from the same spec, generator and options")
             return Report(outcome="no-op", steps=tuple(steps.steps), **base)
+        # Only now: a no-op run touches nothing, so it need not insist on a clean tree.
+        check_clean(target, options.allow_dirty)
         work = Path(tempfile.mkdtemp(prefix="regen-", dir=_ensure(settings.cache_dir)))
         run_id = new_run_id()
         try:
@@ -259,6 +263,8 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
         outcome = "failed"
         if swapped and not options.keep_failed:
             with steps.step("roll back") as step:
+                # An interrupted swap leaves its journal behind; settle it before restoring over it.
+                recover(target)
                 result = restore_backup(target, backup, settings.backups_dir)
                 step.detail = f"restored backup {backup.id} ({result.restored} files)"
             outcome = "rolled-back"

@@ -174,6 +174,7 @@ def _sync_parents(*paths: Path) -> None:
 def _maybe_pause(point: str, target: SdkTarget) -> None:
     if os.environ.get(PAUSE_ENV) != point:
         return
+    del os.environ[PAUSE_ENV]  # once per process: the rollback's own swap must not pause again
     marker = Path(os.environ.get(PAUSE_MARKER_ENV) or target.package_dir / ".regen-test-paused")
     marker.write_text(str(os.getpid()))
     while True:
