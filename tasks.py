@@ -208,7 +208,8 @@ def _print_report(report: Any, report_path: Optional[str]) -> None:
             "python": "Python version for the test gate (default: this interpreter)",
             "no-cache": "always run the generator",
             "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)",
-            "force": "regenerate even when the live client records the same spec and options"},
+            "force": "regenerate even when the live client records the same spec and options",
+            "removed": "API items the spec drops but SDK code uses: keep (default, deprecated), drop or fail"},
       iterable=["session"])
 @edge
 def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
@@ -217,12 +218,13 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                python: Optional[str] = None, generator_version: Optional[str] = None,
                backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
                no_cache: bool = False, no_pin_names: bool = False, force: bool = False,
-               verbose: bool = False) -> None:
+               removed: Optional[str] = None, verbose: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
     from conductor_regen.regenerate import RegenOptions, regenerate as run_regenerate
 
-    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose), **{"sdk.root": sdk})
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
+                 **{"sdk.root": sdk, "sdk.removed": removed})
     target = _target(s)
     options = RegenOptions(
         spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
@@ -288,6 +290,30 @@ def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[st
     if fail_on_breaking and breaking:
         raise VerificationError(f"{breaking} breaking change(s)",
                                 "add adapters or aliases for them, or rerun without --fail-on-breaking")
+
+
+@task(help={"sdk": SDK_HELP,
+            "spec": "spec the SDK's http/ was generated from (default: the file its provenance names)",
+            "output": "write the proposals (data/local_edits.json format) here instead of stdout",
+            "generator-version": GEN_HELP["generator-version"], "backend": GEN_HELP["backend"],
+            "java-heap": GEN_HELP["java-heap"], "verbose": GEN_HELP["verbose"]})
+@edge
+def detect_edits(c: Context, sdk: Optional[str] = None, spec: Optional[str] = None, output: Optional[str] = None,
+                 generator_version: Optional[str] = None, backend: Optional[str] = None,
+                 java_heap: Optional[str] = None, verbose: bool = False) -> None:
+    """Diff the SDK's http/ against a pristine generation and propose local edits as JSON."""
+    from conductor_regen.edit_detection import detect_in_sdk
+    from conductor_regen.progress import StepLog
+
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, False, verbose), **{"sdk.root": sdk})
+    found = detect_in_sdk(_target(s), spec, s, StepLog(), os.environ)
+    for line in found.lines():
+        print(line, file=sys.stderr)  # keep stdout pure JSON
+    if output:
+        Path(output).write_text(found.to_json(), encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        print(found.to_json(), end="")
 
 
 @task(help={"from": "a staging tree from `invoke generate` (or a generated http/ package)", "sdk": SDK_HELP,
@@ -445,6 +471,6 @@ def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, diff, replace, fix_imports, backup,
+ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, diff, detect_edits, replace, fix_imports, backup,
                 backups, prune_backups, restore, test, demo)
 ns.configure({"regen": {}})

@@ -82,6 +82,9 @@ class SdkConfig:
     root: Optional[Path] = None
     package_dir: str = "src/conductor/asyncio_client"
     managed: Tuple[str, ...] = ("http", "adapters", "orkes")
+    # What to do with an API, model or method the new spec drops but SDK code still uses:
+    # keep (the previous code, deprecated), drop (then the reference check stops the run), or fail.
+    removed: str = "keep"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +115,7 @@ ENV_KEYS: Mapping[str, str] = {
     "REGEN_CACHE_DIR": "cache_dir",
     "REGEN_FETCH_TIMEOUT": "fetch.timeout",
     "REGEN_STRIP_PATH_PREFIX": "fixups.strip_path_prefix",
+    "REGEN_REMOVED_POLICY": "sdk.removed",
 }
 
 

@@ -11,6 +11,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .backups import Backup, attach, create_backup, set_outcome
 from .change_analysis import analyze, count_by_severity, to_json_list
+from .compat_fields import keep_removed_fields
+from .compat_keep import keep_removed
 from .config import Settings
 from .errors import Aborted, RegenError, VerificationError
 from .file_tree import copy_entry, digest_tree
@@ -20,6 +22,8 @@ from .local_edits import apply_edits, load_edits
 from .name_pinning import pin_step
 from .pipeline import Generated, PreparedSpec, generate_verified, prepare_spec, provenance_for
 from .progress import StepLog
+from .reference_check import check_references
+from .scaffold import scaffold_adapters
 from .provenance import Provenance, read_provenance, write_provenance
 from .report import FileChanges, Report
 from .restore import restore_backup
@@ -117,6 +121,20 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     edits = apply_edits(new_http, load_edits())
     if edits:
         notes.append("re-applied local edits: " + ", ".join(edits))
+    package = ".".join(target.package_dir.relative_to(target.root / "src").parts)
+    notes += keep_removed(target.http_dir, new_http, target.package_dir, staging,
+                          policy=settings.sdk.removed, package=package)
+    notes += keep_removed_fields(target.http_dir, new_http, target.package_dir, staging,
+                                 policy=settings.sdk.removed, package=package)
+    notes += scaffold_adapters(new_http, staging, package=package)
+    # Verify before the swap that everything hand-written still resolves against the new tree.
+    problems = check_references(staging, target.package_dir, package=package, sdk_root=target.root)
+    if problems and options.dry_run:
+        notes += [f"unresolved: {p}" for p in problems]
+    elif problems:
+        raise VerificationError(
+            f"the new tree leaves {len(problems)} unresolved reference(s) in the SDK; first: {problems[0]}",
+            "update the adapters/Orkes clients, or use --removed keep; nothing was changed")
     # A partial update must not claim the whole tree came from any one spec (nor keep an old claim).
     if options.only:
         (new_http / PROVENANCE_IN_SDK).unlink(missing_ok=True)
