@@ -224,7 +224,8 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                 with steps.step("assemble new tree") as step:
                     notes = assemble(target, gen.tree.package_dir, gen.tree.provenance, staging, settings,
                                      options)
-                    step.detail = "; ".join(notes)
+                    step.detail = f"{len(notes)} note(s), listed in the report"
+                    base["notes"] = tuple(base["notes"]) + tuple(notes)
                 if (target.http_dir / "api").is_dir():
                     with steps.step("compare APIs") as step:
                         # The staged http/ is what lands (incremental merge and local edits included);
