@@ -46,3 +46,18 @@ def test_edit_cannot_escape_the_package(tmp_path: Path) -> None:
     edit = LocalEdit(name="x", file="../outside.py", reason="r", content="")
     with pytest.raises(VerificationError):
         apply_edits(tmp_path / "pkg", [edit])
+
+
+def test_an_sdk_file_replaces_the_defaults(tmp_path: Path) -> None:
+    from conductor_regen.local_edits import SDK_FILE, edits_for
+
+    assert [e.name for e in edits_for(tmp_path)] == [e.name for e in load_edits()]
+    own = tmp_path / SDK_FILE
+    own.parent.mkdir()
+    own.write_text('[{"name": "mine", "file": "__init__.py", "reason": "r", "content": "# ours\\n"}]')
+    assert [e.name for e in edits_for(tmp_path)] == ["mine"]
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import everything\n")
+    assert apply_edits(pkg, edits_for(tmp_path)) == ["mine"]
+    assert (pkg / "__init__.py").read_text() == "# ours\n"

@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from .config import Settings
 from .errors import GeneratorError
@@ -73,7 +73,7 @@ def _place(new: Path, output: Path) -> None:
 class PendingTree:
     """A generation under way: started early (possibly from cache), finished or cancelled later."""
 
-    def __init__(self, document: dict, prov: Provenance, settings: Settings, output: Path,
+    def __init__(self, document: Dict[str, Any], prov: Provenance, settings: Settings, output: Path,
                  use_cache: bool = True) -> None:
         check_output_dir(output)
         self.output = output.resolve()
@@ -132,7 +132,7 @@ class PendingTree:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def generate_tree(document: dict, prov: Provenance, settings: Settings, output: Path,
+def generate_tree(document: Dict[str, Any], prov: Provenance, settings: Settings, output: Path,
                   use_cache: bool = True) -> GeneratedTree:
     """Generate `document` into `output` (a fresh tree every time, so stale files never linger)."""
     return PendingTree(document, prov, settings, output, use_cache).finish()

