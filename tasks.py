@@ -335,6 +335,30 @@ def replace(c: Context, from_: str, sdk: Optional[str] = None, yes: bool = False
     _summary(steps)
 
 
+@task(help={"sdk": SDK_HELP, "dry-run": "print the plan (adapters, wiring, tests to add) and change nothing",
+            "yes": "never prompt (else: asks once before the swap)",
+            "keep-failed": "leave a failed tree in place instead of restoring the backup",
+            "allow-dirty": "run even with uncommitted changes in the managed folders",
+            "verbose": GEN_HELP["verbose"]})
+@edge
+def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
+                      keep_failed: bool = False, allow_dirty: bool = False, verbose: bool = False) -> None:
+    """Add missing adapters (wiring, tests) for the SDK's live http/: backup, atomic swap, import gate, rollback."""
+    from conductor_regen.progress import StepLog
+    from conductor_regen.regenerate import RegenOptions, scaffold_sdk
+
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    options = RegenOptions(spec="", dry_run=dry_run, yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
+                           command="invoke scaffold-adapters")
+    steps = StepLog()
+    result = scaffold_sdk(_target(s), options, s, steps, _confirm)
+    if result.outcome == "dry-run":
+        for line in result.notes:
+            print(line)
+    _print_report(result, None)
+    _summary(steps)
+
+
 @task(help={"sdk": SDK_HELP, "verbose": GEN_HELP["verbose"]})
 @edge
 def fix_imports(c: Context, sdk: Optional[str] = None, verbose: bool = False) -> None:
@@ -471,6 +495,6 @@ def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, diff, detect_edits, replace, fix_imports, backup,
-                backups, prune_backups, restore, test, demo)
+ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, diff, detect_edits, replace,
+                scaffold_adapters, fix_imports, backup, backups, prune_backups, restore, test, demo)
 ns.configure({"regen": {}})

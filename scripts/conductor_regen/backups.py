@@ -25,6 +25,8 @@ INCOMPLETE = "incomplete"
 _STAMP = "%Y%m%dT%H%M%SZ"
 _SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 _RESERVED_FILES = frozenset({MANIFEST, TREE})
+# Manifest key: files a run added outside the managed folders (SDK-root-relative), e.g. adapter tests.
+ADDED_OUTSIDE = "added_outside"
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,27 @@ def set_outcome(backup: Backup, outcome: str) -> Backup:
     manifest["outcome"] = outcome
     atomic_write_json(backup.manifest_path, manifest)
     return replace(backup, outcome=outcome)
+
+
+def added_outside(manifest: dict[str, Any]) -> list[str]:
+    """The SDK-root-relative files the backup's run added outside the managed folders (restore removes them)."""
+    found = manifest.get(ADDED_OUTSIDE, [])
+    if not isinstance(found, list) or not all(isinstance(p, str) for p in found):
+        raise BackupError(f"the manifest's {ADDED_OUTSIDE} is not a list of paths", "choose another backup")
+    return list(found)
+
+
+def record_added_outside(backup: Backup, paths: Iterable[str], remove: bool = False) -> list[str]:
+    """Add `paths` to (or, with `remove`, drop them from) the backup's list of files added outside."""
+    manifest = load_manifest(backup)
+    current = added_outside(manifest)
+    wanted = [str(p) for p in paths]
+    updated = [p for p in current if p not in wanted] if remove else current + [p for p in wanted if p not in current]
+    if updated != current:
+        manifest[ADDED_OUTSIDE] = updated
+        # Atomic, and before the files exist: whatever a crash leaves, restore knows what to remove.
+        atomic_write_json(backup.manifest_path, manifest)
+    return updated
 
 
 def attach(backup: Backup, name: str, data: bytes) -> Path:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .backups import Backup, attach, create_backup, set_outcome
+from .backups import Backup, attach, create_backup, record_added_outside, set_outcome
 from .change_analysis import analyze, count_by_severity, to_json_list
 from .compat_fields import keep_removed_fields
 from .compat_keep import keep_removed
 from .config import Settings
-from .errors import Aborted, RegenError, VerificationError
+from .errors import Aborted, ConfigError, RegenError, VerificationError
 from .file_tree import copy_entry, digest_tree
 from .import_fixing import fix_imports
 from .journal import new_run_id
@@ -23,12 +24,12 @@ from .name_pinning import pin_step
 from .pipeline import Generated, PreparedSpec, generate_verified, prepare_spec, provenance_for
 from .progress import StepLog
 from .reference_check import check_references
-from .scaffold import scaffold_adapters
+from .scaffold import OutsideFile, adapter_tests, alias_renamed, scaffold_adapters
 from .provenance import Provenance, read_provenance, write_provenance
 from .report import FileChanges, Report
 from .restore import restore_backup
 from .run_lock import sdk_lock
-from .sdk_target import SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size
+from .sdk_target import SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size, safe_join
 from .spec_intake import dump_spec
 from .swap import apply_swap, discard_staging, prepare_staging, recover
 from .verification import import_all
@@ -64,6 +65,7 @@ class Plan:
     folders: Tuple[str, ...]  # managed folders whose content changes
     files: FileChanges
     steps: Tuple[str, ...]
+    outside: Tuple[OutsideFile, ...] = ()  # files added outside the managed folders, after the swap
 
     def lines(self) -> List[str]:
         """The plan for humans (dry run and the confirmation prompt)."""
@@ -75,6 +77,9 @@ class Plan:
             out += [f"  {kind} {n}" for n in sorted(names)[:40]]
             if len(names) > 40:
                 out.append(f"  {kind} ... and {len(names) - 40} more")
+        if self.outside:
+            out.append(f"outside the managed folders: {len(self.outside)} added (undone by restore)")
+            out += [f"  + {f.path} (tests {f.about})" for f in self.outside]
         return out
 
 
@@ -121,7 +126,10 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     edits = apply_edits(new_http, load_edits())
     if edits:
         notes.append("re-applied local edits: " + ", ".join(edits))
-    package = ".".join(target.package_dir.relative_to(target.root / "src").parts)
+    package = package_name(target)
+    # Before keep_removed: calls through the adapters then resolve to the aliases, so the renamed
+    # operations' old generated code is not carried over (removed operations still are).
+    notes += alias_renamed(target.http_dir, new_http, staging, package=package)
     notes += keep_removed(target.http_dir, new_http, target.package_dir, staging,
                           policy=settings.sdk.removed, package=package)
     notes += keep_removed_fields(target.http_dir, new_http, target.package_dir, staging,
@@ -143,27 +151,37 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     return notes
 
 
-def make_plan(target: SdkTarget, staging: Path) -> Plan:
-    """Diff the live managed folders against the staged ones."""
-    names = tuple(n for n in target.managed if (staging / n).exists() or (target.package_dir / n).exists())
+def package_name(target: SdkTarget) -> str:
+    """The dotted name of the SDK's async client package (`conductor.asyncio_client`)."""
+    return ".".join(target.package_dir.relative_to(target.root / "src").parts)
+
+
+def make_plan(target: SdkTarget, staging: Path, staged_only: bool = False, tests: bool = True) -> Plan:
+    """Diff the live managed folders against the staged ones (with `staged_only`, just those staged)."""
+    names = tuple(n for n in target.managed
+                  if (staging / n).exists() or (not staged_only and (target.package_dir / n).exists()))
     old = digest_tree(target.package_dir, names)
     new = digest_tree(staging, names)
     files = diff_trees(old, new)
     touched = {p.split("/", 1)[0] for p in (*files.added, *files.removed, *files.changed)}
     folders = tuple(n for n in names if n in touched)
+    http = staging / "http" if (staging / "http").is_dir() else target.http_dir
+    outside = tuple(adapter_tests(http, staging, target.package_dir, target.root, package_name(target)))
     steps = (
         "back up " + ", ".join(target.managed) + " to the backup store",
         "swap in " + (", ".join(folders) or "nothing") + " atomically (journaled)",
+        *([f"add {len(outside)} test(s) for new adapters under tests/ (recorded in the backup)"] if outside else []),
         "check every module of conductor.asyncio_client imports",
-        "run the test sessions, restore the backup if anything fails",
+        "run the test sessions, restore the backup if anything fails" if tests
+        else "restore the backup if anything fails",
         "write the report",
     )
-    return Plan(folders, files, steps)
+    return Plan(folders, files, steps, outside)
 
 
 def import_failures(target: SdkTarget) -> Tuple[Tuple[str, str], ...]:
     """Modules of the SDK's async client that fail to import in a fresh interpreter, with their errors."""
-    package = ".".join(target.package_dir.relative_to(target.root / "src").parts)
+    package = package_name(target)
     return import_all([target.root / "src"], [package]).failures
 
 
@@ -276,11 +294,17 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
             swapped = True
             apply_swap(target, staging, run_id, plan.folders)
             step.detail = ", ".join(plan.folders)
+        if plan.outside:
+            # After the swap and before the gate: the gates see them, and a failed run rolls them back.
+            with steps.step("add adapter tests") as step:
+                added = write_outside(target, backup, plan.outside)
+                step.detail = f"{len(added)} file(s)"
+                base["notes"] = _notes(base) + tuple(added)
         with steps.step("import gate") as step:
             excused = import_gate(target, baseline)
             if excused:
                 step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
-                base["notes"] = tuple(base.get("notes", ())) + tuple(excused)
+                base["notes"] = _notes(base) + tuple(excused)
         if options.skip_tests or run_tests is None:
             steps.skip("tests", "--skip-tests" if options.skip_tests else "no test runner")
         else:
@@ -300,7 +324,8 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
                 # An interrupted swap leaves its journal behind; settle it before restoring over it.
                 recover(target)
                 result = restore_backup(target, backup, settings.backups_dir)
-                step.detail = f"restored backup {backup.id} ({result.restored} files)"
+                step.detail = f"restored backup {backup.id} ({result.restored} files)" + (
+                    f"; removed {', '.join(result.removed_outside)}" if result.removed_outside else "")
             outcome = "rolled-back"
         report = Report(outcome=outcome, steps=tuple(steps.steps), files=plan.files, backup_id=backup.id,
                         error=error, tests=tests, **base)  # type: ignore[arg-type]
@@ -310,6 +335,33 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
                     tests=tests, **base)  # type: ignore[arg-type]
     _keep(report, backup, "succeeded", options)
     return report
+
+
+def _notes(base: Mapping[str, object]) -> Tuple[str, ...]:
+    """The notes collected so far for a run's report."""
+    notes = base.get("notes", ())
+    return tuple(str(n) for n in notes) if isinstance(notes, (tuple, list)) else ()
+
+
+def write_outside(target: SdkTarget, backup: Backup, files: Sequence[OutsideFile]) -> List[str]:
+    """Create files outside the managed folders, each recorded in the backup first; never overwrite."""
+    paths = [(f, safe_join(target.root, f.path)) for f in files]
+    fresh = [(f, p) for f, p in paths if not os.path.lexists(p)]
+    record_added_outside(backup, [f.path for f, _ in fresh])
+    notes: List[str] = []
+    for f, path in fresh:
+        try:
+            with open(path, "x", encoding="utf-8") as handle:
+                handle.write(f.content)
+        except FileExistsError:
+            # Someone else made it meanwhile: it is theirs, so restore must not remove it.
+            record_added_outside(backup, [f.path], remove=True)
+            log.warning("not writing %s: it appeared meanwhile", f.path)
+            continue
+        notes.append(f"added {f.path} (a test for the new {f.about}; outside the managed folders, "
+                     "undone by `invoke restore`)")
+        log.info("added %s", f.path)
+    return notes
 
 
 def _keep(report: Report, backup: Backup, outcome: str, options: RegenOptions) -> None:
@@ -349,7 +401,7 @@ def replace_from(target: SdkTarget, source: Path, options: RegenOptions, setting
     with sdk_lock(target):
         recover(target)
         check_clean(target, options.allow_dirty)
-        base = dict(command=options.command, sdk=str(target.root),
+        base: Dict[str, Any] = dict(command=options.command, sdk=str(target.root),
                     spec={"source": prov.spec_source, "sha256": prov.spec_sha256, "version": prov.spec_version}
                     if prov else {"source": str(source)},
                     generator={"backend": prov.generator_backend, "version": prov.generator_version} if prov else {},
@@ -362,8 +414,7 @@ def replace_from(target: SdkTarget, source: Path, options: RegenOptions, setting
             plan = make_plan(target, staging)
             if not plan.folders:
                 steps.skip("swap", "the new tree is identical to the live one")
-                return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files,
-                              **base)  # type: ignore[arg-type]
+                return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files, **base)
             if not options.yes and not confirm(plan):
                 raise Aborted("declined at the confirmation prompt; nothing was changed",
                               "rerun with --yes to skip the prompt")
@@ -371,6 +422,77 @@ def replace_from(target: SdkTarget, source: Path, options: RegenOptions, setting
                           options, settings, steps, None, base)
         finally:
             discard_staging(target, run_id)
+
+
+def scaffold_sdk(target: SdkTarget, options: RegenOptions, settings: Settings, steps: StepLog,
+                 confirm: Confirm) -> Report:
+    """`invoke scaffold-adapters`: adapters (wiring, tests) for the live http/, as safely as regenerate."""
+    if "adapters" not in target.managed:
+        raise ConfigError("adapters/ is not a managed folder, so scaffolding may not write there",
+                          "add adapters to sdk.managed (default: http,adapters,orkes)")
+    if not (target.http_dir / "api").is_dir():
+        raise VerificationError(f"{target.http_dir} has no api/ folder to scaffold adapters for",
+                                "run `invoke regenerate` first")
+    with steps.step("pre-flight checks") as step:
+        check_managed_paths(target)
+        check_disk_space(target.package_dir, 2 * managed_size(target) + 50 * 1024 * 1024)
+    with sdk_lock(target):
+        recovered = recover(target)
+        if recovered:
+            step.detail = recovered
+        prov = recorded_provenance(target)
+        base: Dict[str, Any] = dict(
+            command=options.command, sdk=str(target.root),
+            spec={"source": prov.spec_source, "sha256": prov.spec_sha256, "version": prov.spec_version}
+            if prov else {"source": "the live http/"},
+            generator={"backend": prov.generator_backend, "version": prov.generator_version} if prov else {},
+            fixups=prov.fixups if prov else ())
+        run_id = new_run_id()
+        staging = prepare_staging(target, run_id)
+        try:
+            with steps.step("scaffold adapters") as step:
+                notes = _scaffold_staged(target, staging, options.dry_run)
+                step.detail = f"{len(notes)} note(s), listed in the report"
+                base["notes"] = tuple(notes)
+            plan = make_plan(target, staging, staged_only=True, tests=False)
+            if not plan.folders:
+                steps.skip("swap", "every generated API and model already has an adapter")
+                return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files, **base)
+            # Only now, as in regenerate: a no-op touches nothing, so it need not insist on a clean tree.
+            check_clean(target, options.allow_dirty)
+            if options.dry_run:
+                return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,
+                              **{**base, "notes": tuple(plan.lines()) + tuple(notes)})
+            if not options.yes and not confirm(plan):
+                raise Aborted("declined at the confirmation prompt; nothing was changed",
+                              "rerun with --yes to skip the prompt, or --dry-run to see the plan")
+            return _apply(target, prov.spec_version if prov else "scaffold", None, plan, staging, run_id,
+                          options, settings, steps, None, base)
+        finally:
+            discard_staging(target, run_id)
+
+
+def _scaffold_staged(target: SdkTarget, staging: Path, dry_run: bool) -> List[str]:
+    """Copy adapters/ and orkes/ into staging, scaffold there, and check nothing new is left unresolved."""
+    package = package_name(target)
+    for name in ("adapters", "orkes"):
+        if name in target.managed and (target.package_dir / name).exists():
+            copy_entry(target.package_dir / name, staging / name)
+    notes = list(scaffold_adapters(target.http_dir, staging, package=package))
+    # Only what scaffolding would add counts: a live SDK may already have references it cannot fix.
+    before = set(check_references(staging / ".nothing-staged", target.package_dir, package=package,
+                                  sdk_root=target.root))
+    after = check_references(staging, target.package_dir, package=package, sdk_root=target.root)
+    problems = [p for p in after if p not in before]
+    if problems and not dry_run:
+        raise VerificationError(
+            f"scaffolding leaves {len(problems)} new unresolved reference(s) in the SDK; first: {problems[0]}",
+            "fix the adapters or Orkes clients by hand; nothing was changed")
+    notes += [f"unresolved: {p}" for p in problems]
+    fixed = len(before - set(after))
+    if fixed:
+        notes.append(f"resolves {fixed} reference(s) that were unresolved in the live SDK")
+    return notes
 
 
 def fix_sdk_imports(target: SdkTarget, settings: Settings) -> List[str]:
@@ -407,4 +529,7 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
     lines.append(f"restored backup {result.backup_id}: {result.restored} files put back "
                  f"({result.changed} changed or missing), {result.removed} added file(s) removed; "
                  "verified against its manifest")
+    if result.removed_outside:
+        lines.append(f"removed {len(result.removed_outside)} file(s) the run had added outside the managed "
+                     f"folders: {', '.join(result.removed_outside)}")
     return lines

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backups import Backup, compare_files, load_manifest, verify_backup, verify_tree
-from .errors import BackupError
+from .backups import Backup, added_outside, compare_files, load_manifest, verify_backup, verify_tree
+from .errors import BackupError, RegenError
 from .file_tree import copy_entry, digest_tree
 from .journal import new_run_id
 from .sdk_target import SdkTarget, check_disk_space, safe_join
@@ -26,6 +26,7 @@ class RestoreResult:
     restored: int
     changed: int
     removed: int
+    removed_outside: tuple[str, ...] = ()  # files the run had added outside the managed folders
 
 
 def _problems_line(problems: list[str]) -> str:
@@ -44,6 +45,7 @@ def restore_backup(target: SdkTarget, backup: Backup, store: Path) -> RestoreRes
     names = tuple(str(n) for n in manifest["managed"])
     for name in names:
         safe_join(target.package_dir, name)
+    outside = _outside_paths(target, added_outside(manifest))
     damaged = verify_backup(backup)
     if damaged:
         raise BackupError(f"backup {backup.id} is damaged: {_problems_line(damaged)}", "restore an older backup")
@@ -78,7 +80,43 @@ def restore_backup(target: SdkTarget, backup: Backup, store: Path) -> RestoreRes
             f"the restored tree does not match backup {backup.id}: {_problems_line(problems)}",
             "run the restore again; if it persists, copy the backup's tree/ folder back by hand",
         )
+    gone = _remove_outside(outside)
     log.info("restored %d files from backup %s (%d changed, %d removed)", len(expected), backup.id, changed, removed)
     return RestoreResult(
-        backup_id=backup.id, folders=names, restored=len(expected), changed=changed, removed=removed
+        backup_id=backup.id, folders=names, restored=len(expected), changed=changed, removed=removed,
+        removed_outside=gone,
     )
+
+
+def _outside_paths(target: SdkTarget, listed: list[str]) -> list[tuple[str, Path]]:
+    """Resolve the manifest's added-outside names inside the SDK root; refuse the backup if one escapes."""
+    out: list[tuple[str, Path]] = []
+    managed = target.managed_paths()
+    for rel in listed:
+        parent, _, name = rel.rpartition("/")
+        try:
+            # The file itself is never followed (it is unlinked, not opened), only its folder.
+            folder = safe_join(target.root, parent) if parent else target.root
+        except RegenError as exc:
+            raise BackupError(f"backup lists an added file outside the SDK: {rel!r}", "choose another backup") from exc
+        # Nothing this tool writes lives in git's own folder: a manifest naming it is not ours.
+        if not name or name in (".", "..") or "\\" in name or ".git" in rel.split("/"):
+            raise BackupError(f"backup lists an added file with a bad name: {rel!r}", "choose another backup")
+        path = folder / name
+        if any(path == m or m in path.parents for m in managed):
+            continue  # the swap has already put the managed folders back
+        out.append((rel, path))
+    return out
+
+
+def _remove_outside(outside: list[tuple[str, Path]]) -> tuple[str, ...]:
+    """Delete the files a run added outside the managed folders, if they are still there."""
+    gone: list[str] = []
+    for rel, path in outside:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+            gone.append(rel)
+            log.info("removed %s (added by the run)", rel)
+        elif os.path.lexists(path):
+            log.warning("not removing %s: it is no longer a file", rel)
+    return tuple(gone)

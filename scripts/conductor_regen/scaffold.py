@@ -3,12 +3,15 @@
 New API classes get `adapters/api/<module>.py` in the SDK's own style (a subclass one-liner, or a
 facade holding the generated API), wired into the Orkes base client; new models get
 `adapters/models/<module>_adapter.py` and an export line in `adapters/models/__init__.py`.
+Also here: a unit test for each new API adapter (the guide's step 5.5), and deprecated aliases in
+the adapters for operations the server renamed.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import logging
 import re
 from pathlib import Path
@@ -25,8 +28,10 @@ from .codemods import (
     import_key,
     imports_for,
     insert_import,
+    replace_class,
     used_names,
 )
+from .errors import VerificationError
 from .reference_check import DEFAULT_PACKAGE, module_bindings
 from .sdk_target import safe_join
 
@@ -228,6 +233,11 @@ def _import_block(lines: Sequence[str], package: str) -> str:
     groups = [sorted(plain) + [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(set(froms) - set(ours))],
               [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(ours)]]
     return "\n".join("\n".join(g) + "\n" for g in groups if g)
+
+
+def _is_ellipsis_stmt(stmt: cst.CSTNode) -> bool:
+    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.Ellipsis))
 
 
 def _is_docstring_stmt(stmt: cst.CSTNode) -> bool:
@@ -439,3 +449,262 @@ def scaffold_adapters(new_http: Path, staging: Path, package: str = DEFAULT_PACK
     for note in scaffolder.notes:
         log.info("%s", note)
     return tuple(scaffolder.notes)
+
+
+# --- tests for new API adapters (the guide's step 5.5) -------------------------------------------------
+
+# Where the SDK keeps its async unit tests; the test sessions collect `test_async_*` there.
+ADAPTER_TESTS_DIR = "tests/unit/orkes"
+
+
+@dataclasses.dataclass(frozen=True)
+class OutsideFile:
+    """A file a run adds outside the managed folders: SDK-root-relative path, content, and what it is for."""
+
+    path: str
+    content: str
+    about: str
+
+
+def _public_operations(code: str, cls_name: str) -> List[str]:
+    """Public `async def` names of a generated API class, in file order."""
+    for stmt in ast.parse(code).body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == cls_name:
+            return [f.name for f in stmt.body if isinstance(f, ast.AsyncFunctionDef) and not f.name.startswith("_")]
+    return []
+
+
+def _required_init_args(path: Path, cls_name: str) -> Optional[int]:
+    """How many positional arguments (besides self) the class's own __init__ requires; None if unknown."""
+    for stmt in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not (isinstance(stmt, ast.ClassDef) and stmt.name == cls_name):
+            continue
+        for func in stmt.body:
+            if isinstance(func, ast.FunctionDef) and func.name == "__init__":
+                args = func.args
+                if args.kwonlyargs and any(d is None for d in args.kw_defaults):
+                    return None
+                positional = [*args.posonlyargs, *args.args][1:]
+                return len(positional) - len(args.defaults)
+    return None
+
+
+def _test_import_style(tests_dir: Path, package: str) -> ImportStyle:
+    """The import wrapping of the SDK's existing async tests (its backslash style, in the real SDK)."""
+    for path in sorted(tests_dir.glob("test_async_*.py")):
+        try:
+            return detect_import_style(path.read_text(encoding="utf-8"), package + ".")
+        except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
+            continue
+    return ImportStyle("single")
+
+
+def _adapter_test_module(adapter: ApiAdapter, gen: Generated, operations: Sequence[str], package: str,
+                         style: ImportStyle) -> str:
+    """A pytest module checking that `adapter` imports, wraps `gen` and keeps its operations async."""
+    imports = {f"{package}.adapters.api.{adapter.path.stem}": adapter.cls, f"{package}.http.api.{gen.module}": gen.cls}
+    lines: List[str] = []
+    if adapter.style == "facade":
+        required = _required_init_args(adapter.path, adapter.cls)
+        if required in (0, 1):
+            imports[f"{package}.http.api_client"] = "ApiClient"
+            lines += [f"    adapter = {adapter.cls}({'ApiClient()' if required else ''})",
+                      f"    assert isinstance(adapter.{adapter.attribute}, {gen.cls})"]
+        else:
+            # An __init__ this test cannot satisfy: check the class holds the API, without an instance.
+            lines.append(f"    assert {gen.cls}.__name__ in inspect.getsource({adapter.cls})")
+    else:
+        lines += [f"    assert issubclass({adapter.cls}, {gen.cls})", f"    adapter = {adapter.cls}"]
+    members = f"getattr({gen.cls}, name), getattr(adapter, name)" if any("adapter =" in x for x in lines) \
+        else f"getattr({gen.cls}, name),"
+    listed = "".join(f'    "{name}",\n' for name in operations)
+    header = (
+        f'"""{adapter.cls} imports, wraps the generated {gen.cls} and keeps its operations async."""\n'
+        "# Written by conductor-regen when it scaffolded the adapter; later runs never overwrite it.\n"
+        "from __future__ import annotations\n\n"
+        "import inspect\n\n"
+        + "".join(style.render(m, n) for m, n in sorted(imports.items()))
+        + f"\n# {gen.cls}'s operations when the adapter was scaffolded.\n"
+        + (f"OPERATIONS = (\n{listed})\n\n\n" if listed else "OPERATIONS: tuple = ()\n\n\n")
+    )
+    body = "\n".join([
+        f"def test_{adapter.path.stem}_adapter():",
+        *lines,
+        f"    public = [name for name, _ in inspect.getmembers({gen.cls}, inspect.isfunction)",
+        '              if not name.startswith("_")]',
+        "    assert public and set(OPERATIONS) <= set(public)",
+        "    for name in public:",
+        f"        for member in ({members}):",
+        "            # pydantic's validate_call wraps each operation; releases before 2.7 hid the coroutine flag.",
+        "            assert inspect.iscoroutinefunction(member) or \\",
+        "                inspect.iscoroutinefunction(inspect.unwrap(member)), name",
+    ])
+    return header + body + "\n"
+
+
+def adapter_tests(http: Path, staging: Path, live_package_dir: Path, sdk_root: Path,
+                  package: str = DEFAULT_PACKAGE) -> List[OutsideFile]:
+    """A test module for each API adapter that is new in `staging`, where the SDK has none yet."""
+    staged_api, live_api = staging / "adapters" / "api", live_package_dir / "adapters" / "api"
+    if not staged_api.is_dir():
+        return []
+    try:
+        tests_dir = safe_join(sdk_root, ADAPTER_TESTS_DIR)
+    except VerificationError:
+        log.warning("not writing adapter tests: %s leads out of the SDK", ADAPTER_TESTS_DIR)
+        return []
+    new = [a for a in existing_api_adapters(staged_api, package) if not (live_api / a.path.name).exists()]
+    if not new:
+        return []
+    if not tests_dir.is_dir():
+        log.info("not writing adapter tests: the SDK has no %s/ folder", ADAPTER_TESTS_DIR)
+        return []
+    generated = {g.cls: g for g in generated_classes(http / "api" / "__init__.py", f"{package}.http.api", "Api")}
+    style = _test_import_style(tests_dir, package)
+    out: List[OutsideFile] = []
+    seen: Set[str] = set()
+    for adapter in new:
+        gen = generated.get(adapter.generated)
+        rel = f"{ADAPTER_TESTS_DIR}/test_async_{adapter.path.stem}_adapter.py"
+        if gen is None or rel in seen or safe_join(sdk_root, rel).exists():
+            continue
+        seen.add(rel)
+        code = safe_join(http / "api", f"{gen.module}.py").read_text(encoding="utf-8")
+        content = _adapter_test_module(adapter, gen, _public_operations(code, gen.cls), package, style)
+        out.append(OutsideFile(rel, content, adapter.cls))
+    return out
+
+
+# --- deprecated aliases for renamed operations ------------------------------------------------------------
+
+VARIANTS = ("", "_with_http_info", "_without_preload_content")
+# How an alias's docstring starts; later runs recognise their own aliases by it.
+ALIAS_DOC = "Deprecated alias of"
+
+
+def _class_functions_in(path: Path, cls_name: str) -> Dict[str, cst.FunctionDef]:
+    cls = find_class(cst.parse_module(path.read_text(encoding="utf-8")), cls_name)
+    return class_functions(cls) if cls is not None else {}
+
+
+def _alias_method(adapter: str, old: str, new: str, target: str, label: str, asynchronous: bool) -> cst.BaseStatement:
+    """`async def old(self, *args, **kwargs)`: warn, then forward to `target` (e.g. `self.new`)."""
+    # The label holds a path from the spec: json.dumps makes it a safe (double-quoted) Python literal.
+    message = json.dumps(f"{adapter}.{old} is deprecated; use {new} ({label})")
+    prefix, call = ("async ", "await ") if asynchronous else ("", "")
+    code = (f"{prefix}def {old}(self, *args: Any, **kwargs: Any) -> Any:\n"
+            f'    """{ALIAS_DOC} {new}: the server\'s API renamed the operation."""\n'
+            f"    warnings.warn(\n        {message},\n        DeprecationWarning,\n        stacklevel=2,\n    )\n"
+            f"    return {call}{target}(*args, **kwargs)\n")
+    return cst.parse_statement(code).with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+
+
+def _ensure_stdlib_imports(tree: cst.Module, statements: Sequence[str], package: str) -> cst.Module:
+    """Bind `warnings`/`Any` at module level; above the package's own imports, as isort puts them."""
+    bound, _, _ = module_bindings(ast.parse(tree.code), "", False)
+    missing = [s for s in statements if s.split()[-1] not in bound]
+    if not missing:
+        return tree
+    body = list(tree.body)
+    imports = [i for i, s in enumerate(body) if import_key(s) and import_key(s) != "__future__"]
+    ours = all(import_key(body[i]).split(".")[0] == package.split(".")[0] for i in imports)
+    if not imports or not ours:
+        for statement in missing:
+            tree = insert_import(tree, statement + "\n")
+        return tree
+    first = body[imports[0]]
+    assert isinstance(first, cst.SimpleStatementLine)
+    new = [cst.parse_statement(s + "\n") for s in missing]
+    new[0] = new[0].with_changes(leading_lines=first.leading_lines)
+    body[imports[0]] = first.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+    body[imports[0]:imports[0]] = new
+    return tree.with_changes(body=body)
+
+
+def alias_renamed(old_http: Path, new_http: Path, staging: Path, package: str = DEFAULT_PACKAGE) -> Tuple[str, ...]:
+    """Give API adapters deprecated aliases for operations whose generated name changed (same METHOD + path).
+
+    The alias keeps `adapter.old_name(...)` working (with a DeprecationWarning) by forwarding to the
+    new name, so the previous generated code need not be carried over. An existing method of the
+    same name in the adapter is never replaced, and a name the new class uses for another operation
+    is never shadowed.
+    """
+    from .operations import read_client_operations
+
+    api_dir = staging / "adapters" / "api"
+    if not ((old_http / "api").is_dir() and (new_http / "api").is_dir() and api_dir.is_dir()):
+        return ()
+    old_ops, new_ops = read_client_operations(old_http), read_client_operations(new_http)
+    adapters: Dict[str, List[ApiAdapter]] = {}
+    for found in existing_api_adapters(api_dir, package):
+        adapters.setdefault(found.generated, []).append(found)
+    notes: List[str] = []
+    notes += _shadowing_aliases(adapters, new_http, package)
+    for key in sorted(old_ops.keys() & new_ops.keys()):
+        old, new = old_ops[key], new_ops[key]
+        if old.class_name != new.class_name or old.name == new.name:
+            continue
+        generated = _class_functions_in(safe_join(new_http / "api", f"{new.module}.py"), new.class_name)
+        for adapter in adapters.get(new.class_name, []):
+            notes += _alias_one(adapter, old.name, new.name, generated, old.label, package)
+    for note in notes:
+        log.info("%s", note)
+    return tuple(notes)
+
+
+def _shadowing_aliases(adapters: Dict[str, List[ApiAdapter]], new_http: Path, package: str) -> List[str]:
+    """Notes for aliases from earlier runs whose old name the new API now uses for another operation."""
+    generated = {g.cls: g for g in generated_classes(new_http / "api" / "__init__.py", f"{package}.http.api", "Api")}
+    notes: List[str] = []
+    for cls_name, found in sorted(adapters.items()):
+        gen = generated.get(cls_name)
+        if gen is None:
+            continue
+        names = set(_class_functions_in(safe_join(new_http / "api", f"{gen.module}.py"), cls_name))
+        for adapter in found:
+            for name, func in _class_functions_in(adapter.path, adapter.cls).items():
+                if name in names and ALIAS_DOC in cst.Module([]).code_for_node(func):
+                    notes.append(f"check {adapter.cls}.{name}: it is a deprecated alias, but {cls_name}.{name} "
+                                 "is now another operation, which the alias hides")
+    return notes
+
+
+def _alias_one(adapter: ApiAdapter, old: str, new: str, generated: Dict[str, cst.FunctionDef], label: str,
+               package: str) -> List[str]:
+    code = adapter.path.read_text(encoding="utf-8")
+    tree = cst.parse_module(code)
+    cls = find_class(tree, adapter.cls)
+    if cls is None:
+        return []
+    own = class_functions(cls)
+    added: List[cst.BaseStatement] = []
+    names: List[str] = []
+    skipped: List[str] = []
+    for variant in VARIANTS:
+        old_name, new_name = old + variant, new + variant
+        if new_name not in generated or not (old_name.isidentifier() and new_name.isidentifier()):
+            continue
+        if old_name in own:
+            continue  # already aliased by an earlier run, or written by hand: never replaced
+        if old_name in generated:
+            skipped.append(old_name)  # the new class uses the old name for another operation
+            continue
+        # A facade that neither defines nor forwards the new name reaches it through the generated API.
+        through_self = adapter.style == "subclass" or new_name in own or "__getattr__" in own
+        target = f"self.{new_name}" if through_self else f"self.{adapter.attribute}.{new_name}"
+        added.append(_alias_method(adapter.cls, old_name, new_name, target, label,
+                                   generated[new_name].asynchronous is not None))
+        names.append(old_name)
+    notes = [f"not aliased: {adapter.cls}.{n} ({label} was renamed, but the new API uses {n} for another operation)"
+             for n in skipped]
+    if not added:
+        return notes
+    body = list(cls.body.body) if isinstance(cls.body, cst.IndentedBlock) else []
+    if all(_is_ellipsis_stmt(s) for s in body):
+        added[0] = added[0].with_changes(leading_lines=[])  # right under `class X(...):`, as black has it
+    tree = replace_class(tree, append_to_class(cls, added))
+    tree = _ensure_stdlib_imports(tree, ["import warnings", "from typing import Any"], package)
+    adapter.path.write_text(tree.code, encoding="utf-8")
+    notes.append(f"added deprecated alias(es) {', '.join(f'{adapter.cls}.{n}' for n in names)} -> "
+                 f"{new} in adapters/api/{adapter.path.name}: {label} was renamed by the server's API")
+    return notes
