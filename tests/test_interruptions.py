@@ -331,11 +331,6 @@ def test_sigkill_then_restore_gives_the_old_tree(tmp_path: Path, regen_cache: Pa
         assert not (pkg(root) / name).exists(), name
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG scripts/conductor_regen/regenerate.py regenerate(): the run's work folder "
-    "(tempfile.mkdtemp(prefix='regen-', dir=settings.cache_dir), holding the generator output) is removed "
-    "only by a `finally`, so kill -9 leaks it; neither recover(), `invoke restore` nor the next run "
-    "removes it, and each killed run leaves another (a whole generated client for the real spec)"))
 def test_a_killed_run_leaves_no_work_folder_behind(tmp_path: Path, regen_cache: Path) -> None:
     root = new_sdk(tmp_path)
     before = sdk_digest(root)

@@ -134,9 +134,9 @@ def main(args: List[str]) -> int:
               f"({rerun / first:.2f} of the first; target <= 0.25)")
     if not opts.skip_nox:
         with tempfile.TemporaryDirectory(prefix="regen-bench-nox-") as tmp:
-            cold, warm, plain = bench_nox(Path(tmp))
+            cold, warm, bare = bench_nox(Path(tmp))
         print(f"nox -s async_tests on the example SDK: cold (new venv) {cold:.2f} s (target <= 60 s), "
-              f"warm -R {warm:.2f} s, plain pytest {plain:.2f} s: warm overhead {warm - plain:.2f} s "
+              f"warm -R {warm:.2f} s, plain pytest {bare:.2f} s: warm overhead {warm - bare:.2f} s "
               f"(target <= 5 s)")
     return 0
 

@@ -15,11 +15,11 @@ from .change_analysis import analyze, count_by_severity, to_json_list
 from .compat_fields import keep_removed_fields
 from .compat_keep import keep_removed
 from .config import Settings
-from .errors import Aborted, ConfigError, RegenError, VerificationError
+from .errors import Aborted, BackupError, ConfigError, RegenError, VerificationError
 from .file_tree import copy_entry, digest_tree
 from .import_fixing import fix_imports
 from .journal import new_run_id
-from .local_edits import apply_edits, load_edits
+from .local_edits import apply_edits, edits_for
 from .name_pinning import pin_step
 from .pipeline import Generated, PreparedSpec, generate_verified, prepare_spec, provenance_for
 from .progress import StepLog
@@ -123,7 +123,7 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     fixed = fix_imports([staging / n for n in target.managed if (staging / n).exists()], settings.generator)
     if fixed:
         notes.append(f"fixed imports in {len(fixed)} file(s)")
-    edits = apply_edits(new_http, load_edits())
+    edits = apply_edits(new_http, edits_for(target.root))
     if edits:
         notes.append("re-applied local edits: " + ", ".join(edits))
     package = package_name(target)
@@ -233,7 +233,8 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
             return Report(outcome="no-op", steps=tuple(steps.steps), **base)
         # Only now: a no-op run touches nothing, so it need not insist on a clean tree.
         check_clean(target, options.allow_dirty)
-        work = Path(tempfile.mkdtemp(prefix="regen-", dir=_ensure(settings.cache_dir)))
+        sweep_work_dirs(settings.cache_dir)
+        work = Path(tempfile.mkdtemp(prefix=f"regen-{os.getpid()}-", dir=_ensure(settings.cache_dir)))
         run_id = new_run_id()
         try:
             gen = generate_verified(spec, work / "staging", settings, steps, use_cache=options.use_cache)
@@ -270,6 +271,21 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                 discard_staging(target, run_id)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def sweep_work_dirs(cache_dir: Path) -> List[str]:
+    """Remove work folders of runs that died (kill -9 skips their `finally`); live runs' are left alone."""
+    from .run_lock import pid_alive
+
+    removed: List[str] = []
+    for folder in sorted(cache_dir.glob("regen-*")) if cache_dir.is_dir() else []:
+        pid = folder.name.split("-")[1]
+        if folder.is_dir() and (not pid.isdigit() or not pid_alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    if removed:
+        log.info("removed work folder(s) of interrupted runs: %s", ", ".join(removed))
+    return removed
 
 
 def _ensure(path: Path) -> Path:
@@ -519,7 +535,15 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
         recovered = recover(target)
         if recovered:
             lines.append(recovered)
-        chosen = get_backup(settings.backups_dir, target.name, backup_id)
+        sweep_work_dirs(settings.cache_dir)
+        try:
+            chosen = get_backup(settings.backups_dir, target.name, backup_id)
+        except BackupError as exc:
+            if recovered and backup_id is None:
+                # The interrupted run never got as far as a backup, so it never touched the tree.
+                raise BackupError(exc.message, f"{recovered}; the tree is as it was, nothing needs restoring") \
+                    from exc
+            raise
         if not ask(f"{', '.join(target.managed)} of {target.root} from backup {chosen.id}"):
             raise Aborted("restore declined; nothing was changed", "pass --yes to skip the question")
         # The live tree may hold work nobody saved: keep it too, so a restore never loses anything.
