@@ -209,17 +209,38 @@ def _spec_info(spec: PreparedSpec) -> Dict[str, str]:
             "version": spec.loaded.version}
 
 
+def _preflight(target: SdkTarget, steps: StepLog) -> None:
+    """Checks that need no lock: layout, no symlinked managed folder, room for a backup and a staged copy."""
+    with steps.step("pre-flight checks"):
+        check_managed_paths(target)
+        check_disk_space(target.package_dir, 2 * managed_size(target) + 50 * 1024 * 1024)
+
+
+def _recover(target: SdkTarget, steps: StepLog) -> None:
+    """Settle an interrupted earlier run (call under the lock) and say so in the step log."""
+    recovered = recover(target)
+    if recovered:
+        steps.skip("recover", recovered)
+
+
+def _base_from(options: RegenOptions, target: SdkTarget, prov: Optional[Provenance],
+               fallback_source: str) -> Dict[str, Any]:
+    """Report fields for a run whose tree comes from recorded provenance rather than a spec."""
+    return dict(
+        command=options.command, sdk=str(target.root),
+        spec={"source": prov.spec_source, "sha256": prov.spec_sha256, "version": prov.spec_version}
+        if prov else {"source": fallback_source},
+        generator={"backend": prov.generator_backend, "version": prov.generator_version} if prov else {},
+        fixups=prov.fixups if prov else ())
+
+
 def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, steps: StepLog,
                confirm: Confirm, run_tests: Optional[TestRunner] = None,
                env: Optional[Mapping[str, str]] = None) -> Report:
     """Run the whole procedure on `target`; the SDK is either fully updated or left as it was."""
-    with steps.step("pre-flight checks") as step:
-        check_managed_paths(target)
-        check_disk_space(target.package_dir, 2 * managed_size(target) + 50 * 1024 * 1024)
+    _preflight(target, steps)
     with sdk_lock(target):
-        recovered = recover(target)
-        if recovered:
-            step.detail = recovered
+        _recover(target, steps)
         prepared = prepare_spec(options.spec, settings, steps, env)
         # Before provenance: the pinned document is what is generated, cached and recorded, so an
         # unchanged spec is still a no-op on the next run.
@@ -411,17 +432,11 @@ def replace_from(target: SdkTarget, source: Path, options: RegenOptions, setting
     else:
         raise VerificationError(f"{source} is neither a staging tree nor a generated package",
                                 "pass the --output of `invoke generate`, or a folder holding api/ and models/")
-    with steps.step("pre-flight checks"):
-        check_managed_paths(target)
-        check_disk_space(target.package_dir, 2 * managed_size(target) + 50 * 1024 * 1024)
+    _preflight(target, steps)
     with sdk_lock(target):
-        recover(target)
+        _recover(target, steps)
         check_clean(target, options.allow_dirty)
-        base: Dict[str, Any] = dict(command=options.command, sdk=str(target.root),
-                    spec={"source": prov.spec_source, "sha256": prov.spec_sha256, "version": prov.spec_version}
-                    if prov else {"source": str(source)},
-                    generator={"backend": prov.generator_backend, "version": prov.generator_version} if prov else {},
-                    fixups=prov.fixups if prov else ())
+        base = _base_from(options, target, prov, str(source))
         run_id = new_run_id()
         staging = prepare_staging(target, run_id)
         try:
@@ -449,20 +464,11 @@ def scaffold_sdk(target: SdkTarget, options: RegenOptions, settings: Settings, s
     if not (target.http_dir / "api").is_dir():
         raise VerificationError(f"{target.http_dir} has no api/ folder to scaffold adapters for",
                                 "run `invoke regenerate` first")
-    with steps.step("pre-flight checks") as step:
-        check_managed_paths(target)
-        check_disk_space(target.package_dir, 2 * managed_size(target) + 50 * 1024 * 1024)
+    _preflight(target, steps)
     with sdk_lock(target):
-        recovered = recover(target)
-        if recovered:
-            step.detail = recovered
+        _recover(target, steps)
         prov = recorded_provenance(target)
-        base: Dict[str, Any] = dict(
-            command=options.command, sdk=str(target.root),
-            spec={"source": prov.spec_source, "sha256": prov.spec_sha256, "version": prov.spec_version}
-            if prov else {"source": "the live http/"},
-            generator={"backend": prov.generator_backend, "version": prov.generator_version} if prov else {},
-            fixups=prov.fixups if prov else ())
+        base = _base_from(options, target, prov, "the live http/")
         run_id = new_run_id()
         staging = prepare_staging(target, run_id)
         try:
