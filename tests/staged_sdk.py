@@ -102,7 +102,7 @@ def run_sdk_tests(shadow: Path, example_root: Path) -> subprocess.CompletedProce
         else:
             shutil.copy2(source, shadow / name)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-m", "pytest", "tests", "-q", "-rf", "-p", "no:cacheprovider"],
+    return subprocess.run([sys.executable, "-m", "pytest", "tests", "-q", "-rf", "-p", "no:cacheprovider", "-p", "no:benchmark"],
                           capture_output=True, text=True, env=env, cwd=shadow)
 
 

@@ -86,7 +86,7 @@ def test_scaffold_adapters_recreates_the_adapter_then_is_a_noop_and_restore_undo
     status = {s["name"]: s["status"] for s in filed["steps"]}
     assert status["swap"] == status["add adapter tests"] == status["import gate"] == "ok", status
     # The SDK's own tests pass, the new adapter test included.
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark", "tests"],
                           capture_output=True, text=True, cwd=root, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert done.returncode == 0 and "38 passed" in done.stdout, done.stdout + done.stderr
 

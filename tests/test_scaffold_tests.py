@@ -55,7 +55,7 @@ def v2_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_pytest(root: Path, *paths: str) -> subprocess.CompletedProcess:
     """The SDK's own pytest (its pyproject puts src on the path), leaving no bytecode or cache behind."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths],
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark", *paths],
                           capture_output=True, text=True, env=env, cwd=root)
 
 
