@@ -32,6 +32,7 @@ from .codemods import (
     used_names,
 )
 from .errors import ConfigError, VerificationError
+from .operations import module_operations
 from .reference_check import (
     DEFAULT_PACKAGE,
     Problem,
@@ -369,24 +370,9 @@ def _methods_to_carry(old_code: str, cls_name: str, present: Set[str], method: s
 
 
 def _endpoints(code: str) -> Dict[Tuple[str, str], Tuple[str, str]]:
-    """(class, operation method) -> (HTTP method, resource path), from generated `_x_serialize` helpers."""
-    out: Dict[Tuple[str, str], Tuple[str, str]] = {}
-    for cls in ast.parse(code).body:
-        if not isinstance(cls, ast.ClassDef):
-            continue
-        for func in cls.body:
-            if not (isinstance(func, ast.FunctionDef) and func.name.startswith("_")
-                    and func.name.endswith("_serialize")):
-                continue
-            for call in ast.walk(func):
-                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
-                        and call.func.attr == "param_serialize":
-                    args = {k.arg: k.value.value for k in call.keywords
-                            if isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)}
-                    if "method" in args and "resource_path" in args:
-                        out[(cls.name, func.name[1:-len("_serialize")])] = (args["method"].upper(),
-                                                                            args["resource_path"])
-    return out
+    """(class, operation method) -> (HTTP method, resource path), read the way `operations` reads a client."""
+    cls, ops = module_operations(code, "module")
+    return {(cls, name): key for key, name in ops.items()} if cls else {}
 
 
 def keep_removed(old_http: Path, new_http: Path, sdk_package_dir: Path, staging: Path,

@@ -99,7 +99,7 @@ def label(key: OperationKey) -> str:
     return f"{key[0]} {key[1]}"
 
 
-def _module_operations(source: str, module: str) -> Tuple[Optional[str], Dict[OperationKey, str]]:
+def module_operations(source: str, module: str) -> Tuple[Optional[str], Dict[OperationKey, str]]:
     """The class name and {key: method name} of one generated API module."""
     class_match = _CLASS_RE.search(source)
     public = set(_ASYNC_DEF_RE.findall(source))
@@ -133,7 +133,7 @@ def read_client_operations(http_dir: Path) -> Dict[OperationKey, ClientOperation
     for file in sorted(api_dir.glob("*.py")):
         if file.name == "__init__.py":
             continue
-        class_name, ops = _module_operations(file.read_text(encoding="utf-8"), file.stem)
+        class_name, ops = module_operations(file.read_text(encoding="utf-8"), file.stem)
         if class_name is None:
             log.debug("%s has no class; skipped", file.name)
             continue
