@@ -22,12 +22,13 @@ from .config import Settings
 from .errors import ConfigError, VerificationError
 from .local_edits import LocalEdit
 from .progress import StepLog
+from .provenance import IN_SDK
 from .sdk_target import SdkTarget
 
 log = logging.getLogger(__name__)
 
 # Files a run writes into http/ itself, and caches; neither is an edit.
-IGNORED_NAMES = frozenset({".regen-provenance.json"})
+IGNORED_NAMES = frozenset({IN_SDK})
 IGNORED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 # A file that shares no line with its pristine version is proposed whole only up to this size.
 WHOLE_FILE_LIMIT = 4096
@@ -270,7 +271,7 @@ def recorded_spec(http_dir: Path) -> Optional[str]:
     """The spec file the live client was generated from, if the provenance names one that still exists."""
     from .provenance import read_provenance
 
-    prov = read_provenance(http_dir / ".regen-provenance.json")
+    prov = read_provenance(http_dir / IN_SDK)
     if prov is not None and Path(prov.spec_source).is_file():
         return prov.spec_source
     return None

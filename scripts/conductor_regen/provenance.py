@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 from . import __version__
 
 FILENAME = "provenance.json"
+# Recorded inside the SDK's generated package so the next run knows what produced the live tree.
+IN_SDK = ".regen-provenance.json"
 
 
 def public_source(source: str) -> str:

@@ -25,7 +25,7 @@ from .pipeline import Generated, PreparedSpec, generate_verified, prepare_spec, 
 from .progress import StepLog
 from .reference_check import check_references
 from .scaffold import OutsideFile, adapter_tests, alias_renamed, scaffold_adapters
-from .provenance import Provenance, read_provenance, write_provenance
+from .provenance import IN_SDK, Provenance, read_provenance, write_provenance
 from .report import FileChanges, Report
 from .restore import restore_backup
 from .run_lock import sdk_lock
@@ -36,8 +36,7 @@ from .verification import import_all
 
 log = logging.getLogger(__name__)
 
-# Recorded inside the generated package so the next run knows what produced the live tree.
-PROVENANCE_IN_SDK = ".regen-provenance.json"
+PROVENANCE_IN_SDK = IN_SDK
 
 
 @dataclasses.dataclass(frozen=True)
