@@ -112,9 +112,9 @@ def test_define_path_parameters_adds_missing_and_requires_existing() -> None:
     fixed = _assert_pure_and_idempotent("define-path-parameters")
     paths = fixed["paths"]
 
+    # The query declaration of a template name becomes the path parameter: one `type`, never two.
     event_params = paths["/api/events/{type}"]["post"]["parameters"]
-    assert {"name": "type", "in": "path", "required": True, "schema": {"type": "string"}} in event_params
-    assert any(p["in"] == "query" and p["name"] == "type" for p in event_params), "query param was lost"
+    assert event_params == [{"name": "type", "in": "path", "required": True, "schema": {"type": "string"}}]
 
     # A path-level definition covers the operation, but must become required.
     hooks = paths["/api/hooks/{id}/tags"]
@@ -130,11 +130,62 @@ def test_define_path_parameters_adds_missing_and_requires_existing() -> None:
 
 def test_define_path_parameters_reports_changes_per_operation() -> None:
     _, changes = _fixup("define-path-parameters").apply(_spec(), FixupConfig())
-    assert "POST /api/events/{type}: added path parameter 'type'" in changes
+    assert ("POST /api/events/{type}: query parameter 'type' made the path parameter (required), "
+            "not duplicated") in changes
     assert "POST /api/flow/{flowId}/jump/{ref}: added path parameter 'ref'" in changes
     assert "GET /api/flow/{flowId}/jump/{ref}: path parameter 'ref' marked required" in changes
     assert "/api/hooks/{id}/tags (path-level): path parameter 'id' marked required" in changes
     assert len(changes) == 4
+
+
+def _names(params: Any) -> list:
+    return [(p.get("name"), p.get("in")) for p in params]
+
+
+def test_define_path_parameters_never_duplicates_a_name() -> None:
+    """Query/header/cookie declarations, $refs and path-level ones are adopted; shadowed extras dropped."""
+    spec = {
+        "openapi": "3.0.1", "info": {"title": "t", "version": "1"},
+        "components": {"parameters": {"Kind": {"name": "kind", "in": "header", "style": "simple",
+                                               "schema": {"type": "string"}}}},
+        "paths": {
+            "/a/{kind}": {"get": {"parameters": [{"$ref": "#/components/parameters/Kind"}],
+                                  "responses": {"200": {"description": "OK"}}}},
+            "/b/{ref}": {"post": {"parameters": [
+                {"name": "ref", "in": "query", "required": False, "style": "form", "explode": True,
+                 "allowEmptyValue": True, "schema": {"type": "string"}},
+                {"name": "ref", "in": "cookie", "schema": {"type": "string"}},
+                {"name": "other", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "OK"}}}},
+            "/c/{id}": {"parameters": [{"name": "id", "in": "query", "schema": {"type": "integer"}}],
+                        "get": {"parameters": [{"name": "id", "in": "query", "schema": {"type": "integer"}}],
+                                "responses": {"200": {"description": "OK"}}},
+                        "put": {"responses": {"200": {"description": "OK"}}}},
+        },
+    }
+    snapshot = copy.deepcopy(spec)
+    fixed, changes = _fixup("define-path-parameters").apply(spec, FixupConfig())
+    assert spec == snapshot
+    paths = fixed["paths"]
+    kind = paths["/a/{kind}"]["get"]["parameters"]
+    assert kind == [{"name": "kind", "in": "path", "required": True, "schema": {"type": "string"}}]
+    assert fixed["components"]["parameters"]["Kind"]["in"] == "header", "the shared component is left alone"
+    ref = paths["/b/{ref}"]["post"]["parameters"]
+    assert _names(ref) == [("ref", "path"), ("other", "query")]
+    assert ref[0] == {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+    assert _names(paths["/c/{id}"]["parameters"]) == [("id", "path")]
+    assert paths["/c/{id}"]["parameters"][0]["required"] is True
+    assert _names(paths["/c/{id}"]["get"]["parameters"]) == []
+    assert "parameters" not in paths["/c/{id}"]["put"]
+    assert sorted(changes) == sorted([
+        "GET /a/{kind}: header parameter 'kind' made the path parameter (required), not duplicated",
+        "POST /b/{ref}: query parameter 'ref' made the path parameter (required), not duplicated",
+        "POST /b/{ref}: dropped cookie parameter 'ref': the path template binds that name",
+        "/c/{id} (path-level): query parameter 'id' made the path parameter (required), not duplicated",
+        "GET /c/{id}: dropped query parameter 'id': the path template binds that name",
+    ])
+    again, second = _fixup("define-path-parameters").apply(fixed, FixupConfig())
+    assert second == [] and again == fixed
 
 
 def test_define_path_parameters_shares_untouched_subtrees() -> None:
@@ -214,7 +265,7 @@ def test_apply_fixups_runs_all_in_order_and_reports_changes() -> None:
     assert [a.name for a in applied] == [f.name for f in REGISTRY]
     assert all(isinstance(a, AppliedFixup) and a.changes and a.reason for a in applied)
     # define-path-parameters ran before the strip, so its lines name the original paths.
-    assert "POST /api/events/{type}: added path parameter 'type'" in applied[0].changes
+    assert "POST /api/flow/{flowId}/jump/{ref}: added path parameter 'ref'" in applied[0].changes
     assert "/events/{type}" in fixed["paths"]
     assert fixed["paths"]["/events/{type}"]["post"]["parameters"][-1]["in"] == "path"
     _, again = apply_fixups(fixed, FixupConfig())

@@ -108,3 +108,17 @@ def test_real_orkes_spec_generates_and_imports(tmp_path: Path, settings: Setting
     assert "resource_path='/workflow/search'" in search
     assert {f.name for f in result.spec.fixups} == {"define-path-parameters", "drop-array-properties",
                                                     "strip-path-prefix"}
+
+
+def test_a_template_name_declared_as_query_generates_one_path_parameter(v2_tree: Path) -> None:
+    """v2 declares {taskReferenceName} only as an optional query parameter: the repaired spec gives one
+    required path parameter, never a second `task_reference_name2` (the committed SDK's signature)."""
+    import ast
+
+    source = (v2_tree / "conductor" / "asyncio_client" / "http" / "api" / "workflow_resource_api.py").read_text()
+    jump = next(n for n in ast.walk(ast.parse(source))
+                if isinstance(n, ast.AsyncFunctionDef) and n.name == "jump_to_task")
+    names = [a.arg for a in jump.args.args if not a.arg.startswith("_")]
+    assert names == ["self", "workflow_id", "task_reference_name", "request_body"]
+    assert len(jump.args.defaults) == 5, "only the _request_* keywords have defaults"
+    assert "'taskReferenceName'" in source and "_query_params.append(('taskReferenceName'" not in source

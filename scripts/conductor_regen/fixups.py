@@ -157,10 +157,12 @@ def _define_item_parameters(document: Document, path: str, item: Any, changes: L
     if not isinstance(item, dict):
         return item
     updates: Dict[str, Any] = {}
-    shared = _require_inline_path_params(item.get("parameters"), f"{path} (path-level)", changes)
+    declared = path_template_names(path)
+    level_where = f"{path} (path-level)"
+    shared = _require_inline_path_params(item.get("parameters"), level_where, changes)
+    shared = _adopt_as_path(document, shared, declared, level_where, changes)
     if "parameters" in item:
         updates["parameters"] = shared
-    declared = path_template_names(path)
     level_names = _path_param_names(document, shared)
     for method in HTTP_METHODS:
         operation = item.get(method)
@@ -168,6 +170,7 @@ def _define_item_parameters(document: Document, path: str, item: Any, changes: L
             continue
         where = f"{method.upper()} {path}"
         params = _require_inline_path_params(operation.get("parameters"), where, changes)
+        params = _adopt_as_path(document, params, [n for n in declared if n not in level_names], where, changes)
         defined = level_names | _path_param_names(document, params)
         missing = [name for name in declared if name not in defined]
         if missing:
@@ -175,9 +178,56 @@ def _define_item_parameters(document: Document, path: str, item: Any, changes: L
             for name in missing:
                 params.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
                 changes.append(f"{where}: added path parameter '{name}'")
+        params = _drop_shadowed(document, params, set(declared), where, changes)
         if params is not operation.get("parameters"):
             updates[method] = {**operation, "parameters": params}
     return _with(item, updates)
+
+
+# Serialisation keywords that only make sense for query/header/cookie parameters.
+_NON_PATH_KEYS = ("style", "explode", "allowEmptyValue", "allowReserved")
+
+
+def _adopt_as_path(document: Document, params: Any, declared: List[str], where: str, changes: List[str]) -> Any:
+    """Turn a query/header/cookie declaration of a template name into its path parameter.
+
+    Adding a second, path parameter of the same name would make the generator emit both
+    (`type`, `type2`), so the existing declaration is converted instead (a `$ref` is inlined,
+    leaving the shared component alone).
+    """
+    if not isinstance(params, list):
+        return params
+    defined = _path_param_names(document, params)
+    wanted = [name for name in declared if name not in defined]
+    out: List[Any] = []
+    changed = False
+    for param in params:
+        resolved = _resolve_local_ref(document, param)
+        name = resolved.get("name") if isinstance(resolved, dict) else None
+        if isinstance(resolved, dict) and name in wanted and resolved.get("in") != "path":
+            wanted.remove(name)
+            kept = {k: v for k, v in resolved.items() if k not in _NON_PATH_KEYS}
+            param = {**kept, "in": "path", "required": True}
+            changes.append(f"{where}: {resolved.get('in')} parameter '{name}' made the path parameter "
+                           "(required), not duplicated")
+            changed = True
+        out.append(param)
+    return out if changed else params
+
+
+def _drop_shadowed(document: Document, params: Any, declared: set[str], where: str, changes: List[str]) -> Any:
+    """Drop non-path declarations of names the path template binds (they would generate `name2`)."""
+    if not isinstance(params, list):
+        return params
+    out: List[Any] = []
+    for param in params:
+        resolved = _resolve_local_ref(document, param)
+        if isinstance(resolved, dict) and resolved.get("name") in declared and resolved.get("in") != "path":
+            changes.append(f"{where}: dropped {resolved.get('in')} parameter '{resolved.get('name')}': "
+                           "the path template binds that name")
+            continue
+        out.append(param)
+    return out if len(out) != len(params) else params
 
 
 # --- drop-array-properties ------------------------------------------------------------------
