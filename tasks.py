@@ -209,7 +209,8 @@ def _print_report(report: Any, report_path: Optional[str]) -> None:
             "no-cache": "always run the generator",
             "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)",
             "force": "regenerate even when the live client records the same spec and options",
-            "removed": "API items the spec drops but SDK code uses: keep (default, deprecated), drop or fail"},
+            "removed": "API items the spec drops but SDK code uses: keep (default, deprecated), drop or fail",
+            "no-keyword-calls": "do not rewrite positional calls a new signature would misbind; refuse instead"},
       iterable=["session"])
 @edge
 def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
@@ -218,13 +219,13 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                python: Optional[str] = None, generator_version: Optional[str] = None,
                backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
                no_cache: bool = False, no_pin_names: bool = False, force: bool = False,
-               removed: Optional[str] = None, verbose: bool = False) -> None:
+               removed: Optional[str] = None, no_keyword_calls: bool = False, verbose: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
     from conductor_regen.regenerate import RegenOptions, regenerate as run_regenerate
 
     s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
-                 **{"sdk.root": sdk, "sdk.removed": removed})
+                 **{"sdk.root": sdk, "sdk.removed": removed, "sdk.keyword_calls": False if no_keyword_calls else None})
     target = _target(s)
     options = RegenOptions(
         spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import griffe
 
@@ -75,7 +75,12 @@ def _field(attr: Any) -> Optional[ModelField]:
     annotation = str(attr.annotation)
     if annotation.startswith("ClassVar["):
         return None
-    value = None if attr.value is None else str(attr.value)
+    required, alias = field_required_alias(None if attr.value is None else str(attr.value))
+    return ModelField(attr.name, alias or attr.name, annotation, required)
+
+
+def field_required_alias(value: Optional[str]) -> Tuple[bool, str]:
+    """(required, alias or '') of a pydantic field from the source of its assigned value (None: bare)."""
     alias = _ALIAS_RE.search(value) if value else None
     if value is None:
         required = True
@@ -85,7 +90,7 @@ def _field(attr: Any) -> Optional[ModelField]:
         required = not (_DEFAULT_RE.search(inner) or (first and "=" not in first and first != "..."))
     else:
         required = False
-    return ModelField(attr.name, alias.group(2) if alias else attr.name, annotation, required)
+    return required, alias.group(2) if alias else ""
 
 
 def read_models(package: griffe.Module) -> Dict[str, Model]:

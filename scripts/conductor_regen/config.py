@@ -85,6 +85,9 @@ class SdkConfig:
     # What to do with an API, model or method the new spec drops but SDK code still uses:
     # keep (the previous code, deprecated), drop (then the reference check stops the run), or fail.
     removed: str = "keep"
+    # Rewrite positional calls into the generated client as keyword calls (named from the live
+    # signature) when a new signature would misbind them; off: such calls stop the run instead.
+    keyword_calls: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +119,7 @@ ENV_KEYS: Mapping[str, str] = {
     "REGEN_FETCH_TIMEOUT": "fetch.timeout",
     "REGEN_STRIP_PATH_PREFIX": "fixups.strip_path_prefix",
     "REGEN_REMOVED_POLICY": "sdk.removed",
+    "REGEN_KEYWORD_CALLS": "sdk.keyword_calls",
 }
 
 

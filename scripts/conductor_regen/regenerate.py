@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .binding_check import BindingResult, check_bindings
 from .backups import Backup, attach, create_backup, record_added_outside, set_outcome
 from .change_analysis import analyze, count_by_severity, to_json_list
 from .compat_fields import keep_removed_fields
@@ -23,7 +24,7 @@ from .local_edits import apply_edits, edits_for
 from .name_pinning import pin_step
 from .pipeline import Generated, PreparedSpec, generate_verified, prepare_spec, provenance_for
 from .progress import StepLog
-from .reference_check import check_references
+from .reference_check import SourceTree, check_references, staged_tree
 from .scaffold import OutsideFile, adapter_tests, alias_renamed, scaffold_adapters
 from .provenance import IN_SDK, Provenance, read_provenance, write_provenance
 from .report import FileChanges, Report
@@ -150,6 +151,40 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     return notes
 
 
+def check_call_bindings(target: SdkTarget, staging: Path, rewrite: bool,
+                        replace: Optional[Mapping[str, Path]] = None) -> BindingResult:
+    """Bind every SDK call into the generated client against the staged tree; rewrite what keywords repair.
+
+    Only staged copies (managed folders) are rewritten; what is left is in the result's findings.
+    """
+    from .keyword_calls import rewrite_findings
+
+    package = package_name(target)
+    live = SourceTree(package, target.package_dir)
+    new = staged_tree(staging, target.package_dir, package, **dict(replace or {}))
+    result = check_bindings(live, new, target.root, target.managed)
+    if not rewrite or not any(f.repairable and f.managed for f in result.findings):
+        return result
+    notes = rewrite_findings(result.findings, staging)
+    again = check_bindings(live, new, target.root, target.managed)
+    return dataclasses.replace(again, rewritten=tuple(notes))
+
+
+def binding_error(result: BindingResult, rewrite: bool) -> VerificationError:
+    """The run-stopping error for calls that would no longer bind (file:line and both signatures)."""
+    first = result.findings[0]
+    outside = sorted({f.site.where.rsplit(":", 1)[0] for f in result.findings if not f.managed})
+    if outside:
+        hint = (f"{outside[0]} is outside the managed folders, so the keyword codemod may not rewrite it: "
+                "pass those arguments by keyword there, or add its folder to sdk.managed; nothing was changed")
+    elif not rewrite and any(f.repairable for f in result.findings):
+        hint = "rerun without --no-keyword-calls to rewrite them as keyword calls; nothing was changed"
+    else:
+        hint = "update the SDK code to the new signature (or add an adapter override); nothing was changed"
+    return VerificationError(
+        f"{len(result.findings)} SDK call(s) would not bind to the new client; first: {first.render()}", hint)
+
+
 def package_name(target: SdkTarget) -> str:
     """The dotted name of the SDK's async client package (`conductor.asyncio_client`)."""
     return ".".join(target.package_dir.relative_to(target.root / "src").parts)
@@ -265,6 +300,15 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                                      options)
                     step.detail = f"{len(notes)} note(s), listed in the report"
                     base["notes"] = tuple(base["notes"]) + tuple(notes)
+                with steps.step("check bindings") as step:
+                    binding = check_call_bindings(target, staging, settings.sdk.keyword_calls)
+                    step.detail = binding.summary()
+                    base["binding"] = binding.figures()
+                    base["notes"] = tuple(base["notes"]) + binding.rewritten
+                    if binding.findings and not options.dry_run:
+                        raise binding_error(binding, settings.sdk.keyword_calls)
+                    base["notes"] = tuple(base["notes"]) + tuple(
+                        f"would not bind: {f.render()}" for f in binding.findings)
                 if (target.http_dir / "api").is_dir():
                     with steps.step("compare APIs") as step:
                         # The staged http/ is what lands (incremental merge and local edits included);

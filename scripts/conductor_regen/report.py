@@ -40,6 +40,8 @@ class Report:
     changes: tuple[Dict[str, Any], ...] = ()
     tests: tuple[Dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
+    # The call binding check: calls bound, findings, keyword rewrites, pre-existing, unresolved receivers.
+    binding: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> str:
         """Stable JSON (sorted keys, file lists sorted)."""
@@ -71,6 +73,8 @@ class Report:
             out += [f"| {c.get('severity', '')} | {c.get('kind', '')} | {c.get('operation', '')} | "
                     f"{c.get('detail', '')} |" for c in self.changes]
             out.append("")
+        if self.binding:
+            out += _binding_section(self.binding)
         if self.tests:
             out += ["## Tests", "", "| session | python | result | detail |", "|---|---|---|---|"]
             out += [f"| {t.get('session', '')} | {t.get('python', '')} | {t.get('result', '')} | "
@@ -88,3 +92,18 @@ def _listing(title: str, names: Sequence[str], limit: int = 200) -> List[str]:
     if len(names) > limit:
         rows.append(f"- ... and {len(names) - limit} more")
     return [f"### {title}", ""] + rows + [""]
+
+
+def _binding_section(binding: Dict[str, Any]) -> List[str]:
+    """Call binding figures, then each finding, rewrite, pre-existing problem and unresolved receiver."""
+    out = ["## Call binding", "",
+           f"{binding.get('calls', 0)} SDK call(s) into the generated client bound against the new signatures: "
+           f"{len(binding.get('findings', []))} finding(s), {len(binding.get('rewritten', []))} rewritten to "
+           f"keywords, {len(binding.get('preexisting', []))} pre-existing problem(s), "
+           f"{len(binding.get('unresolved', []))} unresolved receiver(s)", ""]
+    for title, key in (("would not bind", "findings"), ("rewritten", "rewritten"),
+                       ("already failing before this run", "preexisting"), ("receiver not resolved", "unresolved")):
+        items = binding.get(key) or []
+        if items:
+            out += [f"### {title}", ""] + [f"- {item}" for item in items] + [""]
+    return out
