@@ -12,7 +12,7 @@ import re
 import time
 import warnings
 from typing import Any, Callable, Iterator, Mapping, NoReturn, Optional, TypeVar
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -33,6 +33,7 @@ _BASE_PATHS = ("", "/api")
 _CHUNK_BYTES = 64 * 1024
 # A token response is a few hundred bytes; anything far bigger is not a token endpoint.
 _TOKEN_MAX_BYTES = 1024 * 1024
+_TOKEN_MAX_REDIRECTS = 5
 _SNIFF_BYTES = 4096
 _UTF8_BOM = b"\xef\xbb\xbf"
 _YAML_START = re.compile(rb"^(---|%YAML|[\"']?[A-Za-z_$][\w.$-]*[\"']?[ \t]*:(\s|$))")
@@ -290,12 +291,40 @@ def _token_attempt(session: _Session, spec_url: str, credentials: _Credentials, 
     _warn_if_plaintext(token_url)
     log.info("requesting an access token from %s", _redact(token_url))
     payload = {"keyId": credentials.key, "keySecret": credentials.secret}
-    with _send(session, "POST", token_url, config, json=payload) as response:
+    # requests keeps a POST body on 307/308, even across origins: follow redirects by hand, and
+    # only while they stay on the origin the credentials were meant for.
+    for _ in range(_TOKEN_MAX_REDIRECTS + 1):
+        response = _send(session, "POST", token_url, config, json=payload, allow_redirects=False)
+        if not response.is_redirect:
+            break
+        response.close()
+        token_url = _same_origin_redirect(token_url, response.headers.get("Location", ""))
+    else:
+        raise SpecFetchError(f"too many redirects from {_redact(token_url)}", "check the server URL")
+    with response:
         _check_token_status(response, token_url)
         raw = _read_body(response, token_url, _TOKEN_MAX_BYTES, config)
     token = _parse_token(raw, token_url)
     log.debug("got an access token (%d characters)", len(token))
     return token
+
+
+def _origin(url: str) -> tuple[str, str, Optional[int]]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _same_origin_redirect(token_url: str, location: str) -> str:
+    """The redirect target if it is on the token URL's origin; SpecFetchError otherwise."""
+    target = urljoin(token_url, location)
+    if _origin(target) != _origin(token_url):
+        raise SpecFetchError(
+            f"the token endpoint {_redact(token_url)} redirects to another origin "
+            f"({_host(target)}); the credentials were not sent there",
+            "pass the server's final URL (the one it redirects to) if you trust it",
+        )
+    return target
 
 
 def _warn_if_plaintext(token_url: str) -> None:

@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
+# The real Orkes spec nests 13 levels deep; 200 leaves room for any honest spec and stays far
+# below the interpreter's recursion limit, which every later stage (fixups, dumps) relies on.
+MAX_DEPTH = 200
+# YAML aliases re-use a node; a few nested ones (a "billion laughs") expand a 400-byte file into
+# gigabytes. The cap counts the nodes aliases would add once expanded, and is checked on the
+# parser's events, before anything is expanded.
+MAX_ALIAS_NODES = 1_000_000
+
 
 class _SpecLoader(_BaseLoader):
     """A safe loader that keeps dates as strings: JSON, and so the written spec, has no date type."""
@@ -71,6 +79,7 @@ def parse_spec(text: Union[bytes, str], source: str) -> Dict[str, Any]:
         document = _parse_yaml(decoded, source)
     if document is None:  # YAML holding only comments
         raise _empty(source)
+    _check_depth(document, source)
     if not isinstance(document, dict):
         raise SpecParseError(
             f"{source}: the top level is {_kind(document)}, not a mapping",
@@ -144,9 +153,31 @@ def _empty(source: str) -> SpecParseError:
     )
 
 
+def _too_deep(source: str) -> SpecParseError:
+    return SpecParseError(
+        f"{source}: the spec nests more than {MAX_DEPTH} levels deep",
+        "an OpenAPI spec nests a few dozen levels at most: check the file is the spec, not crafted input",
+    )
+
+
+def _check_depth(document: Any, source: str) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH (iteratively: the check itself must not recurse)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(source)
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+
+
 def _parse_json(decoded: str, source: str) -> Any:
     try:
         return json.loads(decoded)
+    except RecursionError:
+        raise _too_deep(source) from None
     except json.JSONDecodeError as exc:
         where = f"{source}:{exc.lineno}:{exc.colno}"
         # An unterminated string runs to the end of the input, so it is a truncation too.
@@ -162,8 +193,40 @@ def _parse_json(decoded: str, source: str) -> Any:
         ) from None
 
 
+def _check_yaml_events(decoded: str, source: str) -> None:
+    """Bound nesting and alias expansion from the parser's events, before any node is built."""
+    anchors: dict[str, int] = {}
+    # One [anchor, node count] per open collection; the bottom entry collects the documents.
+    stack: list[list[Any]] = [[None, 0]]
+    expanded = 0
+    for event in yaml.parse(decoded, Loader=_BaseLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append([event.anchor, 1])
+            if len(stack) - 1 > MAX_DEPTH:
+                raise _too_deep(source)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, size = stack.pop()
+            if anchor is not None:
+                anchors[anchor] = size
+            stack[-1][1] += size
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                anchors[event.anchor] = 1
+            stack[-1][1] += 1
+        elif isinstance(event, yaml.AliasEvent):
+            size = anchors.get(event.anchor or "", 1)
+            expanded += size
+            stack[-1][1] += size
+            if expanded > MAX_ALIAS_NODES:
+                raise SpecParseError(
+                    f"{source}: YAML aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)",
+                    "an OpenAPI spec needs no such aliases: export it as JSON, or check where it came from",
+                )
+
+
 def _parse_yaml(decoded: str, source: str) -> Any:
     try:
+        _check_yaml_events(decoded, source)
         document = yaml.load(decoded, Loader=_SpecLoader)  # _SpecLoader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -175,6 +238,8 @@ def _parse_yaml(decoded: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SpecParseError(f"{source}: invalid YAML: {reason}", "save the spec as UTF-8 text") from None
+    except RecursionError:
+        raise _too_deep(source) from None
     if isinstance(document, dict):
         return _as_json_data(document, source)
     return document

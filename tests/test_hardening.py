@@ -1,0 +1,158 @@
+"""Issue 10: hostile input, misuse and crashes never lose data or leak a secret.
+
+One section per promise of docs/security.md. Everything is real: specs parsed by the real
+loader, HTTP servers on 127.0.0.1, SDK trees on disk, invoke in subprocesses, kill -9.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+from conftest import SpecServer
+from sdk_copies import REPO, cli_env
+
+from conductor_regen.config import FetchConfig
+from conductor_regen.errors import SpecFetchError, SpecParseError
+from conductor_regen.spec_fetch import fetch_spec
+from conductor_regen.spec_intake import MAX_ALIAS_NODES, MAX_DEPTH, parse_spec
+
+
+def _limit_memory() -> None:
+    # Without the fix the alias bomb eats gigabytes; 1 GiB turns that into a MemoryError traceback.
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def run_limited(task: str, *args: str, tmp_path: Path) -> "subprocess.CompletedProcess[str]":
+    """`invoke <task>` in a subprocess capped at 1 GiB of address space and 120 s."""
+    env = cli_env(tmp_path / "backups", tmp_path / "cache")
+    return subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), task, *args],
+                          capture_output=True, text=True, env=env, timeout=120, preexec_fn=_limit_memory)
+
+
+def one_error(done: "subprocess.CompletedProcess[str]") -> str:
+    """The single ERROR line of a finished command; fails on a traceback or exit 0."""
+    output = done.stdout + done.stderr
+    lines: List[str] = [ln for ln in output.splitlines() if ln.startswith("ERROR:")]
+    assert done.returncode != 0, output
+    assert "Traceback" not in output, output
+    assert len(lines) == 1, output
+    assert " / hint: " in lines[0]
+    return lines[0]
+
+
+# --- 1. YAML alias bomb --------------------------------------------------------------------------
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for n in range(1, levels):
+        lines.append(f"l{n}: &l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    spec = tmp_path / "bomb.yaml"
+    spec.write_text(billion_laughs())
+    assert spec.stat().st_size < 1000
+    error = one_error(run_limited("validate-spec", "--spec", str(spec), tmp_path=tmp_path))
+    assert "alias" in error and str(MAX_ALIAS_NODES) in error
+
+
+def test_honest_yaml_anchors_still_load() -> None:
+    text = "openapi: 3.0.1\ncomponents: &c {a: 1}\nx-copy: *c\npaths: {}\n"
+    assert parse_spec(text, "s.yaml")["x-copy"] == {"a": 1}
+
+
+# --- 2. Deep nesting -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix, text", [
+    ("json", '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+    ("yaml", "a: " + "[" * 5_000 + "]" * 5_000 + "\n"),
+    ("shallow-json", '{"a": ' + "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5) + "}"),
+], ids=["json", "yaml", "just-over-the-limit"])
+def test_deep_nesting_is_one_clear_error(tmp_path: Path, suffix: str, text: str) -> None:
+    spec = tmp_path / f"deep.{suffix.split('-')[-1]}"
+    spec.write_text(text)
+    with pytest.raises(SpecParseError, match=f"more than {MAX_DEPTH} levels"):
+        parse_spec(text, str(spec))
+    assert f"more than {MAX_DEPTH} levels" in one_error(run_limited("validate-spec", "--spec", str(spec),
+                                                                    tmp_path=tmp_path))
+
+
+# --- 3. Credentials never leave their origin -----------------------------------------------------
+
+KEY = "app-key-id-hardening"
+SECRET = "s3cr3t-hardening-never-leaks"
+
+
+class _Redirector(BaseHTTPRequestHandler):
+    """POST /api/token answers 307 to `server.location`; other POSTs record their body."""
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.bodies.append((self.path, body))  # type: ignore[attr-defined]
+        if self.path == "/api/token":
+            self.send_response(307)
+            self.send_header("Location", self.server.location)  # type: ignore[attr-defined]
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        reply = json.dumps({"token": "tok"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def do_GET(self) -> None:  # noqa: N802
+        reply = json.dumps({"openapi": "3.0.1", "info": {"version": "v"}, "paths": {}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+@pytest.fixture
+def redirector(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    httpd.bodies = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_token_post_is_not_replayed_to_another_origin(redirector: ThreadingHTTPServer,
+                                                      spec_server: SpecServer) -> None:
+    spec_server.require_auth(KEY, SECRET, "tok")
+    redirector.location = spec_server.url("/api/token")  # type: ignore[attr-defined]
+    url = f"http://127.0.0.1:{redirector.server_address[1]}"
+    with pytest.raises(SpecFetchError) as info:
+        fetch_spec(url, FetchConfig(retries=0), env={"CONDUCTOR_AUTH_KEY": KEY, "CONDUCTOR_AUTH_SECRET": SECRET})
+    assert "another origin" in info.value.message and SECRET not in info.value.render()
+    assert spec_server.token_payloads == [] and spec_server.hits["POST /api/token"] == 0
+
+
+def test_token_post_follows_a_redirect_on_the_same_origin(redirector: ThreadingHTTPServer) -> None:
+    port = redirector.server_address[1]
+    redirector.location = f"http://127.0.0.1:{port}/api/v2/token"  # type: ignore[attr-defined]
+    fetch_spec(f"http://127.0.0.1:{port}", FetchConfig(retries=0),
+               env={"CONDUCTOR_AUTH_KEY": KEY, "CONDUCTOR_AUTH_SECRET": SECRET})
+    bodies = redirector.bodies  # type: ignore[attr-defined]
+    assert [p for p, _ in bodies] == ["/api/token", "/api/v2/token"]
+    assert json.loads(bodies[1][1]) == {"keyId": KEY, "keySecret": SECRET}
