@@ -24,6 +24,7 @@ PROJECT = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT / "scripts"))  # the core, even under a nox from another environment
 
 from conductor_regen import test_matrix as tm  # noqa: E402
+from conductor_regen.child_env import secret_names  # noqa: E402
 from conductor_regen.errors import RegenError  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -105,9 +106,17 @@ def _install_sdk(session: nox.Session, sdk: Path, *extra: str) -> None:
     marker.write_text(current + "\n")
 
 
+def _no_secrets(session: nox.Session) -> None:
+    """Keep the Orkes credentials from the installs and tests of sessions that need no server."""
+    for name in secret_names(os.environ):
+        session.env[name] = None  # nox drops a None variable from the child's environment
+
+
 def tests_impl(session: nox.Session, *, matrix_name: str) -> None:
     """Run one row of the guide's matrix with pytest, from the SDK checkout."""
     spec = tm.SESSIONS[matrix_name]
+    if not spec.needs_server:
+        _no_secrets(session)
     sdk, junit_dir, pytest_args = _options(session, matrix_name)
     if spec.needs_server:
         reason = tm.server_skip_reason(os.environ)
@@ -136,6 +145,7 @@ def tests_impl(session: nox.Session, *, matrix_name: str) -> None:
 
 def tools_impl(session: nox.Session, *, tool: str, name: str) -> None:
     """Run flake8 or mypy over the SDK's src/conductor/asyncio_client/ (guide 5.6)."""
+    _no_secrets(session)
     sdk, junit_dir, args = _options(session, name)
     pyproject = _pyproject(session, sdk)
     target = f"{tm.PACKAGE_DIR}/"

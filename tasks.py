@@ -248,8 +248,13 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
 def _test_gate(sessions: Optional[list], python: Optional[str]) -> Any:
     try:
         from conductor_regen.test_matrix import gate
-    except ImportError:
-        return None
+    except ImportError as exc:
+        # A gate that cannot run is not a gate that passed: stop before anything is touched.
+        from conductor_regen.errors import ConfigError
+
+        raise ConfigError(f"the test gate cannot run: {exc}",
+                          'install the dev dependencies (python -m pip install -e ".[dev]"), '
+                          "or pass --skip-tests to run without it") from None
     chosen = tuple(sessions or ("async_tests",))
     pythons = (python or f"{sys.version_info[0]}.{sys.version_info[1]}",)
     return lambda target: gate(target.root, sessions=chosen, pythons=pythons)

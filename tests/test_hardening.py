@@ -7,6 +7,7 @@ loader, HTTP servers on 127.0.0.1, SDK trees on disk, invoke in subprocesses, ki
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -16,12 +17,20 @@ from pathlib import Path
 from typing import Iterator, List
 
 import pytest
-from conftest import SpecServer
-from sdk_copies import REPO, cli_env
+from conftest import SpecReply, SpecServer
+from fake_sdk import make_sdk, target_of
+from sdk_copies import REPO, SPEC_V1, SPEC_V2, cli_env, new_sdk, run_cli, sdk_digest
 
-from conductor_regen.config import FetchConfig
-from conductor_regen.errors import SpecFetchError, SpecParseError
+from conductor_regen.config import FetchConfig, resolve_settings
+from conductor_regen.errors import SpecFetchError, SpecParseError, VerificationError
+from conductor_regen.generator_backends import Invocation, Running
+from conductor_regen.pipeline import prepare_spec, provenance_for
+from conductor_regen.progress import StepLog
+from conductor_regen.provenance import write_provenance
+from conductor_regen.regenerate import _spec_info, import_failures, import_gate
+from conductor_regen.report import Report
 from conductor_regen.spec_fetch import fetch_spec
+from conductor_regen.verification import import_all
 from conductor_regen.spec_intake import MAX_ALIAS_NODES, MAX_DEPTH, parse_spec
 
 
@@ -156,3 +165,69 @@ def test_token_post_follows_a_redirect_on_the_same_origin(redirector: ThreadingH
     bodies = redirector.bodies  # type: ignore[attr-defined]
     assert [p for p, _ in bodies] == ["/api/token", "/api/v2/token"]
     assert json.loads(bodies[1][1]) == {"keyId": KEY, "keySecret": SECRET}
+
+
+# --- 14. Secrets stay out of child processes and committed files ---------------------------------
+
+DUMP_ENV = "import json, os, sys; open(sys.argv[1], 'w').write(json.dumps(dict(os.environ)))"
+
+
+def test_the_generator_process_gets_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONDUCTOR_AUTH_KEY", KEY)
+    monkeypatch.setenv("CONDUCTOR_AUTH_SECRET", SECRET)
+    seen = tmp_path / "env.json"
+    inv = Invocation(argv=(sys.executable, "-c", DUMP_ENV, str(seen)), cwd=tmp_path, env=(("EXTRA", "1"),))
+    Running(inv, tmp_path / "gen.log").wait()
+    env = json.loads(seen.read_text())
+    assert env["EXTRA"] == "1" and "PATH" in env
+    assert not [k for k in env if k.startswith("CONDUCTOR_AUTH")]
+
+
+def test_imported_sdk_modules_see_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONDUCTOR_AUTH_SECRET", SECRET)
+    seen = tmp_path / "seen.txt"
+    pkg = tmp_path / "spy"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        f"import os\nopen({str(seen)!r}, 'w').write(os.environ.get('CONDUCTOR_AUTH_SECRET', 'none'))\n")
+    assert import_all([tmp_path], ["spy"]).modules == 1
+    assert seen.read_text() == "none"
+
+
+def test_a_spec_url_query_never_reaches_provenance_or_report(spec_server: SpecServer, tmp_path: Path) -> None:
+    spec_server.serve("/spec.json", SpecReply(body=SPEC_V1.read_bytes()))
+    url = spec_server.url("/spec.json?token=query-secret-123")
+    settings = resolve_settings({}, {}, {"cache_dir": str(tmp_path / "cache")})
+    spec = prepare_spec(url, settings, StepLog())
+    write_provenance(provenance_for(spec, settings), tmp_path / "prov.json")
+    report = Report(outcome="dry-run", steps=(), command="c", sdk="s", spec=_spec_info(spec), generator={},
+                    fixups=())
+    for text in ((tmp_path / "prov.json").read_text(), report.to_json(), report.to_markdown()):
+        assert "query-secret-123" not in text and spec_server.url("/spec.json") in text
+
+
+# --- 15. A missing test runner fails loudly ------------------------------------------------------
+
+def test_a_test_gate_that_cannot_load_fails_the_run_before_anything_changes(tmp_path: Path) -> None:
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+    blocker = tmp_path / "site"
+    blocker.mkdir()
+    # As if tomli were missing on an old Python: the test runner's module cannot be imported.
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['tomllib'] = None\nsys.modules['tomli'] = None\n")
+    env = cli_env(tmp_path / "backups", tmp_path / "cache")
+    env["PYTHONPATH"] = os.pathsep.join([str(blocker), env.get("PYTHONPATH", "")])
+    done = run_cli("regenerate", "--spec", str(SPEC_V2), "--sdk", str(root), "--yes", env=env)
+    assert "test gate cannot run" in done.the_error() and done.code != 0
+    assert sdk_digest(root) == before and not (tmp_path / "backups").exists()
+
+
+# --- 17. An import gate that imported nothing is not a pass --------------------------------------
+
+def test_import_gate_that_imported_nothing_fails(tmp_path: Path) -> None:
+    target = target_of(make_sdk(tmp_path))
+    (target.package_dir / "__init__.py").write_text("import a_dependency_that_is_not_installed\n")
+    baseline = import_failures(target)
+    assert [m for m, _ in baseline] == ["conductor.asyncio_client"]  # fails before the swap too
+    with pytest.raises(VerificationError, match="imported nothing"):
+        import_gate(target, baseline)

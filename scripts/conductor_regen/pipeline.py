@@ -13,7 +13,7 @@ from .fixups import AppliedFixup, apply_fixups
 from .generation import GeneratedTree, PendingTree, generate_tree, remember
 from .generator_backends import option_list
 from .progress import StepLog
-from .provenance import Provenance
+from .provenance import Provenance, public_source
 from .spec_intake import LoadedSpec, dump_spec, load_spec, sha256_hex
 from .spec_validation import ValidationReport, validate_spec
 from .verification import TreeCheck, verify_package
@@ -94,7 +94,7 @@ def prepare_spec(source: str, settings: Settings, steps: StepLog,
 def _provenance(loaded: LoadedSpec, document: Dict[str, Any], fixups: Tuple[AppliedFixup, ...],
                 settings: Settings) -> Provenance:
     return Provenance(
-        spec_source=loaded.source,
+        spec_source=public_source(loaded.source),
         spec_sha256=loaded.sha256,
         spec_version=loaded.version,
         input_sha256=sha256_hex(dump_spec(document)),

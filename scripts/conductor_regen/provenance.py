@@ -17,11 +17,11 @@ IN_SDK = ".regen-provenance.json"
 
 
 def public_source(source: str) -> str:
-    """Drop any user:password@ from a URL so credentials never reach a file."""
+    """Drop any user:password@ and ?query from a URL so credentials (`?token=`) never reach a file."""
     parts = urlsplit(source)
-    if parts.scheme in ("http", "https") and ("@" in parts.netloc):
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+    if parts.scheme in ("http", "https"):
+        host = parts.netloc.rsplit("@", 1)[1] if "@" in parts.netloc else parts.netloc
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
     return source
 
 

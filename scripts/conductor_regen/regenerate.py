@@ -226,7 +226,16 @@ def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = ()) -
     interpreter lacks (e.g. prometheus_client); the gate is about what the regeneration changed.
     """
     excused = set(baseline)
-    new = [f for f in import_failures(target) if f not in excused]
+    package = package_name(target)
+    check = import_all([target.root / "src"], [package])
+    if check.modules == 0:
+        # Excused or not, a gate that imported nothing verified nothing: that is not a pass.
+        err = dict(check.failures).get(package, "no module found")
+        raise VerificationError(
+            f"the import gate imported nothing: {package} itself fails to import ({err})",
+            "the backup was restored; make the package import (install its dependencies), then run again",
+        )
+    new = [f for f in check.failures if f not in excused]
     if new:
         mod, err = new[0]
         raise VerificationError(

@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .child_env import child_env
 from .config import SdkConfig
 from .errors import ConfigError, SdkError, VerificationError
 from .file_tree import tree_size
@@ -151,7 +152,7 @@ def git_dirty_paths(target: SdkTarget) -> list[str]:
     rels = [p.relative_to(target.root).as_posix() for p in target.managed_paths()]
     # -z avoids quoting of odd names; GIT_OPTIONAL_LOCKS=0 keeps `status` from writing the index.
     cmd = ["git", "status", "--porcelain", "-z", "--", *rels]
-    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")
+    env = child_env({"GIT_OPTIONAL_LOCKS": "0"})
     try:
         proc = subprocess.run(
             cmd, cwd=target.root, env=env, capture_output=True, timeout=120, check=False

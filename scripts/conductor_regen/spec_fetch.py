@@ -142,11 +142,14 @@ def _split_http_url(url: str) -> SplitResult:
 
 
 def _redact(url: str) -> str:
-    # Userinfo (user:password@) may carry a secret; everything we show or return masks it.
+    # Userinfo (user:password@) and the query (?token=...) may carry a secret; everything we
+    # show or return masks them.
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    if parts.query:
+        parts = parts._replace(query="***")
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2])
+    return urlunsplit(parts)
 
 
 def _credentials(env: Mapping[str, str]) -> Optional[_Credentials]:

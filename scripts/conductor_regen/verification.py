@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .child_env import child_env
 from .errors import VerificationError
 
 # Run in a fresh interpreter so a broken module cannot poison ours, and report every failure at once.
@@ -84,7 +85,7 @@ def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[
 
 
 def _env_with(paths: Sequence[Path]) -> Dict[str, str]:
-    env = dict(os.environ)
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join([str(p) for p in paths] + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep trees byte-identical
     return env
