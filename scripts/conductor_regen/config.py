@@ -190,6 +190,11 @@ def _known_keys(cls: Any, prefix: str = "") -> set[str]:
     return keys
 
 
+def known_settings() -> frozenset[str]:
+    """Every dotted setting name (`generator.version`, `backups_dir`, ...)."""
+    return frozenset(_known_keys(Settings))
+
+
 def resolve_settings(
     file_config: Optional[Mapping[str, Any]] = None,
     env: Optional[Mapping[str, str]] = None,

@@ -88,7 +88,8 @@ def resolve_sdk(config: SdkConfig) -> SdkTarget:
     """Validate the configured SDK checkout and return it with absolute paths."""
     if config.root is None:
         raise SdkError(
-            "no SDK selected", "pass --sdk PATH, set CONDUCTOR_SDK_ROOT, or set sdk.root in invoke.yaml"
+            "no SDK selected",
+            "pass --sdk PATH, run from inside the checkout, set CONDUCTOR_SDK_ROOT, or set sdk.root in invoke.yaml",
         )
     package_parts = _relative_parts(config.package_dir)
     if package_parts is None:

@@ -1,0 +1,534 @@
+"""Invoke tasks: a thin edge over the conductor_regen package (parse options, call, render errors).
+
+`invoke` finds them through the repository's `tasks.py`; `conductor-regen` (console.py) runs the same namespace.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Set, TypeVar, cast
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
+
+from conductor_regen.config import Settings, resolve_settings
+from conductor_regen.errors import RegenError
+
+# The tool's repository (tests/fixtures, backups/, .cache/ live there); see config_sources.tool_repository.
+ROOT = Path(__file__).resolve().parents[2]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LetterFlagTask(Task[Any]):
+    """A task whose automatic short flags are letters only.
+
+    Invoke picks the first free character of the dashed name, which can be the dash itself:
+    `--no-cache` then showed as `--, --no-cache` in `--help`. Such an option gets no short flag.
+    """
+
+    def arg_opts(self, name: str, default: str, taken_names: Set[str]) -> Dict[str, Any]:
+        """Invoke's argument options, minus a `-` short flag."""
+        opts = super().arg_opts(name, default, taken_names)
+        opts["names"] = [n for n in opts["names"] if n != "-"]
+        return opts
+
+
+def task(**kwargs: Any) -> Callable[[Callable[..., Any]], LetterFlagTask]:
+    """`@invoke.task(...)` with LetterFlagTask as the task class."""
+    return cast(Callable[[Callable[..., Any]], LetterFlagTask], invoke_task(klass=LetterFlagTask, **kwargs))
+
+
+# --- edge plumbing -------------------------------------------------------------------------------
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    pkg = logging.getLogger("conductor_regen")
+    pkg.handlers[:] = [handler]
+    pkg.setLevel(logging.DEBUG if verbose else logging.INFO)
+    pkg.propagate = False
+
+
+def edge(func: F) -> F:
+    """Turn domain errors and Ctrl-C into one `ERROR: ... / hint: ...` line and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        _setup_logging(bool(kwargs.get("verbose")))
+        try:
+            return func(c, *args, **kwargs)
+        except RegenError as exc:
+            raise Exit(exc.render(), code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("ERROR: interrupted / hint: the SDK tree was left as it was; "
+                       "rerun, or `invoke restore` if a swap was under way", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def settings(c: Context, **cli: Any) -> Settings:
+    """Resolve defaults < invoke.yaml < the SDK's own settings < environment < command line, once per task."""
+    from conductor_regen.config_sources import resolve_run_settings, tool_repository
+
+    run = resolve_run_settings(_plain(c.config.get("regen", {})), os.environ, cli, Path.cwd(), tool_repository())
+    resolved = run.settings
+    if resolved.verbose:
+        print("resolved settings:\n  " + resolved.describe().replace("\n", "\n  "))
+        if run.sdk_detected:
+            print(f"  (sdk.root found from the working folder {Path.cwd()})")
+        if run.sdk_source is not None:
+            print(f"  (the SDK's own settings read from {run.sdk_source})")
+    return resolved
+
+
+def _gen_cli(generator_version: Optional[str], backend: Optional[str], java_heap: Optional[str],
+             no_fixups: bool, verbose: bool) -> Dict[str, Any]:
+    return {
+        "generator.version": generator_version,
+        "generator.backend": backend,
+        "generator.java_heap": java_heap,
+        "fixups.enabled": False if no_fixups else None,
+        "verbose": verbose or None,
+    }
+
+
+def _summary(steps: Any) -> None:
+    total = sum(s.seconds for s in steps.steps)
+    print(f"done in {total:.1f}s: " + ", ".join(f"{s.name} {s.status}" for s in steps.steps))
+
+
+GEN_HELP = {
+    "spec": "spec file or URL (a server base URL gets /api-docs appended)",
+    "generator-version": "OpenAPI Generator version (default 7.14.0, the SDK's)",
+    "backend": "jar (default, bundled wheel on Java), docker or npm",
+    "java-heap": "JVM heap for the generator, e.g. 2g",
+    "no-fixups": "feed the spec to the generator without repairs",
+    "verbose": "show resolved settings and debug logs",
+}
+
+
+# --- spec intake ---------------------------------------------------------------------------------
+
+@task(help={"url": "full spec URL, or server base URL (then /api-docs is appended)",
+            "output": "where to write the pretty-printed JSON (default: swagger.json)",
+            "insecure": "turn TLS verification off (loudly)",
+            "timeout": "seconds per request",
+            "verbose": GEN_HELP["verbose"]})
+@edge
+def fetch_spec(c: Context, url: str, output: str = "swagger.json", insecure: bool = False,
+               timeout: Optional[float] = None, verbose: bool = False) -> None:
+    """Download a server's OpenAPI spec (with Orkes token auth from CONDUCTOR_AUTH_KEY/SECRET)."""
+    from conductor_regen.spec_intake import load_spec, write_spec
+
+    s = settings(c, **{"fetch.insecure": insecure or None, "fetch.timeout": timeout, "verbose": verbose or None})
+    loaded = load_spec(url, s.fetch, os.environ)
+    digest = write_spec(loaded.document, Path(output))
+    paths = len(loaded.document.get("paths") or {})
+    print(f"wrote {output}: info.version {loaded.version or '?'}, {paths} paths, sha256 {digest}")
+
+
+@task(help={"spec": GEN_HELP["spec"], "no-fixups": "report defects as errors (as if unrepaired)",
+            "verbose": GEN_HELP["verbose"]})
+@edge
+def validate_spec(c: Context, spec: str, no_fixups: bool = False, verbose: bool = False) -> None:
+    """Check a spec: OpenAPI validity, the guide's checks, and which defects fixups repair."""
+    from conductor_regen.errors import SpecValidationError
+    from conductor_regen.spec_intake import load_spec
+    from conductor_regen.spec_validation import format_report, validate_spec as run_validation
+
+    s = settings(c, **{"fixups.enabled": False if no_fixups else None, "verbose": verbose or None})
+    loaded = load_spec(spec, s.fetch, os.environ)
+    report = run_validation(loaded.document, s.validation, s.fixups)
+    for line in format_report(report):
+        print(line)
+    if report.errors:
+        raise SpecValidationError(f"{len(report.errors)} error(s) in {spec}",
+                                  "see the list above; fixable defects are repaired by `invoke generate`")
+    print(f"OK: {spec} is usable ({len(report.fixable)} known defect(s) will be repaired)")
+
+
+@task(help={"verbose": GEN_HELP["verbose"]})
+@edge
+def fixups(c: Context, verbose: bool = False) -> None:
+    """List the spec repairs (fixups), in the order they run."""
+    from conductor_regen.fixups import list_fixups
+
+    s = settings(c, verbose=verbose or None)
+    for fix in list_fixups():
+        state = "skipped" if (fix.name in s.fixups.skip or not s.fixups.enabled) else "on"
+        print(f"{fix.name:28} [{state}] {fix.reason}")
+
+
+# --- generation ----------------------------------------------------------------------------------
+
+@task(help={**GEN_HELP, "output": "staging folder to create (never an SDK; replaced if made by us)",
+            "no-cache": "always run the generator, even for inputs seen before"})
+@edge
+def generate(c: Context, spec: str, output: str, generator_version: Optional[str] = None,
+             backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
+             no_cache: bool = False, verbose: bool = False) -> None:
+    """Validate, repair and generate a spec into a verified staging tree (touches no SDK)."""
+    from conductor_regen.pipeline import generate as run_generate
+    from conductor_regen.progress import StepLog
+
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose))
+    steps = StepLog()
+    result = run_generate(spec, Path(output), s, steps, os.environ, use_cache=not no_cache)
+    _summary(steps)
+    print(f"staging tree: {result.tree.package_dir}")
+    print(f"provenance:   {result.tree.root / '.regen' / 'provenance.json'}")
+
+
+# --- target SDK, backups, swap -------------------------------------------------------------------
+
+SDK_HELP = "SDK checkout (default: CONDUCTOR_SDK_ROOT, sdk.root in invoke.yaml, else the checkout you are in)"
+
+
+def _target(s: Settings) -> Any:
+    from conductor_regen.sdk_target import resolve_sdk
+
+    return resolve_sdk(s.sdk)
+
+
+def _confirm(plan: Any) -> bool:
+    for line in plan.lines():
+        print(line)
+    try:
+        answer = input("Swap this into the SDK? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _print_report(report: Any, report_path: Optional[str]) -> None:
+    from conductor_regen.regenerate import write_report
+
+    print(report.to_markdown())
+    if report_path:
+        write_report(report, Path(report_path))
+        print(f"report: {report_path} (+ .md)")
+
+
+@task(help={**GEN_HELP, "sdk": SDK_HELP,
+            "dry-run": "print the plan (steps, files added/removed/changed) and change nothing",
+            "yes": "never prompt (else: asks once before the swap)",
+            "skip-tests": "do not run the test sessions after the swap",
+            "keep-failed": "leave a failed tree in place instead of restoring the backup",
+            "allow-dirty": "run even with uncommitted changes in the managed folders",
+            "only": "comma-separated API modules to update (incremental mode), e.g. workflow_resource_api",
+            "report": "write the JSON report here (Markdown beside it)",
+            "session": "nox session(s) used as the test gate (default async_tests)",
+            "python": "Python version for the test gate (default: this interpreter)",
+            "no-cache": "always run the generator",
+            "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)",
+            "force": "regenerate even when the live client records the same spec and options",
+            "removed": "API items the spec drops but SDK code uses: keep (default, deprecated), drop or fail",
+            "no-keyword-calls": "do not rewrite positional calls a new signature would misbind; refuse instead"},
+      iterable=["session"])
+@edge
+def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
+               skip_tests: bool = False, keep_failed: bool = False, allow_dirty: bool = False,
+               only: str = "", report: Optional[str] = None, session: Optional[List[str]] = None,
+               python: Optional[str] = None, generator_version: Optional[str] = None,
+               backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
+               no_cache: bool = False, no_pin_names: bool = False, force: bool = False,
+               removed: Optional[str] = None, no_keyword_calls: bool = False, verbose: bool = False) -> None:
+    """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
+    from conductor_regen.progress import StepLog
+    from conductor_regen.regenerate import RegenOptions, regenerate as run_regenerate
+
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
+                 **{"sdk.root": sdk, "sdk.removed": removed, "sdk.keyword_calls": False if no_keyword_calls else None})
+    target = _target(s)
+    options = RegenOptions(
+        spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
+        allow_dirty=allow_dirty, only=tuple(m.strip() for m in only.split(",") if m.strip()),
+        report_path=Path(report) if report else None, use_cache=not no_cache, pin_names=not no_pin_names,
+        force=force,
+    )
+    steps = StepLog()
+    result = run_regenerate(target, options, s, steps, _confirm, _test_gate(session, python), os.environ)
+    if result.outcome == "dry-run":
+        for line in result.notes:
+            print(line)
+    # A run that swapped has already filed --report (also when it failed); others write it here.
+    _print_report(result, report if result.backup_id is None else None)
+    if report and result.backup_id is not None:
+        print(f"report: {report} (+ .md)")
+    _summary(steps)
+
+
+def _test_gate(sessions: Optional[List[str]], python: Optional[str]) -> Any:
+    try:
+        from conductor_regen.test_matrix import gate
+    except ImportError as exc:
+        # A gate that cannot run is not a gate that passed: stop before anything is touched.
+        from conductor_regen.errors import ConfigError
+
+        raise ConfigError(f"the test gate cannot run: {exc}",
+                          'install the dev dependencies (python -m pip install -e ".[dev]"), '
+                          "or pass --skip-tests to run without it") from None
+    chosen = tuple(sessions or ("async_tests",))
+    pythons = (python or f"{sys.version_info[0]}.{sys.version_info[1]}",)
+    return lambda target: gate(target.root, sessions=chosen, pythons=pythons)
+
+
+@task(help={**GEN_HELP, "sdk": SDK_HELP,
+            "old-spec": "the spec the SDK's client came from (file or URL): adds schema types to the report",
+            "no-pin-names": "compare with plain generator names (shows the renames pinning prevents)",
+            "report": "also write the changes as JSON here (Markdown beside it)",
+            "fail-on-breaking": "exit with 1 when any change is breaking (for CI)"})
+@edge
+def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[str] = None,
+         no_pin_names: bool = False, report: Optional[str] = None, fail_on_breaking: bool = False,
+         generator_version: Optional[str] = None, backend: Optional[str] = None, java_heap: Optional[str] = None,
+         no_fixups: bool = False, verbose: bool = False) -> None:
+    """Report what regenerating the SDK from SPEC would change for its users; touches nothing."""
+    import json
+
+    from conductor_regen.change_analysis import count_by_severity, diff_sdk, render_markdown, to_json_list
+    from conductor_regen.errors import VerificationError
+    from conductor_regen.progress import StepLog
+
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose), **{"sdk.root": sdk})
+    target = _target(s)
+    steps = StepLog()
+    result = diff_sdk(target.http_dir, spec, s, steps, os.environ, pin_names=not no_pin_names, old_source=old_spec)
+    _summary(steps)
+    for line in result.pinning:
+        print(f"pinned: {line}")
+    text = render_markdown(result.changes)
+    print(text, end="")
+    if report:
+        out = Path(report)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(to_json_list(result.changes), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        out.with_suffix(".md").write_text(text, encoding="utf-8")
+        print(f"report: {report} (+ .md)")
+    breaking = count_by_severity(result.changes)["breaking"]
+    if fail_on_breaking and breaking:
+        raise VerificationError(f"{breaking} breaking change(s)",
+                                "add adapters or aliases for them, or rerun without --fail-on-breaking")
+
+
+@task(help={"sdk": SDK_HELP,
+            "spec": "spec the SDK's http/ was generated from (default: the file its provenance names)",
+            "output": "write the proposals (data/local_edits.json format) here instead of stdout",
+            "generator-version": GEN_HELP["generator-version"], "backend": GEN_HELP["backend"],
+            "java-heap": GEN_HELP["java-heap"], "verbose": GEN_HELP["verbose"]})
+@edge
+def detect_edits(c: Context, sdk: Optional[str] = None, spec: Optional[str] = None, output: Optional[str] = None,
+                 generator_version: Optional[str] = None, backend: Optional[str] = None,
+                 java_heap: Optional[str] = None, verbose: bool = False) -> None:
+    """Diff the SDK's http/ against a pristine generation and propose local edits as JSON."""
+    from conductor_regen.edit_detection import detect_in_sdk
+    from conductor_regen.progress import StepLog
+
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, False, verbose), **{"sdk.root": sdk})
+    found = detect_in_sdk(_target(s), spec, s, StepLog(), os.environ)
+    for line in found.lines():
+        print(line, file=sys.stderr)  # keep stdout pure JSON
+    if output:
+        Path(output).write_text(found.to_json(), encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        print(found.to_json(), end="")
+
+
+@task(help={"from": "a staging tree from `invoke generate` (or a generated http/ package)", "sdk": SDK_HELP,
+            "yes": "never prompt", "keep-failed": "leave a failed tree in place",
+            "allow-dirty": "run even with uncommitted changes", "verbose": GEN_HELP["verbose"]})
+@edge
+def replace(c: Context, from_: str, sdk: Optional[str] = None, yes: bool = False, keep_failed: bool = False,
+            allow_dirty: bool = False, verbose: bool = False) -> None:
+    """Swap an already generated tree into the SDK (backup, atomic swap, import gate, rollback)."""
+    from conductor_regen.progress import StepLog
+    from conductor_regen.regenerate import RegenOptions, replace_from
+
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    options = RegenOptions(spec="", yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
+                           command="invoke replace")
+    steps = StepLog()
+    result = replace_from(_target(s), Path(from_), options, s, steps, _confirm)
+    _print_report(result, None)
+    _summary(steps)
+
+
+@task(help={"sdk": SDK_HELP, "dry-run": "print the plan (adapters, wiring, tests to add) and change nothing",
+            "yes": "never prompt (else: asks once before the swap)",
+            "keep-failed": "leave a failed tree in place instead of restoring the backup",
+            "allow-dirty": "run even with uncommitted changes in the managed folders",
+            "verbose": GEN_HELP["verbose"]})
+@edge
+def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
+                      keep_failed: bool = False, allow_dirty: bool = False, verbose: bool = False) -> None:
+    """Add missing adapters (wiring, tests) for the SDK's live http/: backup, atomic swap, import gate, rollback."""
+    from conductor_regen.progress import StepLog
+    from conductor_regen.regenerate import RegenOptions, scaffold_sdk
+
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    options = RegenOptions(spec="", dry_run=dry_run, yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
+                           command="invoke scaffold-adapters")
+    steps = StepLog()
+    result = scaffold_sdk(_target(s), options, s, steps, _confirm)
+    if result.outcome == "dry-run":
+        for line in result.notes:
+            print(line)
+    _print_report(result, None)
+    _summary(steps)
+
+
+@task(help={"sdk": SDK_HELP, "verbose": GEN_HELP["verbose"]})
+@edge
+def fix_imports(c: Context, sdk: Optional[str] = None, verbose: bool = False) -> None:
+    """Rewrite generator default package names (openapi_client, ...) in the SDK, then import-check it."""
+    from conductor_regen.regenerate import fix_sdk_imports
+
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    for line in fix_sdk_imports(_target(s), s):
+        print(line)
+
+
+@task(help={"sdk": SDK_HELP, "verbose": GEN_HELP["verbose"]})
+@edge
+def backup(c: Context, sdk: Optional[str] = None, verbose: bool = False) -> None:
+    """Back up the SDK's managed folders on their own."""
+    from conductor_regen.backups import create_backup, set_outcome
+    from conductor_regen.regenerate import recorded_provenance
+
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    target = _target(s)
+    prov = recorded_provenance(target)
+    made = create_backup(s.backups_dir, target, prov.spec_version if prov else "manual")
+    set_outcome(made, "manual")
+    print(f"backup {made.id}: {made.file_count} files, {made.size_bytes} bytes in {made.path}")
+
+
+@task(help={"sdk": SDK_HELP})
+@edge
+def backups(c: Context, sdk: Optional[str] = None) -> None:
+    """List an SDK's backups: id, time, spec version, size, outcome."""
+    from conductor_regen.backups import list_backups
+
+    s = settings(c, **{"sdk.root": sdk})
+    target = _target(s)
+    found = list_backups(s.backups_dir, target.name)
+    if not found:
+        print(f"no backups of {target.name} in {s.backups_dir}")
+    for b in found:
+        when = b.created.strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(f"{b.id:40} {when:23} {b.spec_version:10} {b.size_bytes:>10} B  {b.outcome}")
+
+
+@task(help={"keep": "how many backups to keep (default 5, at least 1; the newest is never pruned)",
+            "sdk": SDK_HELP})
+@edge
+def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None) -> None:
+    """Remove an SDK's oldest backups, keeping the newest N."""
+    from conductor_regen.backups import prune_backups as prune
+
+    s = settings(c, **{"sdk.root": sdk})
+    removed = prune(s.backups_dir, _target(s).name, keep)
+    print(f"removed {len(removed)} backup(s)" + "".join(f"\n  {b.id}" for b in removed))
+
+
+@task(help={"backup": "backup id (default: the latest complete one)", "sdk": SDK_HELP,
+            "yes": "do not ask for confirmation"})
+@edge
+def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False) -> None:
+    """Put the managed folders back from a backup, byte for byte (also finishes interrupted runs)."""
+    from conductor_regen.regenerate import restore_sdk
+
+    s = settings(c, **{"sdk.root": sdk})
+    target = _target(s)
+
+    def ask(what: str) -> bool:
+        if yes:
+            return True
+        try:
+            return input(f"Restore {what}? [y/N] ").strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+
+    for line in restore_sdk(target, s, backup, ask):
+        print(line)
+
+
+# --- test matrix ---------------------------------------------------------------------------------
+
+@task(iterable=["session", "python"],
+      help={"sdk": SDK_HELP,
+            "session": "nox session to run, repeatable (default: async_tests); `nox -l` lists them",
+            "python": "X.Y interpreter, repeatable (default: every one the machine has)",
+            "reuse": "reuse the venvs and skip installs (nox -R); a changed SDK is still reinstalled",
+            "pytest-args": 'extra pytest arguments as one string, e.g. "-k search -x"',
+            "verbose": GEN_HELP["verbose"]})
+@edge
+def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = None,
+         python: Optional[List[str]] = None, reuse: bool = False, pytest_args: str = "",
+         verbose: bool = False) -> None:
+    """Run the guide's step-5 test matrix (nox sessions) against an SDK checkout; print a summary."""
+    import shlex
+
+    from conductor_regen.errors import ConfigError, VerificationError
+    from conductor_regen.test_matrix import format_summary, run_matrix
+
+    s = settings(c, **{"sdk.root": sdk, "verbose": verbose or None})
+    if s.sdk.root is None:
+        raise ConfigError("no SDK checkout given",
+                          "pass --sdk PATH, run from inside the checkout, or set CONDUCTOR_SDK_ROOT")
+    results = run_matrix(s.sdk.root, tuple(session or ("async_tests",)), tuple(python or ()),
+                         shlex.split(pytest_args), reuse=reuse)
+    print()
+    for line in format_summary(results):
+        print(line)
+    failed = [r for r in results if r.result == "failed"]
+    if failed:
+        raise VerificationError(f"{len(failed)} of {len(results)} session(s) failed; first: "
+                                f"{failed[0].session}-{failed[0].python or 'nox'}: {failed[0].detail}",
+                                "JUnit XML is in .cache/junit/; rerun one with --session NAME --python X.Y")
+    if not any(r.result == "passed" for r in results):
+        raise VerificationError("no session ran (all skipped)", "see the skip reasons above")
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+@task(help={"keep": "keep the temporary workspace and print its path",
+            "skip-tests": "do not run the nox test gate", "verbose": GEN_HELP["verbose"]})
+@edge
+def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool = False) -> None:
+    """Run the main job offline: regenerate a copy of the bundled example SDK from spec v1 to v2."""
+    from conductor_regen.demo import run_demo
+
+    s = settings(c, verbose=verbose or None)
+    workdir = Path(tempfile.mkdtemp(prefix="conductor-regen-demo-"))
+    try:
+        gate = None if skip_tests else _test_gate(None, None)
+        for line in run_demo(ROOT / "tests" / "fixtures", workdir, s, gate):
+            print(line)
+    finally:
+        if keep:
+            print(f"workspace kept: {workdir}")
+        else:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, diff, detect_edits, replace,
+                scaffold_adapters, fix_imports, backup, backups, prune_backups, restore, test, demo)
+ns.configure({"regen": {}})
