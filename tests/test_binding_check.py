@@ -263,3 +263,37 @@ def test_binding_check_resolves_wiring_facades_and_locals(facade_sdk: Tuple[Path
     findings = check_bindings(tree, staged, root).findings
     assert [(f.site.where.rsplit("/", 1)[1], f.repairable, f.managed) for f in findings] == \
         [(f"workflow_resource_api.py:{CALL_LINE}", True, True)]
+
+
+# --- impact of each change on SDK code -------------------------------------------------------------
+
+def test_report_tags_the_reordered_operation_as_repaired_and_diff_counts_the_same(
+        facade_sdk: Tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
+    from conductor_regen.change_analysis import Change, diff_sdk
+    from conductor_regen.impact import GROUPS, REPAIRED, count_by_impact
+
+    base, template = facade_sdk
+    cache = shared_cache_dir(tmp_path_factory)
+    # invoke diff first (it touches nothing), then the run, on the same SDK and spec.
+    root = _copy(base, template, "impact")
+    settings = settings_for(root, base / "backups-4", cache)
+    before = sdk_digest(root)
+    diffed = diff_sdk(pkg(root) / "http", str(SPEC_V1), settings, StepLog(), env={}, target=resolve_sdk(settings.sdk))
+    assert sdk_digest(root) == before
+    assert diffed.binding is not None and diffed.binding.rewritten_at
+    report, error, _ = run_core(root, base / "backups-4", cache, SPEC_V1)
+    assert error is None and report is not None
+    changes = [Change(**c) for c in report.changes]
+    assert count_by_impact(changes) == count_by_impact(diffed.changes)
+    assert [c.impact for c in changes] == [c.impact for c in diffed.changes]
+    moved = next(c for c in changes if c.operation == "POST /workflow/{name}")
+    assert moved.kind == "operation-signature-changed" and moved.impact == REPAIRED
+    assert f"workflow_resource_api.py:{CALL_LINE}" in moved.impact_detail and "codemod" in moved.impact_detail
+    assert "request_body" in moved.detail and "_request_timeout" not in moved.detail, "no _request_* noise"
+    # The Markdown report opens with one count line per group, and lists the first non-empty group first.
+    text = report.to_markdown()
+    lines = text.splitlines()
+    assert lines[2:6] == [f"- {g}: {n}" for g, n in count_by_impact(changes).items()]
+    positions = [text.index(f"### {g} (") for g in GROUPS if count_by_impact(changes)[g]]
+    assert positions and positions == sorted(positions)
+    assert count_by_impact(changes)[REPAIRED] >= 1

@@ -79,7 +79,7 @@ def test_model_changes(v2_changes: Tuple[Change, ...]) -> None:
     assert removed.severity == "breaking" and "restartable: Optional[StrictBool]" in removed.detail
     typed = by[("field-type-changed", "WorkflowSummary.executionTime")]
     assert typed.severity == "breaking"
-    assert typed.detail == "integer/int64 -> string (StrictInt -> StrictStr)"
+    assert typed.detail == "integer/int64 -> string (StrictInt -> StrictStr); changes kind, response"
 
 
 def test_griffe_findings_are_folded_into_ours(v2_changes: Tuple[Change, ...]) -> None:
@@ -100,9 +100,9 @@ def test_analysis_is_deterministic(v2_http: Path, v2_changes: Tuple[Change, ...]
 
 def test_json_and_markdown(v2_changes: Tuple[Change, ...]) -> None:
     rows = to_json_list(v2_changes)
-    assert rows[0].keys() == {"severity", "kind", "operation", "detail"}
+    assert rows[0].keys() == {"severity", "kind", "operation", "detail", "impact", "impact_detail"}
     assert {"severity": "breaking", "kind": "operation-removed", "operation": "DELETE /secrets/{key}",
-            "detail": "SecretResourceApi.delete_secret is gone"} in rows
+            "detail": "SecretResourceApi.delete_secret is gone", "impact": "", "impact_detail": ""} in rows
     text = render_markdown(v2_changes)
     assert text.startswith("## API changes\n\n9 breaking, 9 compatible, 0 info\n")
     assert "| breaking | operation-renamed | `GET /workflow/search` | WorkflowResourceApi.search -> " in text
@@ -113,7 +113,8 @@ def test_without_the_old_spec_operations_come_from_the_old_tree(v2_http: Path) -
     changes = analyze(OLD_HTTP, v2_http, None, repaired(SPEC_V2))
     by = _by(changes)
     assert len(_kinds(changes, "operation-renamed")) == 3
-    assert by[("field-type-changed", "WorkflowSummary.executionTime")].detail == "(StrictInt -> StrictStr)"
+    assert by[("field-type-changed", "WorkflowSummary.executionTime")].detail == \
+        "(StrictInt -> StrictStr); changes kind, response"
     raw = analyze(OLD_HTTP, v2_http, None, json.loads(SPEC_V2.read_text()))  # /api paths still match
     assert _by(raw)[("operation-renamed", "GET /workflow/search")].detail.endswith("(operationId search_1)")
 

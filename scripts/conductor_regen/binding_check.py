@@ -205,6 +205,7 @@ class CallSite:
     shape: CallShape
     live: Optional[Signature]
     new: Signature
+    through_adapter: bool = False  # the callable is the adapter's own (an override or an alias)
 
     def new_problems(self) -> List[Problem]:
         """Problems against the new signature that the live one does not have (plus shifts)."""
@@ -245,6 +246,10 @@ class BindingResult:
     preexisting: Tuple[str, ...]
     unresolved: Tuple[str, ...]
     rewritten: Tuple[str, ...] = ()  # notes of keyword rewrites applied to reach this state
+    rewritten_at: Tuple[str, ...] = ()  # file:line of each rewritten call
+    # Where SDK code reads attribute names and imports names (for the impact of model changes).
+    attributes: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    imported: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
 
     def summary(self) -> str:
         """One line for the steps table."""
@@ -441,9 +446,17 @@ class _Walker:
         self.operation_names = operation_names
         self.calls: List[CallSite] = []
         self.unresolved: List[str] = []
+        self.attributes: Dict[str, List[str]] = {}
+        self.imported: Dict[str, List[str]] = {}
 
     def file(self, path: Path, module: str, where: str, tree: ast.Module) -> None:
         self._body(tree.body, _Scope(module, None, {}), path, where)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                self.attributes.setdefault(node.attr, []).append(f"{where}:{node.lineno}")
+            elif isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    self.imported.setdefault(alias.name, []).append(f"{where}:{node.lineno}")
 
     def _body(self, body: Sequence[ast.stmt], scope: _Scope, path: Path, where: str) -> None:
         for stmt in body:
@@ -516,7 +529,8 @@ class _Walker:
         if generated is None:
             return  # a hand-written method of a hand-written class: not the generator's business
         self.calls.append(CallSite(path, f"{where}:{call.lineno}", call.lineno, call.col_offset, sig.owner,
-                                   (generated.name, member), _shape(call), live[0] if live else None, sig))
+                                   (generated.name, member), _shape(call), live[0] if live else None, sig,
+                                   not sides.in_http(owner.module)))
 
 
 def _calls(node: ast.AST) -> Iterator[ast.Call]:
@@ -575,4 +589,9 @@ def check_bindings(live: SourceTree, new: SourceTree, sdk_root: Path,
     unresolved = tuple(sorted(set(walker.unresolved)))
     if unresolved:
         log.info("%d call(s) that look like generated API calls have receivers we cannot type", len(unresolved))
-    return BindingResult(calls, tuple(findings), tuple(preexisting), unresolved)
+    return BindingResult(calls, tuple(findings), tuple(preexisting), unresolved,
+                         attributes=_frozen(walker.attributes), imported=_frozen(walker.imported))
+
+
+def _frozen(index: Dict[str, List[str]]) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    return tuple((name, tuple(sorted(set(wheres)))) for name, wheres in sorted(index.items()))

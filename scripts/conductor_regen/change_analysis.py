@@ -21,11 +21,17 @@ from .client_models import Model, ModelField, load_package, read_models
 from .errors import VerificationError
 from .fixups import normalize_prefix, strip_prefix
 from .generator_naming import camelize, sanitize_name
+from .type_direction import compatible as type_compatible
+from .type_direction import describe as describe_direction
+from .type_direction import direction, schema_roles
 from .operations import (ClientOperation, OperationKey, label, read_api_classes, read_client_operations,
                          spec_operations)
 
 if TYPE_CHECKING:
+    from .binding_check import BindingResult
     from .config import Settings
+    from .impact import Usage
+    from .sdk_target import SdkTarget
     from .progress import StepLog
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,8 @@ class Change:
     kind: str  # operation-renamed, model-removed, ...
     operation: str  # "GET /workflow/search", a model ("Workflow") or a field ("Workflow.idempotencyKey")
     detail: str
+    impact: str = ""  # one of impact.GROUPS once SDK usage is known
+    impact_detail: str = ""  # file:line of the SDK code concerned, or how it was repaired
 
     def sort_key(self) -> Tuple[int, str, str, str]:
         """Breaking first, then by kind, subject and detail."""
@@ -149,10 +157,16 @@ def _field_text(field: ModelField) -> str:
     return f"{field.name}: {field.annotation}" + ("" if field.required else " = None")
 
 
+def _model_roles(spec: Optional[Mapping[str, Any]]) -> Dict[str, Set[str]]:
+    """{generated model name: {"request", "response"}} from where the spec sends its schema."""
+    return {camelize(sanitize_name(name)): role for name, role in schema_roles(spec).items()}
+
+
 def _model_changes(old: Mapping[str, Model], new: Mapping[str, Model], old_spec: Optional[Mapping[str, Any]],
                    new_spec: Optional[Mapping[str, Any]]) -> List[Change]:
     changes: List[Change] = []
     old_schemas, new_schemas = _schemas_by_model(old_spec), _schemas_by_model(new_spec)
+    roles = _model_roles(new_spec if new_spec is not None else old_spec)
     for name in sorted(old.keys() - new.keys()):
         changes.append(Change(BREAKING, "model-removed", name, f"{name} ({old[name].module}.py) is gone"))
     for name in sorted(new.keys() - old.keys()):
@@ -171,20 +185,25 @@ def _model_changes(old: Mapping[str, Model], new: Mapping[str, Model], old_spec:
                                   f"{name}.{_field_text(field)}{typed}"))
         for prop in sorted(before.keys() & after.keys()):
             changes += _field_changes(name, prop, before[prop], after[prop],
-                                      _spec_property(old_schemas, name, prop), _spec_property(new_schemas, name, prop))
+                                      _spec_property(old_schemas, name, prop), _spec_property(new_schemas, name, prop),
+                                      roles.get(name, set()))
     return changes
 
 
 def _field_changes(model: str, prop: str, old: ModelField, new: ModelField, old_schema: Any,
-                   new_schema: Any) -> List[Change]:
+                   new_schema: Any, role: Optional[Set[str]] = None) -> List[Change]:
     subject = f"{model}.{prop}"
     changes: List[Change] = []
     if old.base_type != new.base_type:
         spec = ""
         if old_schema is not None and new_schema is not None:
             spec = f"{describe_schema(old_schema)} -> {describe_schema(new_schema)} "
-        changes.append(Change(BREAKING, "field-type-changed", subject,
-                              f"{spec}({old.base_type} -> {new.base_type})".strip()))
+        # A model only sent may accept more; one only received may narrow (the reader gets less variety).
+        way = direction(old.base_type, new.base_type)
+        text, travels = describe_direction(way, set(role or ()))
+        severity = INFO if way == "same" else COMPATIBLE if type_compatible(way, set(role or ())) else BREAKING
+        changes.append(Change(severity, "field-type-changed",
+                              subject, f"{spec}({old.base_type} -> {new.base_type}); {text}, {travels}".strip()))
     if old.required != new.required:
         became = "required" if new.required else "optional"
         changes.append(Change(BREAKING if new.required else COMPATIBLE, "field-required-changed", subject,
@@ -248,9 +267,12 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
     site_to_key = {(c, op.name): key for key, op in old_ops.items() for c in op.classes}
     # (kind, subject) -> where -> what broke -> parts; the three variants of a method collapse into one.
     grouped: Dict[Tuple[str, str], Dict[str, Dict[str, Set[str]]]] = {}
+    breaking_groups: Set[Tuple[str, str]] = set()
     for breakage in griffe.find_breaking_changes(old_pkg, new_pkg):
         parts = tuple(breakage.obj.path.split(".")[1:])
         if any(parts[:n] in covered for n in range(1, len(parts) + 1)):
+            continue
+        if _is_noise(breakage):
             continue
         what, part = _breakage_text(breakage)
         kind, subject, where = "python-api-changed", ".".join(parts), ""
@@ -264,6 +286,8 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
         bucket = grouped.setdefault((kind, subject), {}).setdefault(where, {}).setdefault(what, set())
         if part:
             bucket.add(part)
+        if not _narrowed_return(breakage):
+            breaking_groups.add((kind, subject))
     changes = []
     for (kind, subject), places in grouped.items():
         texts = []
@@ -271,8 +295,28 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
             body = "; ".join(f"{what}: {', '.join(sorted(parts))}" if parts else what
                              for what, parts in sorted(whats.items()))
             texts.append(f"{where}: {body}" if where else body)
-        changes.append(Change(BREAKING, kind, subject, " / ".join(texts)))
+        severity = BREAKING if (kind, subject) in breaking_groups else COMPATIBLE
+        changes.append(Change(severity, kind, subject, " / ".join(texts)))
     return changes
+
+
+# The generator's per-request keywords: always passed by keyword, so their position never matters.
+REQUEST_KEYWORDS = frozenset({"_request_timeout", "_request_auth", "_content_type", "_headers", "_host_index"})
+
+
+def _is_noise(breakage: Any) -> bool:
+    """A moved `_request_*` keyword: no caller passes those positionally."""
+    if breakage.kind is not griffe.BreakageKind.PARAMETER_MOVED:
+        return False
+    name = getattr(breakage.old_value, "name", None) or getattr(breakage.new_value, "name", None)
+    return name in REQUEST_KEYWORDS
+
+
+def _narrowed_return(breakage: Any) -> bool:
+    """A return type that narrows (or stays equivalent): readers of the result are unaffected."""
+    if breakage.kind is not griffe.BreakageKind.RETURN_CHANGED_TYPE:
+        return False
+    return direction(str(breakage.old_value), str(breakage.new_value)) in ("same", "narrower")
 
 
 def _covered(changes: Sequence[Change], old_ops: Mapping[OperationKey, ClientOperation],
@@ -304,8 +348,12 @@ def _covered(changes: Sequence[Change], old_ops: Mapping[OperationKey, ClientOpe
 
 
 def analyze(old_http: Path, new_http: Path, old_spec: Optional[Mapping[str, Any]],
-            new_spec: Optional[Mapping[str, Any]], path_prefix: str = "/api") -> Tuple[Change, ...]:
-    """Every user-visible change from the client at `old_http` to the one at `new_http`, sorted."""
+            new_spec: Optional[Mapping[str, Any]], path_prefix: str = "/api",
+            usage: Optional["Usage"] = None) -> Tuple[Change, ...]:
+    """Every user-visible change from the client at `old_http` to the one at `new_http`, sorted.
+
+    With `usage` (from the call binding check), each change is tagged with its impact on SDK code.
+    """
     old_ops, new_ops = read_client_operations(old_http), read_client_operations(new_http)
     old_apis, new_apis = read_api_classes(old_http), read_api_classes(new_http)
     old_pkg, new_pkg = load_package(old_http), load_package(new_http)
@@ -316,7 +364,12 @@ def analyze(old_http: Path, new_http: Path, old_spec: Optional[Mapping[str, Any]
     changes += _convention_changes(old_ops, new_ops, path_prefix)
     changes += _griffe_changes(old_pkg, new_pkg, old_ops, new_ops, _covered(changes, old_ops, old_apis, old_models))
     log.debug("change analysis: %d change(s)", len(changes))
-    return tuple(sorted(set(changes), key=Change.sort_key))
+    unique = sorted(set(changes), key=Change.sort_key)
+    if usage is not None:
+        from .impact import tag_changes
+
+        unique = tag_changes(unique, old_ops, new_ops, old_models, new_models, usage)
+    return tuple(unique)
 
 
 def count_by_severity(changes: Iterable[Change]) -> Dict[str, int]:
@@ -337,14 +390,25 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(changes: Sequence[Change]) -> str:
-    """A Markdown summary and table, breaking changes first."""
+    """A Markdown summary: one count line per impact group, then each group's table, what breaks first."""
+    from .impact import GROUPS, count_by_impact
+
     counts = count_by_severity(changes)
-    out = ["## API changes", "",
-           f"{counts[BREAKING]} breaking, {counts[COMPATIBLE]} compatible, {counts[INFO]} info", ""]
-    if changes:
-        out += ["| severity | kind | operation | detail |", "|---|---|---|---|"]
-        out += [f"| {c.severity} | {c.kind} | `{_cell(c.operation)}` | {_cell(c.detail)} |"
-                for c in sorted(changes, key=Change.sort_key)]
+    out = ["## API changes", ""]
+    tagged = any(c.impact for c in changes)
+    if tagged:
+        out += [f"- {group}: {n}" for group, n in count_by_impact(changes).items()]
+        out.append("")
+    out += [f"{counts[BREAKING]} breaking, {counts[COMPATIBLE]} compatible, {counts[INFO]} info", ""]
+    groups = [(g, [c for c in changes if c.impact == g]) for g in GROUPS] if tagged else [("", list(changes))]
+    for group, members in groups:
+        if not members:
+            continue
+        if group:
+            out += [f"### {group} ({len(members)})", ""]
+        out += ["| severity | kind | operation | detail | SDK |", "|---|---|---|---|---|"]
+        out += [f"| {c.severity} | {c.kind} | `{_cell(c.operation)}` | {_cell(c.detail)} | {_cell(c.impact_detail)} |"
+                for c in sorted(members, key=Change.sort_key)]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -356,12 +420,19 @@ class SdkDiff:
     changes: Tuple[Change, ...]
     pinning: Tuple[str, ...]
     spec_version: str
+    binding: Optional["BindingResult"] = None  # with an SDK: the call binding check on the assembled tree
+    notes: Tuple[str, ...] = ()  # with an SDK: what assembly (aliases, kept code, scaffolding) would do
 
 
 def diff_sdk(http_dir: Path, source: str, settings: "Settings", steps: "StepLog",
              env: Optional[Mapping[str, str]] = None, pin_names: bool = True,
-             old_source: Optional[str] = None) -> SdkDiff:
-    """Generate `source` as a run would (repaired, names pinned) into a scratch tree and compare it with `http_dir`."""
+             old_source: Optional[str] = None, target: Optional["SdkTarget"] = None) -> SdkDiff:
+    """Generate `source` as a run would (repaired, names pinned) into a scratch tree and compare it with `http_dir`.
+
+    With the SDK `target`, the scratch tree is assembled as `invoke regenerate` would assemble it
+    (aliases, kept code, scaffolding, keyword codemod) and every change is tagged with its impact,
+    counted the same way as a run's report.
+    """
     from .fixups import apply_fixups
     from .name_pinning import pin_step
     from .pipeline import generate_verified, prepare_spec
@@ -380,6 +451,18 @@ def diff_sdk(http_dir: Path, source: str, settings: "Settings", steps: "StepLog"
     work = Path(tempfile.mkdtemp(prefix="diff-", dir=settings.cache_dir))
     try:
         generated = generate_verified(spec, work / "staging", settings, steps)
+        if target is not None:
+            from .regenerate import RegenOptions, assemble, check_and_compare
+
+            assembled = work / "assembled"
+            assembled.mkdir()
+            with steps.step("assemble new tree") as step:
+                notes = assemble(target, generated.tree.package_dir, None, assembled, settings,
+                                 RegenOptions(spec=source, dry_run=True, pin_names=pin_names))
+                step.detail = f"{len(notes)} note(s)"
+            binding, tagged = check_and_compare(target, assembled, old_doc, prepared.document, settings, steps,
+                                                notes, refuse=False)
+            return SdkDiff(tagged or (), lines, spec.loaded.version, binding, tuple(notes) + binding.rewritten)
         with steps.step("compare") as step:
             # The unpinned document, so the report quotes the server's operationIds.
             changes = analyze(http_dir, generated.tree.package_dir, old_doc, prepared.document,

@@ -12,7 +12,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .binding_check import BindingResult, check_bindings
 from .backups import Backup, attach, create_backup, record_added_outside, set_outcome
-from .change_analysis import analyze, count_by_severity, to_json_list
+from .change_analysis import Change, analyze, to_json_list
+from .impact import count_by_impact, usage_from
 from .compat_fields import keep_removed_fields
 from .compat_keep import keep_removed
 from .config import Settings
@@ -167,7 +168,33 @@ def check_call_bindings(target: SdkTarget, staging: Path, rewrite: bool,
         return result
     notes = rewrite_findings(result.findings, staging)
     again = check_bindings(live, new, target.root, target.managed)
-    return dataclasses.replace(again, rewritten=tuple(notes))
+    fixed = tuple(sorted({f.site.where for f in result.findings if f.repairable and f.managed}))
+    return dataclasses.replace(again, rewritten=tuple(notes), rewritten_at=fixed)
+
+
+def check_and_compare(target: SdkTarget, staging: Path, old_spec: Optional[Mapping[str, Any]],
+                      new_spec: Optional[Mapping[str, Any]], settings: Settings, steps: StepLog,
+                      notes: Sequence[str], refuse: bool) -> Tuple[BindingResult, Optional[Tuple[Change, ...]]]:
+    """The `check bindings` and `compare APIs` steps on an assembled tree, shared by regenerate and diff.
+
+    With `refuse`, calls that would no longer bind stop the run here, before anything is swapped.
+    """
+    with steps.step("check bindings") as step:
+        binding = check_call_bindings(target, staging, settings.sdk.keyword_calls)
+        step.detail = binding.summary()
+        if binding.findings and refuse:
+            raise binding_error(binding, settings.sdk.keyword_calls)
+    if not (target.http_dir / "api").is_dir():
+        steps.skip("compare APIs", "no live client to compare with")
+        return binding, None
+    with steps.step("compare APIs") as step:
+        # The staged http/ is what lands (incremental merge and local edits included); the caller
+        # passes the unpinned document, so the report quotes the server's operationIds.
+        usage = usage_from(binding, [*notes, *binding.rewritten])
+        changes = analyze(target.http_dir, staging / "http", old_spec, new_spec,
+                          settings.fixups.strip_path_prefix, usage=usage)
+        step.detail = "; ".join(f"{n} {group}" for group, n in count_by_impact(changes).items())
+    return binding, changes
 
 
 def binding_error(result: BindingResult, rewrite: bool) -> VerificationError:
@@ -309,25 +336,13 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                                      options)
                     step.detail = f"{len(notes)} note(s), listed in the report"
                     base["notes"] = tuple(base["notes"]) + tuple(notes)
-                with steps.step("check bindings") as step:
-                    binding = check_call_bindings(target, staging, settings.sdk.keyword_calls)
-                    step.detail = binding.summary()
-                    base["binding"] = binding.figures()
-                    base["notes"] = tuple(base["notes"]) + binding.rewritten
-                    if binding.findings and not options.dry_run:
-                        raise binding_error(binding, settings.sdk.keyword_calls)
-                    base["notes"] = tuple(base["notes"]) + tuple(
-                        f"would not bind: {f.render()}" for f in binding.findings)
-                if (target.http_dir / "api").is_dir():
-                    with steps.step("compare APIs") as step:
-                        # The staged http/ is what lands (incremental merge and local edits included);
-                        # the unpinned document, so the report quotes the server's operationIds.
-                        changes = analyze(target.http_dir, staging / "http", None, prepared.document,
-                                          settings.fixups.strip_path_prefix)
-                        step.detail = ", ".join(f"{n} {sev}" for sev, n in count_by_severity(changes).items())
+                binding, changes = check_and_compare(target, staging, None, prepared.document, settings, steps,
+                                                     base["notes"], refuse=not options.dry_run)
+                base["binding"] = binding.figures()
+                base["notes"] = tuple(base["notes"]) + binding.rewritten + tuple(
+                    f"would not bind: {f.render()}" for f in binding.findings)
+                if changes is not None:
                     base["changes"] = tuple(to_json_list(changes))
-                else:
-                    steps.skip("compare APIs", "no live client to compare with")
                 plan = make_plan(target, staging)
                 if options.dry_run:
                     return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,

@@ -6,6 +6,8 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Sequence
 
+from .change_analysis import Change, render_markdown
+from .impact import count_by_impact
 from .progress import StepResult
 
 
@@ -52,6 +54,10 @@ class Report:
     def to_markdown(self) -> str:
         """Human rendering: summary, steps, files, provenance."""
         out: List[str] = [f"# Regeneration report: {self.outcome}", ""]
+        changes = [_change(c) for c in self.changes]
+        if any(c.impact for c in changes):
+            # What this run means for the SDK's code, before anything else: one line per impact group.
+            out += [f"- {group}: {n}" for group, n in count_by_impact(changes).items()] + [""]
         out += [f"- command: `{self.command}`", f"- SDK: `{self.sdk}`"]
         out.append(f"- spec: `{self.spec.get('source', '?')}` (info.version {self.spec.get('version', '?')}, "
                    f"sha256 `{str(self.spec.get('sha256', ''))[:16]}`)")
@@ -69,10 +75,7 @@ class Report:
         out += _listing("added", self.files.added) + _listing("removed", self.files.removed)
         out += _listing("changed", self.files.changed)
         if self.changes:
-            out += ["## API changes", "", "| severity | kind | operation | detail |", "|---|---|---|---|"]
-            out += [f"| {c.get('severity', '')} | {c.get('kind', '')} | {c.get('operation', '')} | "
-                    f"{c.get('detail', '')} |" for c in self.changes]
-            out.append("")
+            out += render_markdown(changes).splitlines() + [""]
         if self.binding:
             out += _binding_section(self.binding)
         if self.tests:
@@ -107,3 +110,9 @@ def _binding_section(binding: Dict[str, Any]) -> List[str]:
         if items:
             out += [f"### {title}", ""] + [f"- {item}" for item in items] + [""]
     return out
+
+
+def _change(data: Dict[str, Any]) -> Change:
+    """A change back from its report dict (fields the dict lacks keep their defaults)."""
+    known = {f.name for f in dataclasses.fields(Change)}
+    return Change(**{k: str(v) for k, v in data.items() if k in known})

@@ -290,13 +290,14 @@ def _test_gate(sessions: Optional[List[str]], python: Optional[str]) -> Any:
 @task(help={**GEN_HELP, "sdk": SDK_HELP,
             "old-spec": "the spec the SDK's client came from (file or URL): adds schema types to the report",
             "no-pin-names": "compare with plain generator names (shows the renames pinning prevents)",
+            "no-keyword-calls": "count calls a new signature would misbind as breaking (regenerate would refuse)",
             "report": "also write the changes as JSON here (Markdown beside it)",
             "fail-on-breaking": "exit with 1 when any change is breaking (for CI)"})
 @edge
 def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[str] = None,
          no_pin_names: bool = False, report: Optional[str] = None, fail_on_breaking: bool = False,
          generator_version: Optional[str] = None, backend: Optional[str] = None, java_heap: Optional[str] = None,
-         no_fixups: bool = False, verbose: bool = False) -> None:
+         no_fixups: bool = False, no_keyword_calls: bool = False, verbose: bool = False) -> None:
     """Report what regenerating the SDK from SPEC would change for its users; touches nothing."""
     import json
 
@@ -304,13 +305,24 @@ def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[st
     from conductor_regen.errors import VerificationError
     from conductor_regen.progress import StepLog
 
-    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose), **{"sdk.root": sdk})
+    s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
+                 **{"sdk.root": sdk, "sdk.keyword_calls": False if no_keyword_calls else None})
     target = _target(s)
     steps = StepLog()
-    result = diff_sdk(target.http_dir, spec, s, steps, os.environ, pin_names=not no_pin_names, old_source=old_spec)
+    result = diff_sdk(target.http_dir, spec, s, steps, os.environ, pin_names=not no_pin_names, old_source=old_spec,
+                      target=target)
     _summary(steps)
     for line in result.pinning:
         print(f"pinned: {line}")
+    if result.binding is not None:
+        print(f"bindings: {result.binding.summary()}")
+        for finding in result.binding.findings:
+            print(f"  would not bind: {finding.render()}")
+        for note in result.binding.rewritten:
+            print(f"  regenerate would rewrite: {note}")
+        if verbose:
+            for line in result.binding.unresolved:
+                print(f"  receiver not resolved: {line}")
     text = render_markdown(result.changes)
     print(text, end="")
     if report:
