@@ -3,6 +3,7 @@
     nox -l                                                  the matrix
     nox -s async_tests -- --sdk PATH [pytest args]          guide 5.6 (the default session)
     nox -s async_unit -p 3.12 -- --sdk PATH -k search       one session, one Python
+    nox -s contract -- --sdk PATH [--spec FILE]             request contract against a mock server
     CONDUCTOR_SDK_ROOT=PATH nox -R                          reuse venvs, skip installs
 
 Each session runs in its own reused virtualenv (uv when available) with the SDK installed
@@ -23,8 +24,10 @@ import nox
 PROJECT = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT / "scripts"))  # the core, even under a nox from another environment
 
+from conductor_regen import contract as cc  # noqa: E402
 from conductor_regen import test_matrix as tm  # noqa: E402
 from conductor_regen.child_env import secret_names  # noqa: E402
+from conductor_regen.contract import run as contract_run  # noqa: E402
 from conductor_regen.errors import RegenError  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -162,6 +165,44 @@ def tools_impl(session: nox.Session, *, tool: str, name: str) -> None:
                     f"--junit-xml={junit_dir / f'{session.name}.xml'}", target, *args, env=RUN_ENV)
 
 
+def contract_impl(session: nox.Session) -> None:
+    """Run the request contract: the driver in the SDK's venv, verdicts and JUnit here."""
+    sdk, junit_dir, rest = _options(session, "contract")
+    parser = _Parser(prog="nox -s contract --", add_help=False, allow_abbrev=False)
+    parser.add_argument("--spec", default=os.environ.get("REGEN_CONTRACT_SPEC"))
+    parser.add_argument("--baseline", default=None)
+    parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--verbose", action="store_true")
+    try:
+        opts = parser.parse_args(rest)
+    except _UsageError as exc:
+        session.error(f"Usage: nox -s contract -- --sdk PATH [--spec FILE_OR_URL] [--baseline JUNIT.xml] "
+                      f"[--junit-dir DIR] [--timeout S] [--verbose]: {exc}")
+    invoked_from = Path(session.invoked_from)
+    baseline = tm.resolve_sdk(opts.baseline, session.invoked_from)
+    try:
+        settings = contract_run.session_settings(PROJECT, os.environ)
+        inputs = contract_run.start(sdk, opts.spec, invoked_from, Path(session.create_tmp()), settings,
+                                    os.environ, opts.timeout)
+    except RegenError as exc:
+        session.error(exc.render())
+    session.log(f"spec: {inputs.spec_source}")
+    _install_sdk(session, sdk, *cc.REQUIREMENTS)
+    session.run("python", "-m", cc.DRIVER_MODULE, "--input", str(inputs.input_file),
+                "--output", str(inputs.output_file),
+                env={**RUN_ENV, "PYTHONPATH": str(cc.DRIVER_PATH)})
+    try:
+        result = contract_run.finish(inputs, junit_dir / f"{session.name}.xml", baseline)
+    except RegenError as exc:
+        session.error(exc.render())
+    for line in result.lines(opts.verbose):
+        print(line)
+    print(result.summary_line(), flush=True)
+    if result.new_failures:
+        session.error(f"{len(result.new_failures)} new contract failure(s); "
+                      f"JUnit: {junit_dir / f'{session.name}.xml'}")
+
+
 # --- the matrix (guide step 5) -------------------------------------------------------------------
 
 @nox.session(python=PYTHONS, tags=["tests"])
@@ -210,6 +251,12 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """Guide 5.6: mypy over src/conductor/asyncio_client/."""
     tools_impl(session, tool="mypy", name="typecheck")
+
+
+@nox.session(python=tm.current_python(), tags=["contract"])
+def contract(session: nox.Session) -> None:
+    """Request contract: every Orkes client method against a mock server validating with the spec."""
+    contract_impl(session)
 
 
 @nox.session(default=False)

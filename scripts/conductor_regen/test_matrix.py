@@ -99,7 +99,7 @@ SESSIONS: Dict[str, SessionSpec] = {
 
 # Sessions that are not pytest runs (guide 5.6's lint step) and the manual benchmark.
 TOOL_SESSIONS: Tuple[str, ...] = ("lint", "typecheck")
-ALL_SESSIONS: Tuple[str, ...] = (*SESSIONS, *TOOL_SESSIONS, "bench")
+ALL_SESSIONS: Tuple[str, ...] = (*SESSIONS, *TOOL_SESSIONS, "contract", "bench")
 
 SERVER_ENV = "CONDUCTOR_SERVER_URL"
 AUTH_ENV: Tuple[str, ...] = ("CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET")
