@@ -190,7 +190,8 @@ def contract_impl(session: nox.Session) -> None:
     _install_sdk(session, sdk, *cc.REQUIREMENTS)
     session.run("python", "-m", cc.DRIVER_MODULE, "--input", str(inputs.input_file),
                 "--output", str(inputs.output_file),
-                env={**RUN_ENV, "PYTHONPATH": str(cc.DRIVER_PATH)})
+                # The checkout's own code first: a venv reused across checkouts may hold another SDK's files.
+                env={**RUN_ENV, "PYTHONPATH": os.pathsep.join((str(cc.DRIVER_PATH), str(inputs.import_root)))})
     try:
         result = contract_run.finish(inputs, junit_dir / f"{session.name}.xml", baseline)
     except RegenError as exc:

@@ -43,6 +43,7 @@ _RULES: Tuple[Tuple[str, str], ...] = (
     ("RequestBodyValidationError", "body schema"),
 )
 _UNKNOWN_PATH = "unknown path"
+_WRONG_METHOD = "method not allowed"
 
 # A TypeError that is about a call's arguments, not about the values passed.
 _CALL_TYPE_ERROR = re.compile(
@@ -99,23 +100,22 @@ def template_regex(template: str) -> "re.Pattern[str]":
     return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
 
 
-def _kept_match(method: str, path: str, base_path: str, kept: Iterable[OperationKey]) -> Optional[OperationKey]:
+Operation = Tuple[OperationKey, str, bool]  # (METHOD, path template), API class, kept by the keep policy
+
+
+def sending_operation(method: str, path: str, base_path: str,
+                      operations: Iterable[Operation]) -> Optional[Operation]:
+    """The SDK's generated operation whose resource path a request matches (literal paths first)."""
     if base_path and not path.startswith(base_path + "/"):
         return None
     relative = path[len(base_path):]
-    for key in sorted(kept):
-        if key[0] == method and template_regex(key[1]).match(relative):
-            return key
+    # /workflow/search before /workflow/{workflowId}: fewer template parameters first, as servers match.
+    candidates = sorted((op for op in operations if op[0][0] == method),
+                        key=lambda op: (op[0][1].count("{"), op[0][1]))
+    for op in candidates:
+        if template_regex(op[0][1]).match(relative):
+            return op
     return None
-
-
-def _api_of(frames: Sequence[str], api_classes: Mapping[str, str]) -> str:
-    """The generated API class in an exception's frames (`http/api/workflow_resource_api.py:12`)."""
-    for frame in reversed(frames):
-        match = re.match(r"^http/api/(\w+)\.py:\d+$", frame)
-        if match:
-            return api_classes.get(match.group(1), match.group(1))
-    return ""
 
 
 def at_argument_check(exception: Mapping[str, Any]) -> bool:
@@ -144,10 +144,8 @@ def _request_line(request: Mapping[str, Any]) -> str:
     return f"{request.get('method')} {request.get('path')} -> {request.get('status')}"
 
 
-def classify(record: Mapping[str, Any], kept: FrozenSet[OperationKey] = frozenset(), base_path: str = "",
-             api_classes: Optional[Mapping[str, str]] = None) -> Verdict:
-    """The verdict for one driver record."""
-    apis = dict(api_classes or {})
+def classify(record: Mapping[str, Any], operations: Sequence[Operation] = (), base_path: str = "") -> Verdict:
+    """The verdict for one driver record; `operations` are the SDK's generated ones (see inputs)."""
     method_id = str(record.get("id", "?"))
     client, _, method = method_id.rpartition(".")
     status = record.get("status")
@@ -155,7 +153,6 @@ def classify(record: Mapping[str, Any], kept: FrozenSet[OperationKey] = frozense
     requests: List[Mapping[str, Any]] = list(record.get("requests") or [])
     lines = tuple(_request_line(r) for r in requests)
     error_text = f"{exception.get('type')}: {exception.get('message')}" if exception else ""
-    api = _api_of(list(exception.get("frames") or []), apis)
     if status == "setup-failed":
         return Verdict(f"setup.{method_id}", "setup", method_id, SETUP, detail=error_text)
     if status == "skipped":
@@ -167,20 +164,21 @@ def classify(record: Mapping[str, Any], kept: FrozenSet[OperationKey] = frozense
             continue
         kinds = list(errors[0].get("kinds") or [errors[0].get("kind", "")])
         rule = rule_of(kinds)
-        if rule == _UNKNOWN_PATH:
-            key = _kept_match(str(request.get("method")), str(request.get("path")), base_path, kept)
-            if key is not None:
-                removed = removed or (key, _request_line(request))
-                continue
-        detail = f"{request.get('method')} {request.get('path')}: {errors[0].get('message', '')}"
-        return Verdict(method_id, client, method, REJECTED, rule, detail, api, lines)
+        sender = sending_operation(str(request.get("method")), str(request.get("path")), base_path, operations)
+        if rule in (_UNKNOWN_PATH, _WRONG_METHOD) and sender is not None and sender[2]:
+            removed = removed or (sender[0], _request_line(request))
+            continue
+        detail = f"{request.get('method')} {request.get('path')}: " + (
+            "no path of the spec matches" if rule == _UNKNOWN_PATH
+            else "the spec's path has no such method" if rule == _WRONG_METHOD else str(errors[0].get("message", "")))
+        return Verdict(method_id, client, method, REJECTED, rule, detail, sender[1] if sender else "", lines)
     binding = bool(exception) and is_binding_error(exception)
     if binding and (not requests or at_argument_check(exception)):
-        return Verdict(method_id, client, method, BINDING, detail=error_text, api=api, requests=lines)
+        return Verdict(method_id, client, method, BINDING, detail=error_text, requests=lines)
     notes = (f"after the requests: {error_text}",) if error_text else ()
     if removed is not None:
         (verb, path), line = removed
-        return Verdict(method_id, client, method, REMOVED, detail=f"{verb} {path} ({line})", api=api,
+        return Verdict(method_id, client, method, REMOVED, detail=f"{verb} {path} ({line})",
                        requests=lines, notes=notes)
     if requests:
         return Verdict(method_id, client, method, VALID, requests=lines, notes=notes)
@@ -268,15 +266,14 @@ def _clip(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def evaluate(records: Mapping[str, Any], kept: FrozenSet[OperationKey] = frozenset(), base_path: str = "",
-             api_classes: Optional[Mapping[str, str]] = None,
+def evaluate(records: Mapping[str, Any], operations: Sequence[Operation] = (), base_path: str = "",
              baseline: Optional[FrozenSet[str]] = None) -> ContractResult:
     """Classify every record of a driver run."""
-    methods = tuple(classify(r, kept, base_path, api_classes) for r in records.get("methods") or [])
+    methods = tuple(classify(r, operations, base_path) for r in records.get("methods") or [])
     setup = []
     for record in records.get("setup") or []:
         if record.get("status") == "setup-failed":
-            setup.append(classify(record, kept, base_path, api_classes))
+            setup.append(classify(record, operations, base_path))
         elif record.get("id") == "token" and record.get("status") == "raised":
             exception = record.get("exception") or {}
             setup.append(Verdict("setup.token", "setup", "token", SETUP,

@@ -11,13 +11,13 @@ import dataclasses
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..codemods import DEPRECATION_MARK
 from ..config import Settings
 from ..errors import ConfigError
 from ..fixups import active_fixups, apply_fixups, normalize_prefix
-from ..operations import OperationKey, module_operations
+from ..operations import OperationKey, read_client_operations
 from ..provenance import IN_SDK, read_provenance
 from ..spec_intake import load_spec
 
@@ -36,8 +36,9 @@ class ContractInputs:
     input_file: Path  # the driver's input (JSON)
     output_file: Path  # where the driver writes its records
     base_path: str  # "/api": the server URL's path; spec paths are relative to it
-    kept: FrozenSet[OperationKey]  # operations the spec removed that the SDK keeps (keep policy)
-    api_modules: Tuple[Tuple[str, str], ...]  # (module, class) of the SDK's generated APIs
+    import_root: Path  # the checkout's folder that holds the package (`src`): first on the driver's path
+    # The SDK's generated operations: (key, API class, kept?). Kept: the spec removed it, the keep policy kept it.
+    operations: Tuple[Tuple[OperationKey, str, bool], ...]
 
 
 def spec_source_for(sdk_root: Path, package_dir: str, given: Optional[str], invoked_from: Path) -> str:
@@ -80,21 +81,18 @@ def relax_for_validation(document: Any) -> Any:
     return document
 
 
-def kept_operations(http_dir: Path) -> Tuple[FrozenSet[OperationKey], Tuple[Tuple[str, str], ...]]:
-    """(operations whose generated method carries the keep policy's deprecation mark, (module, class) of each API)."""
-    kept = set()
-    apis = []
-    for file in sorted((http_dir / "api").glob("*.py")) if (http_dir / "api").is_dir() else ():
-        if file.name == "__init__.py":
-            continue
-        source = file.read_text(encoding="utf-8")
-        class_name, operations = module_operations(source, file.stem)
-        if class_name:
-            apis.append((file.stem, class_name))
-        for key, method in operations.items():
-            if DEPRECATION_MARK in _method_body(source, method):
-                kept.add(key)
-    return frozenset(kept), tuple(apis)
+def client_operations(http_dir: Path) -> Tuple[Tuple[OperationKey, str, bool], ...]:
+    """Every operation of the SDK's generated client: (key, API class, kept by the keep policy?).
+
+    A kept operation's method carries the keep policy's deprecation mark (`compat_keep`).
+    """
+    out = []
+    sources: Dict[str, str] = {}
+    for key, op in read_client_operations(http_dir).items():
+        if op.module not in sources:
+            sources[op.module] = (http_dir / "api" / f"{op.module}.py").read_text(encoding="utf-8")
+        out.append((key, op.class_name, DEPRECATION_MARK in _method_body(sources[op.module], op.name)))
+    return tuple(sorted(out))
 
 
 def _method_body(source: str, name: str) -> str:
@@ -117,7 +115,7 @@ def prepare(sdk_root: Path, spec_source: str, work_dir: Path, settings: Settings
     spec_file = work_dir / "contract-spec.json"
     spec_file.write_text(json.dumps(relax_for_validation(document), sort_keys=True), encoding="utf-8")
     http_dir = sdk_root / settings.sdk.package_dir / "http"
-    kept, apis = kept_operations(http_dir)
+    operations = client_operations(http_dir)
     config: Dict[str, Any] = {
         "spec": str(spec_file),
         "package": package_name(settings.sdk.package_dir),
@@ -129,5 +127,7 @@ def prepare(sdk_root: Path, spec_source: str, work_dir: Path, settings: Settings
     }
     input_file = work_dir / "contract-input.json"
     input_file.write_text(json.dumps(config, indent=1, sort_keys=True), encoding="utf-8")
+    parts = Path(settings.sdk.package_dir).parts
+    import_root = sdk_root / parts[0] if parts and parts[0] == "src" else sdk_root
     return ContractInputs(spec_source, spec_file, input_file, work_dir / "contract-records.json", base_path,
-                          kept, apis)
+                          import_root, operations)

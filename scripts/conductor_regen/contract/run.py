@@ -47,7 +47,7 @@ def finish(inputs: ContractInputs, junit_path: Path, baseline: Optional[Path] = 
     if baseline is not None and not baseline.is_file():
         raise ConfigError(f"baseline JUnit file {baseline} does not exist",
                           "pass the JUnit XML of a contract run on the pristine tree, or drop --baseline")
-    result = evaluate(records, inputs.kept, inputs.base_path, dict(inputs.api_modules),
+    result = evaluate(records, inputs.operations, inputs.base_path,
                       failed_ids(baseline) if baseline is not None else None)
     write_junit(result, junit_path)
     return result

@@ -234,7 +234,10 @@ class Synthesizer:
         for klass in cls.__mro__:
             if klass.__module__.startswith(self.models_package):
                 key = re.sub(r"[^0-9a-z]", "", klass.__name__.lower())
-                return self._schemas.get(key) or self._schemas.get(key[len("model"):] if key.startswith("model") else key)
+                # The generator prefixes names that clash with Python's (`Any` -> `ModelAny`).
+                found = self._schemas.get(key) or (self._schemas.get(key[5:]) if key.startswith("model") else None)
+                if found:
+                    return found
         return None
 
     def _factory(self, cls: type) -> Any:
