@@ -167,9 +167,10 @@ def tools_impl(session: nox.Session, *, tool: str, name: str) -> None:
 
 def contract_impl(session: nox.Session) -> None:
     """Run the request contract: the driver in the SDK's venv, verdicts and JUnit here."""
+    _no_secrets(session)
     sdk, junit_dir, rest = _options(session, "contract")
     parser = _Parser(prog="nox -s contract --", add_help=False, allow_abbrev=False)
-    parser.add_argument("--spec", default=os.environ.get("REGEN_CONTRACT_SPEC"))
+    parser.add_argument("--spec", default=os.environ.get(tm.CONTRACT_SPEC_ENV))
     parser.add_argument("--baseline", default=None)
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--verbose", action="store_true")

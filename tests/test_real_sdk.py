@@ -245,6 +245,50 @@ def test_no_resource_path_starts_with_api(real_run: RealRun) -> None:
     assert not [c for c in real_run.report["changes"] if c["kind"] == "convention-changed"]
 
 
+CONTRACT_LAST = re.compile(r"^contract: (\d+) of (\d+) SDK methods exercised, (\d+) sent spec-valid requests, "
+                           r"(\d+) new failures$", re.M)
+
+
+def _contract(sdk: Path, junit: Path, envdir: Path, *args: str) -> Tuple[subprocess.CompletedProcess[str], float]:
+    import time
+
+    reuse = ["-R"] if envdir.is_dir() and any(envdir.iterdir()) else []
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "nox", "-f", str(Path(__file__).resolve().parents[1] / "noxfile.py"),
+                           "--envdir", str(envdir), *reuse, "-s", "contract", "--", "--sdk", str(sdk),
+                           "--junit-dir", str(junit), *args],
+                          cwd=envdir.parent, capture_output=True, text=True, timeout=600, check=False)
+    return proc, time.monotonic() - started
+
+
+def test_request_contract_on_the_regenerated_sdk(real_run: RealRun, tmp_path: Path) -> None:
+    """Every Orkes client method against a mock of the real spec: nothing new fails, a wrong path is named."""
+    envdir = tmp_path / "nox"
+    # The baseline: the pristine tree's committed client against the same (new) spec.
+    pristine, _ = _contract(real_run.pristine, tmp_path / "pristine", envdir, "--spec", str(REAL_SPEC))
+    baseline = tmp_path / "pristine" / "contract.xml"
+    assert baseline.is_file(), pristine.stdout[-2000:] + pristine.stderr[-2000:]
+    # The regenerated tree: the spec comes from its provenance.
+    proc, seconds = _contract(real_run.root, tmp_path / "regen", envdir, "--baseline", str(baseline))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exercised, total, valid, new = (int(x) for x in CONTRACT_LAST.findall(proc.stdout)[-1])
+    assert total >= 250 and exercised >= 0.9 * total and valid >= 0.9 * total and new == 0
+    assert seconds < 30, f"the contract run took {seconds:.1f} s"
+    # jump_to_task and record_event_stats keep their committed signatures: their requests are spec-valid.
+    for method in ("OrkesWorkflowClient.jump_to_task", "OrkesIntegrationClient.record_event_stats"):
+        assert f"{method}:" not in proc.stdout
+    # One API's resource paths pointing at /api/api/...: non-zero, and the API is named.
+    broken = tmp_path / "broken"
+    shutil.copytree(real_run.root, broken, ignore=shutil.ignore_patterns(".git"))
+    api = broken / PACKAGE / "http" / "api" / "workflow_resource_api.py"
+    api.write_text(api.read_text().replace("resource_path='/", "resource_path='/api/"))
+    bad, _ = _contract(broken, tmp_path / "broken-junit", envdir, "--baseline", str(baseline))
+    assert bad.returncode != 0
+    assert re.search(r"^new OrkesWorkflowClient\.\w+ \[WorkflowResourceApi\]: request rejected \(unknown path\): "
+                     r"\w+ /api/api/workflow", bad.stdout, re.M), bad.stdout[-3000:]
+    assert int(CONTRACT_LAST.findall(bad.stdout)[-1][3]) >= 20
+
+
 def test_restore_puts_the_pristine_tree_back_byte_for_byte(real_run: RealRun) -> None:
     """Last in the module: it undoes the shared run."""
     assert real_run.result.code == 0, real_run.result

@@ -34,6 +34,7 @@ from .run_lock import sdk_lock
 from .sdk_target import SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size, safe_join
 from .spec_intake import dump_spec
 from .swap import apply_swap, discard_staging, prepare_staging, recover
+from .test_matrix import gate_detail
 from .verification import import_all
 
 log = logging.getLogger(__name__)
@@ -414,10 +415,12 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
         else:
             with steps.step("tests") as step:
                 ok, tests = run_tests(target)
+                step.detail = gate_detail(tests)  # the contract's figures, each session's result
                 if not ok:
                     failed = [t for t in tests if t.get("result") == "failed"]
+                    first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"
                     raise VerificationError(
-                        f"tests failed after the swap: {failed[0].get('detail', '') if failed else 'see report'}",
+                        f"gate failed after the swap: {first.replace('contract: contract: ', 'contract: ')}",
                         "the backup was restored; fix the adapters, or rerun with --keep-failed to inspect",
                     )
     except BaseException as exc:

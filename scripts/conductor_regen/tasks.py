@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -226,12 +227,12 @@ def _print_report(report: Any, report_path: Optional[str]) -> None:
 @task(help={**GEN_HELP, "sdk": SDK_HELP,
             "dry-run": "print the plan (steps, files added/removed/changed) and change nothing",
             "yes": "never prompt (else: asks once before the swap)",
-            "skip-tests": "do not run the test sessions after the swap",
+            "skip-tests": "do not run the gate sessions (contract and tests) after the swap",
             "keep-failed": "leave a failed tree in place instead of restoring the backup",
             "allow-dirty": "run even with uncommitted changes in the managed folders",
             "only": "comma-separated API modules to update (incremental mode), e.g. workflow_resource_api",
             "report": "write the JSON report here (Markdown beside it)",
-            "session": "nox session(s) used as the test gate (default async_tests)",
+            "session": "nox session(s) used as the gate, repeatable (default: contract and async_tests)",
             "python": "Python version for the test gate (default: this interpreter)",
             "no-cache": "always run the generator",
             "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)",
@@ -261,7 +262,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
         force=force,
     )
     steps = StepLog()
-    result = run_regenerate(target, options, s, steps, _confirm, _test_gate(session, python), os.environ)
+    result = run_regenerate(target, options, s, steps, _confirm, _test_gate(session, python, spec), os.environ)
     if result.outcome == "dry-run":
         for line in result.notes:
             print(line)
@@ -272,9 +273,9 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     _summary(steps)
 
 
-def _test_gate(sessions: Optional[List[str]], python: Optional[str]) -> Any:
+def _test_gate(sessions: Optional[List[str]], python: Optional[str], spec: Optional[str] = None) -> Any:
     try:
-        from conductor_regen.test_matrix import gate
+        from conductor_regen.test_matrix import GATE_SESSIONS, gate
     except ImportError as exc:
         # A gate that cannot run is not a gate that passed: stop before anything is touched.
         from conductor_regen.errors import ConfigError
@@ -282,9 +283,12 @@ def _test_gate(sessions: Optional[List[str]], python: Optional[str]) -> Any:
         raise ConfigError(f"the test gate cannot run: {exc}",
                           'install the dev dependencies (python -m pip install -e ".[dev]"), '
                           "or pass --skip-tests to run without it") from None
-    chosen = tuple(sessions or ("async_tests",))
+    chosen = tuple(sessions or GATE_SESSIONS)
     pythons = (python or f"{sys.version_info[0]}.{sys.version_info[1]}",)
-    return lambda target: gate(target.root, sessions=chosen, pythons=pythons)
+    # nox runs in this project's folder: a relative spec path means the caller's folder.
+    if spec and not re.match(r"^https?://", spec) and Path(spec).expanduser().exists():
+        spec = str(Path(spec).expanduser().resolve())
+    return lambda target: gate(target.root, sessions=chosen, pythons=pythons, spec=spec)
 
 
 @task(help={**GEN_HELP, "sdk": SDK_HELP,

@@ -100,6 +100,10 @@ SESSIONS: Dict[str, SessionSpec] = {
 # Sessions that are not pytest runs (guide 5.6's lint step) and the manual benchmark.
 TOOL_SESSIONS: Tuple[str, ...] = ("lint", "typecheck")
 ALL_SESSIONS: Tuple[str, ...] = (*SESSIONS, *TOOL_SESSIONS, "contract", "bench")
+# What `invoke regenerate` runs after the swap unless --session says otherwise (--skip-tests: none).
+GATE_SESSIONS: Tuple[str, ...] = ("contract", "async_tests")
+# How the gate hands the contract session the spec of the run (it may record none: --only).
+CONTRACT_SPEC_ENV = "REGEN_CONTRACT_SPEC"
 
 SERVER_ENV = "CONDUCTOR_SERVER_URL"
 AUTH_ENV: Tuple[str, ...] = ("CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET")
@@ -591,6 +595,7 @@ class JunitSummary:
     seconds: float = 0.0
     first_failure: str = ""  # test id
     message: str = ""  # first line of its failure message
+    summary: str = ""  # a suite's own one-line summary (property "summary"; the contract session writes one)
 
 
 def _first_line(text: str) -> str:
@@ -646,7 +651,9 @@ def parse_junit(path: Path) -> JunitSummary:
                 skipped += 1
             else:
                 passed += 1
-    return JunitSummary(passed, failed, skipped, round(seconds, 3), first, message)
+    summary = next((p.get("value") or "" for suite in suites for p in suite.iter("property")
+                    if p.get("name") == "summary"), "")
+    return JunitSummary(passed, failed, skipped, round(seconds, 3), first, message, summary)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -662,17 +669,21 @@ class SessionResult:
     seconds: float = 0.0
     first_failure: str = ""
     message: str = ""  # first line of the first failure, or nox's reason
+    summary: str = ""  # the session's own summary line from its JUnit file (the contract's figures)
 
     @property
     def detail(self) -> str:
-        """One line: '37 passed', 'FAILED test: message', or the skip reason."""
+        """One line: '37 passed', 'FAILED test: message', or the skip reason (after the session's summary)."""
         if self.result == "skipped":
             return f"skipped: {self.message}" if self.message else "skipped"
+        lead = f"{self.summary}; " if self.summary else ""
         if self.result == "failed":
             if self.first_failure:
-                return f"FAILED {self.first_failure}: {self.message}" if self.message \
-                    else f"FAILED {self.first_failure}"
-            return f"FAILED: {self.message or 'see the nox output'}"
+                return f"{lead}FAILED {self.first_failure}: {self.message}" if self.message \
+                    else f"{lead}FAILED {self.first_failure}"
+            return f"{lead}FAILED: {self.message or 'see the nox output'}"
+        if self.summary:
+            return self.summary
         counts = f"{self.passed} passed" + (f", {self.skipped} skipped" if self.skipped else "")
         return counts
 
@@ -713,7 +724,8 @@ def results_from_report(report: Mapping[str, Any], junit_dir: Path) -> List[Sess
             j = parse_junit(xml)
             message = j.message if j.first_failure else reason
             results.append(SessionResult(session, python, result, j.passed, j.failed, j.skipped,
-                                         seconds, j.first_failure, message if result == "failed" else ""))
+                                         seconds, j.first_failure, message if result == "failed" else "",
+                                         j.summary))
         elif result != "skipped" and txt.is_file():  # flake8's report: one problem per line
             problems = _count_lines(txt)
             first = _first_line(txt.read_text(errors="replace"))
@@ -770,15 +782,19 @@ def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: S
     return results_from_report(report, junit_dir)
 
 
-def gate(sdk_root: Path, sessions: Sequence[str] = ("async_tests",),
+def gate(sdk_root: Path, sessions: Sequence[str] = GATE_SESSIONS,
          pythons: Sequence[str] = (current_python(),), *, stream: bool = False,
          junit_dir: Optional[Path] = None, envdir: Optional[Path] = None,
-         env: Optional[Mapping[str, str]] = None) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
-    """The regenerate test gate: (ok, rows). ok needs no failure and at least one pass.
+         env: Optional[Mapping[str, str]] = None,
+         spec: Optional[str] = None) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
+    """The regenerate gate: (ok, rows). ok needs no failure and at least one pass.
 
     Each row is {"session", "python", "result": passed|failed|skipped, "detail"}. A gate
     where everything was skipped is not a pass. nox failing to start is a failed row.
+    `spec` is the spec the contract session checks against (else the SDK's provenance).
     """
+    if spec:
+        env = {**(os.environ if env is None else env), CONTRACT_SPEC_ENV: spec}
     try:
         results = run_matrix(sdk_root, sessions, pythons, junit_dir=junit_dir, envdir=envdir,
                              stream=stream, env=env)
@@ -790,6 +806,19 @@ def gate(sdk_root: Path, sessions: Sequence[str] = ("async_tests",),
     ok = bool(results) and all(r.result != "failed" for r in results) \
         and any(r.result == "passed" for r in results)
     return ok, rows
+
+
+def gate_detail(rows: Sequence[Mapping[str, str]]) -> str:
+    """The gate's figures for the steps table: each session's result, the contract's own summary line."""
+    parts = []
+    for row in rows:
+        detail = row.get("detail", "")
+        if detail.startswith("contract: "):
+            parts.append(detail if len(detail) <= 200 else detail[:197] + "...")
+        else:
+            name = row.get("session", "?") + (f"-{row['python']}" if row.get("python", "-") != "-" else "")
+            parts.append(f"{name} {row.get('result', '?')}")
+    return "; ".join(parts)
 
 
 def format_summary(results: Sequence[SessionResult]) -> List[str]:
