@@ -34,7 +34,6 @@ from .run_lock import sdk_lock
 from .sdk_target import SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size, safe_join
 from .spec_intake import dump_spec
 from .swap import apply_swap, discard_staging, prepare_staging, recover
-from .test_matrix import gate_detail
 from .verification import import_all
 
 log = logging.getLogger(__name__)
@@ -414,6 +413,9 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
             steps.skip("tests", "--skip-tests" if options.skip_tests else "no test runner")
         else:
             with steps.step("tests") as step:
+                # Here, not at the top: the test matrix needs tomllib/tomli, which --skip-tests runs do not.
+                from .test_matrix import gate_detail
+
                 ok, tests = run_tests(target)
                 step.detail = gate_detail(tests)  # the contract's figures, each session's result
                 if not ok:
