@@ -274,6 +274,9 @@ def test_request_contract_on_the_regenerated_sdk(real_run: RealRun, tmp_path: Pa
     exercised, total, valid, new = (int(x) for x in CONTRACT_LAST.findall(proc.stdout)[-1])
     assert total >= 250 and exercised >= 0.9 * total and valid >= 0.9 * total and new == 0
     assert seconds < 30, f"the contract run took {seconds:.1f} s"
+    again, _ = _contract(real_run.root, tmp_path / "again", envdir, "--baseline", str(baseline))
+    assert again.returncode == 0
+    assert (tmp_path / "again" / "contract.xml").read_bytes() == (tmp_path / "regen" / "contract.xml").read_bytes()
     # jump_to_task and record_event_stats keep their committed signatures: their requests are spec-valid.
     for method in ("OrkesWorkflowClient.jump_to_task", "OrkesIntegrationClient.record_event_stats"):
         assert f"{method}:" not in proc.stdout

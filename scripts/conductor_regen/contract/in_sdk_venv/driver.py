@@ -33,6 +33,8 @@ _EXCLUDED = frozenset({"OrkesBaseClient"})
 def _message(exc: BaseException) -> str:
     # pydantic appends a docs link to every error; it says nothing about this call.
     text = re.sub(r"\s*For further information visit \S+", "", str(exc))
+    # The generated ApiException quotes every response header; the status, reason and body say enough.
+    text = re.sub(r"HTTP response headers: <[^>]*>\s*", "", text)
     text = " ".join(text.split())
     return text if len(text) <= 400 else text[:397] + "..."
 

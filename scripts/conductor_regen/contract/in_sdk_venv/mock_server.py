@@ -18,6 +18,8 @@ from .minimal import MockResponse, resolve, response_for
 # openapi-core matches a request's full URL against the spec's servers; this host is never resolved.
 MOCK_HOST = "http://contract.mock"
 
+FIXED_DATE = "Mon, 01 Jan 2024 00:00:00 GMT"
+
 # openapi-core error class -> the status a real server would answer with.
 _STATUS = {"ServerNotFound": 404, "PathNotFound": 404, "OperationNotFound": 405,
            "SecurityValidationError": 401}
@@ -85,7 +87,10 @@ class MockServer:
         record, response = self.check(request.method, request.path, list(request.query.items()),
                                       dict(request.headers), request.content_type, body)
         self.sink.append(record)
-        headers = {"Content-Type": response.content_type} if response.content_type else {}
+        # Fixed Date and Server: the SDK quotes response headers in its exceptions, and runs must repeat.
+        headers = {"Date": FIXED_DATE, "Server": "conductor-regen-contract"}
+        if response.content_type:
+            headers["Content-Type"] = response.content_type
         return web.Response(status=response.status, body=response.body, headers=headers)
 
     def check(self, method: str, path: str, query: List[Tuple[str, str]], headers: Mapping[str, str],
