@@ -297,3 +297,20 @@ def test_report_tags_the_reordered_operation_as_repaired_and_diff_counts_the_sam
     positions = [text.index(f"### {g} (") for g in GROUPS if count_by_impact(changes)[g]]
     assert positions and positions == sorted(positions)
     assert count_by_impact(changes)[REPAIRED] >= 1
+
+
+def test_a_dry_run_reports_the_findings_instead_of_stopping(facade_sdk: Tuple[Path, Path],
+                                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    base, template = facade_sdk
+    root = _copy(base, template, "dry-run")
+    before = sdk_digest(root)
+    settings = settings_for(root, base / "backups-5", shared_cache_dir(tmp_path_factory))
+    settings = dataclasses.replace(settings, sdk=dataclasses.replace(settings.sdk, keyword_calls=False))
+    report = regenerate(resolve_sdk(settings.sdk), RegenOptions(spec=str(SPEC_V1), dry_run=True, skip_tests=True),
+                        settings, StepLog(), lambda _p: True, None, env={})
+    assert report.outcome == "dry-run" and sdk_digest(root) == before
+    [finding] = report.binding["findings"]
+    assert f"workflow_resource_api.py:{CALL_LINE}: WorkflowResourceApi.start_workflow1: {SHIFTED}" in finding
+    assert "### would not bind" in report.to_markdown()
+    moved = next(c for c in report.changes if c["operation"] == "POST /workflow/{name}")
+    assert moved["impact"] == "breaks SDK code" and f":{CALL_LINE}" in moved["impact_detail"]
