@@ -168,6 +168,9 @@ def tools_impl(session: nox.Session, *, tool: str, name: str) -> None:
 def contract_impl(session: nox.Session) -> None:
     """Run the request contract: the driver in the SDK's venv, verdicts and JUnit here."""
     _no_secrets(session)
+    if sys.version_info[:2] < cc.MIN_PYTHON:
+        session.skip(f"the contract's mock server (openapi-core) needs Python >= "
+                     f"{'.'.join(map(str, cc.MIN_PYTHON))}; run nox with a newer interpreter")
     sdk, junit_dir, rest = _options(session, "contract")
     parser = _Parser(prog="nox -s contract --", add_help=False, allow_abbrev=False)
     parser.add_argument("--spec", default=os.environ.get(tm.CONTRACT_SPEC_ENV))

@@ -827,7 +827,7 @@ def format_summary(results: Sequence[SessionResult]) -> List[str]:
     rows = [header]
     for r in results:
         counted = r.result != "skipped"
-        detail = "" if r.result == "passed" else r.detail
+        detail = r.summary if r.result == "passed" else r.detail  # the contract's figures when it passed
         if len(detail) > 160:
             detail = detail[:157] + "..."
         rows.append((r.session, r.python or "-", r.result,
