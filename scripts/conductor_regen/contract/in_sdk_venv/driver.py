@@ -119,9 +119,13 @@ class Driver:
         methods: List[Dict[str, Any]] = []
         port = await self.server.start()
         try:
-            root = importlib.import_module(self.package)
-            self.package_dir = str(Path(root.__file__ or "").resolve().parent).replace(os.sep, "/")
-            configuration, api_client = self._api_client(port)
+            try:
+                root = importlib.import_module(self.package)
+                self.package_dir = str(Path(root.__file__ or "").resolve().parent).replace(os.sep, "/")
+                configuration, api_client = self._api_client(port)
+            except Exception as exc:  # no client to call anything with: one setup failure says why
+                setup.append({"id": "api_client", "status": "setup-failed", "exception": _exception(exc, "")})
+                return {"setup": setup, "methods": methods, "seconds": round(time.monotonic() - started, 3)}
             setup.append(await self._token(api_client))
             classes, problems = discover_clients(self.package)
             setup += problems
