@@ -386,7 +386,7 @@ def test_results_from_nox_report(tmp_path: Path) -> None:
         ("async_unit", "3.11", "failed", 2, 1, 4.3)
     assert unit.detail == ("FAILED tests.unit.orkes.test_async_workflow_client::test_search_workflows: "
                            "AttributeError: 'WorkflowResourceApiAdapter' object has no attribute 'search'")
-    assert ai.as_row() == {"session": "ai_telemetry", "python": "3.11", "result": "skipped",
+    assert ai.as_row() == {"session": "ai_telemetry", "python": "3.11", "result": "skipped", "verdict": "",
                            "detail": "skipped: none of guide 5.4's test paths are in this checkout"}
     assert serdeser.detail == "FAILED: Command uv pip install failed with exit code 2"
     assert (lint.python, lint.failed, lint.first_failure) == ("", 2, "src/a.py:1:80")
@@ -409,15 +409,15 @@ def test_format_summary_table() -> None:
         tm.SessionResult("lint", "", "passed", passed=1, seconds=1.0),
     ]
     lines = tm.format_summary(results)
-    assert lines[0].split() == ["session", "python", "result", "passed", "failed", "skipped", "seconds",
-                                "detail"]
-    assert lines[1].split() == ["async_unit", "3.11", "passed", "26", "0", "0", "4.0"]
+    assert lines[0].split() == ["session", "python", "result", "verdict", "passed", "failed", "skipped",
+                                "seconds", "detail"]
+    assert lines[1].split() == ["async_unit", "3.11", "passed", "-", "26", "0", "0", "4.0"]
     assert lines[2].endswith("FAILED t::test_x: AssertionError: boom")
-    assert lines[3].split()[:7] == ["ai_telemetry", "3.11", "skipped", "-", "-", "-", "0.1"]
+    assert lines[3].split()[:8] == ["ai_telemetry", "3.11", "skipped", "-", "-", "-", "-", "0.1"]
     assert lines[4].split()[:2] == ["lint", "-"]
     assert lines[-1] == "4 session(s): 2 passed, 1 failed, 1 skipped"
     # Columns line up: every row's result column starts at the same offset.
     offsets = {line.index(word) for line, word in zip(lines[1:5], ["passed", "failed", "skipped", "passed"])}
     assert len(offsets) == 1
     long = tm.format_summary([tm.SessionResult("a", "3.11", "failed", message="x" * 400)])
-    assert long[1].endswith("...") and len(long[1]) < 220
+    assert long[1].endswith("...") and len(long[1]) < 240

@@ -79,9 +79,10 @@ class Report:
         if self.binding:
             out += _binding_section(self.binding)
         if self.tests:
-            out += ["## Tests", "", "| session | python | result | detail |", "|---|---|---|---|"]
+            # verdict: "new" or "pre-existing" when a failure was compared with the pristine tree.
+            out += ["## Tests", "", "| session | python | result | verdict | detail |", "|---|---|---|---|---|"]
             out += [f"| {t.get('session', '')} | {t.get('python', '')} | {t.get('result', '')} | "
-                    f"{t.get('detail', '')} |" for t in self.tests]
+                    f"{t.get('verdict') or '-'} | {t.get('detail', '')} |" for t in self.tests]
             out.append("")
         if self.notes:
             out += ["## Notes", ""] + [f"- {n}" for n in self.notes] + [""]

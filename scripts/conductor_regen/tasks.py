@@ -262,7 +262,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
         force=force,
     )
     steps = StepLog()
-    result = run_regenerate(target, options, s, steps, _confirm, _test_gate(session, python, spec), os.environ)
+    result = run_regenerate(target, options, s, steps, _confirm, _test_gate(s, session, python, spec), os.environ)
     if result.outcome == "dry-run":
         for line in result.notes:
             print(line)
@@ -273,7 +273,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     _summary(steps)
 
 
-def _test_gate(sessions: Optional[List[str]], python: Optional[str], spec: Optional[str] = None) -> Any:
+def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str], spec: Optional[str] = None) -> Any:
     try:
         from conductor_regen.test_matrix import GATE_SESSIONS, gate
     except ImportError as exc:
@@ -288,7 +288,17 @@ def _test_gate(sessions: Optional[List[str]], python: Optional[str], spec: Optio
     # nox runs in this project's folder: a relative spec path means the caller's folder.
     if spec and not re.match(r"^https?://", spec) and Path(spec).expanduser().exists():
         spec = str(Path(spec).expanduser().resolve())
-    return lambda target: gate(target.root, sessions=chosen, pythons=pythons, spec=spec)
+    return lambda target: gate(target.root, sessions=chosen, pythons=pythons, spec=spec,
+                                judge=_judge(s, target))
+
+
+def _judge(s: Settings, target: Any, pytest_args: Any = ()) -> Any:
+    """Compare failed sessions with the SDK before the last regeneration (newest backup, else git HEAD)."""
+    from conductor_regen.pristine import find_pristine
+    from conductor_regen.verdicts import judge_against
+
+    return judge_against(lambda: find_pristine(target, s.backups_dir), cache_dir=s.cache_dir / "baselines",
+                         pytest_args=tuple(pytest_args))
 
 
 @task(help={**GEN_HELP, "sdk": SDK_HELP,
@@ -492,12 +502,13 @@ def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None,
             "python": "X.Y interpreter, repeatable (default: every one the machine has)",
             "reuse": "reuse the venvs and skip installs (nox -R); a changed SDK is still reinstalled",
             "pytest-args": 'extra pytest arguments as one string, e.g. "-k search -x"',
+            "absolute": "fail on any failure, not only on failures the SDK's pristine tree did not have",
             "verbose": GEN_HELP["verbose"]})
 @edge
 def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = None,
          python: Optional[List[str]] = None, reuse: bool = False, pytest_args: str = "",
-         verbose: bool = False) -> None:
-    """Run the guide's step-5 test matrix (nox sessions) against an SDK checkout; print a summary."""
+         absolute: bool = False, verbose: bool = False) -> None:
+    """Run the guide's step-5 test matrix against an SDK checkout; failures are new or pre-existing."""
     import shlex
 
     from conductor_regen.errors import ConfigError, VerificationError
@@ -507,17 +518,19 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
     if s.sdk.root is None:
         raise ConfigError("no SDK checkout given",
                           "pass --sdk PATH, run from inside the checkout, or set CONDUCTOR_SDK_ROOT")
-    results = run_matrix(s.sdk.root, tuple(session or ("async_tests",)), tuple(python or ()),
-                         shlex.split(pytest_args), reuse=reuse)
+    args = shlex.split(pytest_args)
+    results = run_matrix(s.sdk.root, tuple(session or ("async_tests",)), tuple(python or ()), args, reuse=reuse)
+    if not absolute and any(r.result == "failed" for r in results):
+        results = _judge(s, _target(s), args)(results)
     print()
     for line in format_summary(results):
         print(line)
-    failed = [r for r in results if r.result == "failed"]
+    failed = [r for r in results if r.blocking or (absolute and r.result == "failed")]
     if failed:
         raise VerificationError(f"{len(failed)} of {len(results)} session(s) failed; first: "
                                 f"{failed[0].session}-{failed[0].python or 'nox'}: {failed[0].detail}",
                                 "JUnit XML is in .cache/junit/; rerun one with --session NAME --python X.Y")
-    if not any(r.result == "passed" for r in results):
+    if all(r.result == "skipped" for r in results):
         raise VerificationError("no session ran (all skipped)", "see the skip reasons above")
 
 
@@ -533,7 +546,7 @@ def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool
     s = settings(c, verbose=verbose or None)
     workdir = Path(tempfile.mkdtemp(prefix="conductor-regen-demo-"))
     try:
-        gate = None if skip_tests else _test_gate(None, None)
+        gate = None if skip_tests else _test_gate(s, None, None)
         for line in run_demo(ROOT / "tests" / "fixtures", workdir, s, gate):
             print(line)
     finally:

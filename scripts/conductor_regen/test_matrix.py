@@ -21,7 +21,7 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -104,6 +104,8 @@ ALL_SESSIONS: Tuple[str, ...] = (*SESSIONS, *TOOL_SESSIONS, "contract", "bench")
 GATE_SESSIONS: Tuple[str, ...] = ("contract", "async_tests")
 # How the gate hands the contract session the spec of the run (it may record none: --only).
 CONTRACT_SPEC_ENV = "REGEN_CONTRACT_SPEC"
+
+NEW, PREEXISTING = "new", "pre-existing"
 
 SERVER_ENV = "CONDUCTOR_SERVER_URL"
 AUTH_ENV: Tuple[str, ...] = ("CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET")
@@ -596,6 +598,7 @@ class JunitSummary:
     first_failure: str = ""  # test id
     message: str = ""  # first line of its failure message
     summary: str = ""  # a suite's own one-line summary (property "summary"; the contract session writes one)
+    failures: Tuple[Tuple[str, str], ...] = ()  # (test id, first message line) of every failure
 
 
 def _first_line(text: str) -> str:
@@ -630,7 +633,7 @@ def parse_junit(path: Path) -> JunitSummary:
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     passed = failed = skipped = 0
     seconds = 0.0
-    first = message = ""
+    failures: List[Tuple[str, str]] = []
     for suite in suites:
         try:
             seconds += float(suite.get("time") or 0)
@@ -642,18 +645,17 @@ def parse_junit(path: Path) -> JunitSummary:
                 problem = case.find("error")
             if problem is not None:
                 failed += 1
-                if not first:
-                    classname = case.get("classname") or ""
-                    name = case.get("name") or "?"
-                    first = f"{classname}::{name}" if classname else name
-                    message = _failure_message(problem)
+                classname = case.get("classname") or ""
+                name = case.get("name") or "?"
+                failures.append((f"{classname}::{name}" if classname else name, _failure_message(problem)))
             elif case.find("skipped") is not None:
                 skipped += 1
             else:
                 passed += 1
     summary = next((p.get("value") or "" for suite in suites for p in suite.iter("property")
                     if p.get("name") == "summary"), "")
-    return JunitSummary(passed, failed, skipped, round(seconds, 3), first, message, summary)
+    first, message = failures[0] if failures else ("", "")
+    return JunitSummary(passed, failed, skipped, round(seconds, 3), first, message, summary, tuple(failures))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -670,6 +672,29 @@ class SessionResult:
     first_failure: str = ""
     message: str = ""  # first line of the first failure, or nox's reason
     summary: str = ""  # the session's own summary line from its JUnit file (the contract's figures)
+    failures: Tuple[Tuple[str, str], ...] = ()  # (test id, message) of every failure the JUnit file lists
+    # Against a pristine tree: "new" (some failure is new), "pre-existing" (all of them were there
+    # before), "" (not judged: passed, skipped, or no baseline).
+    verdict: str = ""
+    preexisting: int = 0  # failures that the pristine tree had too
+    baseline: str = ""  # where the pristine verdict came from ("backup <id>", "git HEAD <sha>")
+
+    @property
+    def full_name(self) -> str:
+        """The session as `nox -s` names it (`async_unit-3.12`, `lint`)."""
+        return f"{self.session}-{self.python}" if self.python else self.session
+
+    @property
+    def failure_ids(self) -> Tuple[str, ...]:
+        """Ids of what failed: the JUnit test ids, or the session itself when it left none."""
+        if self.result != "failed":
+            return ()
+        return tuple(i for i, _ in self.failures) or (f"session {self.full_name}",)
+
+    @property
+    def blocking(self) -> bool:
+        """A failure that counts: not one the pristine tree had too."""
+        return self.result == "failed" and self.verdict != PREEXISTING
 
     @property
     def detail(self) -> str:
@@ -677,20 +702,26 @@ class SessionResult:
         if self.result == "skipped":
             return f"skipped: {self.message}" if self.message else "skipped"
         lead = f"{self.summary}; " if self.summary else ""
+        if self.result == "failed" and self.verdict:
+            new = self.failed - self.preexisting if self.failures else (0 if self.verdict == PREEXISTING else 1)
+            head = f"{new} new, {self.preexisting} pre-existing (vs {self.baseline})"
+            return f"{lead}{head}: {self._first_failure_line()}"
         if self.result == "failed":
-            if self.first_failure:
-                return f"{lead}FAILED {self.first_failure}: {self.message}" if self.message \
-                    else f"{lead}FAILED {self.first_failure}"
-            return f"{lead}FAILED: {self.message or 'see the nox output'}"
+            return f"{lead}{self._first_failure_line()}"
         if self.summary:
             return self.summary
         counts = f"{self.passed} passed" + (f", {self.skipped} skipped" if self.skipped else "")
         return counts
 
+    def _first_failure_line(self) -> str:
+        if self.first_failure:
+            return f"FAILED {self.first_failure}: {self.message}" if self.message else f"FAILED {self.first_failure}"
+        return f"FAILED: {self.message or 'see the nox output'}"
+
     def as_row(self) -> Dict[str, str]:
-        """The report's test row: session, python, result, detail."""
+        """The report's test row: session, python, result, verdict, detail."""
         return {"session": self.session, "python": self.python or "-", "result": self.result,
-                "detail": self.detail}
+                "verdict": self.verdict, "detail": self.detail}
 
 
 _NOX_STATUS = {"success": "passed", "skipped": "skipped", "failed": "failed", "aborted": "failed"}
@@ -725,7 +756,7 @@ def results_from_report(report: Mapping[str, Any], junit_dir: Path) -> List[Sess
             message = j.message if j.first_failure else reason
             results.append(SessionResult(session, python, result, j.passed, j.failed, j.skipped,
                                          seconds, j.first_failure, message if result == "failed" else "",
-                                         j.summary))
+                                         summary=j.summary, failures=j.failures if result == "failed" else ()))
         elif result != "skipped" and txt.is_file():  # flake8's report: one problem per line
             problems = _count_lines(txt)
             first = _first_line(txt.read_text(errors="replace"))
@@ -782,14 +813,19 @@ def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: S
     return results_from_report(report, junit_dir)
 
 
+Judge = Callable[[List[SessionResult]], List[SessionResult]]
+
+
 def gate(sdk_root: Path, sessions: Sequence[str] = GATE_SESSIONS,
          pythons: Sequence[str] = (current_python(),), *, stream: bool = False,
          junit_dir: Optional[Path] = None, envdir: Optional[Path] = None,
-         env: Optional[Mapping[str, str]] = None,
-         spec: Optional[str] = None) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
-    """The regenerate gate: (ok, rows). ok needs no failure and at least one pass.
+         env: Optional[Mapping[str, str]] = None, spec: Optional[str] = None,
+         judge: Optional[Judge] = None) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
+    """The regenerate gate: (ok, rows). ok needs no new failure and at least one session that ran.
 
-    Each row is {"session", "python", "result": passed|failed|skipped, "detail"}. A gate
+    Each row is {"session", "python", "result": passed|failed|skipped, "verdict", "detail"}.
+    `judge` compares failures with the pristine tree (see `conductor_regen.verdicts`): a session
+    whose failures all were there before is "pre-existing" and does not fail the gate. A gate
     where everything was skipped is not a pass. nox failing to start is a failed row.
     `spec` is the spec the contract session checks against (else the SDK's provenance).
     """
@@ -798,13 +834,15 @@ def gate(sdk_root: Path, sessions: Sequence[str] = GATE_SESSIONS,
     try:
         results = run_matrix(sdk_root, sessions, pythons, junit_dir=junit_dir, envdir=envdir,
                              stream=stream, env=env)
+        if judge is not None and any(r.result == "failed" for r in results):
+            results = judge(results)
     except VerificationError as exc:
         row = {"session": ",".join(sessions), "python": ",".join(pythons) or "-",
-               "result": "failed", "detail": exc.message}
+               "result": "failed", "verdict": "", "detail": exc.message}
         return False, (row,)
     rows = tuple(r.as_row() for r in results)
-    ok = bool(results) and all(r.result != "failed" for r in results) \
-        and any(r.result == "passed" for r in results)
+    ok = bool(results) and not any(r.blocking for r in results) \
+        and any(r.result != "skipped" for r in results)
     return ok, rows
 
 
@@ -821,27 +859,55 @@ def gate_detail(rows: Sequence[Mapping[str, str]]) -> str:
     return "; ".join(parts)
 
 
+def with_baseline(results: Sequence[SessionResult], before: Mapping[str, Sequence[str]],
+                  source: str) -> List[SessionResult]:
+    """Mark each failed session's failures new or pre-existing, given the pristine tree's failure ids.
+
+    `before` maps a session's full name to what failed there on the pristine tree; a session
+    missing from it is not judged. The first failure shown becomes the first new one.
+    """
+    judged: List[SessionResult] = []
+    for r in results:
+        old = before.get(r.full_name)
+        if r.result != "failed" or old is None:
+            judged.append(r)
+            continue
+        known = set(old)
+        fresh = [f for f in r.failures if f[0] not in known]
+        pre = sum(1 for f in r.failures if f[0] in known)
+        if not r.failures:  # the session failed without test results: judged as one failure
+            verdict = PREEXISTING if r.failure_ids[0] in known else NEW
+        else:
+            verdict = NEW if fresh else PREEXISTING
+        first, message = fresh[0] if fresh else (r.first_failure, r.message)
+        judged.append(dataclasses.replace(r, verdict=verdict, preexisting=pre if r.failures else int(
+            verdict == PREEXISTING), baseline=source, first_failure=first, message=message))
+    return judged
+
+
 def format_summary(results: Sequence[SessionResult]) -> List[str]:
     """A plain-text table of the results, then a totals line."""
-    header = ("session", "python", "result", "passed", "failed", "skipped", "seconds", "detail")
+    header = ("session", "python", "result", "verdict", "passed", "failed", "skipped", "seconds", "detail")
     rows = [header]
     for r in results:
         counted = r.result != "skipped"
         detail = r.summary if r.result == "passed" else r.detail  # the contract's figures when it passed
         if len(detail) > 160:
             detail = detail[:157] + "..."
-        rows.append((r.session, r.python or "-", r.result,
+        rows.append((r.session, r.python or "-", r.result, r.verdict or "-",
                      str(r.passed) if counted else "-", str(r.failed) if counted else "-",
                      str(r.skipped) if counted else "-", f"{r.seconds:.1f}", detail))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    numeric = {3, 4, 5, 6}
+    numeric = {4, 5, 6, 7}
     lines = []
     for row in rows:
         cells = [row[i].rjust(widths[i]) if i in numeric else row[i].ljust(widths[i])
                  for i in range(len(widths))]
         lines.append("  ".join(cells + [row[-1]]).rstrip())
     counts = {k: sum(1 for r in results if r.result == k) for k in ("passed", "failed", "skipped")}
-    lines.append(f"{len(results)} session(s): {counts['passed']} passed, {counts['failed']} failed, "
-                 f"{counts['skipped']} skipped")
+    pre = sum(1 for r in results if r.result == "failed" and r.verdict == PREEXISTING)
+    lines.append(f"{len(results)} session(s): {counts['passed']} passed, {counts['failed']} failed"
+                 + (f" ({pre} with pre-existing failures only)" if pre else "")
+                 + f", {counts['skipped']} skipped")
     return lines
 
