@@ -418,9 +418,6 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
 
                 ok, tests = run_tests(target)
                 step.detail = gate_detail(tests)  # the contract's figures, each session's result
-                pre = [t for t in tests if t.get("result") == "failed" and t.get("verdict") == "pre-existing"]
-                if pre:
-                    step.detail += f"; {len(pre)} session(s) with pre-existing failures only"
                 if not ok:
                     failed = [t for t in tests if t.get("result") == "failed" and t.get("verdict") != "pre-existing"]
                     first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"

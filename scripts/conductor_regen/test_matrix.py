@@ -851,11 +851,12 @@ def gate_detail(rows: Sequence[Mapping[str, str]]) -> str:
     parts = []
     for row in rows:
         detail = row.get("detail", "")
-        if detail.startswith("contract: "):
+        if detail.startswith(("contract: ", "lint: ", "typecheck: ")):  # the session's own summary line
             parts.append(detail if len(detail) <= 200 else detail[:197] + "...")
         else:
             name = row.get("session", "?") + (f"-{row['python']}" if row.get("python", "-") != "-" else "")
-            parts.append(f"{name} {row.get('result', '?')}")
+            verdict = f" ({row['verdict']})" if row.get("verdict") else ""
+            parts.append(f"{name} {row.get('result', '?')}{verdict}")
     return "; ".join(parts)
 
 
