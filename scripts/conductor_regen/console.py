@@ -29,9 +29,10 @@ class ConsoleProgram(Program):
 
 def program() -> ConsoleProgram:
     """The `conductor-regen` program over `conductor_regen.tasks.ns`."""
-    from .tasks import ns
+    from . import tasks
 
-    return ConsoleProgram(name=NAME, binary=NAME, binary_names=[NAME], version=__version__, namespace=ns)
+    tasks.PROGRAM = NAME
+    return ConsoleProgram(name=NAME, binary=NAME, binary_names=[NAME], version=__version__, namespace=tasks.ns)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

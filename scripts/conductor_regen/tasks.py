@@ -26,6 +26,8 @@ from conductor_regen.errors import RegenError
 # The tool's repository (tests/fixtures, backups/, .cache/ live there); see config_sources.tool_repository.
 ROOT = Path(__file__).resolve().parents[2]
 F = TypeVar("F", bound=Callable[..., Any])
+# The program the user typed, as reports name it; console.py sets "conductor-regen".
+PROGRAM = "invoke"
 
 
 class LetterFlagTask(Task[Any]):
@@ -259,7 +261,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
         spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
         allow_dirty=allow_dirty, only=tuple(m.strip() for m in only.split(",") if m.strip()),
         report_path=Path(report) if report else None, use_cache=not no_cache, pin_names=not no_pin_names,
-        force=force,
+        force=force, command=f"{PROGRAM} regenerate",
     )
     steps = StepLog()
     result = run_regenerate(target, options, s, steps, _confirm, _test_gate(s, session, python, spec), os.environ)
@@ -387,7 +389,7 @@ def replace(c: Context, from_: str, sdk: Optional[str] = None, yes: bool = False
 
     s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
     options = RegenOptions(spec="", yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
-                           command="invoke replace")
+                           command=f"{PROGRAM} replace")
     steps = StepLog()
     result = replace_from(_target(s), Path(from_), options, s, steps, _confirm)
     _print_report(result, None)
@@ -408,7 +410,7 @@ def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = Fal
 
     s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
     options = RegenOptions(spec="", dry_run=dry_run, yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
-                           command="invoke scaffold-adapters")
+                           command=f"{PROGRAM} scaffold-adapters")
     steps = StepLog()
     result = scaffold_sdk(_target(s), options, s, steps, _confirm)
     if result.outcome == "dry-run":
