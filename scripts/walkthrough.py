@@ -56,18 +56,23 @@ def matching(*patterns: str, fallback_tail: int = 12) -> Pick:
 
 
 def between(start: str, stop: str, then: int = 0, also: Sequence[str] = ()) -> Pick:
-    """From the first line matching `start` through the first matching `stop`, `then` more lines, and `also`."""
+    """From the first line matching `start` through the first matching `stop` and `then` more lines,
+    plus the lines matching `also` before and after that range."""
     def pick(output: str) -> List[str]:
         lines = output.rstrip("\n").splitlines()
         first = next((i for i, line in enumerate(lines) if re.search(start, line)), None)
         if first is None:
             return lines[-12:]
         last = next((i for i in range(first, len(lines)) if re.search(stop, lines[i])), first)
-        chosen = lines[first:last + 1 + then]
-        if then and last + 1 + then < len(lines):
+        end = min(last + 1 + then, len(lines))
+
+        def extra(part: List[str]) -> List[str]:
+            return [line for line in part if any(re.search(p, line) for p in also)]
+
+        chosen = extra(lines[:first]) + lines[first:end]
+        if then and end < len(lines):
             chosen.append("  ...")
-        chosen += [line for line in lines[last + 1 + then:] if any(re.search(p, line) for p in also)]
-        return chosen
+        return chosen + extra(lines[end:])
 
     return pick
 
@@ -81,7 +86,7 @@ def report_excerpt(markdown: str) -> List[str]:
             current = line[3:].strip()
         sections.setdefault(current, []).append(line)
     out = [line for line in sections.get("", []) if line.strip()]
-    for title, keep in (("Steps", 40), ("Files", 3), ("API changes", 6), ("Call binding", 3)):
+    for title, keep in (("Steps", 40), ("Files", 3), ("API changes", 12), ("Call binding", 3)):
         body = [line for line in sections.get(title, []) if line.strip()][:keep]
         if body:
             out += [""] + body

@@ -74,10 +74,10 @@ def test_mask_hides_only_what_changes_between_runs() -> None:
 
 
 def test_excerpt_pickers() -> None:
-    output = "noise\nplan:\n  1. back up\nfiles: 2 added\n  + a\n  + b\n  + c\nx\n  ✓ compare APIs (1.0s)\ndone in 3.0s\n"
+    output = "noise\n  ✓ compare APIs (1.0s)\nplan:\n  1. back up\nfiles: 2 added\n  + a\n  + b\n  + c\nx\ndone in 3.0s\n"
     pick = walkthrough.between(r"^plan:", r"^files: ", then=2, also=(r"✓ compare", r"^done in "))
-    assert pick(output) == ["plan:", "  1. back up", "files: 2 added", "  + a", "  + b", "  ...",
-                            "  ✓ compare APIs (1.0s)", "done in 3.0s"]
+    assert pick(output) == ["  ✓ compare APIs (1.0s)", "plan:", "  1. back up", "files: 2 added", "  + a", "  + b",
+                            "  ...", "done in 3.0s"]
     assert walkthrough.matching(r"^done")(output) == ["done in 3.0s"]
     # A changed output format still gives an excerpt (the tail) rather than nothing.
     assert walkthrough.matching(r"^never")(output)[-1] == "done in 3.0s"

@@ -72,7 +72,7 @@ def edge(func: F) -> F:
             raise Exit(exc.render(), code=exc.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("ERROR: interrupted / hint: the SDK tree was left as it was; "
-                       "rerun, or `invoke restore` if a swap was under way", code=130) from None
+                       f"rerun, or `{PROGRAM} restore` if a swap was under way", code=130) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -160,7 +160,7 @@ def validate_spec(c: Context, spec: str, no_fixups: bool = False, verbose: bool 
         print(line)
     if report.errors:
         raise SpecValidationError(f"{len(report.errors)} error(s) in {spec}",
-                                  "see the list above; fixable defects are repaired by `invoke generate`")
+                                  f"see the list above; fixable defects are repaired by `{PROGRAM} generate`")
     print(f"OK: {spec} is usable ({len(report.fixable)} known defect(s) will be repaired)")
 
 
