@@ -3,6 +3,7 @@
     nox -l                                                  the matrix
     nox -s async_tests -- --sdk PATH [pytest args]          guide 5.6 (the default session)
     nox -s async_unit -p 3.12 -- --sdk PATH -k search       one session, one Python
+    nox -s lint -- --sdk PATH [--absolute]                  the SDK's linter; only new findings fail
     nox -s contract -- --sdk PATH [--spec FILE]             request contract against a mock server
     CONDUCTOR_SDK_ROOT=PATH nox -R                          reuse venvs, skip installs
 
@@ -25,10 +26,13 @@ PROJECT = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT / "scripts"))  # the core, even under a nox from another environment
 
 from conductor_regen import contract as cc  # noqa: E402
+from conductor_regen import lint_checks  # noqa: E402
 from conductor_regen import test_matrix as tm  # noqa: E402
+from conductor_regen.atomic_io import atomic_write_bytes  # noqa: E402
 from conductor_regen.child_env import secret_names  # noqa: E402
 from conductor_regen.contract import run as contract_run  # noqa: E402
 from conductor_regen.errors import RegenError  # noqa: E402
+from conductor_regen.findings import to_junit  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
@@ -146,23 +150,43 @@ def tests_impl(session: nox.Session, *, matrix_name: str) -> None:
                 *selection.found, *pytest_args, env=RUN_ENV)
 
 
-def tools_impl(session: nox.Session, *, tool: str, name: str) -> None:
-    """Run flake8 or mypy over the SDK's src/conductor/asyncio_client/ (guide 5.6)."""
+def tools_impl(session: nox.Session, *, name: str) -> None:
+    """Run the SDK's own linter (lint) or mypy (typecheck) over src/conductor/asyncio_client/, judged against
+    the SDK before its last regeneration: only new findings fail (`--absolute`: any finding)."""
     _no_secrets(session)
     sdk, junit_dir, args = _options(session, name)
+    absolute = "--absolute" in args
+    args = [a for a in args if a != "--absolute"]
     pyproject = _pyproject(session, sdk)
-    target = f"{tm.PACKAGE_DIR}/"
-    if tool == "flake8":
-        session.run_install(*_pip(session), *tm.tool_requirements(pyproject, "flake8"))
-        session.chdir(sdk)
-        session.run("python", "-m", "flake8", f"--output-file={junit_dir / f'{session.name}.txt'}",
-                    "--tee", target, *args, env=RUN_ENV)
+    checker = lint_checks.lint_tool(sdk, pyproject) if name == "lint" else lint_checks.typecheck_tool(sdk, pyproject)
+    session.log(f"{name}: {checker.label}")
+    requirements = tm.tool_requirements(pyproject, checker.name)
+    if checker.name == "mypy":
+        _install_sdk(session, sdk, *requirements)
     else:
-        _install_sdk(session, sdk, *tm.tool_requirements(pyproject, "mypy"))
-        session.chdir(sdk)
-        cache = Path(session.virtualenv.location) / ".mypy_cache"  # not in the SDK tree
-        session.run("python", "-m", "mypy", f"--cache-dir={cache}",
-                    f"--junit-xml={junit_dir / f'{session.name}.xml'}", target, *args, env=RUN_ENV)
+        session.run_install(*_pip(session), *requirements)
+    venv = Path(session.virtualenv.location)
+    output = Path(session.create_tmp()).resolve() / f"{name}.out"  # absolute: the tool runs in the SDK
+
+    def run(root: Path) -> str:
+        # The pristine copy gets its own mypy cache (not in any SDK tree); findings go to a file or stdout.
+        cache = venv / (".mypy_cache" if root == sdk else ".mypy_cache-pristine")
+        output.unlink(missing_ok=True)
+        session.chdir(root)
+        out = session.run(*checker.argv(f"{tm.PACKAGE_DIR}/", cache, output, args), env=RUN_ENV, silent=True,
+                          success_codes=list(checker.success_codes))
+        return output.read_text() if output.is_file() else str(out or "")
+
+    try:
+        verdict = lint_checks.judged_session(sdk, checker, run, env=os.environ, cwd=Path(session.invoked_from),
+                                             key="\0".join((checker.label, *requirements, *args)), absolute=absolute)
+    except RegenError as exc:
+        session.error(exc.render())
+    atomic_write_bytes(junit_dir / f"{session.name}.xml", to_junit(verdict, name))
+    for line in verdict.lines(name):
+        print(line, flush=True)
+    if verdict.failing:
+        session.error(f"{len(verdict.failing)} new {name} finding(s); first: {verdict.failing[0].render()}")
 
 
 def contract_impl(session: nox.Session) -> None:
@@ -248,14 +272,14 @@ def async_tests(session: nox.Session) -> None:
 
 @nox.session(tags=["checks"])
 def lint(session: nox.Session) -> None:
-    """Guide 5.6: flake8 over src/conductor/asyncio_client/."""
-    tools_impl(session, tool="flake8", name="lint")
+    """Guide 5.6: the SDK's own linter (ruff or flake8, else the guide's flake8); only new findings fail."""
+    tools_impl(session, name="lint")
 
 
 @nox.session(tags=["checks"])
 def typecheck(session: nox.Session) -> None:
-    """Guide 5.6: mypy over src/conductor/asyncio_client/."""
-    tools_impl(session, tool="mypy", name="typecheck")
+    """Guide 5.6: mypy over src/conductor/asyncio_client/; only new findings fail."""
+    tools_impl(session, name="typecheck")
 
 
 @nox.session(python=tm.current_python(), tags=["contract"])

@@ -187,6 +187,6 @@ def test_nox_list_reads_like_the_guide() -> None:
             assert f"{name}-{python} [tests] -> Guide {step}:" in proc.stdout
     assert "* async_tests-3.11" in proc.stdout  # the default
     assert "- async_unit-3.11" in proc.stdout
-    assert "lint [checks] -> Guide 5.6: flake8" in proc.stdout
+    assert "lint [checks] -> Guide 5.6: the SDK's own linter" in proc.stdout
     assert "typecheck [checks] -> Guide 5.6: mypy" in proc.stdout
     assert "- bench -> Benchmark" in proc.stdout

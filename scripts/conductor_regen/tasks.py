@@ -291,7 +291,12 @@ def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str]
     if spec and not re.match(r"^https?://", spec) and Path(spec).expanduser().exists():
         spec = str(Path(spec).expanduser().resolve())
     return lambda target: gate(target.root, sessions=chosen, pythons=pythons, spec=spec,
-                                judge=_judge(s, target))
+                                judge=_judge(s, target), env=_store_env(s))
+
+
+def _store_env(s: Settings) -> Dict[str, str]:
+    """The environment for nox: lint and typecheck find this run's backups (their baseline) and cache."""
+    return {**os.environ, "REGEN_BACKUPS_DIR": str(s.backups_dir), "REGEN_CACHE_DIR": str(s.cache_dir)}
 
 
 def _judge(s: Settings, target: Any, pytest_args: Any = ()) -> Any:
@@ -521,7 +526,10 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
         raise ConfigError("no SDK checkout given",
                           "pass --sdk PATH, run from inside the checkout, or set CONDUCTOR_SDK_ROOT")
     args = shlex.split(pytest_args)
-    results = run_matrix(s.sdk.root, tuple(session or ("async_tests",)), tuple(python or ()), args, reuse=reuse)
+    # lint and typecheck judge themselves; --absolute reaches them as a session option.
+    args = [*args, "--absolute"] if absolute and set(session or ()) <= {"lint", "typecheck"} else args
+    results = run_matrix(s.sdk.root, tuple(session or ("async_tests",)), tuple(python or ()), args, reuse=reuse,
+                         env=_store_env(s))
     if not absolute and any(r.result == "failed" for r in results):
         results = _judge(s, _target(s), args)(results)
     print()
