@@ -87,7 +87,7 @@ def test_lint_falls_back_to_the_guides_flake8_and_judges_against_the_backup(envd
     assert re.search(r"new: src/conductor/asyncio_client/orkes/orkes_secret_client\.py:\d+:\d+: F821 undefined name "
                      r"'undefined_helper' \(in OrkesSecretClient\.get_secret\)", out), out
     summary = tm.parse_junit(tmp_path / "junit" / "lint.xml")
-    assert summary.failed == 1 and summary.summary.startswith("lint: flake8 ")
+    assert summary.failed == 1 and summary.summary.startswith("lint: flake8: 1 new, 0 fixed, ")
 
     proc = _nox(envdir, tmp_path, "lint", sdk, "--absolute")
     assert proc.returncode != 0 and "absolute: no baseline" in _verdict(proc.stdout + proc.stderr, "lint")
