@@ -1,12 +1,18 @@
-"""One run per SDK: an exclusive lock file that a crashed run cannot leave stuck forever."""
+"""One run per SDK: an OS lock (flock) on a lock file, so a crashed run never leaves it held.
+
+The kernel releases a flock when its holder dies, however it dies, so there is no stale-lock
+guesswork and no check-then-unlink race between two runs taking over the same leftover file.
+The file's content (pid, host, start time) only tells a refused run who holds the lock.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import logging
 import os
 import socket
-import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,10 +24,8 @@ from .sdk_target import SdkTarget
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".regen.lock"
-
-# A lock that cannot be parsed is normally one being written this very moment; only after
-# this long do we treat it as debris from a run killed between create and write.
-UNREADABLE_GRACE_SECONDS = 5.0
+_ATTEMPTS = 5
+_MAX_INFO_BYTES = 4096
 
 
 def lock_path(target: SdkTarget) -> Path:
@@ -44,13 +48,6 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _read(path: Path) -> Optional[bytes]:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-
-
 def _parse(raw: bytes) -> Optional[dict[str, Any]]:
     try:
         info = json.loads(raw.decode("utf-8"))
@@ -61,85 +58,88 @@ def _parse(raw: bytes) -> Optional[dict[str, Any]]:
     return info
 
 
-def _try_create(path: Path, payload: bytes) -> bool:
+def _read_fd(fd: int) -> bytes:
+    return os.pread(fd, _MAX_INFO_BYTES, 0)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """True if `path` still names the file open as `fd` (a releasing run unlinks it)."""
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
+        now = path.stat()
+    except FileNotFoundError:
         return False
-    try:
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
 
-def _refuse_if_held(path: Path, raw: bytes) -> None:
-    """Raise SdkError unless the existing lock `raw` is stale and may be taken over."""
+def _held(path: Path, raw: bytes) -> SdkError:
     info = _parse(raw)
+    hint = f"wait for it to finish (the lock is released when it exits; {path} itself is harmless)"
     if info is None:
+        return SdkError("another regeneration is starting on this SDK", hint)
+    where = "" if info.get("host") == socket.gethostname() else f" on host {info.get('host')}"
+    return SdkError(
+        f"another regeneration is running on this SDK (pid {info['pid']}{where} since {info.get('started', '?')})",
+        hint,
+    )
+
+
+def _open_locked(path: Path) -> int:
+    """Open the lock file and flock it; SdkError if another process holds it."""
+    for _ in range(_ATTEMPTS):
         try:
-            age = time.time() - path.stat().st_mtime
-        except FileNotFoundError:
-            return
-        if age < UNREADABLE_GRACE_SECONDS:
-            raise SdkError(
-                "another regeneration is starting on this SDK",
-                f"wait for it, or remove {path} if no run is in progress",
-            )
-        return
-    pid, host, started = info["pid"], info.get("host"), info.get("started", "?")
-    if host != socket.gethostname():
-        # We cannot probe a pid on another machine (shared or network checkout).
-        raise SdkError(
-            f"another regeneration may be running on this SDK (pid {pid} on host {host} since {started})",
-            f"wait for it, or remove {path} if that process is gone",
-        )
-    if pid_alive(pid):
-        raise SdkError(
-            f"another regeneration is running on this SDK (pid {pid} since {started})",
-            f"wait for it, or remove {path} if that process is gone",
-        )
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise SdkError(f"cannot create the lock file {path}: {exc.strerror}",
+                           "check that the SDK's package folder is writable") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raw = _read_fd(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise _held(path, raw) from None
+            raise SdkError(f"cannot lock {path}: {exc.strerror}",
+                           "the filesystem must support flock (a local disk does)") from exc
+        if _same_file(fd, path):
+            return fd
+        os.close(fd)  # we locked a file its holder had just unlinked on release: try the new one
+    raise SdkError(f"could not acquire the lock {path}", "another run keeps taking it; wait for it to finish")
 
 
 @contextmanager
 def sdk_lock(target: SdkTarget) -> Iterator[Path]:
-    """Hold the SDK's run lock for the duration of the block; stale locks are taken over."""
+    """Hold the SDK's run lock for the duration of the block; a dead holder's lock is taken over."""
     path = lock_path(target)
-    payload = json.dumps(
-        {
+    fd = _open_locked(path)
+    try:
+        previous = _read_fd(fd)
+        if previous.strip():
+            # A lock file nobody holds: its run was killed before it could remove it.
+            log.warning("taking over the stale lock %s left by a run that is gone: %s",
+                        path, previous.decode("utf-8", "replace").strip())
+        payload = json.dumps({
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-    ).encode("utf-8")
-    for _ in range(3):
-        if _try_create(path, payload):
-            break
-        raw = _read(path)
-        if raw is None:
-            continue  # released between our attempt and the read
-        _refuse_if_held(path, raw)
-        # Re-read right before unlinking so a lock another process just took is not deleted.
-        if _read(path) == raw:
-            log.warning("removing stale lock %s left by a run that is gone: %s", path, raw.decode("utf-8", "replace"))
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-    else:
-        raise SdkError(
-            f"could not acquire the lock {path}",
-            "another run keeps taking it; wait for it to finish",
-        )
+        }).encode("utf-8")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, payload, 0)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        raise
     log.debug("acquired %s", path)
     try:
         yield path
     finally:
-        # Only remove the file if it is still ours.
-        if _read(path) == payload:
-            try:
+        # Unlink while still holding the lock, so nobody can lock the file we are removing
+        # and believe it is the live one (_open_locked checks the path against its fd).
+        try:
+            if _same_file(fd, path):
                 path.unlink()
-            except FileNotFoundError:
-                pass
+        except OSError:
+            pass  # a leftover lock file is harmless: nobody holds its flock
+        finally:
+            os.close(fd)
         log.debug("released %s", path)
