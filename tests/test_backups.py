@@ -182,7 +182,7 @@ def test_attach_reports(target: SdkTarget, store: Path) -> None:
 
 
 def test_prune_keeps_the_newest(target: SdkTarget, store: Path) -> None:
-    made = [create_backup(store, target, f"v{i}") for i in range(4)]
+    made = [set_outcome(create_backup(store, target, f"v{i}"), "manual") for i in range(4)]
     removed = prune_backups(store, target.name, keep=1)
     assert [b.id for b in removed] == [b.id for b in made[:3]]
     assert [b.id for b in list_backups(store, target.name)] == [made[-1].id]
@@ -195,7 +195,7 @@ def test_prune_keeps_the_newest(target: SdkTarget, store: Path) -> None:
 def test_prune_keep_counts_complete_backups_and_spares_a_newest_incomplete(target: SdkTarget, store: Path) -> None:
     old_incomplete = create_backup(store, target, "v0")
     (old_incomplete.path / "manifest.json").unlink()
-    complete = [create_backup(store, target, f"v{i}") for i in (1, 2, 3)]
+    complete = [set_outcome(create_backup(store, target, f"v{i}"), "manual") for i in (1, 2, 3)]
     newest_incomplete = create_backup(store, target, "v4")
     (newest_incomplete.path / "manifest.json").unlink()
     removed = prune_backups(store, target.name, keep=2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -19,8 +20,25 @@ from typing import Iterator, List
 import pytest
 from conftest import SpecReply, SpecServer
 from fake_sdk import make_sdk, target_of
-from sdk_copies import REPO, SPEC_V1, SPEC_V2, cli_env, new_sdk, run_cli, sdk_digest
+from sdk_copies import (
+    REPO,
+    SPEC_V1,
+    SPEC_V2,
+    backup_dirs,
+    cli_env,
+    commit_all,
+    invoke_cmd,
+    managed_digest,
+    manifest,
+    new_sdk,
+    pkg,
+    run_cli,
+    sdk_digest,
+    wait_for_file,
+    write,
+)
 
+from conductor_regen.backups import create_backup, list_backups, prune_backups, set_outcome
 from conductor_regen.config import FetchConfig, resolve_settings
 from conductor_regen.errors import SpecFetchError, SpecParseError, VerificationError
 from conductor_regen.generator_backends import Invocation, Running
@@ -55,6 +73,26 @@ def one_error(done: "subprocess.CompletedProcess[str]") -> str:
     assert len(lines) == 1, output
     assert " / hint: " in lines[0]
     return lines[0]
+
+
+_CACHE: List[Path] = []
+
+
+def shared_cache_dir_for(tmp_path: Path) -> Path:
+    """One generator cache for this module's runs (each spec is generated once)."""
+    if not _CACHE:
+        _CACHE.append(tmp_path.parent / "hardening-cache")
+    return _CACHE[0]
+
+
+def start_regenerate(tmp_path: Path, root: Path, cache: Path, spec: Path, *args: str,
+                     **env: str) -> "subprocess.Popen[bytes]":
+    """A real `invoke regenerate --yes --skip-tests` in its own process group (for kill -9)."""
+    with open(tmp_path / "run.out", "wb") as out:
+        return subprocess.Popen(invoke_cmd("regenerate", "--spec", str(spec), "--sdk", str(root), "--yes",
+                                           "--skip-tests", *args),
+                                env=cli_env(tmp_path / "backups", cache, **env), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 # --- 1. YAML alias bomb --------------------------------------------------------------------------
@@ -231,3 +269,83 @@ def test_import_gate_that_imported_nothing_fails(tmp_path: Path) -> None:
     assert [m for m, _ in baseline] == ["conductor.asyncio_client"]  # fails before the swap too
     with pytest.raises(VerificationError, match="imported nothing"):
         import_gate(target, baseline)
+
+
+# --- 4. Backups belong to a checkout (its resolved path), not to a folder name ------------------
+
+def test_two_checkouts_with_the_same_name_never_share_backups(tmp_path: Path) -> None:
+    cache = shared_cache_dir_for(tmp_path)
+    env = cli_env(tmp_path / "backups", cache)
+    a = new_sdk(tmp_path / "a", name="conductor-python")
+    b = new_sdk(tmp_path / "b", name="conductor-python")
+    write(pkg(b) / "http" / "b_only.py", "B = 1\n")
+    commit_all(b)
+    for _ in range(2):
+        assert run_cli("backup", "--sdk", str(a), env=env).code == 0
+    b_before = sdk_digest(b)
+    # B has no backup of its own: restore refuses instead of applying A's backup onto B.
+    done = run_cli("restore", "--sdk", str(b), "--yes", env=env)
+    assert "no complete backup of conductor-python at" in done.the_error() and "--moved" in done.the_error()
+    assert sdk_digest(b) == b_before
+    assert "no backups" in run_cli("backups", "--sdk", str(b), env=env).stdout
+    a_id = backup_dirs(tmp_path / "backups", "conductor-python")[0].name
+    assert "another checkout" in run_cli("restore", "--sdk", str(b), "--backup", a_id, "--yes", env=env).the_error()
+    # Pruning B's backups leaves A's alone.
+    assert run_cli("backup", "--sdk", str(b), env=env).code == 0
+    assert "removed 0 backup(s)" in run_cli("prune-backups", "--sdk", str(b), "--keep", "1", env=env).stdout
+    assert len(backup_dirs(tmp_path / "backups", "conductor-python")) == 3
+    # A checkout that was moved finds its backups only when told so.
+    moved = tmp_path / "moved" / "conductor-python"
+    moved.parent.mkdir()
+    a.rename(moved)
+    write(pkg(moved) / "http" / "api_client.py", "changed\n")
+    assert "--moved" in run_cli("restore", "--sdk", str(moved), "--yes", env=env).the_error()
+    done = run_cli("restore", "--sdk", str(moved), "--yes", "--moved", env=env)
+    assert done.code == 0, done
+    assert "changed\n" != (pkg(moved) / "http" / "api_client.py").read_text()
+
+
+# --- 6. backup and prune-backups take the lock and recover first --------------------------------
+
+def test_backup_and_prune_wait_for_a_run_and_settle_a_killed_one(tmp_path: Path) -> None:
+    cache = shared_cache_dir_for(tmp_path)
+    backups = tmp_path / "backups"
+    env = cli_env(backups, cache)
+    root = new_sdk(tmp_path)
+    before = managed_digest(root)
+    assert run_cli("backup", "--sdk", str(root), env=env).code == 0  # an older manual backup
+    [manual] = backup_dirs(backups)
+    marker = tmp_path / "paused.pid"
+    proc = start_regenerate(tmp_path, root, cache, SPEC_V2, REGEN_TEST_PAUSE_AFTER_EXCHANGE="1",
+                            REGEN_TEST_PAUSE_MARKER=str(marker))
+    try:
+        wait_for_file(marker, proc, timeout=300)
+        # The run holds the lock between its first and second folder exchange.
+        for task, *args in (("backup",), ("prune-backups", "--keep", "1")):
+            done = run_cli(task, "--sdk", str(root), *args, env=env)
+            assert "another regeneration is running" in done.the_error(), done
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        os.kill(int(marker.read_text()), signal.SIGKILL) if marker.exists() else None
+        proc.wait()
+    run_backup = [p for p in backup_dirs(backups) if p != manual][0]
+    assert managed_digest(root) != before  # http/ is the new tree, the rest the old one: mixed
+    done = run_cli("backup", "--sdk", str(root), env=env)
+    assert done.code == 0 and "rolled back interrupted run" in done.stdout, done
+    assert managed_digest(root) == before
+    newest = [p for p in backup_dirs(backups) if p not in (manual, run_backup)][0]
+    assert set(manifest(newest)["files"]) == set(manifest(run_backup)["files"])  # the old tree, whole
+    # keep 1: the newest stays, the manual one goes; the killed run's backup is kept (nothing finished since).
+    done = run_cli("prune-backups", "--sdk", str(root), "--keep", "1", env=env)
+    assert done.code == 0 and "removed 1 backup(s)" in done.stdout, done
+    assert sorted(backup_dirs(backups)) == sorted([run_backup, newest])
+
+
+def test_prune_keeps_the_newest_successful_runs_backup(tmp_path: Path) -> None:
+    target = target_of(make_sdk(tmp_path))
+    store = tmp_path / "backups"
+    good = set_outcome(create_backup(store, target, "v1"), "succeeded")
+    later = [set_outcome(create_backup(store, target, f"m{n}"), "manual") for n in range(2)]
+    removed = prune_backups(store, target.name, keep=1, sdk_root=target.root)
+    assert [b.id for b in removed] == [later[0].id]
+    assert {b.id for b in list_backups(store, target.name)} == {good.id, later[1].id}

@@ -309,7 +309,7 @@ def test_sigkill_then_restore_gives_the_old_tree(tmp_path: Path, regen_cache: Pa
     r = run_cli("restore", "--yes", "--sdk", str(root), env=cli_env(backups, regen_cache))
 
     assert "Traceback" not in r.output, r
-    assert "removing stale lock" in r.output, r  # the killed run's lock names a pid that is gone
+    assert "stale lock" in r.output, r  # the killed run's lock names a pid that is gone
     if complete or known:
         assert r.code == 0, r
         assert "verified against its manifest" in r.stdout, r

@@ -20,11 +20,13 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 TREE = "tree"
+# Written first, so even an incomplete backup says which checkout (resolved path) it belongs to.
+ORIGIN = "sdk_root.txt"
 OUTCOMES = ("pending", "succeeded", "rolled-back", "failed", "manual", "pre-restore")
 INCOMPLETE = "incomplete"
 _STAMP = "%Y%m%dT%H%M%SZ"
 _SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
-_RESERVED_FILES = frozenset({MANIFEST, TREE})
+_RESERVED_FILES = frozenset({MANIFEST, TREE, ORIGIN})
 # Manifest key: files a run added outside the managed folders (SDK-root-relative), e.g. adapter tests.
 ADDED_OUTSIDE = "added_outside"
 
@@ -41,6 +43,7 @@ class Backup:
     size_bytes: int
     file_count: int
     complete: bool = True
+    sdk_root: str = ""  # the resolved path of the checkout it was taken from ("" if unknown)
 
     @property
     def tree_dir(self) -> Path:
@@ -106,6 +109,7 @@ def _from_folder(path: Path) -> Backup:
             outcome=str(data.get("outcome", "pending")),
             size_bytes=int(data.get("size_bytes", 0)),
             file_count=len(data["files"]),
+            sdk_root=str(data.get("sdk_root", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -114,6 +118,10 @@ def _from_folder(path: Path) -> Backup:
     created = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
     tree = path / TREE
     entries = list(iter_entries(tree)) if tree.is_dir() else []
+    try:
+        origin = (path / ORIGIN).read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        origin = ""
     return Backup(
         id=path.name,
         path=path,
@@ -123,6 +131,7 @@ def _from_folder(path: Path) -> Backup:
         size_bytes=sum(p.lstat().st_size for _, p in entries),
         file_count=len(entries),
         complete=False,
+        sdk_root=origin,
     )
 
 
@@ -153,6 +162,7 @@ def create_backup(
     now = datetime.now(timezone.utc)
     folder = _reserve_folder(sdk_store, f"{now.strftime(_STAMP)}-{slugify(spec_version)}")
     try:
+        atomic_write_bytes(folder / ORIGIN, (str(target.root) + "\n").encode("utf-8"))
         present: list[str] = []
         for name in names:
             live = target.package_dir / name
@@ -196,8 +206,13 @@ def _entries_of(top: Path) -> list[tuple[str, Path]]:
     return [(top.name, top)]
 
 
-def list_backups(store: Path, target_name: str) -> list[Backup]:
-    """All backups of one SDK, newest first, incomplete ones included (complete=False)."""
+def list_backups(store: Path, target_name: str, sdk_root: Optional[Path] = None) -> list[Backup]:
+    """All backups of one SDK, newest first, incomplete ones included (complete=False).
+
+    Backups are filed by the checkout's folder name, so two checkouts both named
+    conductor-python share a folder: with `sdk_root`, only the backups taken from that
+    resolved path are listed (None: any path, for a checkout that was moved).
+    """
     sdk_store = _sdk_store(Path(store), target_name)
     if not sdk_store.is_dir():
         return []
@@ -206,19 +221,24 @@ def list_backups(store: Path, target_name: str) -> list[Backup]:
         for entry in sdk_store.iterdir()
         if entry.is_dir() and not entry.is_symlink() and not entry.name.startswith(".")
     ]
+    if sdk_root is not None:
+        found = [b for b in found if b.sdk_root == str(sdk_root)]
     return sorted(found, key=lambda b: (b.created, b.id), reverse=True)
 
 
-def get_backup(store: Path, target_name: str, backup_id: Optional[str] = None) -> Backup:
-    """Return backup `backup_id`, or the latest complete one when None."""
-    backups = list_backups(store, target_name)
+def get_backup(store: Path, target_name: str, backup_id: Optional[str] = None,
+               sdk_root: Optional[Path] = None) -> Backup:
+    """Return backup `backup_id`, or the latest complete one when None (of `sdk_root` if given)."""
+    backups = list_backups(store, target_name, sdk_root)
     if backup_id is None:
         for backup in backups:
             if backup.complete:
                 return backup
+        moved = sdk_root is not None and any(b.complete for b in list_backups(store, target_name))
         raise BackupError(
-            f"no complete backup of {target_name} in {store}",
-            "a backup is taken automatically before each regeneration",
+            f"no complete backup of {target_name}" + (f" at {sdk_root}" if sdk_root else "") + f" in {store}",
+            "backups of another checkout with this name exist: pass --moved if this checkout was moved"
+            if moved else "a backup is taken automatically before each regeneration",
         )
     for backup in backups:
         if backup.id == backup_id:
@@ -226,6 +246,11 @@ def get_backup(store: Path, target_name: str, backup_id: Optional[str] = None) -
                 load_manifest(backup)  # raises the "incomplete" error
             return backup
     available = ", ".join(b.id for b in backups if b.complete) or "none"
+    if sdk_root is not None and any(b.id == backup_id for b in list_backups(store, target_name)):
+        raise BackupError(
+            f"backup {backup_id!r} was taken from another checkout named {target_name}, not {sdk_root}",
+            f"if this checkout was moved, pass --moved to use it; available: {available}",
+        )
     raise BackupError(f"no backup {backup_id!r} of {target_name} in {store}", f"available: {available}")
 
 
@@ -269,13 +294,19 @@ def attach(backup: Backup, name: str, data: bytes) -> Path:
     return path
 
 
-def prune_backups(store: Path, target_name: str, keep: int) -> list[Backup]:
+def prune_backups(store: Path, target_name: str, keep: int, sdk_root: Optional[Path] = None) -> list[Backup]:
     """Delete all but the `keep` newest complete backups (and older incomplete ones); return them."""
     if keep < 1:
         raise ConfigError(f"cannot keep {keep} backups", "keep at least 1: the newest backup is never pruned")
-    backups = list_backups(store, target_name)
+    backups = list_backups(store, target_name, sdk_root)
     complete = [b for b in backups if b.complete]
-    doomed = complete[keep:]
+    # A run that never recorded an outcome (killed, or still at work) needs its backup to be
+    # undone, until a later run finished on top of it; the newest successful run's backup is
+    # what undoing that run restores.
+    finished = [b.created for b in complete if b.outcome in ("succeeded", "rolled-back", "failed", "pre-restore")]
+    protected = {b.id for b in complete if b.outcome == "pending" and (not finished or b.created > finished[0])}
+    protected.update([b.id for b in complete if b.outcome == "succeeded"][:1])
+    doomed = [b for b in complete[keep:] if b.id not in protected]
     # An incomplete backup newer than everything may be one being written right now.
     doomed += [b for b in backups[1:] if not b.complete]
     removed: list[Backup] = []

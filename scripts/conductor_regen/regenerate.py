@@ -604,7 +604,7 @@ def fix_sdk_imports(target: SdkTarget, settings: Settings) -> List[str]:
 
 
 def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
-                ask: Callable[[str], bool]) -> List[str]:
+                ask: Callable[[str], bool], moved: bool = False) -> List[str]:
     """`invoke restore`: finish or undo an interrupted run, then put a backup back and verify it."""
     from .backups import get_backup
 
@@ -615,7 +615,7 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
             lines.append(recovered)
         sweep_work_dirs(settings.cache_dir)
         try:
-            chosen = get_backup(settings.backups_dir, target.name, backup_id)
+            chosen = get_backup(settings.backups_dir, target.name, backup_id, None if moved else target.root)
         except BackupError as exc:
             if recovered and backup_id is None:
                 # The interrupted run never got as far as a backup, so it never touched the tree.
@@ -627,7 +627,7 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
         # The live tree may hold work nobody saved: keep it too, so a restore never loses anything.
         current = set_outcome(create_backup(settings.backups_dir, target, "pre-restore"), "pre-restore")
         lines.append(f"saved the current tree as backup {current.id}")
-        result = restore_backup(target, chosen, settings.backups_dir)
+        result = restore_backup(target, chosen, settings.backups_dir, moved=moved)
     lines.append(f"restored backup {result.backup_id}: {result.restored} files put back "
                  f"({result.changed} changed or missing), {result.removed} added file(s) removed; "
                  "verified against its manifest")

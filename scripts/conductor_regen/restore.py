@@ -33,8 +33,12 @@ def _problems_line(problems: list[str]) -> str:
     return "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
 
 
-def restore_backup(target: SdkTarget, backup: Backup, store: Path) -> RestoreResult:
-    """Replace the managed folders with the backup's copies; call under sdk_lock after recover()."""
+def restore_backup(target: SdkTarget, backup: Backup, store: Path, moved: bool = False) -> RestoreResult:
+    """Replace the managed folders with the backup's copies; call under sdk_lock after recover().
+
+    The backup must have been taken from this checkout's resolved path, unless `moved` says
+    the checkout was moved since (another checkout may share the folder name).
+    """
     store_dir = Path(store).resolve() / target.name
     if backup.path.resolve().parent != store_dir:
         raise BackupError(
@@ -42,6 +46,12 @@ def restore_backup(target: SdkTarget, backup: Backup, store: Path) -> RestoreRes
             "pick one listed for this SDK",
         )
     manifest = load_manifest(backup)
+    recorded = str(manifest.get("sdk_root", ""))
+    if not moved and recorded != str(target.root):
+        raise BackupError(
+            f"backup {backup.id} was taken from {recorded or 'an unknown checkout'}, not {target.root}",
+            "pick a backup of this checkout; pass --moved only if this checkout was moved from there",
+        )
     names = tuple(str(n) for n in manifest["managed"])
     for name in names:
         safe_join(target.package_dir, name)
