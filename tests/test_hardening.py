@@ -349,3 +349,27 @@ def test_prune_keeps_the_newest_successful_runs_backup(tmp_path: Path) -> None:
     removed = prune_backups(store, target.name, keep=1, sdk_root=target.root)
     assert [b.id for b in removed] == [later[0].id]
     assert {b.id for b in list_backups(store, target.name)} == {good.id, later[1].id}
+
+
+# --- 7. restore keeps what it removes or overwrites ----------------------------------------------
+
+def test_restore_saves_an_edited_added_test_in_its_pre_restore_backup(tmp_path: Path) -> None:
+    cache = shared_cache_dir_for(tmp_path)
+    backups = tmp_path / "backups"
+    env = cli_env(backups, cache)
+    root = new_sdk(tmp_path)
+    done = run_cli("regenerate", "--spec", str(SPEC_V2), "--sdk", str(root), "--yes", "--skip-tests", env=env,
+                   timeout=600)
+    assert done.code == 0, done
+    added = manifest(backup_dirs(backups)[-1])["added_outside"]
+    assert added, "the run added no test outside the managed folders"
+    edited = root / added[0]
+    edited.write_text(edited.read_text() + "\n# my own edit\n")
+    done = run_cli("restore", "--sdk", str(root), "--yes", env=env)
+    assert done.code == 0 and not edited.exists(), done
+    [pre_restore] = [p for p in backup_dirs(backups) if manifest(p)["outcome"] == "pre-restore"]
+    assert added[0] in manifest(pre_restore)["saved_outside"]
+    # Undoing the restore brings the edited test back, byte for byte.
+    done = run_cli("restore", "--sdk", str(root), "--backup", pre_restore.name, "--yes", env=env)
+    assert done.code == 0, done
+    assert edited.read_text().endswith("# my own edit\n")

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 
 from .atomic_io import atomic_write_bytes, atomic_write_json
 from .errors import BackupError, ConfigError, RegenError
-from .file_tree import copy_entry, digest_tree, iter_entries, remove_path
+from .file_tree import copy_entry, digest_entry, digest_tree, iter_entries, remove_path
 from .sdk_target import SdkTarget, check_disk_space, check_managed_paths, managed_size, safe_join
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,13 @@ OUTCOMES = ("pending", "succeeded", "rolled-back", "failed", "manual", "pre-rest
 INCOMPLETE = "incomplete"
 _STAMP = "%Y%m%dT%H%M%SZ"
 _SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
-_RESERVED_FILES = frozenset({MANIFEST, TREE, ORIGIN})
 # Manifest key: files a run added outside the managed folders (SDK-root-relative), e.g. adapter tests.
 ADDED_OUTSIDE = "added_outside"
+# Manifest key and folder: files outside the managed folders saved with the backup (SDK-root-relative
+# -> sha256), so a restore that removes or overwrites one keeps a copy in its pre-restore backup.
+SAVED_OUTSIDE = "saved_outside"
+OUTSIDE_TREE = "outside"
+_RESERVED_FILES = frozenset({MANIFEST, TREE, ORIGIN, OUTSIDE_TREE})
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,10 @@ def create_backup(
     spec_version: str,
     spec_bytes: Optional[bytes] = None,
     extra_files: Iterable[str] = (),
+    outside: Iterable[str] = (),
 ) -> Backup:
-    """Copy the managed folders (plus `extra_files`, package-relative) into a new backup folder."""
+    """Copy the managed folders (plus `extra_files`, package-relative, and the regular files among
+    `outside`, SDK-root-relative) into a new backup folder."""
     check_managed_paths(target)
     names = list(target.managed)
     for extra in extra_files:
@@ -171,6 +177,7 @@ def create_backup(
                 present.append(name)
         if spec_bytes is not None:
             atomic_write_bytes(folder / "spec.json", spec_bytes)
+        saved = _save_outside(target, folder / OUTSIDE_TREE, outside)
         files = digest_tree(folder / TREE, present)
         size = sum(p.lstat().st_size for name in present for _, p in _entries_of(folder / TREE / name))
         if hasattr(os, "sync"):
@@ -185,6 +192,8 @@ def create_backup(
             "outcome": "pending",
             "size_bytes": size,
         }
+        if saved:
+            manifest[SAVED_OUTSIDE] = saved
         atomic_write_json(folder / MANIFEST, manifest)
     except BaseException as exc:
         # Without a manifest the folder is already recognisably incomplete; removing it is tidiness.
@@ -198,6 +207,25 @@ def create_backup(
     backup = _from_folder(folder)
     log.info("backed up %d files (%d bytes) to %s", backup.file_count, backup.size_bytes, folder)
     return backup
+
+
+def _save_outside(target: SdkTarget, dest: Path, rels: Iterable[str]) -> dict[str, str]:
+    """Copy the regular files among `rels` (SDK-root-relative) under `dest`; return their digests."""
+    saved: dict[str, str] = {}
+    for rel in rels:
+        path = safe_join(target.root, rel)
+        if path.is_file() and not path.is_symlink():
+            copy_entry(path, dest / rel)
+            saved[rel] = digest_entry(dest / rel)
+    return saved
+
+
+def saved_outside(manifest: dict[str, Any]) -> dict[str, str]:
+    """The files outside the managed folders a backup saved (SDK-root-relative -> sha256)."""
+    found = manifest.get(SAVED_OUTSIDE, {})
+    if not isinstance(found, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in found.items()):
+        raise BackupError(f"the manifest's {SAVED_OUTSIDE} is malformed", "choose another backup")
+    return dict(found)
 
 
 def _entries_of(top: Path) -> list[tuple[str, Path]]:

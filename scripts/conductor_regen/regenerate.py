@@ -624,8 +624,14 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
             raise
         if not ask(f"{', '.join(target.managed)} of {target.root} from backup {chosen.id}"):
             raise Aborted("restore declined; nothing was changed", "pass --yes to skip the question")
-        # The live tree may hold work nobody saved: keep it too, so a restore never loses anything.
-        current = set_outcome(create_backup(settings.backups_dir, target, "pre-restore"), "pre-restore")
+        # The live tree may hold work nobody saved: keep it too, so a restore never loses anything,
+        # including the files outside the managed folders it is about to remove or overwrite.
+        from .backups import added_outside, load_manifest, saved_outside
+
+        chosen_manifest = load_manifest(chosen)
+        touched = added_outside(chosen_manifest) + list(saved_outside(chosen_manifest))
+        current = set_outcome(create_backup(settings.backups_dir, target, "pre-restore", outside=touched),
+                              "pre-restore")
         lines.append(f"saved the current tree as backup {current.id}")
         result = restore_backup(target, chosen, settings.backups_dir, moved=moved)
     lines.append(f"restored backup {result.backup_id}: {result.restored} files put back "

@@ -7,9 +7,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backups import Backup, added_outside, compare_files, load_manifest, verify_backup, verify_tree
+from .atomic_io import atomic_write_bytes
+from .backups import (
+    OUTSIDE_TREE,
+    Backup,
+    added_outside,
+    compare_files,
+    load_manifest,
+    saved_outside,
+    verify_backup,
+    verify_tree,
+)
 from .errors import BackupError, RegenError
-from .file_tree import copy_entry, digest_tree
+from .file_tree import copy_entry, digest_entry, digest_tree
 from .journal import new_run_id
 from .sdk_target import SdkTarget, check_disk_space, safe_join
 from .swap import apply_swap, discard_staging, prepare_staging
@@ -27,6 +37,7 @@ class RestoreResult:
     changed: int
     removed: int
     removed_outside: tuple[str, ...] = ()  # files the run had added outside the managed folders
+    put_back_outside: tuple[str, ...] = ()  # files outside the managed folders the backup had saved
 
 
 def _problems_line(problems: list[str]) -> str:
@@ -56,7 +67,12 @@ def restore_backup(target: SdkTarget, backup: Backup, store: Path, moved: bool =
     for name in names:
         safe_join(target.package_dir, name)
     outside = _outside_paths(target, added_outside(manifest))
-    damaged = verify_backup(backup)
+    saved = saved_outside(manifest)
+    saved_paths = _outside_paths(target, list(saved))
+    damaged = verify_backup(backup) + [
+        f"changed: {OUTSIDE_TREE}/{rel}" for rel, digest in saved.items()
+        if not (backup.path / OUTSIDE_TREE / rel).is_file() or digest_entry(backup.path / OUTSIDE_TREE / rel) != digest
+    ]
     if damaged:
         raise BackupError(f"backup {backup.id} is damaged: {_problems_line(damaged)}", "restore an older backup")
 
@@ -91,11 +107,28 @@ def restore_backup(target: SdkTarget, backup: Backup, store: Path, moved: bool =
             "run the restore again; if it persists, copy the backup's tree/ folder back by hand",
         )
     gone = _remove_outside(outside)
+    back = _put_back_outside(backup, saved, saved_paths)
     log.info("restored %d files from backup %s (%d changed, %d removed)", len(expected), backup.id, changed, removed)
     return RestoreResult(
         backup_id=backup.id, folders=names, restored=len(expected), changed=changed, removed=removed,
-        removed_outside=gone,
+        removed_outside=gone, put_back_outside=back,
     )
+
+
+def _put_back_outside(backup: Backup, saved: dict[str, str], paths: list[tuple[str, Path]]) -> tuple[str, ...]:
+    """Write back the files outside the managed folders the backup saved (atomically, never through a link)."""
+    back: list[str] = []
+    for rel, path in paths:
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            log.warning("not putting back %s: something else is there now", rel)
+            continue
+        if path.is_file() and digest_entry(path) == saved[rel]:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, (backup.path / OUTSIDE_TREE / rel).read_bytes())
+        back.append(rel)
+        log.info("put back %s", rel)
+    return tuple(back)
 
 
 def _outside_paths(target: SdkTarget, listed: list[str]) -> list[tuple[str, Path]]:
