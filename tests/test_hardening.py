@@ -373,3 +373,24 @@ def test_restore_saves_an_edited_added_test_in_its_pre_restore_backup(tmp_path: 
     done = run_cli("restore", "--sdk", str(root), "--backup", pre_restore.name, "--yes", env=env)
     assert done.code == 0, done
     assert edited.read_text().endswith("# my own edit\n")
+
+
+# --- 9. Recovery runs before the SDK is judged -----------------------------------------------------
+
+def test_a_crash_inside_the_three_rename_fallback_is_recovered_by_restore(tmp_path: Path) -> None:
+    cache = shared_cache_dir_for(tmp_path)
+    env = cli_env(tmp_path / "backups", cache)
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+    marker = tmp_path / "paused.pid"
+    proc = start_regenerate(tmp_path, root, cache, SPEC_V2, REGEN_SWAP_NO_RENAMEAT2="1",
+                            REGEN_TEST_PAUSE_AFTER_EXCHANGE="first-rename", REGEN_TEST_PAUSE_MARKER=str(marker))
+    try:
+        wait_for_file(marker, proc, timeout=300)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (pkg(root) / "http").exists()  # moved aside by the first of the three renames
+    done = run_cli("restore", "--sdk", str(root), "--yes", env=env)
+    assert done.code == 0 and "rolled back interrupted run" in done.stdout, done
+    assert sdk_digest(root) == before

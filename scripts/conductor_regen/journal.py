@@ -12,9 +12,8 @@ from typing import Any, Optional, Tuple
 
 from .atomic_io import atomic_write_json, fsync_dir
 from .errors import SdkError
-from .sdk_target import SdkTarget
+from .sdk_target import JOURNAL_NAME, SdkTarget
 
-JOURNAL_NAME = ".regen-journal.json"
 STATES = ("pending", "exchanged")
 STATUSES = ("swapping", "committed")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

@@ -17,7 +17,7 @@ from .impact import count_by_impact, usage_from
 from .compat_fields import keep_removed_fields
 from .compat_keep import keep_removed
 from .config import Settings
-from .errors import Aborted, BackupError, ConfigError, RegenError, VerificationError
+from .errors import Aborted, BackupError, ConfigError, RegenError, SdkError, VerificationError
 from .file_tree import copy_entry, digest_tree
 from .import_fixing import fix_imports
 from .journal import new_run_id
@@ -291,6 +291,9 @@ def _recover(target: SdkTarget, steps: StepLog) -> None:
     recovered = recover(target)
     if recovered:
         steps.skip("recover", recovered)
+    if not target.http_dir.is_dir():  # resolve_sdk let a missing http/ through for recovery only
+        raise SdkError(f"{target.http_dir} is missing, even after recovery",
+                       "put it back with `invoke restore`, or check out the SDK again")
 
 
 def _base_from(options: RegenOptions, target: SdkTarget, prov: Optional[Provenance],

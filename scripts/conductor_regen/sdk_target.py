@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 # Names a run creates in the package folder for itself; a managed folder must not collide.
 RESERVED_PREFIX = ".regen"
+# The swap journal's name (journal.py owns the file; it imports this module, hence the copy).
+JOURNAL_NAME = ".regen-journal.json"
 
 _SDK_HINT = (
     "point --sdk (or CONDUCTOR_SDK_ROOT, or sdk.root in invoke.yaml) at the root of a "
@@ -105,7 +107,9 @@ def resolve_sdk(config: SdkConfig) -> SdkTarget:
     root = given.resolve()
     package_dir = root.joinpath(*package_parts)
     http = package_dir / "http"
-    if not http.is_dir():
+    # A crash inside the three-rename fallback can leave http/ moved aside: with a swap journal
+    # present the checkout is ours to recover (every command does that first, under the lock).
+    if not http.is_dir() and not (package_dir / JOURNAL_NAME).is_file():
         raise SdkError(f"{root} is not a Conductor Python SDK checkout: {http} is missing", _SDK_HINT)
     target = SdkTarget(root=root, package_dir=package_dir, managed=managed)
     check_no_escape(target, package_dir)

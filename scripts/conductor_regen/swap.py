@@ -46,12 +46,13 @@ RENAME_EXCHANGE = 2
 # errnos meaning "this kernel/filesystem cannot exchange", as opposed to a real failure.
 _UNSUPPORTED = frozenset({errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
 
-# Forces the two-rename fallback (for filesystems that misreport support, and for tests).
+# Forces the three-rename fallback (for filesystems that misreport support, and for tests).
 NO_RENAMEAT2_ENV = "REGEN_SWAP_NO_RENAMEAT2"
 # Test hook, never set in normal use: "<n>" pauses right after the n-th folder move (before the
-# journal records it), "commit" right after the commit is recorded. The process writes its pid
-# to REGEN_TEST_PAUSE_MARKER (default: <package_dir>/.regen-test-paused) and sleeps until
-# killed, so crash-safety tests can SIGKILL or SIGINT it at the most awkward moment.
+# journal records it), "commit" right after the commit is recorded, "first-rename" inside the
+# three-rename fallback after its first rename (the live folder is missing then). The process
+# writes its pid to REGEN_TEST_PAUSE_MARKER (default: <package_dir>/.regen-test-paused) and
+# sleeps until killed, so crash-safety tests can SIGKILL or SIGINT it at the most awkward moment.
 PAUSE_ENV = "REGEN_TEST_PAUSE_AFTER_EXCHANGE"
 PAUSE_MARKER_ENV = "REGEN_TEST_PAUSE_MARKER"
 
@@ -102,6 +103,7 @@ def exchange(a: Path, b: Path, aside: Optional[Path] = None) -> None:
     aside.parent.mkdir(parents=True, exist_ok=True)
     # The gap between these renames is what the journal covers: the trees are found by identity.
     os.rename(a, aside)
+    _maybe_pause("first-rename", None, a.parent)
     os.rename(b, a)
     os.rename(aside, b)
 
@@ -171,11 +173,12 @@ def _sync_parents(*paths: Path) -> None:
             fsync_dir(parent)
 
 
-def _maybe_pause(point: str, target: SdkTarget) -> None:
+def _maybe_pause(point: str, target: Optional[SdkTarget], folder: Optional[Path] = None) -> None:
     if os.environ.get(PAUSE_ENV) != point:
         return
     del os.environ[PAUSE_ENV]  # once per process: the rollback's own swap must not pause again
-    marker = Path(os.environ.get(PAUSE_MARKER_ENV) or target.package_dir / ".regen-test-paused")
+    where = target.package_dir if target is not None else folder or Path.cwd()
+    marker = Path(os.environ.get(PAUSE_MARKER_ENV) or where / ".regen-test-paused")
     marker.write_text(str(os.getpid()))
     while True:
         time.sleep(60)
