@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,6 +50,7 @@ from conductor_regen.provenance import write_provenance
 from conductor_regen.regenerate import _spec_info, import_failures, import_gate
 from conductor_regen.report import Report
 from conductor_regen.spec_fetch import fetch_spec
+from conductor_regen.swap import staging_dir
 from conductor_regen.verification import import_all
 from conductor_regen.spec_intake import MAX_ALIAS_NODES, MAX_DEPTH, parse_spec
 
@@ -394,3 +397,34 @@ def test_a_crash_inside_the_three_rename_fallback_is_recovered_by_restore(tmp_pa
     done = run_cli("restore", "--sdk", str(root), "--yes", env=env)
     assert done.code == 0 and "rolled back interrupted run" in done.stdout, done
     assert sdk_digest(root) == before
+
+
+# --- 8. Staged trees are on disk before the swap ---------------------------------------------------
+
+SWAP_UNDER_STRACE = r"""
+import sys
+from pathlib import Path
+from conductor_regen.config import SdkConfig
+from conductor_regen.sdk_target import resolve_sdk
+from conductor_regen.swap import apply_swap, staging_dir
+target = resolve_sdk(SdkConfig(root=Path(sys.argv[1])))
+apply_swap(target, staging_dir(target, "run1"), "run1", ["http"])
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_every_staged_file_and_folder_is_fsynced_before_the_first_folder_move(tmp_path: Path) -> None:
+    target = target_of(make_sdk(tmp_path))
+    staged = staging_dir(target, "run1") / "http"
+    for n in range(20):
+        write(staged / "models" / f"m{n}.py", f"M{n} = {n}\n")
+    write(staged / "__init__.py", "")
+    trace = tmp_path / "trace.txt"
+    subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=fsync,rename,renameat2", "-o", str(trace),
+                    sys.executable, "-c", SWAP_UNDER_STRACE, str(target.root)], check=True, env=dict(os.environ))
+    calls = trace.read_text().splitlines()
+    first_move = next(i for i, line in enumerate(calls) if "rename" in line and str(target.http_dir) in line
+                      and ".regen-journal" not in line)
+    synced = {m.group(1) for line in calls[:first_move] for m in [re.search(r"fsync\(\d+<([^>]*)>", line)] if m}
+    wanted = {str(p) for p in staged.rglob("*")} | {str(staged)}
+    assert not wanted - synced, f"not fsynced before the swap: {sorted(wanted - synced)[:5]}"

@@ -23,6 +23,25 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_tree(top: Path) -> int:
+    """fsync every regular file and folder under `top` (links are not followed); return how many."""
+    count = 0
+    for dirpath, _dirnames, filenames in os.walk(top):
+        for name in filenames:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError:
+                continue  # a symlink (O_NOFOLLOW refuses it) has no data of its own to flush
+            try:
+                os.fsync(fd)
+                count += 1
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+        count += 1
+    return count
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a fsynced temp file and a rename, then fsync the folder."""
     # A dot-prefixed temp name so readers that look for `path` never see a partial file.

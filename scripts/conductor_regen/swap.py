@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Union
 
-from .atomic_io import fsync_dir
+from .atomic_io import fsync_dir, fsync_tree
 from .errors import Aborted, RegenError, SdkError
 from .file_tree import remove_path
 from .journal import (
@@ -235,6 +235,11 @@ def apply_swap(
             "run recovery first (regenerate and restore do this automatically)",
         )
     entries = _plan_entries(target, expected, run_id, names)
+    # The old trees are deleted once the swap commits: the new ones must be on disk before that,
+    # or a power loss could leave empty live files and no journal to notice (see docs/regenerate.md).
+    for entry in entries:
+        if entry.new is not None:
+            fsync_tree(expected / entry.name)
     journal = new_journal(run_id, entries)
     try:
         write_journal(target, journal)
