@@ -11,6 +11,8 @@ import json
 import re
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -154,11 +156,26 @@ def _write_lock(root: Path, pid: int) -> Path:
     return lock
 
 
+HOLD_FLOCK = r"""
+import fcntl, json, os, socket, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": "then"}).encode())
+open(sys.argv[2], "w").write("held")
+time.sleep(120)
+"""
+
+
 def test_a_second_concurrent_run_is_refused(tmp_path: Path, env: Dict[str, str]) -> None:
     root = new_sdk(tmp_path)
-    sleeper = subprocess.Popen(["sleep", "120"])
+    lock = pkg(root) / ".regen.lock"
+    held = tmp_path / "held"
+    # Another run: a live process holding the lock file's flock.
+    sleeper = subprocess.Popen([sys.executable, "-c", HOLD_FLOCK, str(lock), str(held)])
     try:
-        lock = _write_lock(root, sleeper.pid)
+        while not held.exists():
+            assert sleeper.poll() is None
+            time.sleep(0.02)
         before = sdk_digest(root)
 
         r = regen(root, env, "--yes", "--skip-tests")

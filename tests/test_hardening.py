@@ -41,9 +41,10 @@ from sdk_copies import (
 )
 
 from conductor_regen.backups import create_backup, list_backups, prune_backups, set_outcome
-from conductor_regen.config import FetchConfig, resolve_settings
+from conductor_regen.config import FetchConfig, GeneratorConfig, resolve_settings
 from conductor_regen.errors import SpecFetchError, SpecParseError, VerificationError
 from conductor_regen.generator_backends import Invocation, Running
+from conductor_regen.import_fixing import fix_imports
 from conductor_regen.pipeline import prepare_spec, provenance_for
 from conductor_regen.progress import StepLog
 from conductor_regen.provenance import write_provenance
@@ -428,3 +429,33 @@ def test_every_staged_file_and_folder_is_fsynced_before_the_first_folder_move(tm
     synced = {m.group(1) for line in calls[:first_move] for m in [re.search(r"fsync\(\d+<([^>]*)>", line)] if m}
     wanted = {str(p) for p in staged.rglob("*")} | {str(staged)}
     assert not wanted - synced, f"not fsynced before the swap: {sorted(wanted - synced)[:5]}"
+
+
+# --- 11. One symlink policy: links stay inside the SDK and are never written through -------------
+
+def test_a_managed_link_out_of_the_sdk_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    root = new_sdk(tmp_path)
+    outside = tmp_path / "elsewhere" / "evil.py"
+    write(outside, "import openapi_client\n")
+    os.symlink(outside, pkg(root) / "http" / "models" / "evil.py")
+    for task in ("fix-imports", "backup"):
+        done = run_cli(task, "--sdk", str(root), env=cli_env(tmp_path / "backups", tmp_path / "cache"))
+        assert "outside the SDK" in done.the_error(), done
+    assert outside.read_text() == "import openapi_client\n"
+
+
+def test_fix_imports_never_writes_through_a_link(tmp_path: Path) -> None:
+    target = target_of(make_sdk(tmp_path))
+    live = target.http_dir / "api_client.py"
+    live.write_text("import openapi_client\n")
+    staged = tmp_path / "staged" / "http"
+    shutil.copytree(target.http_dir, staged, symlinks=True)
+    (staged / "linked_live.py").symlink_to(live)  # a link into the live tree, outside the staged copy
+    with pytest.raises(VerificationError, match="refusing to write through the symlink"):
+        fix_imports([staged], GeneratorConfig())
+    assert live.read_text() == "import openapi_client\n"
+    # A link within the tree being fixed is left a link; the file it names is rewritten.
+    (staged / "linked_live.py").unlink()
+    fix_imports([staged], GeneratorConfig())
+    assert (staged / "api_client.py").read_text() == "import conductor.asyncio_client.http\n"
+    assert (staged / "client_alias.py").is_symlink()

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from .file_tree import write_text_no_follow
 from .codemods import DEPRECATION_MARK, append_to_class, class_functions, dotted, imports_for, insert_import, used_names
 from .compat_keep import POLICIES, spec_version
 from .errors import ConfigError, VerificationError
@@ -355,7 +356,7 @@ class _FieldKeeper:
         for line in imports_for(wanted, old_code, old_module, code):
             tree = add_import(tree, line, root)
         if tree.code != code:
-            path.write_text(tree.code, encoding="utf-8")
+            write_text_no_follow(path, tree.code)
         extra = f" (with {', '.join(v.name.value for v in validators)})" if validators else ""
         notes += [f"kept field {model}.{f.name} in {rel}{extra}: removed from {self.spec}, still used by the SDK; "
                   f"deprecated" for f in kept]

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from .file_tree import write_text_no_follow
 from .codemods import (
     DEPRECATION_MARK,
     add_to_all,
@@ -210,7 +211,7 @@ class _Keeper:
             tree = self._deprecate_api_classes(tree)
         elif kind == "models":
             tree = self._deprecate_models(tree)
-        dest.write_text(tree.code, encoding="utf-8")
+        write_text_no_follow(dest, tree.code)
         self.touched[dest] = module
         what = {"api": "API module", "models": "model"}.get(kind, "module")
         return (f"kept removed {what} http/{rel} ({', '.join(classes) or 'no classes'}): "
@@ -271,7 +272,7 @@ class _Keeper:
             tree = add_to_all(tree, name)
         if tree.code == code:
             return None
-        dest.write_text(tree.code, encoding="utf-8")
+        write_text_no_follow(dest, tree.code)
         self.touched[dest] = module
         return f"kept export {name} in {self._rel(module)}"
 
@@ -304,7 +305,7 @@ class _Keeper:
         for line in imports_for(used_names(nodes), old_code, module, new_code, source.name == "__init__.py"):
             new_tree = insert_import(new_tree, line)
         new_tree = ensure_module_import(new_tree, "warnings")
-        dest.write_text(new_tree.code, encoding="utf-8")
+        write_text_no_follow(dest, new_tree.code)
         self.touched[dest] = module
         helpers = [f.name.value for f in carried if f.name.value != method]
         why = f"renamed to {renamed}" if renamed else "removed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -9,6 +10,8 @@ import shutil
 import stat
 from pathlib import Path
 from typing import Iterable, Iterator, Tuple
+
+from .errors import VerificationError
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,27 @@ def copy_entry(src: Path, dst: Path) -> None:
         shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(*IGNORED_DIRS))
     else:
         shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def write_text_no_follow(path: Path, text: str) -> None:
+    """Write a file in an SDK or staged tree, refusing to write through a symlink.
+
+    A link in a managed folder may point anywhere (a file outside the SDK, or a live file while
+    we edit a staged copy): writing through it would change what no backup covers. O_NOFOLLOW
+    makes the check and the open one step.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VerificationError(
+                f"refusing to write through the symlink {path} (it points to {os.readlink(path)})",
+                "replace the link with a real file; regeneration never writes through links",
+            ) from None
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def tree_size(paths: Iterable[Path]) -> int:

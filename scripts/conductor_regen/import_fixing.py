@@ -9,6 +9,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
+from .file_tree import write_text_no_follow
 from .config import GeneratorConfig
 
 
@@ -97,11 +98,15 @@ def fix_imports(roots: Iterable[Path], config: GeneratorConfig) -> List[ImportFi
     """Rewrite every .py file under `roots` in place; idempotent."""
     old = default_names(config)
     fixes: List[ImportFix] = []
+    roots = list(roots)
+    real_roots = [r.resolve() for r in roots]
     for root in roots:
         for path in sorted(root.rglob("*.py")):
+            if path.is_symlink() and any(path.resolve().is_relative_to(r) for r in real_roots):
+                continue  # the file it links to is rewritten itself
             source = path.read_text(encoding="utf-8")
             code, count = fix_source(source, old, config.package_name)
             if count and code != source:
-                path.write_text(code, encoding="utf-8")
+                write_text_no_follow(path, code)
                 fixes.append(ImportFix(path, count))
     return fixes

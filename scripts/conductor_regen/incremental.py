@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import List, Sequence, Set
 
+from .file_tree import write_text_no_follow
 from .errors import ConfigError
 from .sdk_target import safe_join
 
@@ -43,7 +44,7 @@ def _add_exports(generated_init: Path, dest_init: Path, modules: Sequence[str]) 
     text = dest_init.read_text(encoding="utf-8")
     missing = [line for m in modules for line in _export_lines(generated_init, m) if line not in text]
     if missing:
-        dest_init.write_text(text.rstrip("\n") + "\n" + "\n".join(missing) + "\n", encoding="utf-8")
+        write_text_no_follow(dest_init, text.rstrip("\n") + "\n" + "\n".join(missing) + "\n")
 
 
 def merge_only(generated: Path, live_http: Path, dest: Path, only: Sequence[str]) -> None:

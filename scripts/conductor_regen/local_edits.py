@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
+from .file_tree import write_text_no_follow
 from .errors import ConfigError, VerificationError
 from .sdk_target import safe_join
 
@@ -83,6 +84,6 @@ def apply_edits(package_dir: Path, edits: Sequence[LocalEdit]) -> List[str]:
         text = path.read_text(encoding="utf-8")
         new = edit.apply(text)
         if new != text:
-            path.write_text(new, encoding="utf-8")
+            write_text_no_follow(path, new)
             changed.append(edit.name)
     return changed

@@ -116,7 +116,7 @@ def sdk_lock(target: SdkTarget) -> Iterator[Path]:
         previous = _read_fd(fd)
         if previous.strip():
             # A lock file nobody holds: its run was killed before it could remove it.
-            log.warning("taking over the stale lock %s left by a run that is gone: %s",
+            log.warning("removing stale lock %s left by a run that is gone: %s",
                         path, previous.decode("utf-8", "replace").strip())
         payload = json.dumps({
             "pid": os.getpid(),

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from .file_tree import write_text_no_follow
 from .codemods import (
     add_to_all,
     append_to_class,
@@ -309,7 +310,7 @@ class _Scaffolder:
                 if source != f"{self.package}.http.api":
                     source = f"{self.package}.http.api.{gen.module}"
                 code = _subclass_module(source, gen.cls, adapter)
-            path.write_text(code, encoding="utf-8")
+            write_text_no_follow(path, code)
             created.append((gen, adapter))
             self.notes.append(f"created adapters/api/{path.name} ({adapter}, {style} style)")
             self._export(safe_join(api_dir, "__init__.py"), f"{self.package}.adapters.api", gen.module, adapter, adapter,
@@ -331,7 +332,7 @@ class _Scaffolder:
             if not path.exists():
                 source = import_source if import_source == f"{self.package}.http.models" \
                     else f"{self.package}.http.models.{gen.module}"
-                path.write_text(_subclass_module(source, gen.cls, adapter), encoding="utf-8")
+                write_text_no_follow(path, _subclass_module(source, gen.cls, adapter))
                 self.notes.append(f"created adapters/models/{path.name} ({adapter})")
             elif adapter not in {s.name for s in ast.parse(path.read_text(encoding="utf-8")).body
                                  if isinstance(s, ast.ClassDef)}:
@@ -359,7 +360,7 @@ class _Scaffolder:
         style = detect_import_style(code, parent + ".")
         tree = add_to_all(insert_import(tree, style.render(f"{parent}.{module}", names)), public)
         if tree.code != code:
-            init.write_text(tree.code, encoding="utf-8")
+            write_text_no_follow(init, tree.code)
             rel = init.relative_to(self.staging).as_posix()
             self.notes.append(f"exported {public} from {rel}")
 
@@ -377,7 +378,7 @@ class _Scaffolder:
         for gen, adapter in created:
             tree = self._wire_one(tree, gen, adapter, style, prefix)
         if tree.code != code:
-            path.write_text(tree.code, encoding="utf-8")
+            write_text_no_follow(path, tree.code)
 
     def _wire_one(self, tree: cst.Module, gen: Generated, adapter: str, style: ImportStyle,
                   prefix: str) -> cst.Module:
@@ -704,7 +705,7 @@ def _alias_one(adapter: ApiAdapter, old: str, new: str, generated: Dict[str, cst
         added[0] = added[0].with_changes(leading_lines=[])  # right under `class X(...):`, as black has it
     tree = replace_class(tree, append_to_class(cls, added))
     tree = _ensure_stdlib_imports(tree, ["import warnings", "from typing import Any"], package)
-    adapter.path.write_text(tree.code, encoding="utf-8")
+    write_text_no_follow(adapter.path, tree.code)
     notes.append(f"added deprecated alias(es) {', '.join(f'{adapter.cls}.{n}' for n in names)} -> "
                  f"{new} in adapters/api/{adapter.path.name}: {label} was renamed by the server's API")
     return notes

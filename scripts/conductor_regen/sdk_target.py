@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from .child_env import child_env
 from .config import SdkConfig
 from .errors import ConfigError, SdkError, VerificationError
-from .file_tree import tree_size
+from .file_tree import iter_entries, tree_size
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +126,17 @@ def check_no_escape(target: SdkTarget, path: Path) -> None:
 
 
 def check_managed_paths(target: SdkTarget) -> None:
-    """Raise SdkError if a managed folder is a symlink or otherwise leads out of the SDK."""
+    """Raise SdkError if a managed folder is a symlink, leads out of the SDK or holds a link that does."""
     for path in target.managed_paths():
         if path.is_symlink():
             raise SdkError(f"managed folder {path} is a symlink", _SYMLINK_HINT)
         check_no_escape(target, path)
+        if path.is_dir():
+            # One policy for links: they may stay inside the SDK (kept as links, never written
+            # through); a link out of it would put files no backup covers in reach of a run.
+            for _, entry in iter_entries(path):
+                if entry.is_symlink():
+                    check_no_escape(target, entry)
 
 
 def safe_join(base: Path, relative: str) -> Path:
