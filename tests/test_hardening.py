@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator, List
@@ -52,6 +53,7 @@ from conductor_regen.regenerate import _spec_info, import_failures, import_gate
 from conductor_regen.report import Report
 from conductor_regen.spec_fetch import fetch_spec
 from conductor_regen.swap import staging_dir
+from conductor_regen.test_matrix import gate
 from conductor_regen.verification import import_all
 from conductor_regen.spec_intake import MAX_ALIAS_NODES, MAX_DEPTH, parse_spec
 
@@ -459,3 +461,76 @@ def test_fix_imports_never_writes_through_a_link(tmp_path: Path) -> None:
     fix_imports([staged], GeneratorConfig())
     assert (staged / "api_client.py").read_text() == "import conductor.asyncio_client.http\n"
     assert (staged / "client_alias.py").is_symlink()
+
+
+# --- 12. Every wait is bounded, with a clear error ------------------------------------------------
+
+def test_the_generator_is_stopped_at_its_timeout(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "backups", tmp_path / "cache", REGEN_GENERATOR_TIMEOUT="0.5")
+    started = time.monotonic()
+    done = run_cli("generate", "--spec", str(SPEC_V1), "--output", str(tmp_path / "out"), "--no-cache", env=env)
+    assert "did not finish in 0.5s" in done.the_error() and "REGEN_GENERATOR_TIMEOUT" in done.the_error()
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_import_that_hangs_is_stopped_at_the_import_timeout(tmp_path: Path) -> None:
+    (tmp_path / "hangs").mkdir()
+    (tmp_path / "hangs" / "__init__.py").write_text("import time\ntime.sleep(60)\n")
+    started = time.monotonic()
+    with pytest.raises(VerificationError, match="did not finish in 1s"):
+        import_all([tmp_path], ["hangs"], timeout=1.0)
+    assert time.monotonic() - started < 10
+
+
+def test_the_nox_gate_is_stopped_at_the_test_timeout(tmp_path: Path) -> None:
+    root = new_sdk(tmp_path)
+    started = time.monotonic()
+    ok, rows = gate(root, junit_dir=tmp_path / "junit", envdir=tmp_path / "nox", timeout=1.0)
+    assert not ok and "did not finish in 1s" in rows[0]["detail"]
+    assert time.monotonic() - started < 30
+
+
+class _Dripper(BaseHTTPRequestHandler):
+    """Answers 200 and sends a spec one byte every 0.1 s: never slow enough for a read timeout."""
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        try:
+            self.wfile.write(b"{")
+            for _ in range(600):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+
+def test_a_server_dripping_the_spec_hits_the_fetch_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Dripper)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        config = FetchConfig(timeout=5.0, deadline=1.0, retries=0)
+        started = time.monotonic()
+        with pytest.raises(SpecFetchError, match="1s deadline"):
+            fetch_spec(f"http://127.0.0.1:{httpd.server_address[1]}", config, env={})
+        assert time.monotonic() - started < 5
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_slow_answers_and_retries_stop_at_the_fetch_deadline(spec_server: SpecServer) -> None:
+    spec_server.serve("/api-docs", SpecReply(status=503, delay=0.4))
+    config = FetchConfig(timeout=5.0, deadline=1.0, retries=10, backoff=0.2)
+    started = time.monotonic()
+    with pytest.raises(SpecFetchError, match="deadline"):
+        fetch_spec(spec_server.url(), config, env={})
+    assert time.monotonic() - started < 3

@@ -35,6 +35,7 @@ class FetchConfig:
     """How specs are downloaded."""
 
     timeout: float = 30.0
+    deadline: float = 300.0  # seconds for the whole fetch: token, every attempt and backoff
     retries: int = 3
     backoff: float = 0.5
     max_bytes: int = 64 * 1024 * 1024
@@ -66,6 +67,7 @@ class GeneratorConfig:
     version: str = "7.14.0"
     backend: str = "jar"
     java_heap: str = "2g"
+    timeout: float = 1800.0  # seconds the generator may run (the real spec takes about a minute)
     # A short batch job: the C1 compiler alone and the serial GC cut both wall time and memory.
     jvm_options: Tuple[str, ...] = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
     package_name: str = "conductor.asyncio_client.http"
@@ -102,6 +104,8 @@ class Settings:
     backups_dir: Path = Path("backups")
     cache_dir: Path = Path(".cache")
     verbose: bool = False
+    import_timeout: float = 600.0  # seconds for one import check of the whole async client
+    test_timeout: float = 3600.0  # seconds for the nox test gate
 
     def describe(self) -> str:
         """Render the resolved values as `key = value` lines (no secrets live here)."""
@@ -117,6 +121,10 @@ ENV_KEYS: Mapping[str, str] = {
     "REGEN_BACKUPS_DIR": "backups_dir",
     "REGEN_CACHE_DIR": "cache_dir",
     "REGEN_FETCH_TIMEOUT": "fetch.timeout",
+    "REGEN_FETCH_DEADLINE": "fetch.deadline",
+    "REGEN_GENERATOR_TIMEOUT": "generator.timeout",
+    "REGEN_IMPORT_TIMEOUT": "import_timeout",
+    "REGEN_TEST_TIMEOUT": "test_timeout",
     "REGEN_STRIP_PATH_PREFIX": "fixups.strip_path_prefix",
     "REGEN_REMOVED_POLICY": "sdk.removed",
     "REGEN_KEYWORD_CALLS": "sdk.keyword_calls",

@@ -97,7 +97,7 @@ class PendingTree:
             self.log_path = settings.cache_dir.resolve() / "logs" / f"generator-{prov.cache_key()}.log"
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self.command = display(inv)
-            self.running = Running(inv, self.log_path)
+            self.running = Running(inv, self.log_path, settings.generator.timeout)
         except BaseException:
             shutil.rmtree(self.work, ignore_errors=True)
             raise

@@ -190,11 +190,12 @@ def build_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_di
 class Running:
     """A generator process started in the background (so our validation can run meanwhile)."""
 
-    def __init__(self, inv: Invocation, log_file: Path) -> None:
+    def __init__(self, inv: Invocation, log_file: Path, timeout: Optional[float] = None) -> None:
         import time
 
         env = child_env(dict(inv.env))
         self.inv = inv
+        self.timeout = timeout
         self.log_file = log_file
         self._out = open(log_file, "wb")
         self._start = time.perf_counter()
@@ -210,7 +211,14 @@ class Running:
         import time
 
         try:
-            code = self.proc.wait()
+            code = self.proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise GeneratorError(
+                f"OpenAPI Generator did not finish in {self.timeout:g}s and was stopped",
+                f"raise generator.timeout (REGEN_GENERATOR_TIMEOUT); its log so far: {self.log_file}",
+            ) from None
         finally:
             self._out.close()
         seconds = time.perf_counter() - self._start

@@ -34,7 +34,7 @@ from .run_lock import sdk_lock
 from .sdk_target import SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size, safe_join
 from .spec_intake import dump_spec
 from .swap import apply_swap, discard_staging, prepare_staging, recover
-from .verification import import_all
+from .verification import IMPORT_TIMEOUT, import_all
 
 log = logging.getLogger(__name__)
 
@@ -240,13 +240,14 @@ def make_plan(target: SdkTarget, staging: Path, staged_only: bool = False, tests
     return Plan(folders, files, steps, outside)
 
 
-def import_failures(target: SdkTarget) -> Tuple[Tuple[str, str], ...]:
+def import_failures(target: SdkTarget, timeout: float = IMPORT_TIMEOUT) -> Tuple[Tuple[str, str], ...]:
     """Modules of the SDK's async client that fail to import in a fresh interpreter, with their errors."""
     package = package_name(target)
-    return import_all([target.root / "src"], [package]).failures
+    return import_all([target.root / "src"], [package], timeout=timeout).failures
 
 
-def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = ()) -> List[str]:
+def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = (),
+                timeout: float = IMPORT_TIMEOUT) -> List[str]:
     """Every module of the SDK's async client must import, except those that already failed the same way.
 
     The baseline (taken before the swap) excuses modules that need a third-party package this
@@ -254,7 +255,7 @@ def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = ()) -
     """
     excused = set(baseline)
     package = package_name(target)
-    check = import_all([target.root / "src"], [package])
+    check = import_all([target.root / "src"], [package], timeout=timeout)
     if check.modules == 0:
         # Excused or not, a gate that imported nothing verified nothing: that is not a pass.
         err = dict(check.failures).get(package, "no module found")
@@ -389,7 +390,7 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
            run_tests: Optional[TestRunner], base: Dict[str, object]) -> Report:
     """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
     with steps.step("back up") as step:
-        baseline = import_failures(target)
+        baseline = import_failures(target, settings.import_timeout)
         backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes)
         step.detail = f"{backup.id} ({backup.file_count} files)"
     swapped = False
@@ -408,7 +409,7 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
                 step.detail = f"{len(added)} file(s)"
                 base["notes"] = _notes(base) + tuple(added)
         with steps.step("import gate") as step:
-            excused = import_gate(target, baseline)
+            excused = import_gate(target, baseline, settings.import_timeout)
             if excused:
                 step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
                 base["notes"] = _notes(base) + tuple(excused)

@@ -93,6 +93,7 @@ def fetch_spec(url: str, config: FetchConfig, env: Optional[Mapping[str, str]] =
     """
     spec_url = resolve_spec_url(url)
     credentials = _credentials(os.environ if env is None else env)
+    deadline = _Deadline(time.monotonic() + config.deadline, config.deadline)
     if config.insecure:
         log.warning(
             "TLS CERTIFICATE VERIFICATION IS DISABLED (--insecure): the spec and any credentials "
@@ -101,9 +102,11 @@ def fetch_spec(url: str, config: FetchConfig, env: Optional[Mapping[str, str]] =
     with _quiet_insecure_warnings(config.insecure), _make_session(config) as session:
         token = None
         if credentials is not None:
-            token = _with_retries(config, lambda: _token_attempt(session, spec_url, credentials, config))
+            token = _with_retries(config, lambda: _token_attempt(
+                session, spec_url, credentials, deadline.bound(config, spec_url), deadline), deadline)
         log.info("fetching spec from %s", _redact(spec_url))
-        return _with_retries(config, lambda: _spec_attempt(session, spec_url, token, config))
+        return _with_retries(config, lambda: _spec_attempt(
+            session, spec_url, token, deadline.bound(config, spec_url), deadline), deadline)
 
 
 def resolve_spec_url(url: str) -> str:
@@ -183,16 +186,45 @@ def _make_session(config: FetchConfig) -> _Session:
     return session
 
 
-def _with_retries(config: FetchConfig, attempt: Callable[[], _T]) -> _T:
+@dataclasses.dataclass(frozen=True)
+class _Deadline:
+    """The moment (time.monotonic) by which the whole fetch must be done."""
+
+    at: float
+    seconds: float
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def error(self, url: str) -> SpecFetchError:
+        return SpecFetchError(
+            f"gave up on {_redact(url)}: the fetch did not finish within its {self.seconds:g}s deadline",
+            "check the server; raise fetch.deadline (REGEN_FETCH_DEADLINE) for a slow link",
+        )
+
+    def bound(self, config: FetchConfig, url: str) -> FetchConfig:
+        """`config` with its per-request timeout cut to what is left of the deadline."""
+        left = self.remaining()
+        if left <= 0:
+            raise self.error(url)
+        return dataclasses.replace(config, timeout=min(config.timeout, left))
+
+
+def _with_retries(config: FetchConfig, attempt: Callable[[], _T], deadline: Optional[_Deadline] = None) -> _T:
     attempts = max(0, config.retries) + 1
     for number in range(attempts):
         try:
             return attempt()
         except _Transient as exc:
+            delay = config.backoff * 2**number
+            if deadline is not None and deadline.remaining() <= delay:
+                raise SpecFetchError(
+                    f"{exc.message} (and the {deadline.seconds:g}s fetch deadline leaves no time to retry)",
+                    exc.hint + "; raise fetch.deadline (REGEN_FETCH_DEADLINE) for a slow link",
+                ) from exc.__cause__
             if number + 1 >= attempts:
                 suffix = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
                 raise SpecFetchError(exc.message + suffix, exc.hint) from exc.__cause__
-            delay = config.backoff * 2**number
             log.warning("%s; retrying in %.2fs (attempt %d of %d)", exc.message, delay, number + 2, attempts)
             _sleep(delay)
     raise AssertionError("unreachable: the last attempt returns or raises")
@@ -253,17 +285,21 @@ def _reason(exc: BaseException) -> str:
     return (line[:200] or type(exc).__name__).strip()
 
 
-def _read_body(response: requests.Response, url: str, limit: int, config: FetchConfig) -> bytes:
+def _read_body(response: requests.Response, url: str, limit: int, config: FetchConfig,
+               deadline: Optional[_Deadline] = None) -> bytes:
     """Read the body in chunks, refusing it as soon as it passes `limit` bytes."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         _too_large(url, f"declares {int(declared)} bytes", limit)
     body = bytearray()
     try:
-        for chunk in response.iter_content(_CHUNK_BYTES):
+        for chunk in _chunks(response):
             body += chunk
             if len(body) > limit:
                 _too_large(url, f"sent more than {limit} bytes", limit)
+            if deadline is not None and deadline.remaining() < 0:
+                # A server dripping bytes never trips the per-read timeout; the deadline still holds.
+                raise deadline.error(url)
     except requests.exceptions.ConnectionError as exc:
         # requests reports a read timeout mid-body as a ConnectionError wrapping urllib3's.
         if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
@@ -271,7 +307,21 @@ def _read_body(response: requests.Response, url: str, limit: int, config: FetchC
         raise _dropped(url, exc) from exc
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
         raise _dropped(url, exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise _timeout(url, config) from exc
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
+        raise _dropped(url, exc) from exc
     return bytes(body)
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: read1 returns what one read gets, so a dripping server is seen
+    between chunks (iter_content would block until a whole chunk or the end)."""
+    while True:
+        chunk = response.raw.read1(_CHUNK_BYTES, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
 
 
 def _dropped(url: str, exc: BaseException) -> _Transient:
@@ -288,7 +338,8 @@ def _too_large(url: str, what: str, limit: int) -> NoReturn:
     )
 
 
-def _token_attempt(session: _Session, spec_url: str, credentials: _Credentials, config: FetchConfig) -> str:
+def _token_attempt(session: _Session, spec_url: str, credentials: _Credentials, config: FetchConfig,
+                   deadline: Optional[_Deadline] = None) -> str:
     """POST the key id and secret to /api/token and return the token; never logs either."""
     token_url = server_url(spec_url) + TOKEN_PATH
     _warn_if_plaintext(token_url)
@@ -306,7 +357,7 @@ def _token_attempt(session: _Session, spec_url: str, credentials: _Credentials, 
         raise SpecFetchError(f"too many redirects from {_redact(token_url)}", "check the server URL")
     with response:
         _check_token_status(response, token_url)
-        raw = _read_body(response, token_url, _TOKEN_MAX_BYTES, config)
+        raw = _read_body(response, token_url, _TOKEN_MAX_BYTES, config, deadline)
     token = _parse_token(raw, token_url)
     log.debug("got an access token (%d characters)", len(token))
     return token
@@ -381,12 +432,13 @@ def _parse_token(raw: bytes, token_url: str) -> str:
     return token
 
 
-def _spec_attempt(session: _Session, spec_url: str, token: Optional[str], config: FetchConfig) -> FetchedSpec:
+def _spec_attempt(session: _Session, spec_url: str, token: Optional[str], config: FetchConfig,
+                  deadline: Optional[_Deadline] = None) -> FetchedSpec:
     """GET the spec once, check status, size and shape, and return it."""
     headers = {TOKEN_HEADER: token} if token else {}
     with _send(session, "GET", spec_url, config, headers=headers) as response:
         _check_spec_status(response, spec_url, authenticated=token is not None)
-        body = _read_body(response, spec_url, config.max_bytes, config)
+        body = _read_body(response, spec_url, config.max_bytes, config, deadline)
         content_type = response.headers.get("Content-Type", "")
         final_url = _redact(response.url or spec_url)
     _check_looks_like_spec(body, content_type, final_url)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -772,7 +773,7 @@ def results_from_report(report: Mapping[str, Any], junit_dir: Path) -> List[Sess
 def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: Sequence[str] = (),
                pytest_args: Sequence[str] = (), *, junit_dir: Optional[Path] = None,
                envdir: Optional[Path] = None, reuse: bool = False, stream: bool = True,
-               env: Optional[Mapping[str, str]] = None) -> List[SessionResult]:
+               env: Optional[Mapping[str, str]] = None, timeout: Optional[float] = None) -> List[SessionResult]:
     """Run the nox sessions against `sdk` and return one result per session x Python.
 
     `stream`: let nox write to this terminal (else its output is captured and logged at
@@ -797,9 +798,7 @@ def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: S
         cmd = nox_command(sdk, sessions, pythons, pytest_args, junit_dir=junit_dir,
                           report=report_path, envdir=envdir, reuse=reuse)
         log.debug("running: %s", " ".join(cmd))
-        proc = subprocess.run(cmd, cwd=PROJECT, env=dict(env) if env is not None else None,
-                              stdout=None if stream else subprocess.PIPE,
-                              stderr=None if stream else subprocess.STDOUT, check=False)
+        proc = _run_bounded(cmd, env, stream, timeout)
         output = proc.stdout.decode(errors="replace") if proc.stdout else ""
         if output:
             log.debug("%s", output)
@@ -813,6 +812,28 @@ def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: S
     return results_from_report(report, junit_dir)
 
 
+def _run_bounded(cmd: Sequence[str], env: Optional[Mapping[str, str]], stream: bool,
+                 timeout: Optional[float]) -> "subprocess.CompletedProcess[bytes]":
+    """Run nox in its own process group, so a timeout stops nox, pip and pytest together."""
+    proc = subprocess.Popen(cmd, cwd=PROJECT, env=dict(env) if env is not None else None,
+                            stdout=None if stream else subprocess.PIPE,
+                            stderr=None if stream else subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise VerificationError(
+            f"the test sessions did not finish in {timeout:g}s and were stopped",
+            "raise test_timeout (REGEN_TEST_TIMEOUT), or look for a hanging test with `invoke test`",
+        ) from None
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)  # Ctrl-C: take the whole tree down with us
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, None)
+
+
 Judge = Callable[[List[SessionResult]], List[SessionResult]]
 
 
@@ -820,7 +841,8 @@ def gate(sdk_root: Path, sessions: Sequence[str] = GATE_SESSIONS,
          pythons: Sequence[str] = (current_python(),), *, stream: bool = False,
          junit_dir: Optional[Path] = None, envdir: Optional[Path] = None,
          env: Optional[Mapping[str, str]] = None, spec: Optional[str] = None,
-         judge: Optional[Judge] = None) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
+         judge: Optional[Judge] = None,
+         timeout: Optional[float] = None) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
     """The regenerate gate: (ok, rows). ok needs no new failure and at least one session that ran.
 
     Each row is {"session", "python", "result": passed|failed|skipped, "verdict", "detail"}.
@@ -833,7 +855,7 @@ def gate(sdk_root: Path, sessions: Sequence[str] = GATE_SESSIONS,
         env = {**(os.environ if env is None else env), CONTRACT_SPEC_ENV: spec}
     try:
         results = run_matrix(sdk_root, sessions, pythons, junit_dir=junit_dir, envdir=envdir,
-                             stream=stream, env=env)
+                             stream=stream, env=env, timeout=timeout)
         if judge is not None and any(r.result == "failed" for r in results):
             results = judge(results)
     except VerificationError as exc:

@@ -76,10 +76,25 @@ class TreeCheck:
     imported_modules: int
 
 
-def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[str] = None) -> ImportCheck:
+IMPORT_TIMEOUT = 600.0
+
+
+def _import_timeout(timeout: float) -> VerificationError:
+    return VerificationError(
+        f"the import check did not finish in {timeout:g}s (a module hangs at import time?)",
+        "find the module by importing the package by hand; raise import_timeout (REGEN_IMPORT_TIMEOUT) "
+        "if it is just slow",
+    )
+
+
+def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[str] = None,
+               timeout: float = IMPORT_TIMEOUT) -> ImportCheck:
     """Import every module under `packages` in a fresh subprocess with `paths` on sys.path."""
-    done = subprocess.run([python or sys.executable, "-c", _IMPORT_ALL, *packages],
-                          capture_output=True, text=True, env=_env_with(paths), check=False)
+    try:
+        done = subprocess.run([python or sys.executable, "-c", _IMPORT_ALL, *packages],
+                              capture_output=True, text=True, env=_env_with(paths), check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise _import_timeout(timeout) from None
     data = _parse(done)
     return ImportCheck(int(data["count"]), tuple((m, e) for m, e in data["failures"]))
 
@@ -122,7 +137,7 @@ def _check_exports(pkg_dir: Path, package: str) -> List[Tuple[str, str]]:
     return failures
 
 
-def import_split(import_root: Path, package: str, workers: int = 2) -> ImportCheck:
+def import_split(import_root: Path, package: str, workers: int = 2, timeout: float = IMPORT_TIMEOUT) -> ImportCheck:
     """Import every module of a generated package, split across `workers` fresh interpreters."""
     pkg_dir = import_root.joinpath(*package.split("."))
     modules = [f"{package}.{p.stem}" for p in sorted(pkg_dir.glob("*.py")) if p.stem != "__init__"]
@@ -137,7 +152,13 @@ def import_split(import_root: Path, package: str, workers: int = 2) -> ImportChe
              for chunk in chunks if chunk]
     count, failures = 0, _check_exports(pkg_dir, package)
     for proc in procs:
-        out, err = proc.communicate()
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+                p.communicate()
+            raise _import_timeout(timeout) from None
         data = _parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
         count += int(data["count"])
         failures += [(m, e) for m, e in data["failures"]]
