@@ -18,13 +18,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator, List
+from typing import Dict, Iterator, List
 
 import pytest
 from conftest import SpecReply, SpecServer
 from fake_sdk import make_sdk, target_of
 from sdk_copies import (
     REPO,
+    CliResult,
     SPEC_V1,
     SPEC_V2,
     backup_dirs,
@@ -534,3 +535,57 @@ def test_slow_answers_and_retries_stop_at_the_fetch_deadline(spec_server: SpecSe
     with pytest.raises(SpecFetchError, match="deadline"):
         fetch_spec(spec_server.url(), config, env={})
     assert time.monotonic() - started < 3
+
+
+# --- 13. File-system errors: one line, the tree whole, and no run blocked by a failed cleanup -----
+
+def _as_plain_user() -> List[str]:
+    """A command prefix under which root, too, is bound by permission bits (no DAC override)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to drop root's permission override")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def run_plain(task: str, *args: str, env: Dict[str, str]) -> CliResult:
+    done = subprocess.run(_as_plain_user() + invoke_cmd(task, *args), capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=600)
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def test_an_unreadable_file_is_one_error_line_and_the_tree_stays_whole(tmp_path: Path) -> None:
+    cache = shared_cache_dir_for(tmp_path)
+    env = cli_env(tmp_path / "backups", cache)
+    root = new_sdk(tmp_path)
+    secret_file = pkg(root) / "adapters" / "private.py"
+    write(secret_file, "X = 1\n")
+    commit_all(root)
+    secret_file.chmod(0)
+    before = sdk_digest(root)
+    try:
+        for task, *args in (("regenerate", "--spec", str(SPEC_V2), "--yes", "--skip-tests", "--allow-dirty"),
+                            ("backup",)):
+            done = run_plain(task, "--sdk", str(root), *args, env=env)
+            error = done.the_error()
+            assert "Permission denied" in error and "private.py" in error, done
+        assert sdk_digest(root) == before
+    finally:
+        secret_file.chmod(0o644)
+
+
+def test_a_leftover_nobody_can_delete_does_not_block_later_runs(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "backups", tmp_path / "cache")
+    root = new_sdk(tmp_path)
+    assert run_plain("backup", "--sdk", str(root), env=env).code == 0
+    stuck = pkg(root) / ".regen-staging" / "20240101T000000Z-1-abcdef" / "http" / "ro"
+    write(stuck / "f.py", "")
+    stuck.chmod(0o555)  # a read-only folder left by a killed run
+    try:
+        for _ in range(2):  # the leftover stays, and each run still works
+            done = run_plain("restore", "--sdk", str(root), "--yes", env=env)
+            assert done.code == 0 and "Traceback" not in done.output, done
+            assert "could not remove" in done.output, done
+        assert stuck.exists()
+    finally:
+        stuck.chmod(0o755)

@@ -140,9 +140,21 @@ def discard_staging(target: SdkTarget, run_id: str) -> None:
 
 
 def _remove_staging(target: SdkTarget, run_id: str) -> None:
-    remove_path(staging_dir(target, run_id))
-    remove_path(_aside_dir(target, run_id))
+    # Leftovers are only ever scratch copies: failing to delete one (a read-only folder, say) is
+    # worth a warning, never a reason to fail this run or block the next one.
+    for path in (staging_dir(target, run_id), _aside_dir(target, run_id)):
+        _remove_leftover(path)
     _remove_root_if_empty(target)
+
+
+def _remove_leftover(path: Path) -> bool:
+    try:
+        remove_path(path)
+    except OSError as exc:
+        log.warning("could not remove %s (%s: %s); delete it by hand when convenient",
+                    path, exc.strerror or exc, exc.filename or path)
+        return False
+    return True
 
 
 def _aside_dir(target: SdkTarget, run_id: str) -> Path:
@@ -340,16 +352,17 @@ def _recover(target: SdkTarget) -> Optional[tuple[str, str]]:
     if journal is None:
         root = staging_root(target)
         if root.exists():
-            remove_path(root)
-            return ("cleanup", f"removed staging left by an interrupted run in {root}")
+            if _remove_leftover(root):
+                return ("cleanup", f"removed staging left by an interrupted run in {root}")
+            return ("cleanup", f"could not remove the staging left by an interrupted run in {root}; it is harmless")
         return None
     if journal.status == "committed":
         _finish(target, journal.run_id)
-        remove_path(staging_root(target))
+        _remove_leftover(staging_root(target))
         return ("forward", f"finished cleaning up run {journal.run_id}; its new tree was already in place")
     moved = [e.name for e in reversed(journal.folders) if _roll_back_one(target, journal.run_id, e)]
     _finish(target, journal.run_id)
-    remove_path(staging_root(target))
+    _remove_leftover(staging_root(target))
     what = f"put back {', '.join(reversed(moved))}" if moved else "nothing had been swapped yet"
     return ("back", f"rolled back interrupted run {journal.run_id}: {what}")
 
