@@ -24,7 +24,7 @@ from conductor_regen.backups import (
     verify_backup,
     verify_tree,
 )
-from conductor_regen.errors import BackupError, ConfigError
+from conductor_regen.errors import BackupError, ConfigError, SdkError
 from conductor_regen.sdk_target import SdkTarget
 
 
@@ -65,16 +65,16 @@ def test_layout_and_manifest(target: SdkTarget, store: Path) -> None:
     assert not (tree / "__init__.py").exists()  # only managed folders are copied
 
 
-def test_symlink_pointing_outside_is_copied_as_a_link_not_followed(
+def test_symlink_pointing_outside_is_refused_not_followed(
     target: SdkTarget, store: Path, tmp_path: Path
 ) -> None:
+    # One symlink policy (docs/security.md): links in managed folders stay inside the SDK.
     secret = tmp_path / "secret.txt"
     secret.write_text("do not copy me")
     os.symlink(secret, target.http_dir / "outside_link")
-    backup = create_backup(store, target, "v1")
-    copied = backup.path / "tree" / "http" / "outside_link"
-    assert copied.is_symlink() and os.readlink(copied) == str(secret)
-    assert "do not copy me" not in json.dumps(load_manifest(backup))
+    with pytest.raises(SdkError, match="outside the SDK"):
+        create_backup(store, target, "v1")
+    assert not store.exists() or not any(store.rglob("outside_link"))
 
 
 def test_pycache_is_not_backed_up(target: SdkTarget, store: Path) -> None:

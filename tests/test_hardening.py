@@ -589,3 +589,39 @@ def test_a_leftover_nobody_can_delete_does_not_block_later_runs(tmp_path: Path) 
         assert stuck.exists()
     finally:
         stuck.chmod(0o755)
+
+
+# --- 5. fix-imports runs in the same transaction as replace ---------------------------------------
+
+def test_fix_imports_killed_mid_swap_loses_nothing(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "backups", tmp_path / "cache")
+    adapter = "adapters/api/workflow_resource_api.py"
+    good = "from conductor.asyncio_client.http.api import WorkflowResourceApi"
+
+    def plant(root: Path) -> None:
+        path = pkg(root) / adapter
+        path.write_text(path.read_text().replace(good, "from openapi_client.api import WorkflowResourceApi"))
+
+    root = new_sdk(tmp_path, mutate=plant)
+    before = sdk_digest(root)
+    marker = tmp_path / "paused.pid"
+    with open(tmp_path / "run.out", "wb") as out:
+        proc = subprocess.Popen(invoke_cmd("fix-imports", "--sdk", str(root)), stdout=out, stderr=subprocess.STDOUT,
+                                env={**env, "REGEN_TEST_PAUSE_AFTER_EXCHANGE": "1",
+                                     "REGEN_TEST_PAUSE_MARKER": str(marker)}, start_new_session=True)
+    try:
+        wait_for_file(marker, proc, timeout=120)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # Killed right after the atomic exchange: adapters/ is the whole new tree, nothing is truncated.
+    assert good in (pkg(root) / adapter).read_text()
+    [backup] = backup_dirs(tmp_path / "backups")
+    assert manifest(backup)["outcome"] == "pending"
+    done = run_cli("restore", "--sdk", str(root), "--yes", env=env)
+    assert done.code == 0, done
+    assert sdk_digest(root) == before
+    # And uninterrupted, it leaves a backup to undo it with.
+    done = run_cli("fix-imports", "--sdk", str(root), env=env)
+    assert done.code == 0 and "undo with `invoke restore`" in done.stdout, done
+    assert good in (pkg(root) / adapter).read_text()
