@@ -625,3 +625,29 @@ def test_fix_imports_killed_mid_swap_loses_nothing(tmp_path: Path) -> None:
     done = run_cli("fix-imports", "--sdk", str(root), env=env)
     assert done.code == 0 and "undo with `invoke restore`" in done.stdout, done
     assert good in (pkg(root) / adapter).read_text()
+
+
+# --- 16. Killed diff and detect-edits runs leave no work folder for good ---------------------------
+
+def test_a_killed_diffs_work_folder_is_swept_by_the_next_command(tmp_path: Path) -> None:
+    cache = shared_cache_dir_for(tmp_path)
+    env = cli_env(tmp_path / "backups", cache)
+    root = new_sdk(tmp_path)
+    earlier = {p.name for p in cache.glob("diff-*")} if cache.is_dir() else set()
+    with open(tmp_path / "diff.out", "wb") as out:
+        proc = subprocess.Popen(invoke_cmd("diff", "--spec", str(SPEC_V2), "--sdk", str(root)), env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not ({p.name for p in cache.glob("diff-*")} - earlier if cache.is_dir() else set()):
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "diff.out").read_text()
+            time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    leaked = {p.name for p in cache.glob("diff-*")} - earlier
+    assert leaked and all(p.startswith(f"diff-{proc.pid}-") for p in leaked)
+    done = run_cli("detect-edits", "--sdk", str(root), "--spec", str(SPEC_V1), env=env, timeout=600)
+    assert done.code == 0, done
+    assert not {p.name for p in cache.glob("diff-*")} & leaked
+    assert not list(cache.glob("detect-edits-*"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
@@ -26,6 +25,7 @@ from .type_direction import describe as describe_direction
 from .type_direction import direction, schema_roles
 from .operations import (ClientOperation, OperationKey, label, read_api_classes, read_client_operations,
                          spec_operations)
+from .work_dirs import new_work_dir
 
 if TYPE_CHECKING:
     from .binding_check import BindingResult
@@ -447,8 +447,7 @@ def diff_sdk(http_dir: Path, source: str, settings: "Settings", steps: "StepLog"
         old_doc = apply_fixups(load_spec(old_source, settings.fetch, env).document, settings.fixups)[0]
     prepared = prepare_spec(source, settings, steps, env)
     spec, lines = pin_step(prepared, http_dir, steps, pin_names)
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="diff-", dir=settings.cache_dir))
+    work = new_work_dir(settings.cache_dir, "diff")
     try:
         generated = generate_verified(spec, work / "staging", settings, steps)
         if target is not None:

@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -24,6 +23,7 @@ from .local_edits import LocalEdit
 from .progress import StepLog
 from .provenance import IN_SDK
 from .sdk_target import SdkTarget
+from .work_dirs import new_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -287,8 +287,7 @@ def detect_in_sdk(target: SdkTarget, spec: Optional[str], settings: Settings, st
     if not source:
         raise ConfigError("no spec to compare with: the SDK records none that still exists",
                           "pass --spec with the spec the SDK's http/ was generated from")
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="detect-edits-", dir=settings.cache_dir))
+    work = new_work_dir(settings.cache_dir, "detect-edits")
     try:
         generated = generate(source, work / "staging", settings, steps, env)
         pristine = work / "pristine"

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -35,6 +34,7 @@ from .sdk_target import SdkTarget, check_clean, check_disk_space, check_managed_
 from .spec_intake import dump_spec
 from .swap import apply_swap, discard_staging, prepare_staging, recover
 from .verification import IMPORT_TIMEOUT, import_all
+from .work_dirs import new_work_dir, sweep_work_dirs
 
 log = logging.getLogger(__name__)
 
@@ -328,8 +328,7 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
             return Report(outcome="no-op", steps=tuple(steps.steps), **base)
         # Only now: a no-op run touches nothing, so it need not insist on a clean tree.
         check_clean(target, options.allow_dirty)
-        sweep_work_dirs(settings.cache_dir)
-        work = Path(tempfile.mkdtemp(prefix=f"regen-{os.getpid()}-", dir=_ensure(settings.cache_dir)))
+        work = new_work_dir(settings.cache_dir, "regen")
         run_id = new_run_id()
         try:
             gen = generate_verified(spec, work / "staging", settings, steps, use_cache=options.use_cache)
@@ -363,26 +362,6 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                 discard_staging(target, run_id)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def sweep_work_dirs(cache_dir: Path) -> List[str]:
-    """Remove work folders of runs that died (kill -9 skips their `finally`); live runs' are left alone."""
-    from .run_lock import pid_alive
-
-    removed: List[str] = []
-    for folder in sorted(cache_dir.glob("regen-*")) if cache_dir.is_dir() else []:
-        pid = folder.name.split("-")[1]
-        if folder.is_dir() and (not pid.isdigit() or not pid_alive(int(pid))):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    if removed:
-        log.info("removed work folder(s) of interrupted runs: %s", ", ".join(removed))
-    return removed
-
-
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], plan: Plan, staging: Path,
