@@ -70,6 +70,12 @@ def edge(func: F) -> F:
             return func(c, *args, **kwargs)
         except RegenError as exc:
             raise Exit(exc.render(), code=exc.exit_code) from None
+        except OSError as exc:
+            # Permission denied, disk full, ...: the core leaves the tree whole (a swap undoes itself,
+            # or the next run finishes it); the user needs the cause and the path, not a traceback.
+            where = f": {exc.filename}" if exc.filename else ""
+            raise Exit(f"ERROR: {exc.strerror or exc}{where} / hint: check that path's permissions and the free "
+                       "disk space, then run again; the SDK tree was left whole", code=1) from None
         except KeyboardInterrupt:
             raise Exit("ERROR: interrupted / hint: the SDK tree was left as it was; "
                        f"rerun, or `{PROGRAM} restore` if a swap was under way", code=130) from None
@@ -291,7 +297,8 @@ def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str]
     if spec and not re.match(r"^https?://", spec) and Path(spec).expanduser().exists():
         spec = str(Path(spec).expanduser().resolve())
     return lambda target: gate(target.root, sessions=chosen, pythons=pythons, spec=spec,
-                                judge=_judge(s, target), env=_store_env(s))
+                                judge=_judge(s, target), env=_store_env(s),
+                                timeout=s.test_timeout)
 
 
 def _store_env(s: Settings) -> Dict[str, str]:
@@ -425,41 +432,51 @@ def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = Fal
     _summary(steps)
 
 
-@task(help={"sdk": SDK_HELP, "verbose": GEN_HELP["verbose"]})
+@task(help={"sdk": SDK_HELP, "keep-failed": "leave a failed tree in place instead of restoring the backup",
+            "allow-dirty": "run even with uncommitted changes in the managed folders",
+            "verbose": GEN_HELP["verbose"]})
 @edge
-def fix_imports(c: Context, sdk: Optional[str] = None, verbose: bool = False) -> None:
-    """Rewrite generator default package names (openapi_client, ...) in the SDK, then import-check it."""
-    from conductor_regen.regenerate import fix_sdk_imports
+def fix_imports(c: Context, sdk: Optional[str] = None, keep_failed: bool = False, allow_dirty: bool = False,
+                verbose: bool = False) -> None:
+    """Rewrite generator default package names (openapi_client, ...) in the SDK: backup, atomic swap, import gate."""
+    from conductor_regen.progress import StepLog
+    from conductor_regen.regenerate import RegenOptions, fix_sdk_imports
 
     s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
-    for line in fix_sdk_imports(_target(s), s):
+    options = RegenOptions(spec="", yes=True, keep_failed=keep_failed, allow_dirty=allow_dirty,
+                           command="invoke fix-imports")
+    steps = StepLog()
+    for line in fix_sdk_imports(_target(s), s, steps, options):
         print(line)
+    _summary(steps)
 
 
 @task(help={"sdk": SDK_HELP, "verbose": GEN_HELP["verbose"]})
 @edge
 def backup(c: Context, sdk: Optional[str] = None, verbose: bool = False) -> None:
-    """Back up the SDK's managed folders on their own."""
-    from conductor_regen.backups import create_backup, set_outcome
-    from conductor_regen.regenerate import recorded_provenance
+    """Back up the SDK's managed folders on their own (under the run lock, after recovery)."""
+    from conductor_regen.backup_commands import backup_sdk
 
     s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
-    target = _target(s)
-    prov = recorded_provenance(target)
-    made = create_backup(s.backups_dir, target, prov.spec_version if prov else "manual")
-    set_outcome(made, "manual")
+    made, recovered = backup_sdk(_target(s), s)
+    if recovered:
+        print(recovered)
     print(f"backup {made.id}: {made.file_count} files, {made.size_bytes} bytes in {made.path}")
 
 
-@task(help={"sdk": SDK_HELP})
+MOVED_HELP = ("this checkout was moved: also use backups taken from another path with the same folder name "
+              "(by default only backups of this checkout's resolved path count)")
+
+
+@task(help={"sdk": SDK_HELP, "moved": MOVED_HELP})
 @edge
-def backups(c: Context, sdk: Optional[str] = None) -> None:
+def backups(c: Context, sdk: Optional[str] = None, moved: bool = False) -> None:
     """List an SDK's backups: id, time, spec version, size, outcome."""
     from conductor_regen.backups import list_backups
 
     s = settings(c, **{"sdk.root": sdk})
     target = _target(s)
-    found = list_backups(s.backups_dir, target.name)
+    found = list_backups(s.backups_dir, target.name, None if moved else target.root)
     if not found:
         print(f"no backups of {target.name} in {s.backups_dir}")
     for b in found:
@@ -468,21 +485,22 @@ def backups(c: Context, sdk: Optional[str] = None) -> None:
 
 
 @task(help={"keep": "how many backups to keep (default 5, at least 1; the newest is never pruned)",
-            "sdk": SDK_HELP})
+            "sdk": SDK_HELP, "moved": MOVED_HELP})
 @edge
-def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None) -> None:
-    """Remove an SDK's oldest backups, keeping the newest N."""
-    from conductor_regen.backups import prune_backups as prune
+def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None, moved: bool = False) -> None:
+    """Remove an SDK's oldest backups, keeping the newest N (and any an unfinished or the last good run needs)."""
+    from conductor_regen.backup_commands import prune_sdk
 
     s = settings(c, **{"sdk.root": sdk})
-    removed = prune(s.backups_dir, _target(s).name, keep)
+    removed = prune_sdk(_target(s), s, keep, moved)
     print(f"removed {len(removed)} backup(s)" + "".join(f"\n  {b.id}" for b in removed))
 
 
 @task(help={"backup": "backup id (default: the latest complete one)", "sdk": SDK_HELP,
-            "yes": "do not ask for confirmation"})
+            "yes": "do not ask for confirmation", "moved": MOVED_HELP})
 @edge
-def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False) -> None:
+def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False,
+            moved: bool = False) -> None:
     """Put the managed folders back from a backup, byte for byte (also finishes interrupted runs)."""
     from conductor_regen.regenerate import restore_sdk
 
@@ -497,7 +515,7 @@ def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None,
         except EOFError:
             return False
 
-    for line in restore_sdk(target, s, backup, ask):
+    for line in restore_sdk(target, s, backup, ask, moved):
         print(line)
 
 
