@@ -258,8 +258,8 @@ def test_a_test_gate_that_cannot_load_fails_the_run_before_anything_changes(tmp_
     before = sdk_digest(root)
     blocker = tmp_path / "site"
     blocker.mkdir()
-    # As if tomli were missing on an old Python: the test runner's module cannot be imported.
-    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['tomllib'] = None\nsys.modules['tomli'] = None\n")
+    # As if a dependency of the test runner alone were missing: its module cannot be imported.
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['packaging.requirements'] = None\n")
     env = cli_env(tmp_path / "backups", tmp_path / "cache")
     env["PYTHONPATH"] = os.pathsep.join([str(blocker), env.get("PYTHONPATH", "")])
     done = run_cli("regenerate", "--spec", str(SPEC_V2), "--sdk", str(root), "--yes", env=env)
