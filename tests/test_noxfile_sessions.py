@@ -190,3 +190,14 @@ def test_nox_list_reads_like_the_guide() -> None:
     assert "lint [checks] -> Guide 5.6: the SDK's own linter" in proc.stdout
     assert "typecheck [checks] -> Guide 5.6: mypy" in proc.stdout
     assert "- bench -> Benchmark" in proc.stdout
+
+
+def test_sessions_that_need_no_server_get_no_credentials(envdir: Path, sdk: Path, junit: Path) -> None:
+    # The SDK's tests (and its install) are code we did not write: they must not see the Orkes key.
+    probe = sdk / "tests/unit/orkes/test_async_credentials_probe.py"
+    probe.write_text("import os\n\n\ndef test_no_credentials():\n"
+                     "    assert not [k for k in os.environ if k.startswith('CONDUCTOR_AUTH')]\n")
+    results = tm.run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=junit, stream=False,
+                            env=clean_env(CONDUCTOR_AUTH_KEY="key-id", CONDUCTOR_AUTH_SECRET="s3cr3t"))
+    assert [(r.session, r.result, r.failed) for r in results] == [("async_unit", "passed", 0)], results
+    assert any("test_no_credentials" in x.read_text() for x in junit.glob("async_unit*.xml"))  # the probe ran
