@@ -77,7 +77,8 @@ def test_a_pre_existing_failure_is_excused_and_a_new_one_is_not(sdk: Path, envdi
     # The pristine run is cached by the pristine tree's content fingerprint.
     pristine = find_pristine(_target(sdk), tmp_path / "backups")
     assert pristine is not None
-    assert cached(tmp_path / "cache", KIND, pristine.fingerprint, f"async_unit-{PY}") == [BROKEN_TEST]
+    assert cached(tmp_path / "cache", KIND, pristine.fingerprint, f"async_unit-{PY}") == [
+        [BROKEN_TEST, "AssertionError: known bug"]]
 
     # Undo the break: only the known failure is left, and it does not fail the gate.
     shutil.copy2(EXAMPLE_SDK / PACKAGE / "orkes" / "orkes_secret_client.py",
@@ -161,3 +162,24 @@ def test_regenerate_rolls_back_only_on_a_new_failure(tmp_path: Path, envdir: Pat
     assert [(t["result"], t["verdict"]) for t in report.tests] == [("failed", "pre-existing")]
     assert {s.name: s.detail for s in steps.steps}["tests"] == f"async_unit-{PY} failed (pre-existing)"
     assert "| async_unit | " + PY + " | failed | pre-existing | 0 new, 1 pre-existing" in report.to_markdown()
+
+
+def test_a_new_module_that_fails_to_import_the_pristine_way_is_pre_existing() -> None:
+    """Python 3.9 and conductor-python 1.2.2: every module importing typing.Self fails, new adapter tests too."""
+    self_error = "ImportError: cannot import name 'Self' from 'typing'"
+    before = {f"async_unit-{PY}": [["tests.unit.orkes.test_async_workflow_client", self_error]]}
+
+    def judged(*failures: tuple[str, str]) -> tm.SessionResult:
+        result = tm.SessionResult("async_unit", PY, "failed", failed=len(failures), failures=failures,
+                                  first_failure=failures[0][0], message=failures[0][1])
+        (out,) = tm.with_baseline([result], before, "backup b")
+        return out
+
+    same_cause = judged(("tests.unit.orkes.test_async_workflow_client", self_error),
+                        ("tests.unit.orkes.test_async_human_task_api_adapter", self_error))  # added by the run
+    assert (same_cause.verdict, same_cause.preexisting) == ("pre-existing", 2)
+    other_cause = judged(("tests.unit.orkes.test_async_human_task_api_adapter", "ImportError: no module x"))
+    assert other_cause.verdict == "new"
+    a_test_not_a_module = judged(("tests.unit.orkes.test_async_x::test_y", self_error))
+    assert a_test_not_a_module.verdict == "new"
+    assert a_test_not_a_module.detail.startswith("1 new, 0 pre-existing (vs backup b): FAILED tests.unit")

@@ -704,7 +704,7 @@ class SessionResult:
             return f"skipped: {self.message}" if self.message else "skipped"
         lead = f"{self.summary}; " if self.summary else ""
         if self.result == "failed" and self.verdict:
-            new = self.failed - self.preexisting if self.failures else (0 if self.verdict == PREEXISTING else 1)
+            new = (self.failed if self.failures else 1) - self.preexisting
             head = f"{new} new, {self.preexisting} pre-existing (vs {self.baseline})"
             return f"{lead}{head}: {self._first_failure_line()}"
         if self.result == "failed":
@@ -882,12 +882,24 @@ def gate_detail(rows: Sequence[Mapping[str, str]]) -> str:
     return "; ".join(parts)
 
 
-def with_baseline(results: Sequence[SessionResult], before: Mapping[str, Sequence[str]],
-                  source: str) -> List[SessionResult]:
-    """Mark each failed session's failures new or pre-existing, given the pristine tree's failure ids.
+def _is_known(failure: Tuple[str, str], known: Mapping[str, str], import_errors: "set[str]") -> bool:
+    """Failed on the pristine tree too: the same test id, or a module that fails to import the same way.
 
-    `before` maps a session's full name to what failed there on the pristine tree; a session
-    missing from it is not judged. The first failure shown becomes the first new one.
+    The second case is a test module this run added (e.g. an adapter test) that cannot even be
+    collected for the reason the pristine tree's modules could not (Python 3.9 lacking typing.Self).
+    """
+    test_id, message = failure
+    return test_id in known or ("::" not in test_id and bool(message) and message in import_errors)
+
+
+def with_baseline(results: Sequence[SessionResult], before: Mapping[str, Sequence[Any]],
+                  source: str) -> List[SessionResult]:
+    """Mark each failed session's failures new or pre-existing, given what failed on the pristine tree.
+
+    `before` maps a session's full name to the pristine tree's failures there, each a test id or
+    an (id, message) pair; a session missing from it is not judged. A failure is pre-existing when
+    its id failed before, or when it is a module that fails to import with a message a module
+    of the pristine tree failed with. The first failure shown becomes the first new one.
     """
     judged: List[SessionResult] = []
     for r in results:
@@ -895,16 +907,15 @@ def with_baseline(results: Sequence[SessionResult], before: Mapping[str, Sequenc
         if r.result != "failed" or old is None:
             judged.append(r)
             continue
-        known = set(old)
-        fresh = [f for f in r.failures if f[0] not in known]
-        pre = sum(1 for f in r.failures if f[0] in known)
-        if not r.failures:  # the session failed without test results: judged as one failure
-            verdict = PREEXISTING if r.failure_ids[0] in known else NEW
-        else:
-            verdict = NEW if fresh else PREEXISTING
+        pairs = [(str(o), "") if isinstance(o, str) else (str(o[0]), str(o[1])) for o in old]
+        known = dict(pairs)
+        import_errors = {m for i, m in pairs if "::" not in i and m}
+        records = r.failures or tuple((i, r.message) for i in r.failure_ids)
+        fresh = [f for f in records if not _is_known(f, known, import_errors)]
+        verdict = NEW if fresh else PREEXISTING
         first, message = fresh[0] if fresh else (r.first_failure, r.message)
-        judged.append(dataclasses.replace(r, verdict=verdict, preexisting=pre if r.failures else int(
-            verdict == PREEXISTING), baseline=source, first_failure=first, message=message))
+        judged.append(dataclasses.replace(r, verdict=verdict, preexisting=len(records) - len(fresh),
+                                          baseline=source, first_failure=first, message=message))
     return judged
 
 

@@ -1,8 +1,9 @@
 """Baseline-aware verdicts for the test sessions: a failure counts only when the pristine tree passed.
 
 After a session fails on the regenerated tree, the same session runs on a copy of the pristine
-tree (see `pristine`), once per tree fingerprint: its failing test ids (JUnit `classname::name`,
-or the session itself when it left no JUnit file) are cached under `<cache>/baselines/`. Any
+tree (see `pristine`), once per tree fingerprint: its failures (JUnit `classname::name` with the
+first line of the message, or the session itself when it left no JUnit file) are cached under
+`<cache>/baselines/`. Any
 session that writes JUnit XML with stable test ids is judged the same way.
 """
 
@@ -11,14 +12,14 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import test_matrix as tm
 from .pristine import Pristine, cached, store
 
 log = logging.getLogger(__name__)
 
-KIND = "tests"
+KIND = "tests-v2"  # entries are [test id, message]
 # Sessions that compare with the pristine tree themselves (their exit status is already a verdict).
 JUDGED_IN_SESSION = frozenset(tm.TOOL_SESSIONS)
 
@@ -29,14 +30,14 @@ def _key(full_name: str, pytest_args: Sequence[str]) -> str:
 
 def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir: Path,
                       pytest_args: Sequence[str] = (), envdir: Optional[Path] = None,
-                      env: Optional[Mapping[str, str]] = None) -> Dict[str, List[str]]:
+                      env: Optional[Mapping[str, str]] = None) -> Dict[str, List[Tuple[str, str]]]:
     """What failed in each session (full names, `async_unit-3.12`) on the pristine tree: cached, else run."""
-    before: Dict[str, List[str]] = {}
+    before: Dict[str, List[Tuple[str, str]]] = {}
     missing: List[str] = []
     for name in sessions:
         hit = cached(cache_dir, KIND, pristine.fingerprint, _key(name, pytest_args))
         if isinstance(hit, list):
-            before[name] = [str(i) for i in hit]
+            before[name] = [(str(i[0]), str(i[1])) for i in hit if isinstance(i, list) and len(i) == 2]
         else:
             missing.append(name)
     if not missing:
@@ -48,9 +49,10 @@ def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir:
         ran = tm.run_matrix(copy, missing, (), pytest_args, junit_dir=Path(tmp) / "junit", envdir=envdir,
                             stream=False, env=env)
     for result in ran:
-        ids = list(result.failure_ids)  # a skipped or passing session had no failures
-        store(cache_dir, KIND, pristine.fingerprint, _key(result.full_name, pytest_args), ids)
-        before[result.full_name] = ids
+        # A skipped or passing session had no failures; one without JUnit ids is one failure.
+        found = list(result.failures) or [(i, result.message) for i in result.failure_ids]
+        store(cache_dir, KIND, pristine.fingerprint, _key(result.full_name, pytest_args), [list(f) for f in found])
+        before[result.full_name] = found
     return before
 
 
