@@ -290,6 +290,10 @@ def test_nox_command(tmp_path: Path) -> None:
     assert Path(cmd[sep + 2]).is_absolute()
     plain = tm.nox_command(tmp_path, pythons=())
     assert "-p" not in plain and plain[plain.index("-s") + 1] == "async_tests"
+    # -p would drop lint and typecheck (nox's own Python): the pytest sessions are named with theirs.
+    mixed = tm.nox_command(tmp_path, ["async_tests", "lint", "typecheck"], ["3.11"])
+    assert "-p" not in mixed and mixed[mixed.index("-s") + 1:mixed.index("-s") + 4] == [
+        "async_tests-3.11", "lint", "typecheck"]
 
 
 def test_unknown_session_is_a_config_error(tmp_path: Path) -> None:

@@ -570,6 +570,11 @@ def nox_command(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: 
         raise ConfigError(f"unknown test session(s): {', '.join(unknown)}",
                           f"choose from {', '.join(ALL_SESSIONS)}")
     cmd = [sys.executable, "-m", "nox", "-f", str(Path(noxfile).resolve())]
+    if pythons and any(s in TOOL_SESSIONS for s in sessions):
+        # nox's -p would drop lint and typecheck (they run on nox's own Python): name the Pythons
+        # of the pytest sessions instead.
+        sessions = [f"{s}-{p}" if s in SESSIONS else s for s in sessions for p in (pythons if s in SESSIONS else ("",))]
+        pythons = ()
     if sessions:
         cmd += ["-s", *sessions]
     if pythons:
