@@ -209,6 +209,15 @@ print(asyncio.run(adapter.search(human_task_search={"x": 1})), sorted(calls[0]))
     # These facades hide the generated methods, so the Orkes clients' calls rightly do not resolve.
     assert any("WorkflowResourceApiAdapter has no method start_workflow" in p
                for p in check_references(staging, pkg))
+    # Scaffolded forwarding passes every argument by keyword, so no later reorder can misbind it.
+    from conductor_regen.binding_check import check_bindings
+    from conductor_regen.reference_check import SourceTree, staged_tree
+
+    bound = check_bindings(SourceTree("conductor.asyncio_client", pkg),
+                           staged_tree(staging, pkg, "conductor.asyncio_client"), root)
+    scaffolded = [c for c in bound.calls if "adapters/api/human_task_api.py" in c.where]
+    assert scaffolded and all(c.shape.positional == 0 for c in scaffolded if c.target != "HumanTaskApi.__init__")
+    assert {c.target for c in scaffolded} >= {"HumanTaskApi.search", "HumanTaskApi.get"}
 
 
 # --- the pieces ---------------------------------------------------------------------------------------------
