@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler as _BaseHandler
 from http.server import ThreadingHTTPServer as _ThreadingHTTPServer
 from pathlib import Path as _Path
 from typing import Any as _Any
+from typing import Callable as _Callable
 from typing import Dict as _Dict
 from typing import Iterator as _Iterator
 from typing import List as _List
@@ -237,3 +238,47 @@ def tls_spec_server(monkeypatch: pytest.MonkeyPatch, tmp_path: _Path) -> _Iterat
 
 
 # --- end spec server ---
+
+
+# --- generator cache, pristine trees and the e2e marker ---
+# One OpenAPI Generator cache for the whole session, shared by every test that generates, so each
+# spec is generated once whichever test asks first. Tests that depend on it (directly or through
+# the fixtures below) run the real generator, so they are marked `e2e` automatically; modules that
+# kill -9 a process or run nox or a nested pytest mark themselves with a module-level pytestmark.
+
+E2E_FIXTURES = frozenset({"generator_cache"})
+
+
+def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
+    """Mark every test that reaches the real generator (through `generator_cache`) as `e2e`."""
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def generator_cache(tmp_path_factory: pytest.TempPathFactory) -> _Path:
+    """The session's one generator cache (REGEN_CACHE_DIR / Settings.cache_dir)."""
+    return tmp_path_factory.mktemp("generator-cache")
+
+
+@pytest.fixture(scope="session")
+def pristine_http(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Path) -> "_Callable[[str], _Path]":
+    """version ("v1"/"v2") -> the pristine generated http/ package of that fixture spec (read-only use)."""
+    from staged_sdk import generate_http
+
+    made: _Dict[str, _Path] = {}
+
+    def get(version: str) -> _Path:
+        if version not in made:
+            made[version] = generate_http(tmp_path_factory, generator_cache, version)
+        return made[version]
+    return get
+
+
+@pytest.fixture(scope="session")
+def expected_v2(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Path) -> _Dict[str, _Dict[str, str]]:
+    """The managed folders a full v2 run swaps into a fresh example SDK copy."""
+    from sdk_copies import expected_v2_tree
+
+    return expected_v2_tree(tmp_path_factory, generator_cache)

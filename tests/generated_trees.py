@@ -32,16 +32,6 @@ OLD_HTTP = FIXTURES / "example_sdk" / "src" / "conductor" / "asyncio_client" / "
 REAL_SPEC = REPO.parent / "shared" / "specs" / "orkes-conductor-api-v2.json"
 PACKAGE = "conductor.asyncio_client.http"
 
-_CACHE: List[Path] = []
-
-
-def cache_dir(factory: pytest.TempPathFactory) -> Path:
-    """One generator cache for the session, so a spec is generated once whichever test asks first."""
-    if not _CACHE:
-        _CACHE.append(factory.mktemp("naming-cache"))
-    return _CACHE[0]
-
-
 def repaired(spec: Path) -> Dict[str, Any]:
     """A spec file after the default fixups (paths without /api), as pinning and analysis see it."""
     document, _ = apply_fixups(json.loads(spec.read_text(encoding="utf-8")), FixupConfig())

@@ -161,16 +161,6 @@ def manifest(backup: Path) -> dict:
 
 # --- shared cache --------------------------------------------------------------------------------
 
-_SHARED_CACHE: List[Path] = []
-
-
-def shared_cache_dir(factory: pytest.TempPathFactory) -> Path:
-    """One generator cache for the whole session (both test files), so each spec is generated once."""
-    if not _SHARED_CACHE:
-        _SHARED_CACHE.append(factory.mktemp("regen-cache"))
-    return _SHARED_CACHE[0]
-
-
 # --- shared fixtures' bodies ---------------------------------------------------------------------
 
 def perturb(root: Path) -> None:
@@ -180,20 +170,16 @@ def perturb(root: Path) -> None:
     write(pkg(root) / "http" / "stale_module.py", "STALE = True\n")
 
 
-_V2_TREE: Dict[str, Digest] = {}
-
-
 def expected_v2_tree(factory: pytest.TempPathFactory, cache: Path) -> Dict[str, Digest]:
-    """The managed folders a full v2 run swaps into a fresh copy (computed once per session, with
-    keep_failed so the tree stays even though the example adapters fail the import gate on v2)."""
-    if not _V2_TREE:
-        base = factory.mktemp("v2-expected")
-        root = new_sdk(base)
-        _report, error, _ = run_core(root, base / "backups", cache, SPEC_V2, keep_failed=True)
-        assert error is None or "import" in error.message, error
-        _V2_TREE.update(managed_digest(root))
-        assert PROVENANCE.split("/", 1)[1] in _V2_TREE["http"]
-    return _V2_TREE
+    """The managed folders a full v2 run swaps into a fresh copy (the `expected_v2` fixture keeps it per
+    session; keep_failed so the tree stays even though the example adapters fail the import gate on v2)."""
+    base = factory.mktemp("v2-expected")
+    root = new_sdk(base)
+    _report, error, _ = run_core(root, base / "backups", cache, SPEC_V2, keep_failed=True)
+    assert error is None or "import" in error.message, error
+    tree = managed_digest(root)
+    assert PROVENANCE.split("/", 1)[1] in tree["http"]
+    return tree
 
 
 # --- core-level runs -----------------------------------------------------------------------------

@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import pytest
-from generated_trees import SPEC_V1, SPEC_V2, cache_dir, invoke_generate
+from generated_trees import SPEC_V1, SPEC_V2, invoke_generate
 
 from conductor_regen.local_edits import apply_edits, load_edits
 
@@ -28,16 +28,13 @@ PACKAGE_REL = Path("src/conductor/asyncio_client")
 MANAGED = ("http", "adapters", "orkes")
 _IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache")
 
-_GENERATED: Dict[str, Path] = {}
+PristineHttp = Callable[[str], Path]  # version ("v1"/"v2") -> generated http/ package, one per session
 
 
-def generated_http(factory: pytest.TempPathFactory, version: str) -> Path:
-    """The pristine generated http/ package for spec v1 or v2, made once per session (read-only use)."""
-    if version not in _GENERATED:
-        spec = {"v1": SPEC_V1, "v2": SPEC_V2}[version]
-        _GENERATED[version] = invoke_generate(spec, factory.mktemp(f"generated-{version}") / "out",
-                                              cache_dir(factory))
-    return _GENERATED[version]
+def generate_http(factory: pytest.TempPathFactory, cache: Path, version: str) -> Path:
+    """The pristine generated http/ package for spec v1 or v2 (the `pristine_http` fixture keeps one per session)."""
+    spec = {"v1": SPEC_V1, "v2": SPEC_V2}[version]
+    return invoke_generate(spec, factory.mktemp(f"generated-{version}") / "out", cache)
 
 
 def copy_example(base: Path, name: str = "sdk") -> Path:

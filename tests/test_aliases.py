@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sdk_copies import SPEC_V2, new_sdk, pkg, run_core, sdk_digest, shared_cache_dir
-from staged_sdk import copy_example, digest, generated_http, package_dir, run_python, shadow_src, stage
+from sdk_copies import SPEC_V2, new_sdk, pkg, run_core, sdk_digest
+from staged_sdk import copy_example, digest, package_dir, run_python, shadow_src, stage
+from staged_sdk import PristineHttp
 from test_scaffold import EXPLICIT_FACADE, GETATTR_FACADE, make_facades
 
 from conductor_regen.compat_keep import keep_removed
@@ -39,8 +40,8 @@ SEARCH_ALIAS = '''\
 
 
 @pytest.fixture(scope="module")
-def v2_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generated_http(tmp_path_factory, "v2")
+def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pristine_http("v2")
 
 
 def staged(tmp_path: Path, v2_http: Path):  # type: ignore[no-untyped-def]
@@ -132,10 +133,10 @@ def test_facade_aliases_reach_the_new_name(tmp_path: Path, v2_http: Path, templa
     assert f"        return await {target}(*args, **kwargs)\n" in code, code
 
 
-def test_no_pin_names_regenerates_with_aliases_and_the_sdk_tests_pass(tmp_path: Path,
+def test_no_pin_names_regenerates_with_aliases_and_the_sdk_tests_pass(generator_cache: Path, tmp_path: Path,
                                                                       tmp_path_factory: pytest.TempPathFactory) -> None:
     root = new_sdk(tmp_path)
-    report, error, _ = run_core(root, tmp_path / "backups", shared_cache_dir(tmp_path_factory), SPEC_V2,
+    report, error, _ = run_core(root, tmp_path / "backups", generator_cache, SPEC_V2,
                                 pin_names=False)
 
     assert error is None, error

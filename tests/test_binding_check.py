@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
-from sdk_copies import SPEC_V1, commit_all, new_sdk, pkg, run_core, sdk_digest, settings_for, shared_cache_dir
+from sdk_copies import SPEC_V1, commit_all, new_sdk, pkg, run_core, sdk_digest, settings_for
 
 from conductor_regen.binding_check import (
     MISSING,
@@ -34,6 +34,8 @@ from conductor_regen.progress import StepLog
 from conductor_regen.regenerate import RegenOptions, regenerate
 from conductor_regen.sdk_target import resolve_sdk
 from conductor_regen.reference_check import SourceTree, staged_tree
+
+pytestmark = pytest.mark.e2e  # runs the real generator and a nested pytest
 
 PACKAGE = "conductor.asyncio_client"
 
@@ -129,6 +131,7 @@ FACADE = '''from typing import Any, Dict, Optional
 from conductor.asyncio_client.http.api import WorkflowResourceApi
 
 
+
 class WorkflowResourceApiAdapter:
     """Facade over the generated WorkflowResourceApi."""
 
@@ -157,10 +160,10 @@ def _version_required(spec: Path, out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def facade_sdk(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
+def facade_sdk(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
     """A committed SDK whose http/ came from the version-required spec, with a positional facade adapter."""
     base = tmp_path_factory.mktemp("facade")
-    cache = shared_cache_dir(tmp_path_factory)
+    cache = generator_cache
     spec_a = _version_required(SPEC_V1, base / "spec-a.json")
     root = new_sdk(base)
     report, error, _ = run_core(root, base / "backups", cache, spec_a)
@@ -185,11 +188,11 @@ def _sdk_tests(root: Path) -> subprocess.CompletedProcess:
                            "-p", "no:benchmark"], cwd=root, env=env, capture_output=True, text=True)
 
 
-def test_reorder_is_rewritten_to_keywords_and_the_sdk_stays_green(facade_sdk: Tuple[Path, Path],
+def test_reorder_is_rewritten_to_keywords_and_the_sdk_stays_green(generator_cache: Path, facade_sdk: Tuple[Path, Path],
                                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
     base, template = facade_sdk
     root = _copy(base, template, "with-codemod")
-    report, error, steps = run_core(root, base / "backups-1", shared_cache_dir(tmp_path_factory), SPEC_V1)
+    report, error, steps = run_core(root, base / "backups-1", generator_cache, SPEC_V1)
     assert error is None, error
     assert report is not None and report.outcome == "succeeded"
     adapter = (pkg(root) / "adapters" / "api" / "workflow_resource_api.py").read_text()
@@ -219,12 +222,12 @@ def _run_with(root: Path, backups: Path, cache: Path, **sdk: object) -> Tuple[Ex
     return caught.value, steps
 
 
-def test_without_the_codemod_the_run_refuses_before_the_swap(facade_sdk: Tuple[Path, Path],
+def test_without_the_codemod_the_run_refuses_before_the_swap(generator_cache: Path, facade_sdk: Tuple[Path, Path],
                                                             tmp_path_factory: pytest.TempPathFactory) -> None:
     base, template = facade_sdk
     root = _copy(base, template, "no-codemod")
     before = sdk_digest(root)
-    error, steps = _run_with(root, base / "backups-2", shared_cache_dir(tmp_path_factory), keyword_calls=False)
+    error, steps = _run_with(root, base / "backups-2", generator_cache, keyword_calls=False)
     where = f"src/conductor/asyncio_client/adapters/api/workflow_resource_api.py:{CALL_LINE}"
     assert where in error.message and SHIFTED in error.message
     assert "live: WorkflowResourceApi.start_workflow1(name, version, request_body" in error.message
@@ -235,12 +238,12 @@ def test_without_the_codemod_the_run_refuses_before_the_swap(facade_sdk: Tuple[P
     assert not (base / "backups-2").exists() or not any((base / "backups-2").rglob("manifest.json"))
 
 
-def test_a_call_outside_the_managed_folders_is_refused_with_a_hint(facade_sdk: Tuple[Path, Path],
+def test_a_call_outside_the_managed_folders_is_refused_with_a_hint(generator_cache: Path, facade_sdk: Tuple[Path, Path],
                                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
     base, template = facade_sdk
     root = _copy(base, template, "unmanaged")
     before = sdk_digest(root)
-    error, _ = _run_with(root, base / "backups-3", shared_cache_dir(tmp_path_factory), managed=("http", "orkes"))
+    error, _ = _run_with(root, base / "backups-3", generator_cache, managed=("http", "orkes"))
     assert f"adapters/api/workflow_resource_api.py:{CALL_LINE}" in error.message
     assert "outside the managed folders" in error.hint and "sdk.managed" in error.hint
     assert sdk_digest(root) == before
@@ -268,12 +271,12 @@ def test_binding_check_resolves_wiring_facades_and_locals(facade_sdk: Tuple[Path
 # --- impact of each change on SDK code -------------------------------------------------------------
 
 def test_report_tags_the_reordered_operation_as_repaired_and_diff_counts_the_same(
-        facade_sdk: Tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
+        generator_cache: Path, facade_sdk: Tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
     from conductor_regen.change_analysis import Change, diff_sdk
     from conductor_regen.impact import GROUPS, REPAIRED, count_by_impact
 
     base, template = facade_sdk
-    cache = shared_cache_dir(tmp_path_factory)
+    cache = generator_cache
     # invoke diff first (it touches nothing), then the run, on the same SDK and spec.
     root = _copy(base, template, "impact")
     settings = settings_for(root, base / "backups-4", cache)
@@ -299,12 +302,12 @@ def test_report_tags_the_reordered_operation_as_repaired_and_diff_counts_the_sam
     assert count_by_impact(changes)[REPAIRED] >= 1
 
 
-def test_a_dry_run_reports_the_findings_instead_of_stopping(facade_sdk: Tuple[Path, Path],
+def test_a_dry_run_reports_the_findings_instead_of_stopping(generator_cache: Path, facade_sdk: Tuple[Path, Path],
                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
     base, template = facade_sdk
     root = _copy(base, template, "dry-run")
     before = sdk_digest(root)
-    settings = settings_for(root, base / "backups-5", shared_cache_dir(tmp_path_factory))
+    settings = settings_for(root, base / "backups-5", generator_cache)
     settings = dataclasses.replace(settings, sdk=dataclasses.replace(settings.sdk, keyword_calls=False))
     report = regenerate(resolve_sdk(settings.sdk), RegenOptions(spec=str(SPEC_V1), dry_run=True, skip_tests=True),
                         settings, StepLog(), lambda _p: True, None, env={})

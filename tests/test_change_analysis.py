@@ -15,14 +15,14 @@ from conductor_regen.change_analysis import (Change, analyze, count_by_severity,
 from conductor_regen.client_models import load_package, read_models
 from conductor_regen.errors import VerificationError
 from conductor_regen.progress import StepLog
-from generated_trees import (OLD_HTTP, SPEC_V1, SPEC_V2, cache_dir, generate_pinned, invoke_generate, repaired,
+from generated_trees import (OLD_HTTP, SPEC_V1, SPEC_V2, generate_pinned, invoke_generate, repaired,
                              settings)
 
 
 @pytest.fixture(scope="session")
-def v2_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def v2_http(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v2 generated with `invoke generate` (fixups on, no pinning)."""
-    return invoke_generate(SPEC_V2, tmp_path_factory.mktemp("v2") / "out", cache_dir(tmp_path_factory))
+    return invoke_generate(SPEC_V2, tmp_path_factory.mktemp("v2") / "out", generator_cache)
 
 
 @pytest.fixture(scope="session")
@@ -119,17 +119,17 @@ def test_without_the_old_spec_operations_come_from_the_old_tree(v2_http: Path) -
     assert _by(raw)[("operation-renamed", "GET /workflow/search")].detail.endswith("(operationId search_1)")
 
 
-def test_pinned_v2_has_no_renames(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_pinned_v2_has_no_renames(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     pinned = generate_pinned(SPEC_V2, OLD_HTTP, tmp_path_factory.mktemp("pinned-diff") / "out",
-                             cache_dir(tmp_path_factory))
+                             generator_cache)
     changes = analyze(OLD_HTTP, pinned, repaired(SPEC_V1), repaired(SPEC_V2))
     assert _kinds(changes, "operation-renamed") == []
     assert sorted(_kinds(changes, "operation-removed")) == ["DELETE /secrets/{key}", "GET /metrics/token"]
     assert count_by_severity(changes) == {"breaking": 6, "compatible": 9, "info": 0}
 
 
-def test_diff_sdk_pins_names_unless_told_not_to(tmp_path_factory: pytest.TempPathFactory) -> None:
-    s = settings(cache_dir(tmp_path_factory))
+def test_diff_sdk_pins_names_unless_told_not_to(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    s = settings(generator_cache)
     steps = StepLog()
     pinned = diff_sdk(OLD_HTTP, str(SPEC_V2), s, steps, env={})
     assert [st.name for st in steps.steps][-4:] == ["pin method names", "generate", "verify", "compare"]

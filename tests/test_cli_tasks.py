@@ -29,7 +29,6 @@ from sdk_copies import (
     cli_env,
     debris,
     diff,
-    expected_v2_tree,
     files_only,
     folders_digest,
     git,
@@ -40,14 +39,13 @@ from sdk_copies import (
     pkg,
     run_cli,
     sdk_digest,
-    shared_cache_dir,
     write,
 )
 
 
 @pytest.fixture
-def regen_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cache_dir(tmp_path_factory)
+def regen_cache(generator_cache: Path) -> Path:
+    return generator_cache
 
 
 @pytest.fixture
@@ -64,8 +62,8 @@ def no_backups(tmp_path: Path) -> bool:
 
 
 @pytest.fixture
-def v2_tree(tmp_path_factory: pytest.TempPathFactory, regen_cache: Path) -> Dict[str, Digest]:
-    return expected_v2_tree(tmp_path_factory, regen_cache)
+def v2_tree(expected_v2: Dict[str, Digest]) -> Dict[str, Digest]:
+    return expected_v2
 
 
 # --- 2. dry run ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from staged_sdk import (
     copy_example,
     digest,
     failed_tests,
-    generated_http,
+    PristineHttp,
     line_of,
     package_dir,
     run_python,
@@ -32,8 +32,8 @@ KEPT_NOTE = ("kept field WorkflowDef.restartable in adapters/models/workflow_def
 
 
 @pytest.fixture(scope="module")
-def v2_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generated_http(tmp_path_factory, "v2")
+def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pristine_http("v2")
 
 
 Staged = Tuple[Path, Path, Path]  # (sdk root, package dir, staging)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Tuple
 
 import pytest
-from staged_sdk import PACKAGE, copy_example, digest, generated_http, package_dir, run_python, shadow_src, stage
+from staged_sdk import PACKAGE, copy_example, digest, package_dir, run_python, shadow_src, stage
+from staged_sdk import PristineHttp
 
 from conductor_regen.compat_keep import keep_removed, spec_version
 from conductor_regen.errors import ConfigError, VerificationError
@@ -17,8 +18,8 @@ from conductor_regen.verification import import_all
 
 
 @pytest.fixture(scope="module")
-def v2_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generated_http(tmp_path_factory, "v2")
+def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pristine_http("v2")
 
 
 Staged = Tuple[Path, Path, Path]  # (sdk root, package dir, staging)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from sdk_copies import REPO, SPEC_V2, git, new_sdk, pkg, sdk_digest, shared_cache_dir
+from sdk_copies import REPO, SPEC_V2, git, new_sdk, pkg, sdk_digest
 
 from conductor_regen import __version__
 from conductor_regen.config_sources import checkout_key
@@ -129,11 +129,11 @@ def test_the_tool_repositorys_invoke_yaml_is_read(tmp_path: Path) -> None:
 
 # --- done-when: regenerate and restore a fresh checkout, no --sdk -------------------------------------
 
-def test_regenerate_and_restore_from_inside_a_checkout(tmp_path: Path, installed: Dict[str, str],
+def test_regenerate_and_restore_from_inside_a_checkout(generator_cache: Path, tmp_path: Path, installed: Dict[str, str],
                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
     root = new_sdk(tmp_path)
     before = sdk_digest(root)
-    env = dict(installed, REGEN_CACHE_DIR=str(shared_cache_dir(tmp_path_factory)))
+    env = dict(installed, REGEN_CACHE_DIR=str(generator_cache))
     below = root / "tests"
     below.mkdir(exist_ok=True)
 

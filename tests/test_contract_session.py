@@ -20,6 +20,9 @@ import pytest
 from conductor_regen import test_matrix as tm
 from conductor_regen.provenance import IN_SDK
 
+pytestmark = pytest.mark.e2e  # runs nox sessions
+
+
 PROJECT = Path(__file__).resolve().parents[1]
 NOXFILE = PROJECT / "noxfile.py"
 EXAMPLE_SDK = PROJECT / "tests" / "fixtures" / "example_sdk"

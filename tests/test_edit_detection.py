@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from generated_trees import SPEC_V1, cache_dir, settings
-from staged_sdk import EXAMPLE_SDK, copy_example, digest, generated_http, package_dir, stage
+from generated_trees import SPEC_V1, settings
+from staged_sdk import EXAMPLE_SDK, copy_example, digest, package_dir, stage
+from staged_sdk import PristineHttp
 
 from conductor_regen.compat_keep import keep_removed
 from conductor_regen.config import SdkConfig
@@ -22,8 +23,8 @@ COMMITTED = EXAMPLE_SDK / "src" / "conductor" / "asyncio_client" / "http"
 
 
 @pytest.fixture(scope="module")
-def v1_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generated_http(tmp_path_factory, "v1")
+def v1_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pristine_http("v1")
 
 
 def test_the_example_sdk_has_exactly_the_three_known_edits(v1_http: Path) -> None:
@@ -113,9 +114,9 @@ def test_identical_trees_propose_nothing(v1_http: Path) -> None:
     assert detect_edits(v1_http, v1_http) == []
 
 
-def test_blocks_kept_for_backward_compatibility_are_not_edits(tmp_path: Path,
+def test_blocks_kept_for_backward_compatibility_are_not_edits(pristine_http: PristineHttp, tmp_path: Path,
                                                               tmp_path_factory: pytest.TempPathFactory) -> None:
-    v2 = generated_http(tmp_path_factory, "v2")
+    v2 = pristine_http("v2")
     root = copy_example(tmp_path)
     pkg = package_dir(root)
     staging = stage(root, v2, tmp_path / "staging")
@@ -127,11 +128,11 @@ def test_blocks_kept_for_backward_compatibility_are_not_edits(tmp_path: Path,
     assert sides.only_committed == ("api/metrics_token_resource_api.py", "models/metrics_token.py")
 
 
-def test_detect_in_sdk_generates_the_pristine_tree_itself(tmp_path: Path,
+def test_detect_in_sdk_generates_the_pristine_tree_itself(generator_cache: Path, tmp_path: Path,
                                                           tmp_path_factory: pytest.TempPathFactory) -> None:
     root = copy_example(tmp_path)
     target = resolve_sdk(SdkConfig(root=root))
-    s = settings(cache_dir(tmp_path_factory))
+    s = settings(generator_cache)
     found = detect_in_sdk(target, str(SPEC_V1), s, StepLog(), env={})
     assert [e.name for e in found.edits] == ["init-content", "api-client-edit", "configuration-value"]
     assert json.loads(found.to_json()) == [e.to_json() for e in found.edits]

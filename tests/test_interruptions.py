@@ -50,15 +50,16 @@ from sdk_copies import (
     run_cli,
     run_core,
     sdk_digest,
-    shared_cache_dir,
     wait_for_file,
     write,
 )
 
+pytestmark = pytest.mark.e2e  # kill -9s regenerate runs
+
 
 @pytest.fixture
-def regen_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cache_dir(tmp_path_factory)
+def regen_cache(generator_cache: Path) -> Path:
+    return generator_cache
 
 
 # --- digests with the run's own bookkeeping left out ----------------------------------------------
@@ -119,23 +120,26 @@ def _short_diff(a: Digest, b: Digest) -> str:
 
 # --- the "new" tree of a scenario -------------------------------------------------------------------
 
-_NEW_TREES: Dict[str, Digest] = {}
+@pytest.fixture(scope="module")
+def new_trees() -> Dict[str, Tuple[Digest, Digest]]:
+    """Scenario key -> (old, new) digests, filled by `new_tree` once per scenario."""
+    return {}
 
 
-def new_tree(factory: pytest.TempPathFactory, cache: Path, key: str, spec: Path,
-             mutate: Optional[Callable[[Path], None]]) -> Tuple[Digest, Digest]:
+def new_tree(known: Dict[str, Tuple[Digest, Digest]], factory: pytest.TempPathFactory, cache: Path, key: str,
+             spec: Path, mutate: Optional[Callable[[Path], None]]) -> Tuple[Digest, Digest]:
     """(old, new) whole-checkout digests for a copy made with `mutate`: new is what a run leaves just
     before its test gate (computed once per scenario on a separate identical copy)."""
-    if key not in _NEW_TREES:
+    if key not in known:
         base = factory.mktemp(f"new-{key}")
         root = new_sdk(base, mutate=mutate)
         old = sdk_digest(root)
-        _NEW_TREES[key + ":old"] = old
         _report, error, _ = run_core(root, base / "backups", cache, spec, keep_failed=True)
         assert error is None or "import" in error.message, error
-        _NEW_TREES[key] = settled(sdk_digest(root))
-        assert _NEW_TREES[key] != old
-    return _NEW_TREES[key + ":old"], _NEW_TREES[key]
+        new = settled(sdk_digest(root))
+        assert new != old
+        known[key] = (old, new)
+    return known[key]
 
 
 # --- scenario setups ----------------------------------------------------------------------------------
@@ -156,6 +160,7 @@ GATE_PROBE = '''\
 """Test-gate probe: tells the interruption test that the gate is running, then waits to be killed."""
 import os
 import time
+
 
 
 def test_gate_probe():
@@ -233,7 +238,7 @@ POINTS = ["backup", "backup-with-earlier-backup", "after-first-exchange", "after
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_sigkill_then_restore_gives_the_old_tree(tmp_path: Path, regen_cache: Path,
+def test_sigkill_then_restore_gives_the_old_tree(tmp_path: Path, regen_cache: Path, new_trees: Dict[str, Tuple[Digest, Digest]],
                                                   tmp_path_factory: pytest.TempPathFactory, point: str) -> None:
     backups = tmp_path / "backups"
     store = backups / "sdk"
@@ -243,7 +248,7 @@ def test_sigkill_then_restore_gives_the_old_tree(tmp_path: Path, regen_cache: Pa
         spec, mutate, key = SPEC_V1, add_gate_probe, "v1-probe"
     else:
         spec, mutate, key = SPEC_V2, None, "v2"
-    old, new = new_tree(tmp_path_factory, regen_cache, key, spec, mutate)
+    old, new = new_tree(new_trees, tmp_path_factory, regen_cache, key, spec, mutate)
     root = new_sdk(tmp_path, mutate=mutate)
     before = sdk_digest(root)
     assert before == old

@@ -24,7 +24,8 @@ PACKAGE = "src/conductor/asyncio_client"
 CLIENT = f"{PACKAGE}/orkes/orkes_secret_client.py"
 ANCHOR = "return await self.secret_api.get_secret(key)"
 
-pytestmark = pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")
+pytestmark = [pytest.mark.e2e,  # runs nox sessions
+              pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from conductor_regen.name_pinning import (NameShift, pin_operation_ids, pin_step
 from conductor_regen.operations import ClientOperation, read_client_operations
 from conductor_regen.pipeline import prepare_spec
 from conductor_regen.progress import StepLog
-from generated_trees import (OLD_HTTP, REAL_SPEC, SPEC_V1, SPEC_V2, cache_dir, generate_document, generate_pinned,
+from generated_trees import (OLD_HTTP, REAL_SPEC, SPEC_V1, SPEC_V2, generate_document, generate_pinned,
                              invoke_generate, repaired, settings)
 
 # operationId -> Python method, each one observed in generated output.
@@ -107,7 +107,7 @@ def test_predicted_v1_client_is_the_committed_one() -> None:
     assert predict_client_operations(repaired(SPEC_V1)) == read_client_operations(OLD_HTTP)
 
 
-def test_generator_agrees_with_the_rules(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_generator_agrees_with_the_rules(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """One generator run over every observed id, plus per-class de-duplication and multi-tag operations."""
     rows = [("GET", f"/p{i}", op_id, (f"tag{i % 7}",)) for i, (op_id, _) in enumerate(OBSERVED_NAMES)]
     rows += [
@@ -117,7 +117,7 @@ def test_generator_agrees_with_the_rules(tmp_path_factory: pytest.TempPathFactor
         ("GET", "/dup/f", None, ()), ("GET", "/dup/g", "y", ()), ("GET", "/p1/{x-y}/a_b", None, ("t",)),
     ]
     doc = _doc(rows)
-    package = generate_document(doc, tmp_path_factory.mktemp("rules") / "out", cache_dir(tmp_path_factory))
+    package = generate_document(doc, tmp_path_factory.mktemp("rules") / "out", generator_cache)
     generated = read_client_operations(package)
     assert predict_client_operations(doc) == generated
     dedup = {k: generated[k].name for k in generated if k[1].startswith("/dup/")}
@@ -247,10 +247,10 @@ def test_pin_step(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def pinned_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def pinned_v2(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v2 generated the proposed way: prepare_spec, pin to the example SDK, generate_verified."""
     return generate_pinned(SPEC_V2, OLD_HTTP, tmp_path_factory.mktemp("pinned") / "out",
-                           cache_dir(tmp_path_factory))
+                           generator_cache)
 
 
 def test_generated_pinned_v2_keeps_every_old_name(pinned_v2: Path) -> None:
@@ -273,8 +273,8 @@ def test_generated_pinned_v2_keeps_every_old_name(pinned_v2: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_SPEC.is_file(), reason="the real Orkes spec is not in ../shared/specs")
-def test_real_spec_names_are_predicted_and_pinned(tmp_path_factory: pytest.TempPathFactory) -> None:
-    package = invoke_generate(REAL_SPEC, tmp_path_factory.mktemp("real") / "out", cache_dir(tmp_path_factory))
+def test_real_spec_names_are_predicted_and_pinned(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    package = invoke_generate(REAL_SPEC, tmp_path_factory.mktemp("real") / "out", generator_cache)
     generated = read_client_operations(package)
     doc = repaired(REAL_SPEC)
     assert len(generated) > 250

@@ -25,7 +25,8 @@ EXAMPLE_SDK = PROJECT / "tests" / "fixtures" / "example_sdk"
 PY = tm.current_python()
 SERVER_VARS = ("CONDUCTOR_SERVER_URL", "CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET", "CONDUCTOR_SDK_ROOT")
 
-pytestmark = pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")
+pytestmark = [pytest.mark.e2e,  # runs nox sessions
+              pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ from conductor_regen.operations import operation_key, read_client_operations
 from conductor_regen.reference_check import check_references
 from conductor_regen.verification import ImportCheck, import_all
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # runs the real generator on the real SDK
 
 REAL_SPEC = Path(__file__).resolve().parents[2] / "shared" / "specs" / "orkes-conductor-api-v2.json"
 SDIST = "conductor-python==1.2.2"

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from sdk_copies import PACKAGE, git, run_core, shared_cache_dir
+from sdk_copies import PACKAGE, git, run_core
 
 from conductor_regen.binding_check import signature_of
 from conductor_regen.report import Report
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # runs the real generator on the real SDK
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL_SPEC = SHARED / "specs" / "orkes-conductor-api-v2.json"
@@ -39,7 +39,7 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def real(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """A committed copy of the shared SDK, regenerated once from the shared spec."""
     if not (REAL_SPEC.is_file() and REAL_SDK.is_file()):
         pytest.skip("../shared (the real spec and SDK) is not here")
@@ -54,7 +54,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     git(root, "init", "-q")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "225f598f")
-    report, error, _ = run_core(root, base / "backups", shared_cache_dir(tmp_path_factory), REAL_SPEC)
+    report, error, _ = run_core(root, base / "backups", generator_cache, REAL_SPEC)
     assert error is None, error.render() if error else ""
     assert report is not None
     yield Run(root, base / "pristine" / "conductor-python", report)

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from staged_sdk import copy_example, generated_http, line_of, package_dir, stage
+from staged_sdk import copy_example, line_of, package_dir, stage
+from staged_sdk import PristineHttp
 
 from conductor_regen.compat_keep import keep_removed
 from conductor_regen.reference_check import check_references
@@ -16,8 +17,8 @@ PKG = "src/conductor/asyncio_client"
 
 
 @pytest.fixture(scope="module")
-def v2_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generated_http(tmp_path_factory, "v2")
+def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pristine_http("v2")
 
 
 def test_the_example_sdk_resolves_against_itself(tmp_path: Path) -> None:

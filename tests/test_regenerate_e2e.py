@@ -31,7 +31,6 @@ from sdk_copies import (
     commit_all,
     debris,
     diff,
-    expected_v2_tree,
     files_only,
     folders_digest,
     git,
@@ -45,7 +44,6 @@ from sdk_copies import (
     run_cli,
     run_core,
     sdk_digest,
-    shared_cache_dir,
     tree_digest,
     wait_for_file,
     write,
@@ -53,15 +51,17 @@ from sdk_copies import (
 
 from conductor_regen.errors import VerificationError
 
-
-@pytest.fixture
-def regen_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cache_dir(tmp_path_factory)
+pytestmark = pytest.mark.e2e  # runs the real generator and kill -9s runs
 
 
 @pytest.fixture
-def v2_tree(tmp_path_factory: pytest.TempPathFactory, regen_cache: Path) -> Dict[str, Digest]:
-    return expected_v2_tree(tmp_path_factory, regen_cache)
+def regen_cache(generator_cache: Path) -> Path:
+    return generator_cache
+
+
+@pytest.fixture
+def v2_tree(expected_v2: Dict[str, Digest]) -> Dict[str, Digest]:
+    return expected_v2
 
 
 # --- 1. v1 on the committed v1 tree ----------------------------------------------------------------
@@ -196,6 +196,7 @@ def test_failing_test_gate_with_keep_failed_leaves_the_new_tree(tmp_path: Path, 
 BROKEN_CLIENT = '''\
 """Imports fine against the v1 client, raises at import against v2 (Workflow gains idempotencyKey)."""
 from conductor.asyncio_client.http.models.workflow import Workflow
+
 
 assert hasattr(Workflow, "model_fields") and "idempotency_key" not in Workflow.model_fields
 '''

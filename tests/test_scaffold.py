@@ -12,7 +12,7 @@ from staged_sdk import (
     copy_example,
     digest,
     failed_tests,
-    generated_http,
+    PristineHttp,
     package_dir,
     run_python,
     run_sdk_tests,
@@ -29,8 +29,8 @@ HUMAN_MODELS = ("HumanTaskEntry", "HumanTaskSearch", "HumanTaskSearchResult")
 
 
 @pytest.fixture(scope="module")
-def v2_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generated_http(tmp_path_factory, "v2")
+def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pristine_http("v2")
 
 
 Staged = Tuple[Path, Path, Path]

@@ -30,6 +30,8 @@ from sdk_copies import (
     write,
 )
 
+pytestmark = pytest.mark.e2e  # runs invoke and a nested pytest
+
 ADAPTER = "adapters/api/token_resource_api.py"
 BASE_CLIENT = "orkes/orkes_base_client.py"
 TEST_REL = "tests/unit/orkes/test_async_token_resource_api_adapter.py"
@@ -105,6 +107,7 @@ def test_scaffold_adapters_recreates_the_adapter_then_is_a_noop_and_restore_undo
 FAILS_WITH_TOKEN_ADAPTER = '''\
 """Imports while the token adapter is missing; fails once it exists (a stand-in for a broken module)."""
 import importlib.util
+
 
 assert importlib.util.find_spec("conductor.asyncio_client.adapters.api.token_resource_api") is None
 '''

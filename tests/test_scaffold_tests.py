@@ -25,11 +25,11 @@ from sdk_copies import (
     run_core,
     sdk_digest,
     settings_for,
-    shared_cache_dir,
     target_for,
     write,
 )
-from staged_sdk import copy_example, generated_http, package_dir, shadow_src, stage
+from staged_sdk import copy_example, package_dir, shadow_src, stage
+from staged_sdk import PristineHttp
 
 from conductor_regen.compat_keep import keep_removed
 from conductor_regen.errors import VerificationError
@@ -43,13 +43,13 @@ TEST_REL = "tests/unit/orkes/test_async_human_task_api_adapter.py"
 
 
 @pytest.fixture
-def regen_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cache_dir(tmp_path_factory)
+def regen_cache(generator_cache: Path) -> Path:
+    return generator_cache
 
 
 @pytest.fixture(scope="module")
-def v2_http(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generated_http(tmp_path_factory, "v2")
+def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pristine_http("v2")
 
 
 def run_pytest(root: Path, *paths: str) -> subprocess.CompletedProcess:

@@ -25,7 +25,8 @@ PACKAGE = "src/conductor/asyncio_client"
 KNOWN_BROKEN = "tests/unit/orkes/test_async_known_broken.py"
 BROKEN_TEST = "tests.unit.orkes.test_async_known_broken::test_was_already_broken"
 
-pytestmark = pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")
+pytestmark = [pytest.mark.e2e,  # runs nox sessions
+              pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
 
 
 @pytest.fixture(scope="module")
@@ -138,17 +139,17 @@ def test_with_baseline_judges_sessions_that_left_no_test_ids() -> None:
     assert [(r.verdict, r.blocking) for r in judged] == [("pre-existing", False), ("new", True)]
 
 
-def test_regenerate_rolls_back_only_on_a_new_failure(tmp_path: Path, envdir: Path,
+def test_regenerate_rolls_back_only_on_a_new_failure(generator_cache: Path, tmp_path: Path, envdir: Path,
                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
     """The real gate in `regenerate`: the known failure is excused and shown; the run succeeds."""
-    from sdk_copies import SPEC_V2, new_sdk, perturb, run_core, shared_cache_dir
+    from sdk_copies import SPEC_V2, new_sdk, perturb, run_core
 
     def known_broken(root: Path) -> None:
         perturb(root)
         (root / KNOWN_BROKEN).write_text("def test_was_already_broken():\n    assert 1 == 2, 'known bug'\n")
 
     root = new_sdk(tmp_path, mutate=known_broken)
-    backups, cache = tmp_path / "backups", shared_cache_dir(tmp_path_factory)
+    backups, cache = tmp_path / "backups", generator_cache
     target = _target(root.resolve())
 
     def run_tests(t: SdkTarget) -> tuple[bool, tuple[dict[str, str], ...]]:
