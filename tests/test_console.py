@@ -73,6 +73,7 @@ def test_console_script_is_declared() -> None:
     assert done.returncode == 0 and done.stdout.startswith("conductor-regen "), done
 
 
+@pytest.mark.e2e
 def test_list_from_any_folder_matches_invoke_in_the_repo(tmp_path: Path, installed: Dict[str, str]) -> None:
     in_repo = subprocess.run([sys.executable, "-m", "invoke", "--list", "--list-format", "json"], cwd=REPO,
                              env=plain_env(), capture_output=True, text=True)
@@ -129,6 +130,7 @@ def test_the_tool_repositorys_invoke_yaml_is_read(tmp_path: Path) -> None:
 
 # --- done-when: regenerate and restore a fresh checkout, no --sdk -------------------------------------
 
+@pytest.mark.e2e
 def test_regenerate_and_restore_from_inside_a_checkout(generator_cache: Path, tmp_path: Path, installed: Dict[str, str],
                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
     root = new_sdk(tmp_path)
@@ -154,6 +156,7 @@ def test_regenerate_and_restore_from_inside_a_checkout(generator_cache: Path, tm
     assert git(root, "status", "--porcelain") == ""
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.skipif(not (REAL_SDK.is_file() and REAL_SPEC.is_file()), reason="needs ../shared (real SDK and spec)")
 def test_real_sdk_regenerate_and_restore_without_sdk_option(tmp_path: Path, installed: Dict[str, str]) -> None:

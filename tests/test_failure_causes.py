@@ -73,6 +73,7 @@ def test_real_docker_client_without_a_daemon(tmp_path: Path) -> None:
     assert "--backend jar" in err.value.hint and str(tmp_path / "gen.log") in err.value.hint
 
 
+@pytest.mark.e2e
 def test_real_docker_backend_through_the_command(tmp_path: Path) -> None:
     """The whole path a user takes: one ERROR line naming the daemon, exit 1, no output tree."""
     if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
@@ -107,6 +108,7 @@ def test_java_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "no Java runtime found" in err.value.message and "--backend docker" in err.value.hint
 
 
+@pytest.mark.e2e
 def test_real_java_out_of_memory(tmp_path: Path) -> None:
     """A tiny heap on a small spec: the real JVM's OutOfMemoryError line, with the heap hint."""
     from conductor_regen.generator_backends import jar_invocation

@@ -16,6 +16,8 @@ from conductor_regen.generation import check_output_dir
 from conductor_regen.pipeline import generate
 from conductor_regen.progress import StepLog
 
+pytestmark = pytest.mark.e2e  # runs the real generator (with caches of its own)
+
 FIXTURES = Path(__file__).parent / "fixtures" / "specs"
 REAL_SPEC = Path(__file__).resolve().parents[2] / "shared" / "specs" / "orkes-conductor-api-v2.json"
 

@@ -253,6 +253,7 @@ def test_a_spec_url_query_never_reaches_provenance_or_report(spec_server: SpecSe
 
 # --- 15. A missing test runner fails loudly ------------------------------------------------------
 
+@pytest.mark.e2e
 def test_a_test_gate_that_cannot_load_fails_the_run_before_anything_changes(tmp_path: Path) -> None:
     root = new_sdk(tmp_path)
     before = sdk_digest(root)
@@ -280,6 +281,7 @@ def test_import_gate_that_imported_nothing_fails(tmp_path: Path) -> None:
 
 # --- 4. Backups belong to a checkout (its resolved path), not to a folder name ------------------
 
+@pytest.mark.e2e
 def test_two_checkouts_with_the_same_name_never_share_backups(tmp_path: Path) -> None:
     cache = shared_cache_dir_for(tmp_path)
     env = cli_env(tmp_path / "backups", cache)
@@ -314,6 +316,7 @@ def test_two_checkouts_with_the_same_name_never_share_backups(tmp_path: Path) ->
 
 # --- 6. backup and prune-backups take the lock and recover first --------------------------------
 
+@pytest.mark.e2e
 def test_backup_and_prune_wait_for_a_run_and_settle_a_killed_one(tmp_path: Path) -> None:
     cache = shared_cache_dir_for(tmp_path)
     backups = tmp_path / "backups"
@@ -360,6 +363,7 @@ def test_prune_keeps_the_newest_successful_runs_backup(tmp_path: Path) -> None:
 
 # --- 7. restore keeps what it removes or overwrites ----------------------------------------------
 
+@pytest.mark.e2e
 def test_restore_saves_an_edited_added_test_in_its_pre_restore_backup(tmp_path: Path) -> None:
     cache = shared_cache_dir_for(tmp_path)
     backups = tmp_path / "backups"
@@ -384,6 +388,7 @@ def test_restore_saves_an_edited_added_test_in_its_pre_restore_backup(tmp_path: 
 
 # --- 9. Recovery runs before the SDK is judged -----------------------------------------------------
 
+@pytest.mark.e2e
 def test_a_crash_inside_the_three_rename_fallback_is_recovered_by_restore(tmp_path: Path) -> None:
     cache = shared_cache_dir_for(tmp_path)
     env = cli_env(tmp_path / "backups", cache)
@@ -466,6 +471,7 @@ def test_fix_imports_never_writes_through_a_link(tmp_path: Path) -> None:
 
 # --- 12. Every wait is bounded, with a clear error ------------------------------------------------
 
+@pytest.mark.e2e
 def test_the_generator_is_stopped_at_its_timeout(tmp_path: Path) -> None:
     env = cli_env(tmp_path / "backups", tmp_path / "cache", REGEN_GENERATOR_TIMEOUT="0.5")
     started = time.monotonic()
@@ -484,6 +490,7 @@ def test_an_import_that_hangs_is_stopped_at_the_import_timeout(tmp_path: Path) -
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.e2e
 def test_the_nox_gate_is_stopped_at_the_test_timeout(tmp_path: Path) -> None:
     root = new_sdk(tmp_path)
     started = time.monotonic()
@@ -554,6 +561,7 @@ def run_plain(task: str, *args: str, env: Dict[str, str]) -> CliResult:
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
+@pytest.mark.e2e
 def test_an_unreadable_file_is_one_error_line_and_the_tree_stays_whole(tmp_path: Path) -> None:
     cache = shared_cache_dir_for(tmp_path)
     env = cli_env(tmp_path / "backups", cache)
@@ -574,6 +582,7 @@ def test_an_unreadable_file_is_one_error_line_and_the_tree_stays_whole(tmp_path:
         secret_file.chmod(0o644)
 
 
+@pytest.mark.e2e
 def test_a_leftover_nobody_can_delete_does_not_block_later_runs(tmp_path: Path) -> None:
     env = cli_env(tmp_path / "backups", tmp_path / "cache")
     root = new_sdk(tmp_path)
@@ -593,6 +602,7 @@ def test_a_leftover_nobody_can_delete_does_not_block_later_runs(tmp_path: Path) 
 
 # --- 5. fix-imports runs in the same transaction as replace ---------------------------------------
 
+@pytest.mark.e2e
 def test_fix_imports_killed_mid_swap_loses_nothing(tmp_path: Path) -> None:
     env = cli_env(tmp_path / "backups", tmp_path / "cache")
     adapter = "adapters/api/workflow_resource_api.py"
@@ -629,6 +639,7 @@ def test_fix_imports_killed_mid_swap_loses_nothing(tmp_path: Path) -> None:
 
 # --- 16. Killed diff and detect-edits runs leave no work folder for good ---------------------------
 
+@pytest.mark.e2e
 def test_a_killed_diffs_work_folder_is_swept_by_the_next_command(tmp_path: Path) -> None:
     cache = shared_cache_dir_for(tmp_path)
     env = cli_env(tmp_path / "backups", cache)

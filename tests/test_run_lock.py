@@ -78,6 +78,7 @@ def test_same_process_cannot_take_it_twice(target: SdkTarget) -> None:
     assert not lock_path(target).exists()
 
 
+@pytest.mark.e2e
 def test_concurrent_run_is_refused_then_stale_lock_is_taken_over(
     target: SdkTarget, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

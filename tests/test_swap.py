@@ -184,6 +184,7 @@ def start_paused_swap(target: SdkTarget, tmp_path: Path, pause: str, **env: str)
     return child
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "plan,pause,fallback",
     [
@@ -233,6 +234,7 @@ def test_kill_9_mid_swap_loses_nothing(
     assert recover(target) is None
 
 
+@pytest.mark.e2e
 def test_kill_9_in_the_gap_of_the_rename_fallback(target: SdkTarget, tmp_path: Path) -> None:
     old = trees(target, target.package_dir)
     stage(target, "exchange")
@@ -251,6 +253,7 @@ def test_kill_9_in_the_gap_of_the_rename_fallback(target: SdkTarget, tmp_path: P
     assert_settled(target)
 
 
+@pytest.mark.e2e
 def test_recover_survives_a_crash_during_recover(target: SdkTarget, tmp_path: Path) -> None:
     old = trees(target, target.package_dir)
     stage(target, "exchange")
@@ -266,6 +269,7 @@ def test_recover_survives_a_crash_during_recover(target: SdkTarget, tmp_path: Pa
     assert_settled(target)
 
 
+@pytest.mark.e2e
 def test_recover_refuses_a_tree_it_does_not_recognise(target: SdkTarget, tmp_path: Path) -> None:
     stage(target, "exchange")
     child = start_paused_swap(target, tmp_path, "1")
@@ -280,6 +284,7 @@ def test_recover_refuses_a_tree_it_does_not_recognise(target: SdkTarget, tmp_pat
     assert journal_path(target).exists()  # kept for a human to look at
 
 
+@pytest.mark.e2e
 def test_discard_staging_keeps_what_an_outstanding_swap_needs(target: SdkTarget, tmp_path: Path) -> None:
     old = trees(target, target.package_dir)
     stage(target, "exchange")
@@ -294,6 +299,7 @@ def test_discard_staging_keeps_what_an_outstanding_swap_needs(target: SdkTarget,
     assert_settled(target)
 
 
+@pytest.mark.e2e
 def test_rollback_of_an_outstanding_swap(target: SdkTarget, tmp_path: Path) -> None:
     old = trees(target, target.package_dir)
     stage(target, "exchange")

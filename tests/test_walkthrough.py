@@ -90,6 +90,7 @@ def test_replace_blocks_needs_the_markers() -> None:
         walkthrough.replace_blocks(doc, {"y": "new"})
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "sdk").is_dir(), reason="needs ../shared (real SDK and spec)")
 def test_doc_excerpts_are_current_for_the_first_steps() -> None:
