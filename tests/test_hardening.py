@@ -82,16 +82,6 @@ def one_error(done: "subprocess.CompletedProcess[str]") -> str:
     return lines[0]
 
 
-_CACHE: List[Path] = []
-
-
-def shared_cache_dir_for(tmp_path: Path) -> Path:
-    """One generator cache for this module's runs (each spec is generated once)."""
-    if not _CACHE:
-        _CACHE.append(tmp_path.parent / "hardening-cache")
-    return _CACHE[0]
-
-
 def start_regenerate(tmp_path: Path, root: Path, cache: Path, spec: Path, *args: str,
                      **env: str) -> "subprocess.Popen[bytes]":
     """A real `invoke regenerate --yes --skip-tests` in its own process group (for kill -9)."""
@@ -282,8 +272,8 @@ def test_import_gate_that_imported_nothing_fails(tmp_path: Path) -> None:
 # --- 4. Backups belong to a checkout (its resolved path), not to a folder name ------------------
 
 @pytest.mark.e2e
-def test_two_checkouts_with_the_same_name_never_share_backups(tmp_path: Path) -> None:
-    cache = shared_cache_dir_for(tmp_path)
+def test_two_checkouts_with_the_same_name_never_share_backups(generator_cache: Path, tmp_path: Path) -> None:
+    cache = generator_cache
     env = cli_env(tmp_path / "backups", cache)
     a = new_sdk(tmp_path / "a", name="conductor-python")
     b = new_sdk(tmp_path / "b", name="conductor-python")
@@ -317,8 +307,8 @@ def test_two_checkouts_with_the_same_name_never_share_backups(tmp_path: Path) ->
 # --- 6. backup and prune-backups take the lock and recover first --------------------------------
 
 @pytest.mark.e2e
-def test_backup_and_prune_wait_for_a_run_and_settle_a_killed_one(tmp_path: Path) -> None:
-    cache = shared_cache_dir_for(tmp_path)
+def test_backup_and_prune_wait_for_a_run_and_settle_a_killed_one(generator_cache: Path, tmp_path: Path) -> None:
+    cache = generator_cache
     backups = tmp_path / "backups"
     env = cli_env(backups, cache)
     root = new_sdk(tmp_path)
@@ -364,8 +354,8 @@ def test_prune_keeps_the_newest_successful_runs_backup(tmp_path: Path) -> None:
 # --- 7. restore keeps what it removes or overwrites ----------------------------------------------
 
 @pytest.mark.e2e
-def test_restore_saves_an_edited_added_test_in_its_pre_restore_backup(tmp_path: Path) -> None:
-    cache = shared_cache_dir_for(tmp_path)
+def test_restore_saves_an_edited_added_test_in_its_pre_restore_backup(generator_cache: Path, tmp_path: Path) -> None:
+    cache = generator_cache
     backups = tmp_path / "backups"
     env = cli_env(backups, cache)
     root = new_sdk(tmp_path)
@@ -389,8 +379,8 @@ def test_restore_saves_an_edited_added_test_in_its_pre_restore_backup(tmp_path: 
 # --- 9. Recovery runs before the SDK is judged -----------------------------------------------------
 
 @pytest.mark.e2e
-def test_a_crash_inside_the_three_rename_fallback_is_recovered_by_restore(tmp_path: Path) -> None:
-    cache = shared_cache_dir_for(tmp_path)
+def test_a_crash_inside_the_three_rename_fallback_is_recovered_by_restore(generator_cache: Path, tmp_path: Path) -> None:
+    cache = generator_cache
     env = cli_env(tmp_path / "backups", cache)
     root = new_sdk(tmp_path)
     before = sdk_digest(root)
@@ -562,8 +552,8 @@ def run_plain(task: str, *args: str, env: Dict[str, str]) -> CliResult:
 
 
 @pytest.mark.e2e
-def test_an_unreadable_file_is_one_error_line_and_the_tree_stays_whole(tmp_path: Path) -> None:
-    cache = shared_cache_dir_for(tmp_path)
+def test_an_unreadable_file_is_one_error_line_and_the_tree_stays_whole(generator_cache: Path, tmp_path: Path) -> None:
+    cache = generator_cache
     env = cli_env(tmp_path / "backups", cache)
     root = new_sdk(tmp_path)
     secret_file = pkg(root) / "adapters" / "private.py"
@@ -640,8 +630,8 @@ def test_fix_imports_killed_mid_swap_loses_nothing(tmp_path: Path) -> None:
 # --- 16. Killed diff and detect-edits runs leave no work folder for good ---------------------------
 
 @pytest.mark.e2e
-def test_a_killed_diffs_work_folder_is_swept_by_the_next_command(tmp_path: Path) -> None:
-    cache = shared_cache_dir_for(tmp_path)
+def test_a_killed_diffs_work_folder_is_swept_by_the_next_command(generator_cache: Path, tmp_path: Path) -> None:
+    cache = generator_cache
     env = cli_env(tmp_path / "backups", cache)
     root = new_sdk(tmp_path)
     earlier = {p.name for p in cache.glob("diff-*")} if cache.is_dir() else set()
