@@ -19,6 +19,8 @@ from conductor_regen.backups import (
     list_backups,
     load_manifest,
     prune_backups,
+    restore_point,
+    retain_runs,
     set_outcome,
     slugify,
     verify_backup,
@@ -230,3 +232,23 @@ def test_damaged_backup_is_detected(target: SdkTarget, store: Path) -> None:
 def test_store_inside_a_managed_folder_is_refused(target: SdkTarget) -> None:
     with pytest.raises(BackupError, match="inside the managed folder"):
         create_backup(target.http_dir / "backups", target, "v1")
+
+
+def test_retention_keeps_the_last_runs_and_everything_restore_needs(target: SdkTarget, store: Path) -> None:
+    made = []
+    for outcome in ("succeeded", "pre-restore", "manual", "succeeded", "rolled-back", "pre-restore", "succeeded"):
+        made.append(set_outcome(create_backup(store, target, outcome), outcome))
+    assert restore_point(store, target.name).id == made[-1].id
+
+    removed = retain_runs(store, target.name, 2)
+
+    # Runs are made[0], [3], [4], [6]: the last two are [4] and [6], so everything from [4] on stays.
+    assert sorted(b.id for b in removed) == sorted(b.id for b in made[:4])
+    assert sorted(b.id for b in list_backups(store, target.name)) == sorted(b.id for b in made[4:])
+    assert retain_runs(store, target.name, 0) == []
+
+
+def test_the_restore_point_skips_snapshots_taken_by_restore(target: SdkTarget, store: Path) -> None:
+    run = set_outcome(create_backup(store, target, "v1"), "succeeded")
+    set_outcome(create_backup(store, target, "pre-restore"), "pre-restore")
+    assert restore_point(store, target.name).id == run.id

@@ -289,8 +289,14 @@ def test_backups_and_backup(tmp_path: Path, env: Dict[str, str]) -> None:
 
     r = run_cli("backups", "--sdk", str(root), env=env)
     assert r.code == 0, r
-    rows = [line.split() for line in r.stdout.splitlines() if line.strip()]
+    header, *rows, footer = [line.split() for line in r.stdout.splitlines() if line.strip()]
+    assert header == ["ID", "CREATED", "SPEC", "SIZE", "(B)", "OUTCOME"], r
+    # `*` marks the default restore point: the newest backup not taken by a restore.
+    marks = [row[0] == "*" for row in rows]
+    rows = [row[1:] if mark else row for row, mark in zip(rows, marks)]
     assert [(row[0], row[-1]) for row in rows] == [(second.name, "manual"), (first.name, "succeeded")], r
+    assert marks == [True, False], r
+    assert second.name in " ".join(footer), r
 
 
 
@@ -346,6 +352,38 @@ def test_restore_after_a_successful_run_puts_the_tree_back_byte_for_byte(tmp_pat
     assert folders_digest(runs[1] / "tree") == {
         n: {k[len(f"{PACKAGE}/{n}/"):]: v for k, v in regenerated.items() if k.startswith(f"{PACKAGE}/{n}/")}
         for n in MANAGED}
+
+
+def test_regenerate_restore_restore_is_the_tree_before_the_run_and_forward_takes_an_id(
+        tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path, mutate=perturb)
+    before = sdk_digest(root)
+    assert regen(root, env, "--yes", "--skip-tests").code == 0
+    regenerated = sdk_digest(root)
+    assert regenerated != before
+
+    first = run_cli("restore", "--yes", "--sdk", str(root), env=env)
+    assert first.code == 0, first
+    assert sdk_digest(root) == before
+    [pre_restore] = [b.name for b in backup_dirs(tmp_path / "backups") if manifest(b)["outcome"] == "pre-restore"]
+
+    # A second restore is a no-op that says so, and names the way forward.
+    second = run_cli("restore", "--yes", "--sdk", str(root), env=env)
+    assert second.code == 0, second
+    assert "nothing to restore" in second.stdout, second
+    assert f"invoke restore --backup {pre_restore}" in second.stdout, second
+    assert sdk_digest(root) == before
+    assert len(backup_dirs(tmp_path / "backups")) == 2  # no snapshot taken for a no-op
+
+    listing = run_cli("backups", "--sdk", str(root), env=env)
+    assert listing.stdout.splitlines()[0].split() == ["ID", "CREATED", "SPEC", "SIZE", "(B)", "OUTCOME"], listing
+
+    forward = run_cli("restore", "--yes", "--sdk", str(root), "--backup", pre_restore, env=env)
+    assert forward.code == 0, forward
+    assert sdk_digest(root) == regenerated
+    # Forward again, the default restore undoes the run once more.
+    assert run_cli("restore", "--yes", "--sdk", str(root), env=env).code == 0
+    assert sdk_digest(root) == before
 
 
 def test_restore_without_yes_and_no_answer_changes_nothing(tmp_path: Path, env: Dict[str, str]) -> None:

@@ -317,9 +317,10 @@ def test_sigkill_then_restore_gives_the_old_tree(tmp_path: Path, regen_cache: Pa
     assert "stale lock" in r.output, r  # the killed run's lock names a pid that is gone
     if complete or known:
         assert r.code == 0, r
-        assert "verified against its manifest" in r.stdout, r
         restored_from = known[-1] if not complete else run_backup.name
-        assert f"restored backup {restored_from}" in r.stdout, r
+        # Recovery may already have rolled the tree back; then restore checks it and changes nothing.
+        assert (f"restored backup {restored_from}" in r.stdout and "verified against its manifest" in r.stdout) \
+            or f"the tree already matches backup {restored_from}" in r.stdout, r
         if point == "after-first-exchange":
             assert "rolled back interrupted run" in r.output, r
         if point == "after-commit":

@@ -307,3 +307,7 @@ def test_restore_puts_the_pristine_tree_back_byte_for_byte(real_run: RealRun) ->
     assert _no_pycache(root) == [] and _no_pycache(real_run.pristine) == []
     assert git(root, "status", "--porcelain", "--ignored") == ""
     assert [manifest(b)["outcome"] for b in backup_dirs(real_run.backups, root.name)] == ["succeeded", "pre-restore"]
+    # Restore again: a no-op that says so (regenerate, restore, restore is the tree before the run).
+    again = run_cli("restore", "--yes", "--sdk", str(root), env=cli_env(real_run.backups, real_run.cache))
+    assert again.code == 0 and "nothing to restore" in again.stdout, again
+    assert sdk_digest(root) == real_run.before

@@ -337,6 +337,11 @@ def prune_backups(store: Path, target_name: str, keep: int, sdk_root: Optional[P
     doomed = [b for b in complete[keep:] if b.id not in protected]
     # An incomplete backup newer than everything may be one being written right now.
     doomed += [b for b in backups[1:] if not b.complete]
+    return _delete(doomed)
+
+
+def _delete(doomed: list[Backup]) -> list[Backup]:
+    """Delete backups oldest first; return them."""
     removed: list[Backup] = []
     for backup in sorted(doomed, key=lambda b: (b.created, b.id)):
         try:
@@ -345,7 +350,7 @@ def prune_backups(store: Path, target_name: str, keep: int, sdk_root: Optional[P
             remove_path(backup.path)
         except OSError as exc:
             raise BackupError(f"could not delete backup {backup.path}: {exc}", "check permissions") from exc
-        log.info("pruned backup %s", backup.id)
+        log.debug("pruned backup %s", backup.id)
         removed.append(backup)
     return removed
 
@@ -383,3 +388,57 @@ def compare_files(manifest: dict[str, Any], base: Path) -> list[str]:
         elif name not in absent and not exists:
             problems.append(f"missing: {name}")
     return problems
+
+
+# --- restore points and retention ---------------------------------------------------------------
+# Backups a restore takes of the tree it replaces; they are never what "undo the last run" goes back to.
+SNAPSHOT_OUTCOMES = frozenset({"pre-restore"})
+# Manifest key: the pre-restore backup a restore saved when it undid this backup's run.
+UNDONE_BY = "undone_by"
+
+
+def restore_point(store: Path, target_name: str, sdk_root: Optional[Path] = None) -> Backup:
+    """The state before the newest run: the newest complete backup not taken by a restore."""
+    for backup in list_backups(store, target_name, sdk_root):
+        if backup.complete and backup.outcome not in SNAPSHOT_OUTCOMES:
+            return backup
+    raise BackupError(
+        f"no complete backup of {target_name} in {store} to undo a run with",
+        "a backup is taken automatically before each regeneration; `invoke backups` lists them",
+    )
+
+
+def undone_by(backup: Backup) -> str:
+    """The pre-restore backup saved when a restore undid this backup's run ('' when never undone)."""
+    return str(load_manifest(backup).get(UNDONE_BY, ""))
+
+
+def mark_undone(backup: Backup, by: Backup) -> None:
+    """Record that restoring `backup` replaced the tree saved as `by` (the way forward again)."""
+    manifest = load_manifest(backup)
+    manifest[UNDONE_BY] = by.id
+    atomic_write_json(backup.manifest_path, manifest)
+
+
+def retain_runs(store: Path, target_name: str, keep_runs: int, sdk_root: Optional[Path] = None) -> list[Backup]:
+    """Delete backups older than the `keep_runs`-th newest run backup; 0 keeps everything.
+
+    Everything from that run on is kept (its pre-restore and manual backups too), so the default
+    restore point and the way forward from it are never pruned.
+    """
+    if keep_runs < 0:
+        raise ConfigError(f"cannot keep {keep_runs} runs' backups", "use 0 (keep all) or more")
+    backups = list_backups(store, target_name, sdk_root)
+    runs = [b for b in backups if b.complete and b.outcome not in SNAPSHOT_OUTCOMES | {"manual"}]
+    if keep_runs == 0 or len(runs) <= keep_runs:
+        return []
+    oldest_kept = backups.index(runs[keep_runs - 1])
+    keep = set(b.id for b in backups[: oldest_kept + 1])
+    try:
+        keep.add(restore_point(store, target_name, sdk_root).id)
+    except BackupError:
+        pass
+    removed = _delete([b for b in backups[oldest_kept + 1:] if b.id not in keep])
+    if removed:
+        log.info("pruned %d old backup(s), keeping the last %d runs (setting backups_keep)", len(removed), keep_runs)
+    return removed

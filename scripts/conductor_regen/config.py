@@ -102,6 +102,8 @@ class Settings:
     generator: GeneratorConfig = GeneratorConfig()
     sdk: SdkConfig = SdkConfig()
     backups_dir: Path = Path("backups")
+    # Automatic retention after each run and restore: backups older than the last N runs go (0 keeps all).
+    backups_keep: int = 10
     cache_dir: Path = Path(".cache")
     verbose: bool = False
     import_timeout: float = 600.0  # seconds for one import check of the whole async client
@@ -119,6 +121,7 @@ ENV_KEYS: Mapping[str, str] = {
     "REGEN_GENERATOR_BACKEND": "generator.backend",
     "REGEN_JAVA_HEAP": "generator.java_heap",
     "REGEN_BACKUPS_DIR": "backups_dir",
+    "REGEN_BACKUPS_KEEP": "backups_keep",
     "REGEN_CACHE_DIR": "cache_dir",
     "REGEN_FETCH_TIMEOUT": "fetch.timeout",
     "REGEN_FETCH_DEADLINE": "fetch.deadline",

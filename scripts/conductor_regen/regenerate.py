@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .binding_check import BindingResult, check_bindings
-from .backups import Backup, attach, create_backup, record_added_outside, set_outcome
+from .backups import Backup, attach, create_backup, record_added_outside, retain_runs, set_outcome
 from .change_analysis import Change, analyze, to_json_list
 from .impact import count_by_impact, usage_from
 from .compat_fields import keep_removed_fields
@@ -421,11 +421,11 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
             outcome = "rolled-back"
         report = Report(outcome=outcome, steps=tuple(steps.steps), files=plan.files, backup_id=backup.id,
                         error=error, tests=tests, **base)  # type: ignore[arg-type]
-        _keep(report, backup, outcome, options)
+        _keep(report, backup, outcome, options, settings)
         raise
     report = Report(outcome="succeeded", steps=tuple(steps.steps), files=plan.files, backup_id=backup.id,
                     tests=tests, **base)  # type: ignore[arg-type]
-    _keep(report, backup, "succeeded", options)
+    _keep(report, backup, "succeeded", options, settings)
     return report
 
 
@@ -456,13 +456,15 @@ def write_outside(target: SdkTarget, backup: Backup, files: Sequence[OutsideFile
     return notes
 
 
-def _keep(report: Report, backup: Backup, outcome: str, options: RegenOptions) -> None:
-    """File the report in the run's backup folder (and at --report)."""
+def _keep(report: Report, backup: Backup, outcome: str, options: RegenOptions, settings: Settings) -> None:
+    """File the report in the run's backup folder (and at --report), then apply the retention."""
     attach(backup, "report.json", report.to_json().encode())
     attach(backup, "report.md", report.to_markdown().encode())
     set_outcome(backup, outcome)
     if options.report_path:
         write_report(report, options.report_path)
+    retain_runs(settings.backups_dir, backup.path.parent.name, settings.backups_keep,
+                Path(backup.sdk_root) if backup.sdk_root else None)
 
 
 def write_report(report: Report, path: Path) -> None:
@@ -619,8 +621,9 @@ _ALL_IMPORT = "every module of the async client imports (apart from any listed a
 
 def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
                 ask: Callable[[str], bool], moved: bool = False) -> List[str]:
-    """`invoke restore`: finish or undo an interrupted run, then put a backup back and verify it."""
-    from .backups import get_backup
+    """`invoke restore`: finish an interrupted run, then undo the last run (or restore --backup ID) and verify."""
+    from .backups import get_backup, mark_undone, restore_point, undone_by, verify_tree
+    from .restore import outside_leftovers
 
     lines: List[str] = []
     with sdk_lock(target):
@@ -629,13 +632,23 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
             lines.append(recovered)
         sweep_work_dirs(settings.cache_dir)
         try:
-            chosen = get_backup(settings.backups_dir, target.name, backup_id, None if moved else target.root)
+            root = None if moved else target.root
+            chosen = (get_backup(settings.backups_dir, target.name, backup_id, root) if backup_id
+                      else restore_point(settings.backups_dir, target.name, root))
         except BackupError as exc:
             if recovered and backup_id is None:
                 # The interrupted run never got as far as a backup, so it never touched the tree.
                 raise BackupError(exc.message, f"{recovered}; the tree is as it was, nothing needs restoring") \
                     from exc
             raise
+        if not verify_tree(chosen, target) and not outside_leftovers(target, chosen):
+            # Restoring again would only flip back and forth: a second restore undoes nothing.
+            forward = undone_by(chosen)
+            lines.append(f"nothing to restore: the tree already matches backup {chosen.id}"
+                         + (" (the state before the last run)" if backup_id is None else ""))
+            if forward:
+                lines.append(f"to go forward again: invoke restore --backup {forward}")
+            return lines
         if not ask(f"{', '.join(target.managed)} of {target.root} from backup {chosen.id}"):
             raise Aborted("restore declined; nothing was changed", "pass --yes to skip the question")
         # The live tree may hold work nobody saved: keep it too, so a restore never loses anything,
@@ -646,8 +659,10 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
         touched = added_outside(chosen_manifest) + list(saved_outside(chosen_manifest))
         current = set_outcome(create_backup(settings.backups_dir, target, "pre-restore", outside=touched),
                               "pre-restore")
-        lines.append(f"saved the current tree as backup {current.id}")
+        lines.append(f"saved the current tree as backup {current.id} (go forward again with --backup {current.id})")
         result = restore_backup(target, chosen, settings.backups_dir, moved=moved)
+        mark_undone(chosen, current)
+        retain_runs(settings.backups_dir, target.name, settings.backups_keep, root)
     lines.append(f"restored backup {result.backup_id}: {result.restored} files put back "
                  f"({result.changed} changed or missing), {result.removed} added file(s) removed; "
                  "verified against its manifest")

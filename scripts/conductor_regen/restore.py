@@ -163,3 +163,9 @@ def _remove_outside(outside: list[tuple[str, Path]]) -> tuple[str, ...]:
         elif os.path.lexists(path):
             log.warning("not removing %s: it is no longer a file", rel)
     return tuple(gone)
+
+
+def outside_leftovers(target: SdkTarget, backup: Backup) -> tuple[str, ...]:
+    """Files the backup's run added outside the managed folders that are still there."""
+    listed = _outside_paths(target, added_outside(load_manifest(backup)))
+    return tuple(rel for rel, path in listed if os.path.lexists(path))

@@ -471,17 +471,28 @@ MOVED_HELP = ("this checkout was moved: also use backups taken from another path
 @task(help={"sdk": SDK_HELP, "moved": MOVED_HELP})
 @edge
 def backups(c: Context, sdk: Optional[str] = None, moved: bool = False) -> None:
-    """List an SDK's backups: id, time, spec version, size, outcome."""
-    from conductor_regen.backups import list_backups
+    """List an SDK's backups: id, time, spec version, size, outcome; `*` marks what restore goes back to."""
+    from conductor_regen.backups import list_backups, restore_point
+    from conductor_regen.errors import BackupError
 
     s = settings(c, **{"sdk.root": sdk})
     target = _target(s)
     found = list_backups(s.backups_dir, target.name, None if moved else target.root)
     if not found:
         print(f"no backups of {target.name} in {s.backups_dir}")
+        return
+    try:
+        point = restore_point(s.backups_dir, target.name, None if moved else target.root).id
+    except BackupError:
+        point = ""
+    row = "{:1} {:40} {:23} {:10} {:>12}  {}"
+    print(row.format("", "ID", "CREATED", "SPEC", "SIZE (B)", "OUTCOME"))
     for b in found:
         when = b.created.strftime("%Y-%m-%d %H:%M:%S UTC")
-        print(f"{b.id:40} {when:23} {b.spec_version:10} {b.size_bytes:>10} B  {b.outcome}")
+        print(row.format("*" if b.id == point else "", b.id, when, b.spec_version, b.size_bytes, b.outcome))
+    if point:
+        print(f"* `invoke restore` goes back to {point} (the state before the last run); "
+              f"keeping the last {s.backups_keep or 'all'} runs")
 
 
 @task(help={"keep": "how many backups to keep (default 5, at least 1; the newest is never pruned)",
@@ -496,12 +507,12 @@ def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None, moved: b
     print(f"removed {len(removed)} backup(s)" + "".join(f"\n  {b.id}" for b in removed))
 
 
-@task(help={"backup": "backup id (default: the latest complete one)", "sdk": SDK_HELP,
-            "yes": "do not ask for confirmation", "moved": MOVED_HELP})
+@task(help={"backup": "backup id (default: the state before the last run; a pre-restore id goes forward again)",
+            "sdk": SDK_HELP, "yes": "do not ask for confirmation", "moved": MOVED_HELP})
 @edge
 def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False,
             moved: bool = False) -> None:
-    """Put the managed folders back from a backup, byte for byte (also finishes interrupted runs)."""
+    """Undo the last run: put the managed folders back byte for byte (also finishes interrupted runs)."""
     from conductor_regen.regenerate import restore_sdk
 
     s = settings(c, **{"sdk.root": sdk})
