@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pytest
 from sdk_copies import (
@@ -223,6 +223,43 @@ def test_a_dirty_tree_is_refused(tmp_path: Path, env: Dict[str, str], kind: str)
     line = r.the_error()
     assert "uncommitted change(s)" in line and path.relative_to(root).as_posix() in line, line
     assert "--allow-dirty" in line.split("/ hint:", 1)[1], line
+    assert sdk_digest(root) == before
+    assert no_backups(tmp_path)
+
+
+def test_a_dry_run_on_a_dirty_tree_warns_and_changes_nothing(tmp_path: Path, env: Dict[str, str]) -> None:
+    root = new_sdk(tmp_path)
+    path = pkg(root) / "http" / "rest.py"
+    path.write_text(path.read_text() + "\n# uncommitted\n")
+    before = sdk_digest(root)
+
+    r = regen(root, env, "--dry-run")
+
+    assert r.code == 0, r
+    assert "warning: 1 uncommitted change(s)" in r.stdout and "--allow-dirty" in r.stdout, r
+    assert sdk_digest(root) == before
+    assert no_backups(tmp_path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--session", "async_test"), "unknown test session(s): async_test"),
+    (("--python", "3.99"), "unknown Python version(s): 3.99"),
+    (("--backend", "dokcer"), "generator.backend='dokcer' is not a generator backend"),
+    (("--java-heap", "2gb"), "generator.java_heap='2gb' is not a JVM heap size"),
+    (("--removed", "kep"), "sdk.removed='kep' is not a policy"),
+])
+def test_a_misspelled_option_fails_within_seconds_before_any_work(tmp_path: Path, env: Dict[str, str],
+                                                                   args: Tuple[str, ...], message: str) -> None:
+    root = new_sdk(tmp_path)
+    before = sdk_digest(root)
+    started = time.monotonic()
+
+    r = regen(root, env, "--yes", *args)
+
+    assert time.monotonic() - started < 15, r
+    assert r.code == 2, r
+    assert message in r.the_error(), r
+    assert r.stdout.strip() == "", r  # not a single step ran
     assert sdk_digest(root) == before
     assert no_backups(tmp_path)
 

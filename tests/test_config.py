@@ -51,3 +51,21 @@ def test_describe_lists_every_value() -> None:
     text = Settings(generator=GeneratorConfig(version="9.9.9")).describe()
     assert "generator.version = '9.9.9'" in text
     assert "sdk.root = None" in text
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("generator.backend", "dokcer", "is not a generator backend"),
+    ("generator.java_heap", "lots", "is not a JVM heap size"),
+    ("sdk.removed", "kep", "is not a policy"),
+    ("backups_keep", "-1", "is negative"),
+    ("fetch.timeout", "0", "must be positive"),
+])
+def test_values_that_cannot_work_fail_when_settings_resolve(key: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_settings({}, {}, {key: value})
+
+
+def test_values_that_work_resolve() -> None:
+    s = resolve_settings({}, {}, {"generator.backend": "npm", "generator.java_heap": "1536m", "sdk.removed": "fail",
+                                  "backups_keep": "0"})
+    assert (s.generator.backend, s.generator.java_heap, s.sdk.removed, s.backups_keep) == ("npm", "1536m", "fail", 0)

@@ -296,6 +296,16 @@ def test_nox_command(tmp_path: Path) -> None:
         "async_tests-3.11", "lint", "typecheck"]
 
 
+def test_pythons_are_checked_against_the_matrix_and_the_machine(tmp_path: Path) -> None:
+    tm.check_pythons([tm.current_python()], {"PATH": ""})
+    with pytest.raises(ConfigError, match="unknown Python version.*3.99"):
+        tm.check_pythons(["3.99"], {})
+    other = next(p for p in tm.PYTHONS if p != tm.current_python())
+    # No pyenv, nothing on PATH: the interpreter is missing, and that is said before any work.
+    with pytest.raises(ConfigError, match=f"no interpreter for Python {other}"):
+        tm.check_pythons([other], {"PATH": str(tmp_path), "PYENV_ROOT": str(tmp_path)})
+
+
 def test_unknown_session_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown test session.*async_units, lint-x"):
         tm.nox_command(tmp_path, ["async_units", "async_unit-3.12", "lint-x"])

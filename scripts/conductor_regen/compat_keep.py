@@ -32,6 +32,7 @@ from .codemods import (
     replace_class,
     used_names,
 )
+from .config import REMOVED_POLICIES
 from .errors import ConfigError, VerificationError
 from .operations import module_operations
 from .reference_check import (
@@ -46,7 +47,7 @@ from .sdk_target import safe_join
 
 log = logging.getLogger(__name__)
 
-POLICIES = ("keep", "drop", "fail")
+POLICIES = REMOVED_POLICIES
 # Each round can only uncover what the previous one copied in; real chains are a few links long.
 MAX_ROUNDS = 20
 

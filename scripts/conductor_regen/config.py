@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping, Optional, Tuple, Union, get_args, get_origin, get_type_hints
 
@@ -229,4 +230,37 @@ def resolve_settings(
             if key not in known:
                 raise ConfigError(f"unknown setting '{key}'")
             merged[key] = value
-    return _build(Settings, merged, "")  # type: ignore[no-any-return]
+    settings: Settings = _build(Settings, merged, "")
+    check_values(settings)
+    return settings
+
+
+# The accepted values of the enumerated settings (generator_backends and compat_keep use these).
+GENERATOR_BACKENDS: Tuple[str, ...] = ("jar", "docker", "npm")
+REMOVED_POLICIES: Tuple[str, ...] = ("keep", "drop", "fail")
+# A JVM -Xmx size: digits with an optional k/m/g unit.
+_HEAP = re.compile(r"[1-9][0-9]*[kKmMgG]?")
+
+
+def check_values(settings: Settings) -> None:
+    """ConfigError for any setting whose value cannot work, so a typo fails before any work starts."""
+    gen, sdk, fetch = settings.generator, settings.sdk, settings.fetch
+    problems = []
+    if gen.backend not in GENERATOR_BACKENDS:
+        problems.append((f"generator.backend={gen.backend!r} is not a generator backend",
+                         f"use one of: {', '.join(GENERATOR_BACKENDS)}"))
+    if not _HEAP.fullmatch(gen.java_heap):
+        problems.append((f"generator.java_heap={gen.java_heap!r} is not a JVM heap size",
+                         "use a number with an optional k, m or g unit, e.g. 2g or 1536m"))
+    if sdk.removed not in REMOVED_POLICIES:
+        problems.append((f"sdk.removed={sdk.removed!r} is not a policy", f"use one of: {', '.join(REMOVED_POLICIES)}"))
+    if not sdk.managed or "http" not in sdk.managed:
+        problems.append((f"sdk.managed={','.join(sdk.managed)!r} must include http", "e.g. http,adapters,orkes"))
+    if settings.backups_keep < 0:
+        problems.append((f"backups_keep={settings.backups_keep} is negative", "use 0 (keep all) or more"))
+    if fetch.timeout <= 0 or fetch.retries < 0 or fetch.max_bytes <= 0:
+        problems.append(("fetch.timeout and fetch.max_bytes must be positive, fetch.retries not negative",
+                         "fix them in invoke.yaml, the environment or the command line"))
+    if problems:
+        message, hint = problems[0]
+        raise ConfigError(message + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""), hint)

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from .child_env import child_env
-from .config import GeneratorConfig
+from .config import GENERATOR_BACKENDS, GeneratorConfig
 from .errors import ConfigError, GeneratorError
 from .failure_causes import cause_line, find_cause, missing_tool_hint
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("jar", "docker", "npm")
+BACKENDS = GENERATOR_BACKENDS
 WHEEL = "openapi-generator-cli"
 
 

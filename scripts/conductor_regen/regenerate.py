@@ -297,6 +297,15 @@ def _recover(target: SdkTarget, steps: StepLog) -> None:
                        "put it back with `invoke restore`, or check out the SDK again")
 
 
+def _dirty_notes(target: SdkTarget, options: RegenOptions) -> Tuple[str, ...]:
+    """Refuse uncommitted work in the managed folders, except in a dry run (it changes nothing): warn there."""
+    dirty = check_clean(target, options.allow_dirty or options.dry_run)
+    if dirty and options.dry_run and not options.allow_dirty:
+        return (f"warning: {len(dirty)} uncommitted change(s) in the managed folders; a real run refuses them "
+                "unless you commit them or pass --allow-dirty",)
+    return ()
+
+
 def _base_from(options: RegenOptions, target: SdkTarget, prov: Optional[Provenance],
                fallback_source: str) -> Dict[str, Any]:
     """Report fields for a run whose tree comes from recorded provenance rather than a spec."""
@@ -327,7 +336,7 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
             steps.skip("generate", "the live client was generated from the same spec, generator and options")
             return Report(outcome="no-op", steps=tuple(steps.steps), **base)
         # Only now: a no-op run touches nothing, so it need not insist on a clean tree.
-        check_clean(target, options.allow_dirty)
+        base["notes"] = tuple(base["notes"]) + _dirty_notes(target, options)
         work = new_work_dir(settings.cache_dir, "regen")
         run_id = new_run_id()
         try:
@@ -349,7 +358,7 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                 plan = make_plan(target, staging)
                 if options.dry_run:
                     return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,
-                                  **{**base, "notes": tuple(plan.lines()) + pinning})
+                                  **{**base, "notes": tuple(plan.lines()) + tuple(base["notes"])})
                 if not plan.folders:
                     steps.skip("swap", "the new tree is identical to the live one")
                     return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files, **base)
@@ -538,7 +547,7 @@ def scaffold_sdk(target: SdkTarget, options: RegenOptions, settings: Settings, s
                 steps.skip("swap", "every generated API and model already has an adapter")
                 return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files, **base)
             # Only now, as in regenerate: a no-op touches nothing, so it need not insist on a clean tree.
-            check_clean(target, options.allow_dirty)
+            base["notes"] = tuple(base["notes"]) + _dirty_notes(target, options)
             if options.dry_run:
                 return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,
                               **{**base, "notes": tuple(plan.lines()) + tuple(notes)})

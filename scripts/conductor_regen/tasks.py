@@ -262,6 +262,8 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
 
     s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
                  **{"sdk.root": sdk, "sdk.removed": removed, "sdk.keyword_calls": False if no_keyword_calls else None})
+    # Validates --session/--python before any work; --skip-tests needs no test matrix at all.
+    gate = None if skip_tests else _test_gate(s, session, python, spec)
     target = _target(s)
     options = RegenOptions(
         spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
@@ -270,7 +272,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
         force=force, command=f"{PROGRAM} regenerate",
     )
     steps = StepLog()
-    result = run_regenerate(target, options, s, steps, _confirm, _test_gate(s, session, python, spec), os.environ)
+    result = run_regenerate(target, options, s, steps, _confirm, gate, os.environ)
     if result.outcome == "dry-run":
         for line in result.notes:
             print(line)
@@ -283,7 +285,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
 
 def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str], spec: Optional[str] = None) -> Any:
     try:
-        from conductor_regen.test_matrix import GATE_SESSIONS, gate
+        from conductor_regen.test_matrix import GATE_SESSIONS, check_pythons, check_sessions, gate
     except ImportError as exc:
         # A gate that cannot run is not a gate that passed: stop before anything is touched.
         from conductor_regen.errors import ConfigError
@@ -293,6 +295,9 @@ def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str]
                           "or pass --skip-tests to run without it") from None
     chosen = tuple(sessions or GATE_SESSIONS)
     pythons = (python or f"{sys.version_info[0]}.{sys.version_info[1]}",)
+    # Checked now, before any work: a misspelled session must not fail after the swap.
+    check_sessions(chosen)
+    check_pythons(pythons, os.environ)
     # nox runs in this project's folder: a relative spec path means the caller's folder.
     if spec and not re.match(r"^https?://", spec) and Path(spec).expanduser().exists():
         spec = str(Path(spec).expanduser().resolve())
@@ -548,9 +553,11 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
     import shlex
 
     from conductor_regen.errors import ConfigError, VerificationError
-    from conductor_regen.test_matrix import format_summary, run_matrix
+    from conductor_regen.test_matrix import check_pythons, check_sessions, format_summary, run_matrix
 
     s = settings(c, **{"sdk.root": sdk, "verbose": verbose or None})
+    check_sessions(tuple(session or ()))
+    check_pythons(tuple(python or ()), os.environ)
     if s.sdk.root is None:
         raise ConfigError("no SDK checkout given",
                           "pass --sdk PATH, run from inside the checkout, or set CONDUCTOR_SDK_ROOT")

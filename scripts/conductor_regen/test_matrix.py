@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -555,6 +556,28 @@ def tool_requirements(pyproject: Mapping[str, Any], tool: str) -> Tuple[str, ...
 
 # --- the nox command -----------------------------------------------------------------------------
 
+def check_sessions(sessions: Sequence[str]) -> None:
+    """ConfigError for a session name the noxfile does not define (checked before any work)."""
+    unknown = [s for s in sessions if re.sub(r"-\d+\.\d+$", "", s) not in ALL_SESSIONS]
+    if unknown:
+        raise ConfigError(f"unknown test session(s): {', '.join(unknown)}",
+                          f"choose from {', '.join(ALL_SESSIONS)}")
+
+
+def check_pythons(pythons: Sequence[str], env: Mapping[str, str]) -> None:
+    """ConfigError for a Python the matrix does not cover or this machine cannot run (before any work)."""
+    bad = [p for p in pythons if p not in PYTHONS]
+    if bad:
+        raise ConfigError(f"unknown Python version(s): {', '.join(bad)}",
+                          f"the test sessions run on {', '.join(PYTHONS)} (X.Y)")
+    found = pyenv_interpreters(pythons, env)
+    missing = [p for p in pythons
+               if p != current_python() and p not in found and not shutil.which(f"python{p}", path=env.get("PATH"))]
+    if missing:
+        raise ConfigError(f"no interpreter for Python {', '.join(missing)} on this machine",
+                          "install it (pyenv, uv python install) or pick another --python")
+
+
 def nox_command(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: Sequence[str] = (),
                 pytest_args: Sequence[str] = (), *, noxfile: Path = NOXFILE,
                 junit_dir: Optional[Path] = None, report: Optional[Path] = None,
@@ -565,10 +588,7 @@ def nox_command(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: 
     `reuse` adds `-R` (reuse venvs, skip installs; the SDK is still reinstalled if it changed).
     A session is a name from ALL_SESSIONS, or one with its Python (`async_unit-3.12`).
     """
-    unknown = [s for s in sessions if re.sub(r"-\d+\.\d+$", "", s) not in ALL_SESSIONS]
-    if unknown:
-        raise ConfigError(f"unknown test session(s): {', '.join(unknown)}",
-                          f"choose from {', '.join(ALL_SESSIONS)}")
+    check_sessions(sessions)
     cmd = [sys.executable, "-m", "nox", "-f", str(Path(noxfile).resolve())]
     if pythons and any(s in TOOL_SESSIONS for s in sessions):
         # nox's -p would drop lint and typecheck (they run on nox's own Python): name the Pythons
