@@ -124,3 +124,18 @@ def test_a_template_name_declared_as_query_generates_one_path_parameter(v2_tree:
     assert names == ["self", "workflow_id", "task_reference_name", "request_body"]
     assert len(jump.args.defaults) == 5, "only the _request_* keywords have defaults"
     assert "'taskReferenceName'" in source and "_query_params.append(('taskReferenceName'" not in source
+
+
+def test_a_warm_cache_from_another_backend_is_not_reused_and_provenance_names_the_real_one(
+        tmp_path: Path, settings: Settings) -> None:
+    spec = str(FIXTURES / "orkes-v1.json")
+    jar = generate(spec, tmp_path / "jar", settings, StepLog(), env={})
+    npm_settings = dataclasses.replace(settings, generator=dataclasses.replace(settings.generator, backend="npm"))
+    npm = generate(spec, tmp_path / "npm", npm_settings, StepLog(), env={})
+    again = generate(spec, tmp_path / "npm2", npm_settings, StepLog(), env={})
+
+    assert not jar.tree.cached and not npm.tree.cached and again.tree.cached
+    for out, backend in (("jar", "jar"), ("npm", "npm"), ("npm2", "npm")):
+        prov = json.loads((tmp_path / out / ".regen" / "provenance.json").read_text())
+        assert prov["generator_backend"] == backend, out
+    assert tree_digest(tmp_path / "jar" / "conductor") == tree_digest(tmp_path / "npm" / "conductor")

@@ -100,9 +100,14 @@ def test_renamed_generated_method_fails_the_gate_with_the_test_named(envdir: Pat
     text = api.read_text()
     assert "    async def search(\n" in text
     api.write_text(text.replace("    async def search(\n", "    async def search1(\n"))
+    captured: list[str] = []
     results = tm.run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=junit, stream=False,
-                            env=clean_env())
+                            env=clean_env(), captured=captured)
     assert [(r.session, r.python, r.result) for r in results] == [("async_unit", PY, "failed")]
+    # `invoke test` shows just this part of nox's output, for the failing session only.
+    section = tm.session_output(captured[0], f"async_unit-{PY}")
+    assert section.startswith(f"nox > Running session async_unit-{PY}") and "test_search_workflows" in section
+    assert tm.session_output(captured[0], f"serdeser-{PY}") == ""
     (result,) = results
     assert (result.passed, result.failed) == (25, 1)
     assert result.first_failure.endswith("test_async_workflow_client::test_search_workflows")

@@ -76,3 +76,16 @@ def test_shell_completion(tmp_path: Path) -> None:
     assert "complete" in script and "conductor-regen" in script
     assert set(TASKS) <= set(run("--complete", "--", "conductor-regen").split())
     assert "--skip-tests" in run("--complete", "--", "conductor-regen", "regenerate", "--").split()
+
+
+def test_a_short_flag_means_the_same_option_in_every_task() -> None:
+    meaning: dict = {}
+    for name in TASKS:
+        task = ns.tasks[name]
+        for arg in task.get_arguments(ignore_unknown_help=True):
+            long_names = [n for n in arg.names if len(n) > 1]
+            for short in (n for n in arg.names if len(n) == 1):
+                meaning.setdefault(short, set()).update(long_names)
+    assert meaning, "no task has a short flag"
+    assert {s: m for s, m in meaning.items() if len(m) != 1} == {}
+    assert meaning["s"] == {"spec"} and meaning["d"] == {"sdk"} and meaning["p"] == {"python"}

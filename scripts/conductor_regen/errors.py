@@ -53,6 +53,10 @@ class BackupError(RegenError):
 
 
 class Aborted(RegenError):
-    """The user declined or interrupted the run; nothing was changed."""
+    """The user declined at a prompt; nothing was changed. Not an error: a plain line, exit 1."""
 
-    exit_code = 130
+    exit_code = 1
+
+    def render(self) -> str:
+        """The plain message (a choice, not a failure), then what to do instead."""
+        return self.message + (f" ({self.hint})" if self.hint else "")

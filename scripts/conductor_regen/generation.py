@@ -55,7 +55,9 @@ def check_output_dir(output: Path) -> None:
 
 
 def _cache_entry(settings: Settings, prov: Provenance) -> Path:
-    return settings.cache_dir / "staging" / prov.cache_key()
+    # Keyed by backend too: the output is the same, but the provenance must name the backend that
+    # actually produced the tree, so a jar-made tree is never handed to a run that asked for npm.
+    return settings.cache_dir / "staging" / f"{prov.cache_key()}-{prov.generator_backend}"
 
 
 def _place(new: Path, output: Path) -> None:

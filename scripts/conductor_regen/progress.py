@@ -32,7 +32,7 @@ class StepLog:
         """Time a step; the body may set `.detail` or `.status = "skipped"`."""
         result = StepResult(name)
         self.steps.append(result)
-        log.info("▸ %s ...", name)
+        log.debug("▸ %s ...", name)  # quiet by default: one line per step, when it ends
         start = time.perf_counter()
         try:
             yield result

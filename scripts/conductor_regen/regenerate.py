@@ -68,13 +68,15 @@ class Plan:
     steps: Tuple[str, ...]
     outside: Tuple[OutsideFile, ...] = ()  # files added outside the managed folders, after the swap
 
-    def lines(self) -> List[str]:
-        """The plan for humans (dry run and the confirmation prompt)."""
+    def lines(self, listing: bool = True) -> List[str]:
+        """The plan for humans (dry run and the confirmation prompt); `listing` adds the files, 40 per kind."""
         out = ["plan:"]
         out += [f"  {n}. {s}" for n, s in enumerate(self.steps, 1)]
         out.append(f"files: {len(self.files.added)} added, {len(self.files.removed)} removed, "
                    f"{len(self.files.changed)} changed in {', '.join(self.folders) or 'no folder'}")
         for kind, names in (("+", self.files.added), ("-", self.files.removed), ("~", self.files.changed)):
+            if not listing:
+                break
             out += [f"  {kind} {n}" for n in sorted(names)[:40]]
             if len(names) > 40:
                 out.append(f"  {kind} ... and {len(names) - 40} more")
@@ -358,7 +360,7 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                 plan = make_plan(target, staging)
                 if options.dry_run:
                     return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,
-                                  **{**base, "notes": tuple(plan.lines()) + tuple(base["notes"])})
+                                  plan=tuple(plan.lines(listing=False)), **base)
                 if not plan.folders:
                     steps.skip("swap", "the new tree is identical to the live one")
                     return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files, **base)
@@ -483,6 +485,21 @@ def write_report(report: Report, path: Path) -> None:
     path.with_suffix(".md").write_text(report.to_markdown(), encoding="utf-8")
 
 
+def report_file(report: Report, settings: Settings, target: SdkTarget, wanted: Optional[Path] = None) -> Path:
+    """Where a finished run's Markdown report is: --report, else the run's backup, else the cache (written now)."""
+    from .backups import get_backup
+
+    if wanted is not None:
+        if report.backup_id is None:  # a run that swapped has filed --report already
+            write_report(report, wanted)
+        return wanted.with_suffix(".md")
+    if report.backup_id is not None:
+        return get_backup(settings.backups_dir, target.name, report.backup_id).path / "report.md"
+    path = settings.cache_dir / "reports" / f"{target.name}-{report.outcome}.json"
+    write_report(report, path)
+    return path.with_suffix(".md")
+
+
 def replace_from(target: SdkTarget, source: Path, options: RegenOptions, settings: Settings, steps: StepLog,
                  confirm: Confirm) -> Report:
     """`invoke replace`: swap an existing generated tree into the SDK with the same safety as regenerate."""
@@ -550,7 +567,7 @@ def scaffold_sdk(target: SdkTarget, options: RegenOptions, settings: Settings, s
             base["notes"] = tuple(base["notes"]) + _dirty_notes(target, options)
             if options.dry_run:
                 return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,
-                              **{**base, "notes": tuple(plan.lines()) + tuple(notes)})
+                              plan=tuple(plan.lines(listing=False)), **base)
             if not options.yes and not confirm(plan):
                 raise Aborted("declined at the confirmation prompt; nothing was changed",
                               "rerun with --yes to skip the prompt, or --dry-run to see the plan")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from .change_analysis import Change, render_markdown
@@ -44,6 +45,7 @@ class Report:
     notes: tuple[str, ...] = ()
     # The call binding check: calls bound, findings, keyword rewrites, pre-existing, unresolved receivers.
     binding: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    plan: tuple[str, ...] = ()  # a dry run's plan (steps, file counts, files added outside)
 
     def to_json(self) -> str:
         """Stable JSON (sorted keys, file lists sorted)."""
@@ -67,6 +69,8 @@ class Report:
         out.append(f"- backup: `{self.backup_id}`" if self.backup_id else "- backup: none")
         if self.error:
             out += ["", f"**Error:** {self.error}"]
+        if self.plan:
+            out += ["", "## Plan", "", "```", *self.plan, "```"]
         out += ["", "## Steps", "", "| step | status | seconds | detail |", "|---|---|---:|---|"]
         out += [f"| {s.name} | {s.status} | {s.seconds:.1f} | {s.detail} |" for s in self.steps]
         out += ["", "## Files", "",
@@ -117,3 +121,18 @@ def _change(data: Dict[str, Any]) -> Change:
     """A change back from its report dict (fields the dict lacks keep their defaults)."""
     known = {f.name for f in dataclasses.fields(Change)}
     return Change(**{k: str(v) for k, v in data.items() if k in known})
+
+
+# Notes a maintainer has to act on (review, fix or decide); all the others are only in the report.
+_ACTION = re.compile(r"^(warning|unresolved|would not bind|carried over)\b|deprecated|did not import|cannot", re.I)
+
+
+def action_notes(notes: Sequence[str]) -> List[str]:
+    """The notes that need action, each once, in order."""
+    seen: set[str] = set()
+    out: List[str] = []
+    for note in notes:
+        if note not in seen and _ACTION.search(note):
+            seen.add(note)
+            out.append(note)
+    return out

@@ -30,17 +30,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROGRAM = "invoke"
 
 
-class LetterFlagTask(Task[Any]):
-    """A task whose automatic short flags are letters only.
+# The only short flags, each meaning one option in every task (invoke's automatic ones differed by
+# task: -s was --spec in one and --sdk in another). Every other option is long only.
+SHORT_FLAGS: Dict[str, str] = {
+    "spec": "s", "sdk": "d", "yes": "y", "dry-run": "n", "verbose": "v", "output": "o", "report": "r",
+    "backup": "b", "python": "p", "url": "u", "from": "f",
+}
 
-    Invoke picks the first free character of the dashed name, which can be the dash itself:
-    `--no-cache` then showed as `--, --no-cache` in `--help`. Such an option gets no short flag.
+
+class LetterFlagTask(Task[Any]):
+    """A task whose short flags come from SHORT_FLAGS only, so a letter means the same in every task.
+
+    Invoke picks the first free character of the dashed name, which can be the dash itself
+    (`--, --no-cache` in `--help`) or a letter another task gives to another option.
     """
 
     def arg_opts(self, name: str, default: str, taken_names: Set[str]) -> Dict[str, Any]:
-        """Invoke's argument options, minus a `-` short flag."""
+        """Invoke's argument options, with the short flag from SHORT_FLAGS (or none)."""
         opts = super().arg_opts(name, default, taken_names)
-        opts["names"] = [n for n in opts["names"] if n != "-"]
+        long_name = opts["names"][0]
+        short = SHORT_FLAGS.get(long_name.rstrip("-_"))
+        opts["names"] = [long_name] + ([short] if short and short not in taken_names else [])
         return opts
 
 
@@ -56,7 +66,9 @@ def _setup_logging(verbose: bool) -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     pkg = logging.getLogger("conductor_regen")
     pkg.handlers[:] = [handler]
-    pkg.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Quiet by default: the steps' one line each and warnings; --verbose shows every log line.
+    pkg.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("conductor_regen.progress").setLevel(logging.DEBUG if verbose else logging.INFO)
     pkg.propagate = False
 
 
@@ -223,13 +235,25 @@ def _confirm(plan: Any) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _print_report(report: Any, report_path: Optional[str]) -> None:
-    from conductor_regen.regenerate import write_report
+def _finish(result: Any, s: Settings, target: Any, steps: Any, report: Optional[str] = None) -> None:
+    """Print a run's end: its plan (dry run) and the notes that need action (--verbose: the whole report),
+    the steps' summary, and the report's path as the last line."""
+    from conductor_regen.regenerate import report_file
+    from conductor_regen.report import action_notes
 
-    print(report.to_markdown())
-    if report_path:
-        write_report(report, Path(report_path))
-        print(f"report: {report_path} (+ .md)")
+    if s.verbose:
+        print(result.to_markdown())
+    else:
+        for line in result.plan:
+            print(line)
+        notes = action_notes(result.notes)
+        for note in notes:
+            print(f"note: {note}")
+        others = len(set(result.notes)) - len(notes)
+        if others > 0:
+            print(f"({others} more note(s) in the report)")
+    _summary(steps)
+    print(f"report: {report_file(result, s, target, Path(report) if report else None)}")
 
 
 @task(help={**GEN_HELP, "sdk": SDK_HELP,
@@ -273,14 +297,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     )
     steps = StepLog()
     result = run_regenerate(target, options, s, steps, _confirm, gate, os.environ)
-    if result.outcome == "dry-run":
-        for line in result.notes:
-            print(line)
-    # A run that swapped has already filed --report (also when it failed); others write it here.
-    _print_report(result, report if result.backup_id is None else None)
-    if report and result.backup_id is not None:
-        print(f"report: {report} (+ .md)")
-    _summary(steps)
+    _finish(result, s, target, steps, report)
 
 
 def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str], spec: Optional[str] = None) -> Any:
@@ -408,9 +425,9 @@ def replace(c: Context, from_: str, sdk: Optional[str] = None, yes: bool = False
     options = RegenOptions(spec="", yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
                            command=f"{PROGRAM} replace")
     steps = StepLog()
-    result = replace_from(_target(s), Path(from_), options, s, steps, _confirm)
-    _print_report(result, None)
-    _summary(steps)
+    target = _target(s)
+    result = replace_from(target, Path(from_), options, s, steps, _confirm)
+    _finish(result, s, target, steps)
 
 
 @task(help={"sdk": SDK_HELP, "dry-run": "print the plan (adapters, wiring, tests to add) and change nothing",
@@ -429,12 +446,9 @@ def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = Fal
     options = RegenOptions(spec="", dry_run=dry_run, yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
                            command=f"{PROGRAM} scaffold-adapters")
     steps = StepLog()
-    result = scaffold_sdk(_target(s), options, s, steps, _confirm)
-    if result.outcome == "dry-run":
-        for line in result.notes:
-            print(line)
-    _print_report(result, None)
-    _summary(steps)
+    target = _target(s)
+    result = scaffold_sdk(target, options, s, steps, _confirm)
+    _finish(result, s, target, steps)
 
 
 @task(help={"sdk": SDK_HELP, "keep-failed": "leave a failed tree in place instead of restoring the backup",
@@ -553,7 +567,7 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
     import shlex
 
     from conductor_regen.errors import ConfigError, VerificationError
-    from conductor_regen.test_matrix import check_pythons, check_sessions, format_summary, run_matrix
+    from conductor_regen.test_matrix import check_pythons, check_sessions, format_summary, run_matrix, session_output
 
     s = settings(c, **{"sdk.root": sdk, "verbose": verbose or None})
     check_sessions(tuple(session or ()))
@@ -561,13 +575,19 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
     if s.sdk.root is None:
         raise ConfigError("no SDK checkout given",
                           "pass --sdk PATH, run from inside the checkout, or set CONDUCTOR_SDK_ROOT")
+    # nox's own output streams with --verbose; otherwise it is shown only for the sessions that failed.
     args = shlex.split(pytest_args)
     # lint and typecheck judge themselves; --absolute reaches them as a session option.
     args = [*args, "--absolute"] if absolute and set(session or ()) <= {"lint", "typecheck"} else args
+    captured: List[str] = []
     results = run_matrix(s.sdk.root, tuple(session or ("async_tests",)), tuple(python or ()), args, reuse=reuse,
-                         env=_store_env(s))
+                         env=_store_env(s), stream=s.verbose, captured=captured)
     if not absolute and any(r.result == "failed" for r in results):
         results = _judge(s, _target(s), args)(results)
+    for r in results:
+        if r.result == "failed" and captured and not s.verbose:
+            name = f"{r.session}-{r.python}" if r.python else r.session
+            print(session_output(captured[0], name) or captured[0])
     print()
     for line in format_summary(results):
         print(line)

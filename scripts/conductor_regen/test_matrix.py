@@ -798,7 +798,8 @@ def results_from_report(report: Mapping[str, Any], junit_dir: Path) -> List[Sess
 def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: Sequence[str] = (),
                pytest_args: Sequence[str] = (), *, junit_dir: Optional[Path] = None,
                envdir: Optional[Path] = None, reuse: bool = False, stream: bool = True,
-               env: Optional[Mapping[str, str]] = None, timeout: Optional[float] = None) -> List[SessionResult]:
+               env: Optional[Mapping[str, str]] = None, timeout: Optional[float] = None,
+               captured: Optional[List[str]] = None) -> List[SessionResult]:
     """Run the nox sessions against `sdk` and return one result per session x Python.
 
     `stream`: let nox write to this terminal (else its output is captured and logged at
@@ -827,6 +828,8 @@ def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: S
         output = proc.stdout.decode(errors="replace") if proc.stdout else ""
         if output:
             log.debug("%s", output)
+            if captured is not None:
+                captured.append(output)
         if not report_path.is_file():
             tail = " / ".join(line.strip() for line in output.splitlines()[-3:] if line.strip())
             raise VerificationError(
@@ -970,3 +973,16 @@ def format_summary(results: Sequence[SessionResult]) -> List[str]:
                  + f", {counts['skipped']} skipped")
     return lines
 
+
+
+_SESSION_START = re.compile(r"^nox > Running session (\S+)", re.M)
+
+
+def session_output(output: str, name: str) -> str:
+    """The part of nox's captured output that one session (`async_tests-3.11`) wrote."""
+    starts = [(m.start(), m.group(1)) for m in _SESSION_START.finditer(output)]
+    for n, (start, session) in enumerate(starts):
+        if session == name:
+            end = starts[n + 1][0] if n + 1 < len(starts) else len(output)
+            return output[start:end].rstrip()
+    return ""
