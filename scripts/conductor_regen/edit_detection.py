@@ -18,7 +18,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .codemods import DEPRECATION_MARK
 from .config import Settings
-from .errors import ConfigError, VerificationError
+from .errors import VerificationError
 from .local_edits import LocalEdit
 from .progress import StepLog
 from .provenance import IN_SDK
@@ -249,9 +249,11 @@ def detect_edits(committed_http: Path, pristine_http: Path) -> List[ProposedEdit
 class Detection:
     """What `invoke detect-edits` found in an SDK."""
 
-    spec: str
+    spec: str  # "" when no spec was found: only references to hand-written code are proposed
     edits: Tuple[ProposedEdit, ...]
     sides: OneSided
+    # Edits found with no spec: generated code referring to hand-written code, re-made by every run.
+    carried: Tuple[str, ...] = ()
 
     def to_json(self) -> str:
         """The proposals as a data/local_edits.json document."""
@@ -259,11 +261,16 @@ class Detection:
 
     def lines(self) -> List[str]:
         """A summary for humans."""
-        out = [f"{len(self.edits)} proposed edit(s) against a pristine generation from {self.spec}:"]
+        out = ([f"{len(self.edits)} proposed edit(s) against a pristine generation from {self.spec}:"] if self.spec
+               else ["no spec recorded or given: no pristine generation to diff against (pass --spec for that)"])
         out += [f"  {e.name}: {e.file} ({'content' if e.content is not None else 'pattern' if e.pattern else 'find/replace'})"
                 for e in self.edits]
         out += [f"  only in the SDK (not an edit): {f}" for f in self.sides.only_committed]
         out += [f"  only in the generated tree (deleted by the SDK?): {f}" for f in self.sides.only_pristine]
+        if self.carried:
+            out.append(f"{len(self.carried)} edit(s) referring to hand-written code (every run re-makes them; "
+                       "no entry needed):")
+            out += [f"  {line}" for line in self.carried]
         return out
 
 
@@ -283,10 +290,17 @@ def detect_in_sdk(target: SdkTarget, spec: Optional[str], settings: Settings, st
     from .import_fixing import fix_imports
     from .pipeline import generate
 
+    from .hand_refs import rules_from
+
+    package = ".".join(target.package_dir.relative_to(target.root / "src").parts)
+    with steps.step("find references to hand-written code") as step:
+        rules = rules_from(target.http_dir, package)
+        carried = tuple(f"{r.describe()} ({len(r.live_files)} file(s))" for r in rules)
+        step.detail = f"{len(rules)} edit(s)"
     source = spec or recorded_spec(target.http_dir)
     if not source:
-        raise ConfigError("no spec to compare with: the SDK records none that still exists",
-                          "pass --spec with the spec the SDK's http/ was generated from")
+        # The first meeting with an SDK: no spec, so only the edits that name hand-written code.
+        return Detection("", (), OneSided((), ()), carried)
     work = new_work_dir(settings.cache_dir, "detect-edits")
     try:
         generated = generate(source, work / "staging", settings, steps, env)
@@ -298,6 +312,6 @@ def detect_in_sdk(target: SdkTarget, spec: Optional[str], settings: Settings, st
             edits = tuple(detect_edits(target.http_dir, pristine))
             sides = one_sided(target.http_dir, pristine)
             step.detail = f"{len(edits)} edit(s), {len(sides.only_committed) + len(sides.only_pristine)} one-sided file(s)"
-        return Detection(source, edits, sides)
+        return Detection(source, edits, sides, carried)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -138,6 +138,7 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     notes += keep_removed_fields(target.http_dir, new_http, target.package_dir, staging,
                                  policy=settings.sdk.removed, package=package)
     notes += scaffold_adapters(new_http, staging, package=package)
+    notes += carry_edits(target, new_http, package, options.dry_run)
     # Verify before the swap that everything hand-written still resolves against the new tree.
     problems = check_references(staging, target.package_dir, package=package, sdk_root=target.root)
     if problems and options.dry_run:
@@ -152,6 +153,20 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     elif provenance is not None:
         write_provenance(provenance, new_http / PROVENANCE_IN_SDK)
     return notes
+
+
+def carry_edits(target: SdkTarget, new_http: Path, package: str, dry_run: bool) -> List[str]:
+    """Re-make in the new http/ every reference the live one makes to hand-written code (a deliberate edit)."""
+    from .hand_refs import carry_refs
+
+    carried = carry_refs(target.http_dir, new_http, package)
+    if carried.failures and not dry_run:
+        raise VerificationError(
+            f"{len(carried.failures)} deliberate edit(s) of the generated code cannot be carried into the new "
+            f"tree; first: {carried.failures[0]}",
+            "make the edit in the new tree another way (an entry in .conductor-regen/local_edits.json), "
+            "or drop it from the live client first; nothing was changed")
+    return carried.notes() + [f"warning: {f}" for f in carried.failures]
 
 
 def check_call_bindings(target: SdkTarget, staging: Path, rewrite: bool,
