@@ -292,6 +292,24 @@ def test_request_contract_on_the_regenerated_sdk(real_run: RealRun, tmp_path: Pa
     assert int(CONTRACT_LAST.findall(bad.stdout)[-1][3]) >= 20
 
 
+def test_no_module_is_excused_for_a_missing_package_and_the_adapter_client_edit_is_carried(real_run: RealRun) -> None:
+    """The import gate runs in the SDK's own environment; every API module keeps ApiClient from the adapters."""
+    assert real_run.result.code == 0, real_run.result
+    notes = real_run.report["notes"]
+    assert [n for n in notes if "did not import" in n or "tool's environment" in n] == []
+    status = {s["name"]: s["status"] for s in real_run.report["steps"]}
+    assert status["SDK environment"] == "ok", status
+    sources = {}
+    for module in sorted((pkg(real_run.root) / "http" / "api").glob("*.py")):
+        for line in module.read_text().splitlines():
+            if line.startswith("from ") and " import " in line and "ApiClient" in [
+                    n.strip() for n in line.split(" import ", 1)[1].split(",")]:
+                sources[module.name] = line.split()[1]
+    assert len(sources) > 27 and set(sources.values()) == {"conductor.asyncio_client.adapters"}, sources
+    assert any(n.startswith("carried over edit: ApiClient imported from conductor.asyncio_client.adapters")
+               for n in notes), notes
+
+
 def test_restore_puts_the_pristine_tree_back_byte_for_byte(real_run: RealRun) -> None:
     """Last in the module: it undoes the shared run."""
     assert real_run.result.code == 0, real_run.result
@@ -311,3 +329,4 @@ def test_restore_puts_the_pristine_tree_back_byte_for_byte(real_run: RealRun) ->
     again = run_cli("restore", "--yes", "--sdk", str(root), env=cli_env(real_run.backups, real_run.cache))
     assert again.code == 0 and "nothing to restore" in again.stdout, again
     assert sdk_digest(root) == real_run.before
+

@@ -257,22 +257,41 @@ def make_plan(target: SdkTarget, staging: Path, staged_only: bool = False, tests
     return Plan(folders, files, steps, outside)
 
 
-def import_failures(target: SdkTarget, timeout: float = IMPORT_TIMEOUT) -> Tuple[Tuple[str, str], ...]:
+def import_failures(target: SdkTarget, timeout: float = IMPORT_TIMEOUT,
+                    python: Optional[str] = None) -> Tuple[Tuple[str, str], ...]:
     """Modules of the SDK's async client that fail to import in a fresh interpreter, with their errors."""
     package = package_name(target)
-    return import_all([target.root / "src"], [package], timeout=timeout).failures
+    return import_all([target.root / "src"], [package], python, timeout=timeout).failures
+
+
+def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog) -> Tuple[Optional[str], Tuple[str, ...]]:
+    """The SDK's own environment for the import gate (see sdk_env); this tool's, with a warning, if it cannot be built."""
+    import sys
+
+    from .sdk_env import sdk_python
+
+    with steps.step("SDK environment") as step:
+        try:
+            exe = sdk_python(target.root, settings.cache_dir, f"{sys.version_info[0]}.{sys.version_info[1]}")
+        except VerificationError as exc:
+            step.status = "skipped"
+            step.detail = f"not built: {exc.message}"
+            return None, (f"warning: the import gate ran in this tool's environment, not the SDK's "
+                          f"({exc.message}); modules needing a package it lacks were excused",)
+        step.detail = f"{exe.parent.parent.name} (the SDK and its declared dependencies)"
+    return str(exe), ()
 
 
 def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = (),
-                timeout: float = IMPORT_TIMEOUT) -> List[str]:
+                timeout: float = IMPORT_TIMEOUT, python: Optional[str] = None) -> List[str]:
     """Every module of the SDK's async client must import, except those that already failed the same way.
 
-    The baseline (taken before the swap) excuses modules that need a third-party package this
-    interpreter lacks (e.g. prometheus_client); the gate is about what the regeneration changed.
+    Run in the SDK's own environment (`python`), a missing third-party package is a real failure;
+    the baseline (taken before the swap) excuses only what already failed the same way there.
     """
     excused = set(baseline)
     package = package_name(target)
-    check = import_all([target.root / "src"], [package], timeout=timeout)
+    check = import_all([target.root / "src"], [package], python, timeout=timeout)
     if check.modules == 0:
         # Excused or not, a gate that imported nothing verified nothing: that is not a pass.
         err = dict(check.failures).get(package, "no module found")
@@ -394,8 +413,10 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
            run_id: str, options: RegenOptions, settings: Settings, steps: StepLog,
            run_tests: Optional[TestRunner], base: Dict[str, object]) -> Report:
     """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
+    python, env_notes = gate_interpreter(target, settings, steps)
+    base["notes"] = _notes(base) + env_notes
     with steps.step("back up") as step:
-        baseline = import_failures(target, settings.import_timeout)
+        baseline = import_failures(target, settings.import_timeout, python)
         backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes)
         step.detail = f"{backup.id} ({backup.file_count} files)"
     swapped = False
@@ -414,7 +435,7 @@ def _apply(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], pl
                 step.detail = f"{len(added)} file(s)"
                 base["notes"] = _notes(base) + tuple(added)
         with steps.step("import gate") as step:
-            excused = import_gate(target, baseline, settings.import_timeout)
+            excused = import_gate(target, baseline, settings.import_timeout, python)
             if excused:
                 step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
                 base["notes"] = _notes(base) + tuple(excused)
