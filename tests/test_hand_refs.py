@@ -129,3 +129,15 @@ def test_detect_edits_needs_no_spec(tmp_path: Path, regen_cache: Path) -> None:
                and "(7 file(s))" in line for line in lines), lines
     assert any("conductor.asyncio_client.adapters.models" in line for line in lines), lines
     assert found.to_json() == "[]\n"
+
+
+def test_an_edit_made_in_only_some_modules_of_a_folder_stays_per_file(tmp_path: Path) -> None:
+    def two_modules(root: Path) -> None:
+        for name in ("task_resource_api.py", "workflow_resource_api.py"):
+            module = pkg(root) / "http" / "api" / name
+            module.write_text(module.read_text().replace(GENERATED_IMPORT, ADAPTER_IMPORT))
+
+    root = new_sdk(tmp_path, mutate=two_modules)
+    rules = [r for r in rules_from(pkg(root) / "http", PACKAGE_NAME) if r.kind == "import"]
+    assert [(r.folder, r.scope) for r in rules] == [(False, "api/task_resource_api.py"),
+                                                   (False, "api/workflow_resource_api.py")]

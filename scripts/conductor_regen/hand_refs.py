@@ -11,8 +11,9 @@ new tree, new modules included. One that cannot be re-made stops the run before 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import AbstractSet, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -122,25 +123,47 @@ class _Finder(cst.CSTVisitor):
         return False  # the outermost chain only
 
 
-def _scan(http_dir: Path, package: str) -> Dict[str, _Finder]:
+def _may_refer(text: str, package: str) -> bool:
+    """A cheap textual test: a relative import, or a dotted name into the SDK outside http/."""
+    if re.search(r"^\s*from \.", text, re.M):
+        return True
+    top = re.escape(package.split(".")[0])
+    return any(_is_hand_written(m.group(0), package) for m in re.finditer(rf"\b{top}(?:\.\w+)*", text))
+
+
+def _parse(path: Path, rel: str, package: str, wanted: Callable[[str], bool]) -> Optional[_Finder]:
+    """The file's imports and attribute paths (none when `wanted(text)` is false); None if unparsable."""
+    finder = _Finder(rel, package)
+    try:
+        text = path.read_text(encoding="utf-8")
+        if wanted(text):
+            cst.parse_module(text).visit(finder)
+    except (cst.ParserSyntaxError, UnicodeDecodeError):
+        return None
+    return finder
+
+
+def _scan(http_dir: Path, package: str, whole: AbstractSet[str] = frozenset()) -> Dict[str, _Finder]:
+    """Parse the files that may refer to hand-written code (every file of the folders in `whole`)."""
     found: Dict[str, _Finder] = {}
     for path in sorted(http_dir.rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
         rel = path.relative_to(http_dir).as_posix()
-        finder = _Finder(rel, package)
-        try:
-            cst.parse_module(path.read_text(encoding="utf-8")).visit(finder)
-        except (cst.ParserSyntaxError, UnicodeDecodeError):
-            continue
-        found[rel] = finder
+        finder = _parse(path, rel, package, lambda text: _may_refer(text, package) or _folder(rel) in whole)
+        if finder is not None:
+            found[rel] = finder
     return found
 
 
 def find_refs(http_dir: Path, package: str) -> List[HandRef]:
     """Every import and attribute path from the generated files into hand-written SDK code."""
+    return _refs(_scan(http_dir, package), package)
+
+
+def _refs(scanned: Dict[str, _Finder], package: str) -> List[HandRef]:
     refs: List[HandRef] = []
-    for rel, finder in _scan(http_dir, package).items():
+    for rel, finder in scanned.items():
         refs += [HandRef(rel, "import", module, name) for name, module in sorted(finder.imports.items())
                  if _is_hand_written(module, package)]
         refs += [HandRef(rel, "attribute", path) for path in sorted(finder.attributes)]
@@ -155,7 +178,7 @@ def rules_from(http_dir: Path, package: str) -> List[CarryRule]:
     """The carry rules for a live client: an import edit made in every module of a folder that imports
     the name becomes a folder rule (new modules get it too); anything else stays per file."""
     scanned = _scan(http_dir, package)
-    refs = find_refs(http_dir, package)
+    refs = _refs(scanned, package)
     rules: List[CarryRule] = []
     groups: Dict[Tuple[str, str, str], List[str]] = {}
     for ref in refs:
@@ -163,6 +186,8 @@ def rules_from(http_dir: Path, package: str) -> List[CarryRule]:
             rules.append(CarryRule("attribute", ref.target, "", ref.file, (ref.file,)))
         else:
             groups.setdefault((_folder(ref.file), ref.name, ref.target), []).append(ref.file)
+    # Whether a folder's edit is consistent needs every module of it, not just those the text test picked.
+    scanned = _scan(http_dir, package, {folder for folder, _, _ in groups})
     for (folder, name, target), files in sorted(groups.items()):
         importers = [rel for rel, f in scanned.items() if _folder(rel) == folder and name in f.imports]
         consistent = all(scanned[rel].imports[name] == target for rel in importers)
