@@ -402,10 +402,8 @@ def restore_point(store: Path, target_name: str, sdk_root: Optional[Path] = None
     for backup in list_backups(store, target_name, sdk_root):
         if backup.complete and backup.outcome not in SNAPSHOT_OUTCOMES:
             return backup
-    raise BackupError(
-        f"no complete backup of {target_name} in {store} to undo a run with",
-        "a backup is taken automatically before each regeneration; `invoke backups` lists them",
-    )
+    # Only restore snapshots, or nothing at all: get_backup picks the newest or says why there is none.
+    return get_backup(store, target_name, None, sdk_root)
 
 
 def undone_by(backup: Backup) -> str:
