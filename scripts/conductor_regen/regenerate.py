@@ -715,10 +715,10 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
             raise Aborted("restore declined; nothing was changed", "pass --yes to skip the question")
         # The live tree may hold work nobody saved: keep it too, so a restore never loses anything,
         # including the files outside the managed folders it is about to remove or overwrite.
-        from .backups import added_outside, load_manifest, saved_outside
+        from .backups import load_manifest
+        from .restore import touched_outside
 
-        chosen_manifest = load_manifest(chosen)
-        touched = added_outside(chosen_manifest) + list(saved_outside(chosen_manifest))
+        touched = touched_outside(target, load_manifest(chosen))  # refuses names outside the SDK first
         current = set_outcome(create_backup(settings.backups_dir, target, "pre-restore", outside=touched),
                               "pre-restore")
         lines.append(f"saved the current tree as backup {current.id} (go forward again with --backup {current.id})")

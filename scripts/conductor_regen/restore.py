@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .atomic_io import atomic_write_bytes
 from .backups import (
@@ -129,6 +130,13 @@ def _put_back_outside(backup: Backup, saved: dict[str, str], paths: list[tuple[s
         back.append(rel)
         log.info("put back %s", rel)
     return tuple(back)
+
+
+def touched_outside(target: SdkTarget, manifest: dict[str, Any]) -> list[str]:
+    """The SDK-root-relative files outside the managed folders restoring this manifest removes or
+    overwrites; BackupError if the manifest names one outside the SDK."""
+    listed = added_outside(manifest) + list(saved_outside(manifest))
+    return [rel for rel, _ in _outside_paths(target, listed)]
 
 
 def _outside_paths(target: SdkTarget, listed: list[str]) -> list[tuple[str, Path]]:
