@@ -131,7 +131,6 @@ FACADE = '''from typing import Any, Dict, Optional
 from conductor.asyncio_client.http.api import WorkflowResourceApi
 
 
-
 class WorkflowResourceApiAdapter:
     """Facade over the generated WorkflowResourceApi."""
 

@@ -162,7 +162,6 @@ import os
 import time
 
 
-
 def test_gate_probe():
     marker = os.environ.get("INTERRUPTION_GATE_MARKER")
     if not marker:

@@ -197,7 +197,6 @@ BROKEN_CLIENT = '''\
 """Imports fine against the v1 client, raises at import against v2 (Workflow gains idempotencyKey)."""
 from conductor.asyncio_client.http.models.workflow import Workflow
 
-
 assert hasattr(Workflow, "model_fields") and "idempotency_key" not in Workflow.model_fields
 '''
 

@@ -111,7 +111,6 @@ FAILS_WITH_TOKEN_ADAPTER = '''\
 """Imports while the token adapter is missing; fails once it exists (a stand-in for a broken module)."""
 import importlib.util
 
-
 assert importlib.util.find_spec("conductor.asyncio_client.adapters.api.token_resource_api") is None
 '''
 
