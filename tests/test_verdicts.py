@@ -7,6 +7,8 @@ fail the gate; a failure it did not have is "new" and does.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -184,3 +186,20 @@ def test_a_new_module_that_fails_to_import_the_pristine_way_is_pre_existing() ->
     a_test_not_a_module = judged(("tests.unit.orkes.test_async_x::test_y", self_error))
     assert a_test_not_a_module.verdict == "new"
     assert a_test_not_a_module.detail.startswith("1 new, 0 pre-existing (vs backup b): FAILED tests.unit")
+
+
+def test_regenerate_judges_the_contract_on_the_pristine_tree_against_the_run_spec(
+        generator_cache: Path, tmp_path: Path) -> None:
+    """A contract failure the SDK already had is pre-existing even when the pristine tree records no spec."""
+    from sdk_copies import SPEC_V2, cli_env, new_sdk, run_cli
+    from test_contract_session import break_binding
+
+    root = new_sdk(tmp_path, mutate=break_binding)  # the example SDK records no provenance
+    env = cli_env(tmp_path / "backups", generator_cache)
+    done = run_cli("regenerate", "--spec", str(SPEC_V2), "--sdk", str(root), "--yes", "--session", "contract",
+                   env=env, timeout=600)
+    assert done.code == 0, done.output
+    assert re.search(r"tests .*0 new, \d+ pre-existing", done.output), done.output
+    report = json.loads(next((tmp_path / "backups").rglob("report.json")).read_text())
+    assert report["outcome"] == "succeeded"
+    assert [(t["session"], t["verdict"]) for t in report["tests"]] == [("contract", "pre-existing")]

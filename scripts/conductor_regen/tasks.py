@@ -302,7 +302,8 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
 
 def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str], spec: Optional[str] = None) -> Any:
     try:
-        from conductor_regen.test_matrix import GATE_SESSIONS, check_pythons, check_sessions, gate
+        from conductor_regen.test_matrix import (CONTRACT_SPEC_ENV, GATE_SESSIONS, check_pythons, check_sessions,
+                                                 gate)
     except ImportError as exc:
         # A gate that cannot run is not a gate that passed: stop before anything is touched.
         from conductor_regen.errors import ConfigError
@@ -318,8 +319,11 @@ def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str]
     # nox runs in this project's folder: a relative spec path means the caller's folder.
     if spec and not re.match(r"^https?://", spec) and Path(spec).expanduser().exists():
         spec = str(Path(spec).expanduser().resolve())
+    # The pristine rerun checks the contract against this run's spec too: a pristine tree records none,
+    # and its failures are pre-existing only when judged against the same spec.
+    judge_env = {**_store_env(s), **({CONTRACT_SPEC_ENV: spec} if spec else {})}
     return lambda target: gate(target.root, sessions=chosen, pythons=pythons, spec=spec,
-                                judge=_judge(s, target), env=_store_env(s),
+                                judge=_judge(s, target, env=judge_env), env=_store_env(s),
                                 timeout=s.test_timeout)
 
 
@@ -328,13 +332,13 @@ def _store_env(s: Settings) -> Dict[str, str]:
     return {**os.environ, "REGEN_BACKUPS_DIR": str(s.backups_dir), "REGEN_CACHE_DIR": str(s.cache_dir)}
 
 
-def _judge(s: Settings, target: Any, pytest_args: Any = ()) -> Any:
+def _judge(s: Settings, target: Any, pytest_args: Any = (), env: Optional[Dict[str, str]] = None) -> Any:
     """Compare failed sessions with the SDK before the last regeneration (newest backup, else git HEAD)."""
     from conductor_regen.pristine import find_pristine
     from conductor_regen.verdicts import judge_against
 
     return judge_against(lambda: find_pristine(target, s.backups_dir), cache_dir=s.cache_dir / "baselines",
-                         pytest_args=tuple(pytest_args))
+                         pytest_args=tuple(pytest_args), env=env)
 
 
 @task(help={**GEN_HELP, "sdk": SDK_HELP,

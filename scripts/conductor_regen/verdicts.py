@@ -9,6 +9,7 @@ session that writes JUnit XML with stable test ids is judged the same way.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from pathlib import Path
@@ -24,8 +25,12 @@ KIND = "tests-v2"  # entries are [test id, message]
 JUDGED_IN_SESSION = frozenset(tm.TOOL_SESSIONS)
 
 
-def _key(full_name: str, pytest_args: Sequence[str]) -> str:
-    return "\0".join((full_name, *pytest_args))
+def _key(full_name: str, pytest_args: Sequence[str], env: Optional[Mapping[str, str]] = None) -> str:
+    # The contract's verdicts depend on the spec it checks against, so that spec's content is part of the key.
+    spec = (env or {}).get(tm.CONTRACT_SPEC_ENV, "")
+    if spec and Path(spec).is_file():
+        spec = hashlib.sha256(Path(spec).read_bytes()).hexdigest()
+    return "\0".join((full_name, *pytest_args, *([f"spec={spec}"] if spec else [])))
 
 
 def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir: Path,
@@ -35,7 +40,7 @@ def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir:
     before: Dict[str, List[Tuple[str, str]]] = {}
     missing: List[str] = []
     for name in sessions:
-        hit = cached(cache_dir, KIND, pristine.fingerprint, _key(name, pytest_args))
+        hit = cached(cache_dir, KIND, pristine.fingerprint, _key(name, pytest_args, env))
         if isinstance(hit, list):
             before[name] = [(str(i[0]), str(i[1])) for i in hit if isinstance(i, list) and len(i) == 2]
         else:
@@ -51,7 +56,8 @@ def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir:
     for result in ran:
         # A skipped or passing session had no failures; one without JUnit ids is one failure.
         found = list(result.failures) or [(i, result.message) for i in result.failure_ids]
-        store(cache_dir, KIND, pristine.fingerprint, _key(result.full_name, pytest_args), [list(f) for f in found])
+        store(cache_dir, KIND, pristine.fingerprint, _key(result.full_name, pytest_args, env),
+              [list(f) for f in found])
         before[result.full_name] = found
     return before
 
