@@ -24,7 +24,6 @@ from sdk_copies import (
     run_core,
     sdk_digest,
     settings_for,
-    shared_cache_dir,
     target_for,
 )
 
@@ -39,8 +38,8 @@ PACKAGE_NAME = "conductor.asyncio_client"
 
 
 @pytest.fixture
-def regen_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cache_dir(tmp_path_factory)
+def regen_cache(generator_cache: Path) -> Path:
+    return generator_cache
 
 
 def adapter_client(root: Path) -> None:

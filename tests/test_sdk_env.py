@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sdk_copies import SPEC_V1, new_sdk, pkg, run_core, shared_cache_dir, write
+from sdk_copies import SPEC_V1, new_sdk, pkg, run_core, write
 
 from conductor_regen.sdk_env import env_key, sdk_python
 from conductor_regen.verification import import_all
@@ -18,8 +18,8 @@ MODULE = "conductor.asyncio_client.short_ids"
 
 
 @pytest.fixture
-def regen_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_cache_dir(tmp_path_factory)
+def regen_cache(generator_cache: Path) -> Path:
+    return generator_cache
 
 
 def needs_shortuuid(root: Path) -> None:
