@@ -259,7 +259,9 @@ def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def generator_cache(tmp_path_factory: pytest.TempPathFactory) -> _Path:
     """The session's one generator cache (REGEN_CACHE_DIR / Settings.cache_dir)."""
-    return tmp_path_factory.mktemp("generator-cache")
+    from generated_trees import session_cache_dir
+
+    return session_cache_dir(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,18 @@ OLD_HTTP = FIXTURES / "example_sdk" / "src" / "conductor" / "asyncio_client" / "
 REAL_SPEC = REPO.parent / "shared" / "specs" / "orkes-conductor-api-v2.json"
 PACKAGE = "conductor.asyncio_client.http"
 
+def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
+    """The session's one generator cache (what the `generator_cache` fixture returns): a fixed folder
+    under the session's base temp, so no module-level state is needed to share it."""
+    path = factory.getbasetemp() / "generator-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+# Older names, kept so branches written before the `generator_cache` fixture still collect.
+cache_dir = session_cache_dir
+
+
 def repaired(spec: Path) -> Dict[str, Any]:
     """A spec file after the default fixups (paths without /api), as pinning and analysis see it."""
     document, _ = apply_fixups(json.loads(spec.read_text(encoding="utf-8")), FixupConfig())

@@ -161,6 +161,9 @@ def manifest(backup: Path) -> dict:
 
 # --- shared cache --------------------------------------------------------------------------------
 
+from generated_trees import session_cache_dir as shared_cache_dir  # noqa: E402 - older name, see there
+
+
 # --- shared fixtures' bodies ---------------------------------------------------------------------
 
 def perturb(root: Path) -> None:

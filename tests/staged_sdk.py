@@ -37,6 +37,13 @@ def generate_http(factory: pytest.TempPathFactory, cache: Path, version: str) ->
     return invoke_generate(spec, factory.mktemp(f"generated-{version}") / "out", cache)
 
 
+def generated_http(factory: pytest.TempPathFactory, version: str) -> Path:
+    """Older name: generates on each call; prefer the session's `pristine_http` fixture."""
+    from generated_trees import session_cache_dir
+
+    return generate_http(factory, session_cache_dir(factory), version)
+
+
 def copy_example(base: Path, name: str = "sdk") -> Path:
     """A private copy of the example SDK; returns its root."""
     root = base / name
