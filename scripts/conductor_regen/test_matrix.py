@@ -942,8 +942,10 @@ def with_baseline(results: Sequence[SessionResult], before: Mapping[str, Sequenc
         fresh = [f for f in records if not _is_known(f, known, import_errors)]
         verdict = NEW if fresh else PREEXISTING
         first, message = fresh[0] if fresh else (r.first_failure, r.message)
+        # The contract counts every failure as new on its own; after judging, its line says what is new.
+        summary = re.sub(r"\b\d+ new failures\b", f"{len(fresh)} new failures", r.summary)
         judged.append(dataclasses.replace(r, verdict=verdict, preexisting=len(records) - len(fresh),
-                                          baseline=source, first_failure=first, message=message))
+                                          baseline=source, first_failure=first, message=message, summary=summary))
     return judged
 
 
