@@ -144,10 +144,13 @@ def test_regenerate_and_restore_from_inside_a_checkout(generator_cache: Path, tm
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     assert sdk_digest(root) != before
     assert (pkg(root) / "http" / "api" / "human_task_api.py").is_file()
-    assert "- command: `conductor-regen regenerate`" in done.stdout
     # Run outside the repository: the backup went to the per-user store, keyed by this checkout.
     store = tmp_path / "xdg-data" / "conductor-regen" / "backups" / checkout_key(root) / root.name
-    assert len([p for p in store.iterdir() if p.is_dir()]) == 1, list(store.iterdir())
+    runs = [p for p in store.iterdir() if p.is_dir()]
+    assert len(runs) == 1, list(store.iterdir())
+    # The last line points at the report, which names the program that made it.
+    assert done.stdout.splitlines()[-1] == f"report: {runs[0] / 'report.md'}"
+    assert "- command: `conductor-regen regenerate`" in (runs[0] / "report.md").read_text()
 
     back = console("restore", "--yes", cwd=pkg(root), env=env)
 
