@@ -76,6 +76,10 @@ _renameat2 = _load_renameat2()
 class SwapInterrupted(Aborted):
     """Ctrl-C during a swap; `committed` says whether the new trees ended up in place."""
 
+    # An interruption, not a declined prompt: an ERROR line and the shell's Ctrl-C status.
+    exit_code = 130
+    render = RegenError.render
+
     def __init__(self, message: str, hint: str = "", committed: bool = False) -> None:
         super().__init__(message, hint)
         self.committed = committed
