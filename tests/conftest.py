@@ -284,3 +284,22 @@ def expected_v2(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Path
     from sdk_copies import expected_v2_tree
 
     return expected_v2_tree(tmp_path_factory, generator_cache)
+
+
+# --- nox session tests ---
+
+@pytest.fixture(scope="session")
+def envdir(tmp_path_factory: pytest.TempPathFactory) -> _Path:
+    """One folder of nox virtualenvs for every test that runs real nox sessions (venvs are reused)."""
+    return tmp_path_factory.mktemp("nox-envs")
+
+
+@pytest.fixture
+def sdk(tmp_path: _Path) -> _Path:
+    """A fresh copy of the example SDK (no caches) for a test to edit and run sessions on."""
+    import shutil
+
+    copy = tmp_path / "sdk"
+    example = _Path(__file__).parent / "fixtures" / "example_sdk"
+    shutil.copytree(example, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return copy

@@ -32,16 +32,6 @@ LAST_LINE = re.compile(r"^contract: (\d+) of (\d+) SDK methods exercised, (\d+) 
                        r"(\d+) new failures$", re.M)
 
 
-@pytest.fixture(scope="module")
-def envdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("nox-contract")
-
-
-@pytest.fixture
-def sdk(tmp_path: Path) -> Path:
-    copy = tmp_path / "sdk"
-    shutil.copytree(EXAMPLE_SDK, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    return copy
 
 
 def contract(envdir: Path, sdk: Path, junit: Path, *args: str,

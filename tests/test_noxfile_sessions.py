@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,16 +28,6 @@ pytestmark = [pytest.mark.e2e,  # runs nox sessions
               pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
 
 
-@pytest.fixture(scope="session")
-def envdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("nox-envs")
-
-
-@pytest.fixture
-def sdk(tmp_path: Path) -> Path:
-    copy = tmp_path / "sdk"
-    shutil.copytree(EXAMPLE_SDK, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    return copy
 
 
 def clean_env(**extra: str) -> Dict[str, str]:

@@ -31,10 +31,6 @@ pytestmark = [pytest.mark.e2e,  # runs nox sessions
               pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
 
 
-@pytest.fixture(scope="module")
-def envdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("nox-envs")
-
 
 def _target(root: Path) -> SdkTarget:
     return SdkTarget(root=root, package_dir=root / PACKAGE, managed=("http", "adapters", "orkes"))
