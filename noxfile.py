@@ -9,7 +9,7 @@
 
 Each session runs in its own reused virtualenv (uv when available) with the SDK installed
 from the checkout and its test dependencies read from the SDK's pyproject.toml. The logic
-lives in conductor_regen.test_matrix; see docs/test-matrix.md.
+lives in conductor_regen.matrix.sessions; see docs/test-matrix.md.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import nox
 PROJECT = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT / "scripts"))  # the core, even under a nox from another environment
 
-from conductor_regen import contract as cc  # noqa: E402
-from conductor_regen import lint_checks  # noqa: E402
-from conductor_regen import test_matrix as tm  # noqa: E402
+from conductor_regen.matrix import contract as cc  # noqa: E402
+from conductor_regen.matrix import lint as lint_checks  # noqa: E402
+from conductor_regen.matrix import sessions as tm  # noqa: E402
 from conductor_regen.atomic_io import atomic_write_bytes  # noqa: E402
 from conductor_regen.child_env import secret_names  # noqa: E402
-from conductor_regen.contract import run as contract_run  # noqa: E402
+from conductor_regen.matrix.contract import run as contract_run  # noqa: E402
 from conductor_regen.errors import RegenError  # noqa: E402
-from conductor_regen.findings import to_junit  # noqa: E402
+from conductor_regen.matrix.findings import to_junit  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
@@ -290,6 +290,6 @@ def contract(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmark invoke generate against the raw generator (python -m conductor_regen.bench)."""
+    """Benchmark invoke generate against the raw generator (python -m conductor_regen.app.bench)."""
     session.run_install(*_pip(session), "-e", str(PROJECT))
-    session.run("python", "-m", "conductor_regen.bench", *session.posargs)
+    session.run("python", "-m", "conductor_regen.app.bench", *session.posargs)

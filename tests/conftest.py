@@ -259,7 +259,7 @@ def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def generator_cache(tmp_path_factory: pytest.TempPathFactory) -> _Path:
     """The session's one generator cache (REGEN_CACHE_DIR / Settings.cache_dir)."""
-    from generated_trees import session_cache_dir
+    from support.generated_trees import session_cache_dir
 
     return session_cache_dir(tmp_path_factory)
 
@@ -267,7 +267,7 @@ def generator_cache(tmp_path_factory: pytest.TempPathFactory) -> _Path:
 @pytest.fixture(scope="session")
 def pristine_http(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Path) -> "_Callable[[str], _Path]":
     """version ("v1"/"v2") -> the pristine generated http/ package of that fixture spec (read-only use)."""
-    from staged_sdk import generate_http
+    from support.staged_sdk import generate_http
 
     made: _Dict[str, _Path] = {}
 
@@ -281,7 +281,7 @@ def pristine_http(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Pa
 @pytest.fixture(scope="session")
 def expected_v2(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Path) -> _Dict[str, _Dict[str, str]]:
     """The managed folders a full v2 run swaps into a fresh example SDK copy."""
-    from sdk_copies import expected_v2_tree
+    from support.sdk_copies import expected_v2_tree
 
     return expected_v2_tree(tmp_path_factory, generator_cache)
 

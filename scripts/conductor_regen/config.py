@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Optional, Tuple, Union, get_args, get_origin, get_type_hints
 
-from .errors import ConfigError
+from conductor_regen.errors import ConfigError
 
 # The Conductor server's core endpoints; a spec without them cannot back the async client.
 DEFAULT_REQUIRED_ENDPOINTS: Tuple[str, ...] = (

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-from .config import ENV_KEYS, SdkConfig, Settings, known_settings, resolve_settings
-from .errors import ConfigError
+from conductor_regen.config import ENV_KEYS, SdkConfig, Settings, known_settings, resolve_settings
+from conductor_regen.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,9 +33,13 @@ INVOKE_FILES = ("invoke.yaml", "invoke.yml")
 STORE_KEYS = ("backups_dir", "cache_dir")
 
 
+# The folder holding scripts/conductor_regen: a clone of this project when installed editable.
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
 def tool_repository() -> Optional[Path]:
     """The clone of this project the package runs from (editable install or `invoke`), else None."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = SOURCE_ROOT
     pyproject = repo / "pyproject.toml"
     if not (pyproject.is_file() and (repo / "scripts" / "conductor_regen").is_dir()):
         return None

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 from typing import Iterable, Iterator, Tuple
 
-from .errors import VerificationError
+from conductor_regen.errors import VerificationError
 
 log = logging.getLogger(__name__)
 

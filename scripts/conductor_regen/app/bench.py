@@ -1,0 +1,146 @@
+"""Benchmark `invoke generate` against the raw generator command, in the same run.
+
+Usage: python -m conductor_regen.app.bench [SPEC] [--repeat N]
+Prints wall seconds and peak RSS (the process tree's largest member) and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from conductor_regen.config import GeneratorConfig, resolve_settings
+from conductor_regen.config_sources import SOURCE_ROOT
+from conductor_regen.spec.fixups import apply_fixups
+from conductor_regen.generator.backends import build_invocation
+from conductor_regen.spec.intake import dump_spec, load_spec
+
+DEFAULT_SPEC = SOURCE_ROOT.parent / "shared" / "specs" / "orkes-conductor-api-v2.json"
+PROJECT = SOURCE_ROOT
+
+
+def measure(argv: Sequence[str], cwd: Path) -> Tuple[float, int]:
+    """Run a command; return (wall seconds, peak RSS in MiB of the largest process in its tree)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # wait4's rusage covers the child and its waited-for descendants (the JVM under invoke).
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(argv)}\n{err[-2000:]}")
+    if proc.stderr:
+        proc.stderr.close()
+    return wall, usage.ru_maxrss // 1024
+
+
+def bench_rerun(work: Path) -> Tuple[float, float]:
+    """`invoke regenerate` on a copy of the example SDK: first run (v1 -> v2), then the no-op rerun."""
+    import shutil
+
+    fixtures = PROJECT / "tests" / "fixtures"
+    sdk = work / "example_sdk"
+    shutil.copytree(fixtures / "example_sdk", sdk, ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-c", "user.email=bench@example.invalid", "-c", "user.name=bench"]
+    for argv in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "v1"]):
+        subprocess.run(argv, cwd=sdk, check=True)
+    run = [sys.executable, "-m", "invoke", "--search-root", str(PROJECT), "regenerate", "--sdk", str(sdk),
+           "--spec", str(fixtures / "specs" / "orkes-v2.json"), "--yes", "--skip-tests"]
+    env_backups = {"REGEN_BACKUPS_DIR": str(work / "backups"), "REGEN_CACHE_DIR": str(work / "cache")}
+    os.environ.update(env_backups)
+    first, _ = measure([*run, "--no-cache"], work)
+    for argv in (["git", "add", "-A"], [*git, "commit", "-qm", "v2"]):
+        subprocess.run(argv, cwd=sdk, check=True)
+    rerun, _ = measure(run, work)
+    return first, rerun
+
+
+def bench_nox(work: Path) -> Tuple[float, float, float]:
+    """`nox -s async_tests` on the example SDK: cold (new venv), warm (-R), and plain pytest in that venv."""
+    import glob
+    import shutil
+
+    from conductor_regen.matrix.sessions import SESSIONS, current_python, nox_command
+
+    sdk = work / "example_sdk"
+    if not sdk.exists():
+        shutil.copytree(PROJECT / "tests" / "fixtures" / "example_sdk", sdk,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    envdir, py = work / "nox-envs", current_python()
+    cold, _ = measure(nox_command(sdk, ("async_tests",), (py,), envdir=envdir, junit_dir=work / "junit"), work)
+    warm, _ = measure(nox_command(sdk, ("async_tests",), (py,), envdir=envdir, junit_dir=work / "junit",
+                                  reuse=True), work)
+    venv_python = next(iter(sorted(envdir.glob("async_tests*/bin/python"))))
+    paths = sorted({p for pattern in SESSIONS["async_tests"].paths for p in glob.glob(str(sdk / pattern))})
+    plain, _ = measure([str(venv_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths], sdk)
+    return cold, warm, plain
+
+
+def main(args: List[str]) -> int:
+    """Run both commands `--repeat` times and print medians and ratios."""
+    parser = argparse.ArgumentParser(prog="python -m conductor_regen.app.bench")
+    parser.add_argument("spec", nargs="?", default=str(DEFAULT_SPEC))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-rerun", action="store_true", help="skip the regenerate no-op rerun figure")
+    parser.add_argument("--skip-nox", action="store_true", help="skip the nox session figures")
+    opts = parser.parse_args(args)
+    spec = Path(opts.spec)
+    if not spec.is_file():
+        print(f"spec {spec} not found; pass a spec path", file=sys.stderr)
+        return 2
+    settings = resolve_settings()
+    with tempfile.TemporaryDirectory(prefix="regen-bench-") as tmp:
+        work = Path(tmp)
+        # The raw command gets the same repaired input and options: only our overhead differs.
+        fixed, _ = apply_fixups(load_spec(str(spec), settings.fetch).document, settings.fixups)
+        (work / "spec.json").write_bytes(dump_spec(fixed))
+        # The raw command as a maintainer would type it (default JVM), and with our JVM tuning.
+        plain = GeneratorConfig(jvm_options=())
+        commands = {
+            "raw generator, same options": build_invocation(plain, work / "spec.json", work / "raw",
+                                                            work / "cache").argv,
+            "raw generator + our JVM flags": build_invocation(GeneratorConfig(), work / "spec.json",
+                                                              work / "raw2", work / "cache").argv,
+            "invoke generate (all steps)": (sys.executable, "-m", "invoke", "--search-root", str(PROJECT),
+                                            "generate", "--spec", str(spec), "--output", str(work / "ours"),
+                                            "--no-cache"),
+        }
+        runs: Dict[str, List[Tuple[float, int]]] = {name: [] for name in commands}
+        for _ in range(opts.repeat):
+            for name, argv in commands.items():  # interleaved so machine noise hits all alike
+                runs[name].append(measure(argv, work))
+    print(f"spec: {spec} ({spec.stat().st_size // 1024} KiB), {opts.repeat} run(s) each, median wall, max RSS")
+    print(f"{'command':32} {'wall s':>8} {'peak MiB':>9}")
+    figures = {name: (statistics.median(r[0] for r in rs), max(r[1] for r in rs)) for name, rs in runs.items()}
+    for name, (wall, peak) in figures.items():
+        print(f"{name:32} {wall:8.2f} {peak:9d}")
+    ours, raw, tuned = (figures["invoke generate (all steps)"], figures["raw generator, same options"],
+                        figures["raw generator + our JVM flags"])
+    print(f"ratio vs raw: wall {ours[0] / raw[0]:.2f}x (target <= 1.3x), peak {ours[1] / max(raw[1], 1):.2f}x")
+    print(f"ratio vs raw + our JVM flags (our steps' overhead): wall {ours[0] / tuned[0]:.2f}x")
+    print(f"targets: <= 15 s wall ({'met' if ours[0] <= 15 else 'MISSED'}), "
+          f"<= 1024 MiB peak ({'met' if ours[1] <= 1024 else 'MISSED'})")
+    if not opts.skip_rerun:
+        with tempfile.TemporaryDirectory(prefix="regen-bench-rerun-") as tmp:
+            first, rerun = bench_rerun(Path(tmp))
+        print(f"invoke regenerate on the example SDK: first run {first:.2f} s, no-op rerun {rerun:.2f} s "
+              f"({rerun / first:.2f} of the first; target <= 0.25)")
+    if not opts.skip_nox:
+        with tempfile.TemporaryDirectory(prefix="regen-bench-nox-") as tmp:
+            cold, warm, bare = bench_nox(Path(tmp))
+        print(f"nox -s async_tests on the example SDK: cold (new venv) {cold:.2f} s (target <= 60 s), "
+              f"warm -R {warm:.2f} s, plain pytest {bare:.2f} s: warm overhead {warm - bare:.2f} s "
+              f"(target <= 5 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,74 @@
+"""`invoke diff`: generate a spec as a run would and say what changes for SDK users (report only)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional, Tuple
+
+from conductor_regen.app.regenerate import RegenOptions, assemble, check_and_compare
+from conductor_regen.client.binding import BindingResult
+from conductor_regen.client.changes import Change, analyze, count_by_severity
+from conductor_regen.compat.pinning import pin_step
+from conductor_regen.config import Settings
+from conductor_regen.errors import VerificationError
+from conductor_regen.generator.pipeline import generate_verified, prepare_spec
+from conductor_regen.progress import StepLog
+from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.sdk.work_dirs import new_work_dir
+from conductor_regen.spec.fixups import apply_fixups
+from conductor_regen.spec.intake import load_spec
+
+
+@dataclass(frozen=True)
+class SdkDiff:
+    """What `invoke diff` found: the changes, and what name pinning did to get there."""
+
+    changes: Tuple[Change, ...]
+    pinning: Tuple[str, ...]
+    spec_version: str
+    binding: Optional[BindingResult] = None  # with an SDK: the call binding check on the assembled tree
+    notes: Tuple[str, ...] = ()  # with an SDK: what assembly (aliases, kept code, scaffolding) would do
+
+
+def diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog",
+             env: Optional[Mapping[str, str]] = None, pin_names: bool = True,
+             old_source: Optional[str] = None, target: Optional[SdkTarget] = None) -> SdkDiff:
+    """Generate `source` as a run would (repaired, names pinned) into a scratch tree and compare it with `http_dir`.
+
+    With the SDK `target`, the scratch tree is assembled as `invoke regenerate` would assemble it
+    (aliases, kept code, scaffolding, keyword codemod) and every change is tagged with its impact,
+    counted the same way as a run's report.
+    """
+    if not (http_dir / "api").is_dir():
+        raise VerificationError(f"{http_dir} has no generated client (no api/ folder)",
+                                "point --sdk at a conductor-python checkout")
+    old_doc = None
+    if old_source:
+        # The live client's spec is context only: repaired (so paths match) but never validated.
+        old_doc = apply_fixups(load_spec(old_source, settings.fetch, env).document, settings.fixups)[0]
+    prepared = prepare_spec(source, settings, steps, env)
+    spec, lines = pin_step(prepared, http_dir, steps, pin_names)
+    work = new_work_dir(settings.cache_dir, "diff")
+    try:
+        generated = generate_verified(spec, work / "staging", settings, steps)
+        if target is not None:
+            assembled = work / "assembled"
+            assembled.mkdir()
+            with steps.step("assemble new tree") as step:
+                notes = assemble(target, generated.tree.package_dir, None, assembled, settings,
+                                 RegenOptions(spec=source, dry_run=True, pin_names=pin_names))
+                step.detail = f"{len(notes)} note(s)"
+            binding, tagged = check_and_compare(target, assembled, old_doc, prepared.document, settings, steps,
+                                                notes, refuse=False)
+            return SdkDiff(tagged or (), lines, spec.loaded.version, binding, tuple(notes) + binding.rewritten)
+        with steps.step("compare") as step:
+            # The unpinned document, so the report quotes the server's operationIds.
+            changes = analyze(http_dir, generated.tree.package_dir, old_doc, prepared.document,
+                              settings.fixups.strip_path_prefix)
+            counts = count_by_severity(changes)
+            step.detail = ", ".join(f"{n} {severity}" for severity, n in counts.items())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return SdkDiff(changes, lines, spec.loaded.version)

@@ -1,0 +1,138 @@
+"""The run report: a dataclass rendered to JSON (for machines) and Markdown (for people)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any, Dict, List, Optional, Sequence
+
+from conductor_regen.client.changes import Change, render_markdown
+from conductor_regen.client.impact import count_by_impact
+from conductor_regen.progress import StepResult
+
+
+@dataclasses.dataclass(frozen=True)
+class FileChanges:
+    """Files of the managed folders, relative to the SDK's package dir."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """How many files differ."""
+        return len(self.added) + len(self.removed) + len(self.changed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Everything a run did. Only step seconds (and the backup id's timestamp) vary between runs."""
+
+    command: str
+    outcome: str  # succeeded | rolled-back | failed | dry-run | no-op
+    sdk: str
+    spec: Dict[str, Any]
+    generator: Dict[str, Any]
+    fixups: tuple[str, ...]
+    steps: tuple[StepResult, ...]
+    files: FileChanges = FileChanges()
+    backup_id: Optional[str] = None
+    error: Optional[str] = None
+    changes: tuple[Dict[str, Any], ...] = ()
+    tests: tuple[Dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+    # The call binding check: calls bound, findings, keyword rewrites, pre-existing, unresolved receivers.
+    binding: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    plan: tuple[str, ...] = ()  # a dry run's plan (steps, file counts, files added outside)
+
+    def to_json(self) -> str:
+        """Stable JSON (sorted keys, file lists sorted)."""
+        data = dataclasses.asdict(self)
+        data["files"] = {k: sorted(v) for k, v in data["files"].items()}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    def to_markdown(self) -> str:
+        """Human rendering: summary, steps, files, provenance."""
+        out: List[str] = [f"# Regeneration report: {self.outcome}", ""]
+        changes = [_change(c) for c in self.changes]
+        if any(c.impact for c in changes):
+            # What this run means for the SDK's code, before anything else: one line per impact group.
+            out += [f"- {group}: {n}" for group, n in count_by_impact(changes).items()] + [""]
+        out += [f"- command: `{self.command}`", f"- SDK: `{self.sdk}`"]
+        out.append(f"- spec: `{self.spec.get('source', '?')}` (info.version {self.spec.get('version', '?')}, "
+                   f"sha256 `{str(self.spec.get('sha256', ''))[:16]}`)")
+        out.append(f"- generator: OpenAPI Generator {self.generator.get('version', '?')} "
+                   f"({self.generator.get('backend', '?')})")
+        out.append(f"- fixups: {', '.join(self.fixups) or 'none'}")
+        out.append(f"- backup: `{self.backup_id}`" if self.backup_id else "- backup: none")
+        if self.error:
+            out += ["", f"**Error:** {self.error}"]
+        if self.plan:
+            out += ["", "## Plan", "", "```", *self.plan, "```"]
+        out += ["", "## Steps", "", "| step | status | seconds | detail |", "|---|---|---:|---|"]
+        out += [f"| {s.name} | {s.status} | {s.seconds:.1f} | {s.detail} |" for s in self.steps]
+        out += ["", "## Files", "",
+                f"{len(self.files.added)} added, {len(self.files.removed)} removed, "
+                f"{len(self.files.changed)} changed", ""]
+        out += _listing("added", self.files.added) + _listing("removed", self.files.removed)
+        out += _listing("changed", self.files.changed)
+        if self.changes:
+            out += render_markdown(changes).splitlines() + [""]
+        if self.binding:
+            out += _binding_section(self.binding)
+        if self.tests:
+            # verdict: "new" or "pre-existing" when a failure was compared with the pristine tree.
+            out += ["## Tests", "", "| session | python | result | verdict | detail |", "|---|---|---|---|---|"]
+            out += [f"| {t.get('session', '')} | {t.get('python', '')} | {t.get('result', '')} | "
+                    f"{t.get('verdict') or '-'} | {t.get('detail', '')} |" for t in self.tests]
+            out.append("")
+        if self.notes:
+            out += ["## Notes", ""] + [f"- {n}" for n in self.notes] + [""]
+        return "\n".join(out).rstrip() + "\n"
+
+
+def _listing(title: str, names: Sequence[str], limit: int = 200) -> List[str]:
+    if not names:
+        return []
+    rows = [f"- `{n}`" for n in sorted(names)[:limit]]
+    if len(names) > limit:
+        rows.append(f"- ... and {len(names) - limit} more")
+    return [f"### {title}", ""] + rows + [""]
+
+
+def _binding_section(binding: Dict[str, Any]) -> List[str]:
+    """Call binding figures, then each finding, rewrite, pre-existing problem and unresolved receiver."""
+    out = ["## Call binding", "",
+           f"{binding.get('calls', 0)} SDK call(s) into the generated client bound against the new signatures: "
+           f"{len(binding.get('findings', []))} finding(s), {len(binding.get('rewritten', []))} rewritten to "
+           f"keywords, {len(binding.get('preexisting', []))} pre-existing problem(s), "
+           f"{len(binding.get('unresolved', []))} unresolved receiver(s)", ""]
+    for title, key in (("would not bind", "findings"), ("rewritten", "rewritten"),
+                       ("already failing before this run", "preexisting"), ("receiver not resolved", "unresolved")):
+        items = binding.get(key) or []
+        if items:
+            out += [f"### {title}", ""] + [f"- {item}" for item in items] + [""]
+    return out
+
+
+def _change(data: Dict[str, Any]) -> Change:
+    """A change back from its report dict (fields the dict lacks keep their defaults)."""
+    known = {f.name for f in dataclasses.fields(Change)}
+    return Change(**{k: str(v) for k, v in data.items() if k in known})
+
+
+# Notes a maintainer has to act on (review, fix or decide); all the others are only in the report.
+_ACTION = re.compile(r"^(warning|unresolved|would not bind|carried over)\b|deprecated|did not import|cannot", re.I)
+
+
+def action_notes(notes: Sequence[str]) -> List[str]:
+    """The notes that need action, each once, in order."""
+    seen: set[str] = set()
+    out: List[str] = []
+    for note in notes:
+        if note not in seen and _ACTION.search(note):
+            seen.add(note)
+            out.append(note)
+    return out

@@ -1,0 +1,406 @@
+"""`invoke diff`: what changes for SDK users between the live client and a newly generated one (report only).
+
+Operations are matched by METHOD + path, never by generated name, so a shifted springdoc number
+is a rename, not a removal plus an addition. Models are compared field by field (by JSON name)
+from the generated code, with the spec's types added where both specs are known; griffe's
+Python-level comparison of the two packages is folded in for everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+
+import griffe
+
+from conductor_regen.client.models import Model, ModelField, load_package, read_models
+from conductor_regen.spec.fixups import normalize_prefix, strip_prefix
+from conductor_regen.generator.naming import camelize, sanitize_name
+from conductor_regen.client.type_direction import compatible as type_compatible
+from conductor_regen.client.type_direction import describe as describe_direction
+from conductor_regen.client.type_direction import direction, schema_roles
+from conductor_regen.client.operations import (ClientOperation, OperationKey, label, read_api_classes, read_client_operations,
+                         spec_operations)
+
+if TYPE_CHECKING:
+    from conductor_regen.client.impact import Usage
+
+log = logging.getLogger(__name__)
+
+BREAKING, COMPATIBLE, INFO = "breaking", "compatible", "info"
+_SEVERITY_ORDER = {BREAKING: 0, COMPATIBLE: 1, INFO: 2}
+_VARIANTS = ("_with_http_info", "_without_preload_content")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One user-visible difference between two clients."""
+
+    severity: str  # breaking | compatible | info
+    kind: str  # operation-renamed, model-removed, ...
+    operation: str  # "GET /workflow/search", a model ("Workflow") or a field ("Workflow.idempotencyKey")
+    detail: str
+    impact: str = ""  # one of impact.GROUPS once SDK usage is known
+    impact_detail: str = ""  # file:line of the SDK code concerned, or how it was repaired
+
+    def sort_key(self) -> Tuple[int, str, str, str]:
+        """Breaking first, then by kind, subject and detail."""
+        return (_SEVERITY_ORDER.get(self.severity, 9), self.kind, self.operation, self.detail)
+
+
+# --- spec details -------------------------------------------------------------------------------
+
+
+def _schemas_by_model(spec: Optional[Mapping[str, Any]]) -> Dict[str, Mapping[str, Any]]:
+    """{generated model name: schema} for a spec's components.schemas."""
+    components = spec.get("components") if isinstance(spec, Mapping) else None
+    schemas = components.get("schemas") if isinstance(components, Mapping) else None
+    if not isinstance(schemas, Mapping):
+        return {}
+    return {camelize(sanitize_name(str(name))): schema for name, schema in schemas.items()
+            if isinstance(schema, Mapping)}
+
+
+def describe_schema(schema: Any) -> str:
+    """A short type for a property schema: `integer/int64`, `array<string>`, `Task`, `map<string>`."""
+    if not isinstance(schema, Mapping):
+        return "?"
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return ref.rsplit("/", 1)[-1]
+    kind = schema.get("type")
+    if kind == "array":
+        return f"array<{describe_schema(schema.get('items'))}>"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), Mapping):
+        return f"map<{describe_schema(schema['additionalProperties'])}>"
+    for combo in ("allOf", "oneOf", "anyOf"):
+        if isinstance(schema.get(combo), list):
+            return f"{combo}[{', '.join(describe_schema(s) for s in schema[combo])}]"
+    text = str(kind or "object")
+    if schema.get("format"):
+        text += f"/{schema['format']}"
+    if schema.get("nullable"):
+        text += "?"
+    return text
+
+
+def _spec_property(schemas: Mapping[str, Mapping[str, Any]], model: str, prop: str) -> Any:
+    properties = schemas.get(model, {}).get("properties")
+    return properties.get(prop) if isinstance(properties, Mapping) else None
+
+
+# --- comparisons --------------------------------------------------------------------------------
+
+
+def _operation_ids(spec: Optional[Mapping[str, Any]], prefix: str) -> Dict[OperationKey, str]:
+    """{key: operationId}, with the SDK's path prefix stripped so raw and repaired specs both match."""
+    if not isinstance(spec, Mapping):
+        return {}
+    out: Dict[OperationKey, str] = {}
+    for (method, path), op in spec_operations(spec).items():
+        if op.operation_id:
+            out[(method, strip_prefix(path, prefix))] = op.operation_id
+    return out
+
+
+def _operation_changes(old: Mapping[OperationKey, ClientOperation], new: Mapping[OperationKey, ClientOperation],
+                       new_ids: Mapping[OperationKey, str]) -> List[Change]:
+    changes: List[Change] = []
+    new_sites = {(c, op.name): key for key, op in new.items() for c in op.classes}
+
+    def reused(op: ClientOperation) -> str:
+        # The worst case: the old name still exists but now sends a different request.
+        other = new_sites.get((op.class_name, op.name))
+        return f"; {op.qualified_name} now calls {label(other)}" if other and other != op.key else ""
+
+    for key in sorted(old.keys() - new.keys()):
+        op = old[key]
+        changes.append(Change(BREAKING, "operation-removed", label(key), f"{op.qualified_name} is gone{reused(op)}"))
+    for key in sorted(new.keys() - old.keys()):
+        op = new[key]
+        opid = f" (operationId {new_ids[key]})" if key in new_ids else ""
+        changes.append(Change(COMPATIBLE, "operation-added", label(key), f"new {op.qualified_name}{opid}"))
+    for key in sorted(old.keys() & new.keys()):
+        before, after = old[key], new[key]
+        opid = f" (operationId {new_ids[key]})" if key in new_ids else ""
+        if set(before.classes) != set(after.classes) or before.class_name != after.class_name:
+            changes.append(Change(BREAKING, "operation-moved", label(key),
+                                  f"{before.qualified_name} -> {after.qualified_name}{opid}{reused(before)}"))
+        elif before.name != after.name:
+            changes.append(Change(BREAKING, "operation-renamed", label(key),
+                                  f"{before.qualified_name} -> {after.qualified_name}{opid}{reused(before)}"))
+    return changes
+
+
+def _api_changes(old: Mapping[str, str], new: Mapping[str, str],
+                 old_ops: Mapping[OperationKey, ClientOperation]) -> List[Change]:
+    changes: List[Change] = []
+    for cls in sorted(old.keys() - new.keys()):
+        count = sum(1 for op in old_ops.values() if cls in op.classes)
+        changes.append(Change(BREAKING, "api-removed", cls,
+                              f"{cls} ({old[cls]}.py) is gone with its {count} operation(s)"))
+    for cls in sorted(new.keys() - old.keys()):
+        changes.append(Change(COMPATIBLE, "api-added", cls, f"new {cls} ({new[cls]}.py)"))
+    return changes
+
+
+def _field_text(field: ModelField) -> str:
+    return f"{field.name}: {field.annotation}" + ("" if field.required else " = None")
+
+
+def _model_roles(spec: Optional[Mapping[str, Any]]) -> Dict[str, Set[str]]:
+    """{generated model name: {"request", "response"}} from where the spec sends its schema."""
+    return {camelize(sanitize_name(name)): role for name, role in schema_roles(spec).items()}
+
+
+def _model_changes(old: Mapping[str, Model], new: Mapping[str, Model], old_spec: Optional[Mapping[str, Any]],
+                   new_spec: Optional[Mapping[str, Any]]) -> List[Change]:
+    changes: List[Change] = []
+    old_schemas, new_schemas = _schemas_by_model(old_spec), _schemas_by_model(new_spec)
+    roles = _model_roles(new_spec if new_spec is not None else old_spec)
+    for name in sorted(old.keys() - new.keys()):
+        changes.append(Change(BREAKING, "model-removed", name, f"{name} ({old[name].module}.py) is gone"))
+    for name in sorted(new.keys() - old.keys()):
+        changes.append(Change(COMPATIBLE, "model-added", name, f"new {name} ({new[name].module}.py)"))
+    for name in sorted(old.keys() & new.keys()):
+        before, after = old[name].fields, new[name].fields
+        for prop in sorted(before.keys() - after.keys()):
+            changes.append(Change(BREAKING, "field-removed", f"{name}.{prop}",
+                                  f"{name}.{_field_text(before[prop])} is gone"))
+        for prop in sorted(after.keys() - before.keys()):
+            field = after[prop]
+            spec = _spec_property(new_schemas, name, prop)
+            typed = f" ({describe_schema(spec)})" if spec is not None else ""
+            changes.append(Change(BREAKING if field.required else COMPATIBLE, "field-added", f"{name}.{prop}",
+                                  f"new {'required' if field.required else 'optional'} "
+                                  f"{name}.{_field_text(field)}{typed}"))
+        for prop in sorted(before.keys() & after.keys()):
+            changes += _field_changes(name, prop, before[prop], after[prop],
+                                      _spec_property(old_schemas, name, prop), _spec_property(new_schemas, name, prop),
+                                      roles.get(name, set()))
+    return changes
+
+
+def _field_changes(model: str, prop: str, old: ModelField, new: ModelField, old_schema: Any,
+                   new_schema: Any, role: Optional[Set[str]] = None) -> List[Change]:
+    subject = f"{model}.{prop}"
+    changes: List[Change] = []
+    if old.base_type != new.base_type:
+        spec = ""
+        if old_schema is not None and new_schema is not None:
+            spec = f"{describe_schema(old_schema)} -> {describe_schema(new_schema)} "
+        # A model only sent may accept more; one only received may narrow (the reader gets less variety).
+        way = direction(old.base_type, new.base_type)
+        text, travels = describe_direction(way, set(role or ()))
+        severity = INFO if way == "same" else COMPATIBLE if type_compatible(way, set(role or ())) else BREAKING
+        changes.append(Change(severity, "field-type-changed",
+                              subject, f"{spec}({old.base_type} -> {new.base_type}); {text}, {travels}".strip()))
+    if old.required != new.required:
+        became = "required" if new.required else "optional"
+        changes.append(Change(BREAKING if new.required else COMPATIBLE, "field-required-changed", subject,
+                              f"{model}.{new.name} became {became}"))
+    elif new.required and old.nullable != new.nullable:
+        # Optional fields are Optional[...] either way; only required ones show nullability in Python.
+        changes.append(Change(BREAKING if new.nullable else COMPATIBLE, "field-nullable-changed", subject,
+                              f"{old.annotation} -> {new.annotation}"))
+    if old.name != new.name:
+        changes.append(Change(BREAKING, "field-renamed", subject, f"Python attribute {old.name} -> {new.name}"))
+    return changes
+
+
+def _convention_changes(old: Mapping[OperationKey, ClientOperation], new: Mapping[OperationKey, ClientOperation],
+                        prefix: str) -> List[Change]:
+    """The new client must keep the old client's base-path convention (with or without /api)."""
+    prefix = normalize_prefix(prefix)
+    if not prefix or not old or not new:
+        return []
+
+    def prefixed(ops: Mapping[OperationKey, ClientOperation]) -> int:
+        return sum(1 for key in ops if strip_prefix(key[1], prefix) != key[1])
+
+    old_n, new_n = prefixed(old), prefixed(new)
+    if old_n == 0 and new_n:
+        return [Change(BREAKING, "convention-changed", prefix,
+                       f"{new_n} of {len(new)} new resource paths start with {prefix} (old client: 0 of {len(old)}); "
+                       f"the SDK puts {prefix} in the server URL, so these would call {prefix}{prefix}/...")]
+    if old_n == len(old) and new_n < len(new):
+        return [Change(BREAKING, "convention-changed", prefix,
+                       f"{len(new) - new_n} of {len(new)} new resource paths lack the {prefix} prefix "
+                       f"every old one had (old client: {old_n} of {len(old)})")]
+    return []
+
+
+# --- griffe -------------------------------------------------------------------------------------
+
+
+def _breakage_text(breakage: Any) -> Tuple[str, str]:
+    """(what broke, which part): ("Parameter was removed", "accepts"), ("Return type changed", "a -> b")."""
+    kind = breakage.kind
+    old, new = breakage.old_value, breakage.new_value
+    if kind.name.startswith("PARAMETER_"):
+        param = str(getattr(old, "name", None) or getattr(new, "name", None))
+        if kind is griffe.BreakageKind.PARAMETER_CHANGED_DEFAULT:
+            param += f" ({old.default} -> {new.default})"
+        elif kind is griffe.BreakageKind.PARAMETER_CHANGED_KIND:
+            param += f" ({old.kind.value} -> {new.kind.value})"
+        return kind.value, param
+    if kind is griffe.BreakageKind.OBJECT_REMOVED:
+        return kind.value, ""
+    if kind is griffe.BreakageKind.OBJECT_CHANGED_KIND:
+        return kind.value, f"{old.value} -> {new.value}"
+    return kind.value, f"{old} -> {new}"
+
+
+def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
+                    old_ops: Mapping[OperationKey, ClientOperation], new_ops: Mapping[OperationKey, ClientOperation],
+                    covered: Set[Tuple[str, ...]]) -> List[Change]:
+    """griffe's breakages that our operation and model checks have not already explained."""
+    site_to_key = {(c, op.name): key for key, op in old_ops.items() for c in op.classes}
+    # (kind, subject) -> where -> what broke -> parts; the three variants of a method collapse into one.
+    grouped: Dict[Tuple[str, str], Dict[str, Dict[str, Set[str]]]] = {}
+    breaking_groups: Set[Tuple[str, str]] = set()
+    for breakage in griffe.find_breaking_changes(old_pkg, new_pkg):
+        parts = tuple(breakage.obj.path.split(".")[1:])
+        if any(parts[:n] in covered for n in range(1, len(parts) + 1)):
+            continue
+        if _is_noise(breakage):
+            continue
+        what, part = _breakage_text(breakage)
+        kind, subject, where = "python-api-changed", ".".join(parts), ""
+        if len(parts) >= 4 and parts[0] == "api":
+            method = parts[3]
+            for variant in _VARIANTS:
+                method = method[: -len(variant)] if method.endswith(variant) else method
+            key = site_to_key.get((parts[2], method))
+            if key is not None and key in new_ops:
+                kind, subject, where = "operation-signature-changed", label(key), f"{parts[2]}.{method}"
+        bucket = grouped.setdefault((kind, subject), {}).setdefault(where, {}).setdefault(what, set())
+        if part:
+            bucket.add(part)
+        if not _narrowed_return(breakage):
+            breaking_groups.add((kind, subject))
+    changes = []
+    for (kind, subject), places in grouped.items():
+        texts = []
+        for where, whats in sorted(places.items()):
+            body = "; ".join(f"{what}: {', '.join(sorted(parts))}" if parts else what
+                             for what, parts in sorted(whats.items()))
+            texts.append(f"{where}: {body}" if where else body)
+        severity = BREAKING if (kind, subject) in breaking_groups else COMPATIBLE
+        changes.append(Change(severity, kind, subject, " / ".join(texts)))
+    return changes
+
+
+# The generator's per-request keywords: always passed by keyword, so their position never matters.
+REQUEST_KEYWORDS = frozenset({"_request_timeout", "_request_auth", "_content_type", "_headers", "_host_index"})
+
+
+def _is_noise(breakage: Any) -> bool:
+    """A moved `_request_*` keyword: no caller passes those positionally."""
+    if breakage.kind is not griffe.BreakageKind.PARAMETER_MOVED:
+        return False
+    name = getattr(breakage.old_value, "name", None) or getattr(breakage.new_value, "name", None)
+    return name in REQUEST_KEYWORDS
+
+
+def _narrowed_return(breakage: Any) -> bool:
+    """A return type that narrows (or stays equivalent): readers of the result are unaffected."""
+    if breakage.kind is not griffe.BreakageKind.RETURN_CHANGED_TYPE:
+        return False
+    return direction(str(breakage.old_value), str(breakage.new_value)) in ("same", "narrower")
+
+
+def _covered(changes: Sequence[Change], old_ops: Mapping[OperationKey, ClientOperation],
+             old_apis: Mapping[str, str], old_models: Mapping[str, Model]) -> Set[Tuple[str, ...]]:
+    """griffe object paths (relative to the package) that our own changes already explain."""
+    covered: Set[Tuple[str, ...]] = set()
+    keys = {c.operation for c in changes}
+    for cls in (c.operation for c in changes if c.kind == "api-removed"):
+        covered.add(("api", old_apis[cls]))
+    for key, op in old_ops.items():
+        if label(key) in keys:  # removed, renamed or moved: its old methods are gone by design
+            for cls in op.classes:
+                for suffix in ("", *_VARIANTS):
+                    covered.add(("api", old_apis.get(cls, op.module), cls, op.name + suffix))
+    for change in changes:
+        if change.kind == "model-removed":
+            model = old_models[change.operation]
+            covered.add(("models", model.module, model.name))
+            if all(m.module != model.module for n, m in old_models.items() if n != model.name):
+                covered.add(("models", model.module))
+        elif change.kind in ("field-removed", "field-renamed"):
+            name, prop = change.operation.split(".", 1)
+            model = old_models[name]
+            covered.add(("models", model.module, model.name, model.fields[prop].name))
+    return covered
+
+
+# --- entry points -------------------------------------------------------------------------------
+
+
+def analyze(old_http: Path, new_http: Path, old_spec: Optional[Mapping[str, Any]],
+            new_spec: Optional[Mapping[str, Any]], path_prefix: str = "/api",
+            usage: Optional["Usage"] = None) -> Tuple[Change, ...]:
+    """Every user-visible change from the client at `old_http` to the one at `new_http`, sorted.
+
+    With `usage` (from the call binding check), each change is tagged with its impact on SDK code.
+    """
+    old_ops, new_ops = read_client_operations(old_http), read_client_operations(new_http)
+    old_apis, new_apis = read_api_classes(old_http), read_api_classes(new_http)
+    old_pkg, new_pkg = load_package(old_http), load_package(new_http)
+    old_models, new_models = read_models(old_pkg), read_models(new_pkg)
+    changes = _operation_changes(old_ops, new_ops, _operation_ids(new_spec, path_prefix))
+    changes += _api_changes(old_apis, new_apis, old_ops)
+    changes += _model_changes(old_models, new_models, old_spec, new_spec)
+    changes += _convention_changes(old_ops, new_ops, path_prefix)
+    changes += _griffe_changes(old_pkg, new_pkg, old_ops, new_ops, _covered(changes, old_ops, old_apis, old_models))
+    log.debug("change analysis: %d change(s)", len(changes))
+    unique = sorted(set(changes), key=Change.sort_key)
+    if usage is not None:
+        from conductor_regen.client.impact import tag_changes
+
+        unique = tag_changes(unique, old_ops, new_ops, old_models, new_models, usage)
+    return tuple(unique)
+
+
+def count_by_severity(changes: Iterable[Change]) -> Dict[str, int]:
+    """{severity: count} for every severity (zeros included)."""
+    counts = {BREAKING: 0, COMPATIBLE: 0, INFO: 0}
+    for change in changes:
+        counts[change.severity] = counts.get(change.severity, 0) + 1
+    return counts
+
+
+def to_json_list(changes: Iterable[Change]) -> List[Dict[str, str]]:
+    """The changes as plain dicts (the report's `changes` section)."""
+    return [asdict(c) for c in changes]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(changes: Sequence[Change]) -> str:
+    """A Markdown summary: one count line per impact group, then each group's table, what breaks first."""
+    from conductor_regen.client.impact import GROUPS, count_by_impact
+
+    counts = count_by_severity(changes)
+    out = ["## API changes", ""]
+    tagged = any(c.impact for c in changes)
+    if tagged:
+        out += [f"- {group}: {n}" for group, n in count_by_impact(changes).items()]
+        out.append("")
+    out += [f"{counts[BREAKING]} breaking, {counts[COMPATIBLE]} compatible, {counts[INFO]} info", ""]
+    groups = [(g, [c for c in changes if c.impact == g]) for g in GROUPS] if tagged else [("", list(changes))]
+    for group, members in groups:
+        if not members:
+            continue
+        if group:
+            out += [f"### {group} ({len(members)})", ""]
+        out += ["| severity | kind | operation | detail | SDK |", "|---|---|---|---|---|"]
+        out += [f"| {c.severity} | {c.kind} | `{_cell(c.operation)}` | {_cell(c.detail)} | {_cell(c.impact_detail)} |"
+                for c in sorted(members, key=Change.sort_key)]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

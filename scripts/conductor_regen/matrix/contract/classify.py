@@ -1,0 +1,281 @@
+"""Verdicts: what each SDK method's call did, from the driver's records.
+
+One verdict per public coroutine method of the Orkes clients, in five kinds:
+
+- `valid`: it sent requests and the spec accepts every one of them;
+- `rejected`: the mock rejected a request, by one rule (unknown path, method not allowed, missing
+  parameter, extra parameter, parameter schema, missing body, body schema, security);
+- `binding`: it failed before sending, calling generated code with arguments its signature does
+  not take (a TypeError or ValidationError at a generated method's argument check, a model built
+  without a required field, an attribute that is gone);
+- `removed`: it calls an operation the spec removed that the keep policy kept (reported, not a failure);
+- `not-exercised`: it was not run or sent nothing, with the reason.
+
+Setup problems (an Orkes module that does not import) are verdicts too, and are failures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from conductor_regen.client.operations import OperationKey
+
+VALID = "valid"
+REJECTED = "rejected"
+BINDING = "binding"
+REMOVED = "removed"
+NOT_EXERCISED = "not-exercised"
+SETUP = "setup-failed"
+FAILURES = frozenset({REJECTED, BINDING, SETUP})
+
+# openapi-core error classes (and our own) -> the rule a rejected request broke; the first match wins.
+_RULES: Tuple[Tuple[str, str], ...] = (
+    ("ServerNotFound", "unknown path"),
+    ("PathNotFound", "unknown path"),
+    ("OperationNotFound", "method not allowed"),
+    ("SecurityValidationError", "security"),
+    ("UnknownQueryParameter", "extra parameter"),
+    ("MissingParameterError", "missing parameter"),
+    ("MissingRequestBodyError", "missing body"),
+    ("ParameterValidationError", "parameter schema"),
+    ("RequestBodyValidationError", "body schema"),
+)
+_UNKNOWN_PATH = "unknown path"
+_WRONG_METHOD = "method not allowed"
+
+# A TypeError that is about a call's arguments, not about the values passed.
+_CALL_TYPE_ERROR = re.compile(
+    r"unexpected keyword argument|required (?:positional |keyword-only )?argument|"
+    r"positional arguments? but \d+ (?:was|were) given|multiple values for argument")
+# An AttributeError on SDK objects (a renamed method or field), not on None or builtins.
+_BUILTIN_OBJECT = re.compile(r"^'(?:NoneType|str|int|float|bool|dict|list|tuple|set|bytes)' object")
+VALIDATE_CALL = "pydantic:validate_call"
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What one SDK method (or one setup step) did."""
+
+    id: str  # "OrkesWorkflowClient.jump_to_task"; setup: "orkes_x_client.import"
+    client: str
+    method: str
+    kind: str  # VALID, REJECTED, BINDING, REMOVED, NOT_EXERCISED, SETUP
+    rule: str = ""  # for REJECTED: which rule
+    detail: str = ""  # one line: the request, the error, or the reason
+    api: str = ""  # the generated API class that sent the offending request, when known
+    requests: Tuple[str, ...] = ()  # "GET /api/x -> 200"
+    notes: Tuple[str, ...] = ()  # e.g. an exception after spec-valid requests
+
+    @property
+    def failed(self) -> bool:
+        """A failure of the contract (removed and not-exercised are reported, not failures)."""
+        return self.kind in FAILURES
+
+    @property
+    def headline(self) -> str:
+        """`request rejected (unknown path)`, `failed before sending (binding)`, ..."""
+        return {
+            VALID: "spec-valid requests",
+            REJECTED: f"request rejected ({self.rule})",
+            BINDING: "failed before sending (binding)",
+            REMOVED: "calls an operation the spec removed (kept)",
+            NOT_EXERCISED: "not exercised",
+            SETUP: "setup failed",
+        }[self.kind]
+
+
+def rule_of(error_kinds: Sequence[str]) -> str:
+    """The rule an openapi-core error (its class and base class names) stands for."""
+    for kind, rule in _RULES:
+        if kind in error_kinds:
+            return rule
+    return f"other ({error_kinds[0]})" if error_kinds else "other"
+
+
+def template_regex(template: str) -> "re.Pattern[str]":
+    """`/workflow/{workflowId}` -> a regex matching concrete paths (one segment per parameter)."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
+
+
+Operation = Tuple[OperationKey, str, bool]  # (METHOD, path template), API class, kept by the keep policy
+
+
+def sending_operation(method: str, path: str, base_path: str,
+                      operations: Iterable[Operation]) -> Optional[Operation]:
+    """The SDK's generated operation whose resource path a request matches (literal paths first)."""
+    if base_path and not path.startswith(base_path + "/"):
+        return None
+    relative = path[len(base_path):]
+    # /workflow/search before /workflow/{workflowId}: fewer template parameters first, as servers match.
+    candidates = sorted((op for op in operations if op[0][0] == method),
+                        key=lambda op: (op[0][1].count("{"), op[0][1]))
+    for op in candidates:
+        if template_regex(op[0][1]).match(relative):
+            return op
+    return None
+
+
+def at_argument_check(exception: Mapping[str, Any]) -> bool:
+    """Was it raised by a generated method's argument check (pydantic's validate_call, innermost)?"""
+    frames = list(exception.get("frames") or [])
+    return bool(frames) and frames[-1] == VALIDATE_CALL
+
+
+def is_binding_error(exception: Mapping[str, Any]) -> bool:
+    """Does an exception say hand-written code called generated code (or a model) wrongly?"""
+    kinds = list(exception.get("kinds") or [exception.get("type", "")])
+    message = str(exception.get("message", ""))
+    if at_argument_check(exception):
+        return "ValidationError" in kinds or "TypeError" in kinds
+    if "TypeError" in kinds:
+        return bool(_CALL_TYPE_ERROR.search(message))
+    if "AttributeError" in kinds:
+        return not _BUILTIN_OBJECT.match(message)
+    if "ValidationError" in kinds:
+        # A model constructed in hand-written code without a field it requires, or with one it lacks.
+        return bool(re.search(r"\[type=(missing|unexpected_keyword_argument|extra_forbidden)", message))
+    return False
+
+
+def _request_line(request: Mapping[str, Any]) -> str:
+    return f"{request.get('method')} {request.get('path')} -> {request.get('status')}"
+
+
+def classify(record: Mapping[str, Any], operations: Sequence[Operation] = (), base_path: str = "") -> Verdict:
+    """The verdict for one driver record; `operations` are the SDK's generated ones (see inputs)."""
+    method_id = str(record.get("id", "?"))
+    client, _, method = method_id.rpartition(".")
+    status = record.get("status")
+    exception: Mapping[str, Any] = record.get("exception") or {}
+    requests: List[Mapping[str, Any]] = list(record.get("requests") or [])
+    lines = tuple(_request_line(r) for r in requests)
+    error_text = f"{exception.get('type')}: {exception.get('message')}" if exception else ""
+    if status == "setup-failed":
+        return Verdict(f"setup.{method_id}", "setup", method_id, SETUP, detail=error_text)
+    if status == "skipped":
+        return Verdict(method_id, client, method, NOT_EXERCISED, detail=str(record.get("reason", "")))
+    removed: Optional[Tuple[OperationKey, str]] = None
+    for request in requests:
+        errors = list(request.get("errors") or [])
+        if not errors:
+            continue
+        kinds = list(errors[0].get("kinds") or [errors[0].get("kind", "")])
+        rule = rule_of(kinds)
+        sender = sending_operation(str(request.get("method")), str(request.get("path")), base_path, operations)
+        if rule in (_UNKNOWN_PATH, _WRONG_METHOD) and sender is not None and sender[2]:
+            removed = removed or (sender[0], _request_line(request))
+            continue
+        detail = f"{request.get('method')} {request.get('path')}: " + (
+            "no path of the spec matches" if rule == _UNKNOWN_PATH
+            else "the spec's path has no such method" if rule == _WRONG_METHOD else str(errors[0].get("message", "")))
+        return Verdict(method_id, client, method, REJECTED, rule, detail, sender[1] if sender else "", lines)
+    binding = bool(exception) and is_binding_error(exception)
+    if binding and (not requests or at_argument_check(exception)):
+        return Verdict(method_id, client, method, BINDING, detail=error_text, requests=lines)
+    notes = (f"after the requests: {error_text}",) if error_text else ()
+    if removed is not None:
+        (verb, path), line = removed
+        return Verdict(method_id, client, method, REMOVED, detail=f"{verb} {path} ({line})",
+                       requests=lines, notes=notes)
+    if requests:
+        return Verdict(method_id, client, method, VALID, requests=lines, notes=notes)
+    if status == "timeout":
+        return Verdict(method_id, client, method, NOT_EXERCISED, detail=f"sent nothing: {record.get('reason', '')}")
+    if exception:
+        return Verdict(method_id, client, method, NOT_EXERCISED, detail=f"raised before sending: {error_text}")
+    return Verdict(method_id, client, method, NOT_EXERCISED, detail="sent no request (a local helper)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ContractResult:
+    """Every verdict of a run, and which failures are new against a baseline."""
+
+    verdicts: Tuple[Verdict, ...]
+    setup: Tuple[Verdict, ...] = ()
+    baseline: Optional[FrozenSet[str]] = None  # ids that failed on the baseline run; None: no baseline
+
+    @property
+    def methods(self) -> Tuple[Verdict, ...]:
+        """The SDK methods' verdicts (setup excluded)."""
+        return self.verdicts
+
+    @property
+    def total(self) -> int:
+        """T: public coroutine methods of the Orkes clients."""
+        return len(self.verdicts)
+
+    @property
+    def exercised(self) -> int:
+        """E: methods that ran far enough to send a request or fail binding."""
+        return sum(1 for v in self.verdicts if v.kind != NOT_EXERCISED)
+
+    @property
+    def valid(self) -> int:
+        """V: methods whose requests the spec accepts, every one."""
+        return sum(1 for v in self.verdicts if v.kind == VALID)
+
+    @property
+    def failures(self) -> Tuple[Verdict, ...]:
+        """Failed verdicts (setup included), in order."""
+        return tuple(v for v in (*self.setup, *self.verdicts) if v.failed)
+
+    def is_new(self, verdict: Verdict) -> bool:
+        """A failure is new unless the baseline run failed the same id (no baseline: all are new)."""
+        return verdict.failed and (self.baseline is None or verdict.id not in self.baseline)
+
+    @property
+    def new_failures(self) -> Tuple[Verdict, ...]:
+        """Failures that the baseline did not have."""
+        return tuple(v for v in self.failures if self.is_new(v))
+
+    def summary_line(self) -> str:
+        """`contract: E of T SDK methods exercised, V sent spec-valid requests, N new failures`."""
+        return (f"contract: {self.exercised} of {self.total} SDK methods exercised, {self.valid} sent "
+                f"spec-valid requests, {len(self.new_failures)} new failures")
+
+    def lines(self, verbose: bool = False) -> List[str]:
+        """One line per failure and per removed operation (every method with `verbose`), then counts."""
+        out: List[str] = []
+        for v in (*self.setup, *self.verdicts):
+            if not (verbose or v.failed or v.kind == REMOVED):
+                continue
+            tag = ("new " if self.is_new(v) else "pre-existing ") if v.failed and self.baseline is not None else ""
+            api = f" [{v.api}]" if v.api and v.failed else ""
+            detail = f": {_clip(v.detail)}" if v.detail else ""
+            out.append(f"{tag}{v.id}{api}: {v.headline}{detail}")
+            if verbose:
+                out += [f"    {r}" for r in v.requests] + [f"    note: {n}" for n in v.notes]
+        by_api: Dict[str, int] = {}
+        for v in self.failures:
+            if v.kind == REJECTED and v.api:
+                by_api[v.api] = by_api.get(v.api, 0) + 1
+        if by_api:
+            out.append("rejected requests by API: " + ", ".join(f"{a} {n}" for a, n in sorted(by_api.items())))
+        counts: Dict[str, int] = {}
+        for v in self.verdicts:
+            counts[v.kind] = counts.get(v.kind, 0) + 1
+        out.append("verdicts: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in
+                                          (VALID, REJECTED, BINDING, REMOVED, NOT_EXERCISED)))
+        return out
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def evaluate(records: Mapping[str, Any], operations: Sequence[Operation] = (), base_path: str = "",
+             baseline: Optional[FrozenSet[str]] = None) -> ContractResult:
+    """Classify every record of a driver run."""
+    methods = tuple(classify(r, operations, base_path) for r in records.get("methods") or [])
+    setup = []
+    for record in records.get("setup") or []:
+        if record.get("status") == "setup-failed":
+            setup.append(classify(record, operations, base_path))
+        elif record.get("id") == "token" and record.get("status") == "raised":
+            exception = record.get("exception") or {}
+            setup.append(Verdict("setup.token", "setup", "token", SETUP,
+                                 detail=f"getting a token failed: {exception.get('type')}: {exception.get('message')}"))
+    return ContractResult(tuple(sorted(methods, key=lambda v: v.id)), tuple(setup), baseline)

@@ -1,0 +1,315 @@
+"""Lint and type-check findings, fingerprinted so a shifted line is not "new", judged against a baseline.
+
+A finding's fingerprint is its file, rule, message (line numbers inside it masked) and enclosing
+symbol (`OrkesWorkflowClient.jump_to_task`), never its line. Comparing two runs is a multiset
+difference of fingerprints: `N new, M fixed, K pre-existing`. Findings inside the generated
+`http/` are counted apart: a new one there fails only when it lies in code we put there (kept
+code, marked "kept for backward compatibility", or a local edit's text), not in what the
+generator wrote.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from conductor_regen.compat.codemods import DEPRECATION_MARK
+
+Key = Tuple[str, str, str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One linter or type-checker message, with the SDK-relative posix path of its file."""
+
+    file: str
+    line: int
+    column: int
+    rule: str
+    message: str
+    symbol: str = ""  # the innermost enclosing class or function ("" at module level)
+
+    @property
+    def key(self) -> Key:
+        """The fingerprint: everything but the position."""
+        return (self.file, self.rule, _LINE_REF.sub("line N", self.message), self.symbol)
+
+    def render(self) -> str:
+        """`file:line:col: RULE message (in Symbol)`."""
+        where = f" (in {self.symbol})" if self.symbol else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.rule} {self.message}{where}"
+
+    def to_json(self) -> Dict[str, Any]:
+        """A plain dict (for the baseline cache)."""
+        return dataclasses.asdict(self)
+
+
+_LINE_REF = re.compile(r"\bline \d+")
+
+
+def from_json(items: Iterable[Dict[str, Any]]) -> List[Finding]:
+    """Findings from `Finding.to_json` dicts."""
+    return [Finding(str(i["file"]), int(i["line"]), int(i["column"]), str(i["rule"]), str(i["message"]),
+                    str(i.get("symbol", ""))) for i in items]
+
+
+# --- parsing tool output -------------------------------------------------------------------------
+
+def _relative(path: str, root: Path) -> str:
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return p.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return p.as_posix()
+    return p.as_posix().removeprefix("./")
+
+
+def parse_ruff(text: str, root: Path) -> List[Finding]:
+    """`ruff check --output-format=json` output."""
+    found: List[Finding] = []
+    for item in json.loads(text or "[]"):
+        location = item.get("location") or {}
+        found.append(Finding(_relative(str(item.get("filename", "")), root), int(location.get("row") or 0),
+                             int(location.get("column") or 0), str(item.get("code") or "syntax-error"),
+                             str(item.get("message", ""))))
+    return found
+
+
+_FLAKE8 = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d*) (?P<msg>.*)$")
+_MYPY = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<sev>error|warning): (?P<msg>.*?)"
+                   r"(?:  \[(?P<code>[a-z0-9-]+)\])?$")
+
+
+def parse_flake8(text: str, root: Path) -> List[Finding]:
+    """flake8's default format, `path:row:col: CODE text`."""
+    found: List[Finding] = []
+    for line in text.splitlines():
+        m = _FLAKE8.match(line.strip())
+        if m:
+            found.append(Finding(_relative(m["file"], root), int(m["line"]), int(m["col"]), m["code"], m["msg"]))
+    return found
+
+
+def parse_mypy(text: str, root: Path) -> List[Finding]:
+    """mypy's plain output (`--show-column-numbers --show-error-codes --no-pretty`); notes are dropped."""
+    found: List[Finding] = []
+    for line in text.splitlines():
+        m = _MYPY.match(line.rstrip())
+        if m:
+            found.append(Finding(_relative(m["file"], root), int(m["line"]), int(m["col"] or 0),
+                                 m["code"] or m["sev"], m["msg"]))
+    return found
+
+
+# --- enclosing symbols ---------------------------------------------------------------------------
+
+Span = Tuple[int, int, str, str]  # first line, last line, qualified name, source
+
+
+def _spans(source: str) -> List[Span]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    spans: List[Span] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                spans.append((first, child.end_lineno or child.lineno, name,
+                              ast.get_source_segment(source, child) or ""))
+                visit(child, f"{name}.")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return spans
+
+
+def _innermost(spans: Sequence[Span], line: int) -> Optional[Span]:
+    best: Optional[Span] = None
+    for span in spans:
+        if span[0] <= line <= span[1] and (best is None or span[0] >= best[0]):
+            best = span
+    return best
+
+
+class SourceIndex:
+    """Each file's symbols, parsed once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._files: Dict[str, Tuple[List[str], List[Span]]] = {}
+
+    def _load(self, rel: str) -> Tuple[List[str], List[Span]]:
+        if rel not in self._files:
+            try:
+                text = (self.root / rel).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            self._files[rel] = (text.splitlines(), _spans(text))
+        return self._files[rel]
+
+    def symbol(self, rel: str, line: int) -> str:
+        """The innermost class or function around `line` ("" at module level)."""
+        span = _innermost(self._load(rel)[1], line)
+        return span[2] if span else ""
+
+    def kept(self, rel: str, line: int) -> bool:
+        """Whether `line` is in code the regeneration carried over (marked "kept for backward compatibility")."""
+        lines, spans = self._load(rel)
+        span = _innermost(spans, line)
+        if span is not None and DEPRECATION_MARK in span[3]:
+            return True
+        near = lines[max(line - 2, 0):line]  # the line itself, or the marker comment just above it
+        return any(DEPRECATION_MARK in text for text in near)
+
+    def text(self, rel: str) -> str:
+        """The file's text."""
+        return "\n".join(self._load(rel)[0])
+
+
+def with_symbols(findings: Iterable[Finding], root: Path) -> List[Finding]:
+    """The findings with their enclosing symbols filled in from the sources under `root`."""
+    index = SourceIndex(root)
+    return [dataclasses.replace(f, symbol=index.symbol(f.file, f.line)) for f in findings]
+
+
+# --- verdicts ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """One group of findings compared with the baseline's."""
+
+    new: Tuple[Finding, ...] = ()
+    fixed: Tuple[Finding, ...] = ()
+    preexisting: Tuple[Finding, ...] = ()
+
+    def counts(self) -> str:
+        """`N new, M fixed, K pre-existing`."""
+        return f"{len(self.new)} new, {len(self.fixed)} fixed, {len(self.preexisting)} pre-existing"
+
+
+def compare(current: Sequence[Finding], before: Optional[Sequence[Finding]]) -> Comparison:
+    """Match findings by fingerprint (as a multiset); without a baseline every finding is new."""
+    if before is None:
+        return Comparison(new=tuple(current))
+    remaining = collections.Counter(f.key for f in before)
+    new: List[Finding] = []
+    pre: List[Finding] = []
+    for f in current:
+        if remaining[f.key] > 0:
+            remaining[f.key] -= 1
+            pre.append(f)
+        else:
+            new.append(f)
+    fixed: List[Finding] = []
+    for f in before:
+        if remaining[f.key] > 0:
+            remaining[f.key] -= 1
+            fixed.append(f)
+    return Comparison(tuple(new), tuple(fixed), tuple(pre))
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolVerdict:
+    """A lint or typecheck run judged against the pristine tree: the SDK's own code, and http/ apart."""
+
+    tool: str  # "ruff (pyproject.toml [tool.ruff])", ...
+    baseline: str  # "backup <id>", "git HEAD <sha>", or "" (absolute)
+    own: Comparison
+    http: Comparison
+    http_ours: Tuple[Finding, ...] = ()  # new findings in http/ that our kept code or local edits introduced
+
+    @property
+    def failing(self) -> Tuple[Finding, ...]:
+        """What fails the session: new findings in the SDK's own code, and in http/ only ours."""
+        return self.own.new + self.http_ours
+
+    @property
+    def against(self) -> str:
+        """`vs backup <id>`, or that the verdict is absolute."""
+        return f"vs {self.baseline}" if self.baseline else "absolute: no baseline"
+
+    def summary_line(self, name: str) -> str:
+        """One line for `invoke test` and the report: the verdict, then http/ apart."""
+        return (f"{name}: {self.tool.split(' (')[0]}: {self.own.counts()} ({self.against}); http/: {len(self.http.new)} new "
+                f"({len(self.http_ours)} in kept or edited code), {len(self.http.fixed)} fixed, "
+                f"{len(self.http.preexisting)} pre-existing")
+
+    def lines(self, name: str, limit: int = 20) -> List[str]:
+        """The report: the verdict line, the http/ line, then the findings that fail."""
+        out = [f"{name}: {self.tool}: {self.own.counts()} ({self.against})"]
+        out.append(f"{name}: generated http/: {self.http.counts()}; {len(self.http_ours)} of the new ones in code "
+                   "this tool kept or edited (they fail), the rest from the generator (reported only)")
+        for f in self.failing[:limit]:
+            out.append(f"  new: {f.render()}")
+        if len(self.failing) > limit:
+            out.append(f"  ... and {len(self.failing) - limit} more")
+        return out
+
+    def summary(self) -> Dict[str, Any]:
+        """Counts for `invoke test` and the regenerate report."""
+        return {"tool": self.tool, "baseline": self.baseline, "new": len(self.own.new), "fixed": len(self.own.fixed),
+                "preexisting": len(self.own.preexisting), "http_new": len(self.http.new),
+                "http_fixed": len(self.http.fixed), "http_preexisting": len(self.http.preexisting),
+                "http_ours": len(self.http_ours), "failing": [f.render() for f in self.failing]}
+
+
+def _edit_regions(root: Path, http_rel: str, index: SourceIndex) -> Dict[str, List[Tuple[int, int]]]:
+    """Line ranges of the SDK's local edits in the generated files (whole files for `content` edits)."""
+    from conductor_regen.compat.local_edits import edits_for
+
+    regions: Dict[str, List[Tuple[int, int]]] = {}
+    for edit in edits_for(root):
+        rel = f"{http_rel}/{edit.file}"
+        text = index.text(rel)
+        if edit.content is not None:
+            regions.setdefault(rel, []).append((1, max(text.count("\n") + 1, 1)))
+        elif edit.replace and "\\" not in edit.replace and edit.replace in text:
+            start = text[:text.index(edit.replace)].count("\n") + 1
+            regions.setdefault(rel, []).append((start, start + edit.replace.count("\n")))
+    return regions
+
+
+def judge(current: Sequence[Finding], before: Optional[Sequence[Finding]], *, root: Path, tool: str,
+          baseline: str, http_rel: str) -> ToolVerdict:
+    """Split findings into the SDK's own code and `http_rel` (SDK-relative), compare each with `before`."""
+    inside = f"{http_rel.rstrip('/')}/"
+    own_now = [f for f in current if not f.file.startswith(inside)]
+    http_now = [f for f in current if f.file.startswith(inside)]
+    own_before = None if before is None else [f for f in before if not f.file.startswith(inside)]
+    http_before = None if before is None else [f for f in before if f.file.startswith(inside)]
+    http = compare(http_now, http_before)
+    index = SourceIndex(root)
+    regions = _edit_regions(root, http_rel.rstrip("/"), index)
+    ours = tuple(f for f in http.new if index.kept(f.file, f.line)
+                 or any(a <= f.line <= b for a, b in regions.get(f.file, ())))
+    return ToolVerdict(tool, baseline, compare(own_now, own_before), http, ours)
+
+
+def to_junit(verdict: ToolVerdict, name: str) -> bytes:
+    """JUnit XML: one failed testcase per failing finding (one passing case when none), the summary as a property."""
+    import xml.etree.ElementTree as ET
+
+    suite = ET.Element("testsuite", name=name, tests=str(max(len(verdict.failing), 1)),
+                       failures=str(len(verdict.failing)), errors="0", skipped="0")
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="summary", value=verdict.summary_line(name))
+    for f in verdict.failing:
+        case = ET.SubElement(suite, "testcase", classname=f.file, name=f"{f.rule} {f.symbol or '<module>'}")
+        failure = ET.SubElement(case, "failure", type=f.rule, message=f"new: {f.render()}")
+        failure.text = f.render()
+    if not verdict.failing:
+        ET.SubElement(suite, "testcase", classname=name, name="no new findings")
+    ET.indent(suite)
+    data: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"

@@ -1,0 +1,154 @@
+"""The `lint` and `typecheck` sessions' core: which tool the SDK configures, and a run judged against a baseline.
+
+`lint` follows the SDK's own configuration: ruff when it has `[tool.ruff]` (or a ruff.toml),
+else flake8 when setup.cfg, tox.ini or .flake8 configures it, else the guide's literal
+`flake8 src/conductor/asyncio_client/`. `typecheck` runs mypy (reading the SDK's own mypy
+settings, if any). Both are judged against the pristine tree (`pristine`): the newest backup,
+else git HEAD, else absolutely; the baseline's findings are cached by its content fingerprint.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Tuple
+
+from conductor_regen.matrix.findings import Finding, ToolVerdict, from_json, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
+from conductor_regen.matrix.pristine import Pristine, cached, store
+
+if TYPE_CHECKING:
+    from conductor_regen.config import Settings
+
+GUIDE_TARGET = "src/conductor/asyncio_client/"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tool:
+    """A checker as the SDK configures it: what to install, how to call it, how to read it."""
+
+    name: str  # ruff | flake8 | mypy
+    source: str  # where its configuration comes from, for the log and the verdict line
+
+    @property
+    def label(self) -> str:
+        """`ruff (pyproject.toml [tool.ruff])`."""
+        return f"{self.name} ({self.source})"
+
+    def argv(self, target: str, cache_dir: Path, output: Path, extra: Sequence[str] = ()) -> List[str]:
+        """The command, run from the SDK root; it never writes into the tree and exits 0 on findings.
+
+        ruff and flake8 write their findings to `output` (their stderr may carry warnings);
+        mypy's findings are read from its stdout.
+        """
+        if self.name == "ruff":
+            # --force-exclude: the SDK's excludes apply to the path given too; no .ruff_cache in the tree.
+            return ["python", "-m", "ruff", "check", "--output-format=json", f"--output-file={output}",
+                    "--force-exclude", "--no-fix", "--no-cache", "--exit-zero", target, *extra]
+        if self.name == "flake8":
+            return ["python", "-m", "flake8", "--format=default", f"--output-file={output}", "--exit-zero",
+                    target, *extra]
+        return ["python", "-m", "mypy", f"--cache-dir={cache_dir}", "--show-column-numbers", "--show-error-codes",
+                "--no-error-summary", "--no-pretty", "--no-color-output", target, *extra]
+
+    @property
+    def success_codes(self) -> Tuple[int, ...]:
+        """Exit codes that mean "ran" (mypy exits 1 when it finds errors; 2 is a crash)."""
+        return (0, 1) if self.name == "mypy" else (0,)
+
+    def parse(self, output: str, root: Path) -> List[Finding]:
+        """The findings in the tool's output, with their enclosing symbols."""
+        parser = {"ruff": parse_ruff, "flake8": parse_flake8}.get(self.name, parse_mypy)
+        return with_symbols(parser(output, root), root)
+
+
+def _ini_section(path: Path, section: str) -> bool:
+    if not path.is_file():
+        return False
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return False
+    return parser.has_section(section)
+
+
+def lint_tool(sdk: Path, pyproject: Mapping[str, Any]) -> Tool:
+    """The linter the SDK configures (ruff, then flake8), else the guide's plain flake8."""
+    if "ruff" in (pyproject.get("tool") or {}):
+        return Tool("ruff", "pyproject.toml [tool.ruff]")
+    for name in ("ruff.toml", ".ruff.toml"):
+        if (sdk / name).is_file():
+            return Tool("ruff", name)
+    if (sdk / ".flake8").is_file():
+        return Tool("flake8", ".flake8")
+    for name in ("setup.cfg", "tox.ini"):
+        if _ini_section(sdk / name, "flake8"):
+            return Tool("flake8", f"{name} [flake8]")
+    return Tool("flake8", f"nothing configured: the guide's flake8 {GUIDE_TARGET}")
+
+
+def typecheck_tool(sdk: Path, pyproject: Mapping[str, Any]) -> Tool:
+    """mypy, saying where the SDK configures it (mypy finds the same file itself)."""
+    if "mypy" in (pyproject.get("tool") or {}):
+        return Tool("mypy", "pyproject.toml [tool.mypy]")
+    for name in ("mypy.ini", ".mypy.ini"):
+        if (sdk / name).is_file():
+            return Tool("mypy", name)
+    for name in ("setup.cfg",):
+        if _ini_section(sdk / name, "mypy"):
+            return Tool("mypy", f"{name} [mypy]")
+    return Tool("mypy", "mypy's defaults: the SDK configures none")
+
+
+Runner = Callable[[Path], str]  # run the tool from this tree's root, return its output
+
+
+def baseline_findings(tool: Tool, pristine: Pristine, run: Runner, *, cache_dir: Path,
+                      key: str) -> List[Finding]:
+    """The tool's findings on the pristine tree: cached by its fingerprint, else run on a copy of it."""
+    hit = cached(cache_dir, tool.name, pristine.fingerprint, key)
+    if isinstance(hit, list):
+        return from_json(hit)
+    with tempfile.TemporaryDirectory(prefix="regen-pristine-") as tmp:
+        copy = pristine.materialize(Path(tmp) / "sdk")
+        found = tool.parse(run(copy), copy)
+    store(cache_dir, tool.name, pristine.fingerprint, key, [f.to_json() for f in found])
+    return found
+
+
+def judged_run(sdk: Path, tool: Tool, run: Runner, pristine: Optional[Pristine], *, cache_dir: Path,
+               key: str, http_rel: str) -> ToolVerdict:
+    """Run the tool on the SDK and judge its findings against the pristine tree (absolutely without one)."""
+    current = tool.parse(run(sdk), sdk)
+    before = None if pristine is None else baseline_findings(tool, pristine, run, cache_dir=cache_dir, key=key)
+    return judge(current, before, root=sdk, tool=tool.label, baseline=pristine.source if pristine else "",
+                 http_rel=http_rel)
+
+
+# --- one judged session, as the noxfile runs it --------------------------------------------------
+
+def session_settings(sdk: Path, env: Mapping[str, str], cwd: Path) -> "Settings":
+    """Settings as `invoke` resolves them for `sdk` (this clone's invoke.yaml, the SDK's own, environment)."""
+    from conductor_regen.config_sources import _load_yaml, resolve_run_settings, tool_repository
+
+    repo = tool_repository()
+    config = _load_yaml(repo / "invoke.yaml") if repo is not None and (repo / "invoke.yaml").is_file() else {}
+    section = config.get("regen") if isinstance(config, dict) else None
+    return resolve_run_settings(section if isinstance(section, dict) else {}, env, {"sdk.root": str(sdk)}, cwd,
+                                repo).settings
+
+
+def judged_session(sdk: Path, tool: Tool, run: Runner, *, env: Mapping[str, str], cwd: Path, key: str,
+                   absolute: bool = False) -> ToolVerdict:
+    """What the `lint`/`typecheck` session does: find the pristine tree, run, judge (see `judged_run`)."""
+    from conductor_regen.matrix.pristine import find_pristine
+    from conductor_regen.sdk.target import resolve_sdk
+
+    settings = session_settings(sdk, env, cwd)
+    target = resolve_sdk(settings.sdk)
+    pristine = None if absolute else find_pristine(target, settings.backups_dir)
+    http_rel = target.http_dir.relative_to(target.root).as_posix()
+    return judged_run(target.root, tool, run, pristine, cache_dir=settings.cache_dir / "baselines", key=key,
+                      http_rel=http_rel)

@@ -1,0 +1,178 @@
+"""The SDK's pristine tree (its state before the last regeneration) and a cache of verdicts about it.
+
+Gates judge a regenerated tree against the same check on the pristine one, so a failure that was
+already there is shown as pre-existing instead of rolling a run back. The pristine tree is the
+newest backup of the SDK (its managed folders, with everything else as it is now and the files
+that run added outside removed), else the SDK's git HEAD, else there is none (absolute verdicts).
+Its fingerprint is a hash of its content, not of paths or mtimes, so a copy or a restored tree
+hits the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+
+from conductor_regen.atomic_io import atomic_write_bytes
+from conductor_regen.sdk.backups import Backup, added_outside, list_backups, load_manifest
+from conductor_regen.errors import RegenError
+from conductor_regen.file_tree import digest_entry, iter_entries
+from conductor_regen.sdk.target import RESERVED_PREFIX, SdkTarget
+
+log = logging.getLogger(__name__)
+
+# Tool caches, virtualenvs and build output are not part of the tree a check judges.
+SKIPPED_DIRS = frozenset({".git", ".hg", ".nox", ".tox", ".venv", "venv", ".mypy_cache", ".pytest_cache",
+                          ".ruff_cache", "node_modules", "build", "dist", ".benchmarks", "__pycache__"})
+_FINGERPRINT_VERSION = "pristine-v1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pristine:
+    """Where the pristine tree comes from, its content fingerprint, and how to copy it out."""
+
+    source: str  # "backup <id>" or "git HEAD <sha>"
+    fingerprint: str
+    files: Tuple[Tuple[str, Path], ...] = ()  # from a backup: (SDK-relative path, file to copy)
+    git_tree: str = ""  # from git: `<commit>:<prefix>`, what `git archive` writes
+    git_dir: Optional[Path] = None
+
+    def materialize(self, dest: Path) -> Path:
+        """Write the pristine tree into the empty folder `dest` and return it."""
+        dest.mkdir(parents=True, exist_ok=True)
+        if self.git_dir is not None:
+            proc = subprocess.run(["git", "-C", str(self.git_dir), "archive", "--format=tar", self.git_tree],
+                                  capture_output=True, check=False)
+            if proc.returncode != 0:
+                raise RegenError(f"git archive {self.git_tree} failed: {proc.stderr.decode(errors='replace')}",
+                                 "pass --absolute to judge without a baseline")
+            with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+                tar.extractall(dest, filter="data")
+            return dest
+        for rel, path in self.files:
+            out = dest / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_symlink():
+                os.symlink(os.readlink(path), out)
+            else:
+                shutil.copy2(path, out)
+        return dest
+
+
+def _live_files(root: Path, skip: Tuple[Path, ...]) -> Iterator[Tuple[str, Path]]:
+    """SDK-relative files of the live tree, without tool caches and the `skip` folders."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith(RESERVED_PREFIX)
+                             and not d.endswith(".egg-info") and here / d not in skip)
+        for name in sorted(filenames):
+            if not name.endswith((".pyc", ".pyo")):
+                path = here / name
+                yield path.relative_to(root).as_posix(), path
+
+
+def content_fingerprint(files: Mapping[str, Path]) -> str:
+    """Hash of relative paths and contents (symlinks by target): the same tree anywhere, the same hash."""
+    digest = hashlib.sha256(f"{_FINGERPRINT_VERSION}\0".encode())
+    for rel in sorted(files):
+        digest.update(f"{rel}\0{digest_entry(files[rel])}\n".encode())
+    return digest.hexdigest()
+
+
+def tree_fingerprint(root: Path) -> str:
+    """The content fingerprint of a whole tree (as `Pristine.fingerprint` computes it)."""
+    return content_fingerprint(dict(_live_files(root, ())))
+
+
+def _newest_backup(target: SdkTarget, backups_dir: Path) -> Optional[Backup]:
+    """The newest complete backup taken of this very SDK (not a pre-restore snapshot)."""
+    for backup in list_backups(backups_dir, target.name):
+        if not backup.complete or backup.outcome == "pre-restore":
+            continue
+        try:
+            manifest = load_manifest(backup)
+        except RegenError:
+            continue
+        if Path(str(manifest.get("sdk_root", ""))) == target.root:
+            return backup
+    return None
+
+
+def from_backup(target: SdkTarget, backup: Backup) -> Pristine:
+    """The SDK as it was when `backup` was taken: its managed folders, the rest live, minus what it added."""
+    manifest = load_manifest(backup)
+    names = tuple(str(n) for n in manifest["managed"])
+    package = target.package_dir.relative_to(target.root).as_posix()
+    added = set(added_outside(manifest))
+    files: Dict[str, Path] = {rel: path for rel, path in
+                              _live_files(target.root, tuple(target.package_dir / n for n in names))
+                              if rel not in added}
+    for name in names:
+        source = backup.tree_dir / name
+        if source.is_dir() and not source.is_symlink():
+            files.update((f"{package}/{name}/{rel}", path) for rel, path in iter_entries(source))
+        elif os.path.lexists(source):
+            files[f"{package}/{name}"] = source
+    return Pristine(f"backup {backup.id}", content_fingerprint(files), tuple(sorted(files.items())))
+
+
+def _git(root: Path, *args: str) -> Optional[str]:
+    try:
+        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def from_git(root: Path) -> Optional[Pristine]:
+    """The SDK's git HEAD, if it is a git checkout with a commit."""
+    commit = _git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+    prefix = _git(root, "rev-parse", "--show-prefix")
+    if not commit or prefix is None:
+        return None
+    tree_ish = f"{commit}:{prefix}"
+    tree = _git(root, "rev-parse", tree_ish)
+    if not tree:
+        return None
+    fingerprint = hashlib.sha256(f"{_FINGERPRINT_VERSION}\0git\0{tree}".encode()).hexdigest()
+    return Pristine(f"git HEAD {commit[:12]}", fingerprint, git_tree=tree_ish, git_dir=root)
+
+
+def find_pristine(target: SdkTarget, backups_dir: Optional[Path]) -> Optional[Pristine]:
+    """The newest backup of the SDK, else its git HEAD, else None (judge absolutely)."""
+    backup = _newest_backup(target, backups_dir) if backups_dir is not None else None
+    if backup is not None:
+        return from_backup(target, backup)
+    return from_git(target.root)
+
+
+# --- the verdict cache ---------------------------------------------------------------------------
+
+def _cache_file(cache_dir: Path, kind: str, fingerprint: str, key: str) -> Path:
+    name = hashlib.sha256(f"{kind}\0{fingerprint}\0{key}".encode()).hexdigest()[:32]
+    return cache_dir / f"{kind}-{name}.json"
+
+
+def cached(cache_dir: Path, kind: str, fingerprint: str, key: str) -> Optional[Any]:
+    """What a check found on the tree with `fingerprint` (None when it never ran there)."""
+    path = _cache_file(cache_dir, kind, fingerprint, key)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def store(cache_dir: Path, kind: str, fingerprint: str, key: str, data: Any) -> None:
+    """Remember what a check found on the tree with `fingerprint`."""
+    path = _cache_file(cache_dir, kind, fingerprint, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())

@@ -1,0 +1,151 @@
+"""The real `contract` nox session on copies of the example SDK: real venv, real mock server on 127.0.0.1.
+
+One nox envdir for the module: the first run builds the venv (uv, a few seconds), later runs
+reuse it (`-R`; the changed checkout is still reinstalled).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Dict, Optional
+
+import pytest
+
+from conductor_regen.matrix import sessions as tm
+from conductor_regen.generator.provenance import IN_SDK
+
+pytestmark = pytest.mark.e2e  # runs nox sessions
+
+
+PROJECT = Path(__file__).resolve().parents[2]
+NOXFILE = PROJECT / "noxfile.py"
+EXAMPLE_SDK = PROJECT / "tests" / "fixtures" / "example_sdk"
+SPEC_V1 = PROJECT / "tests" / "fixtures" / "specs" / "orkes-v1.json"
+PACKAGE = "src/conductor/asyncio_client"
+LAST_LINE = re.compile(r"^contract: (\d+) of (\d+) SDK methods exercised, (\d+) sent spec-valid requests, "
+                       r"(\d+) new failures$", re.M)
+
+
+
+
+def contract(envdir: Path, sdk: Path, junit: Path, *args: str,
+             env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    reuse = ["-R"] if any(envdir.iterdir()) else []
+    cmd = [sys.executable, "-m", "nox", "-f", str(NOXFILE), "--envdir", str(envdir), *reuse, "-s", "contract",
+           "--", "--sdk", str(sdk), "--junit-dir", str(junit), *args]
+    return subprocess.run(cmd, cwd=envdir, capture_output=True, text=True, timeout=300, check=False, env=env)
+
+
+def last_line(proc: subprocess.CompletedProcess[str]) -> tuple[int, ...]:
+    matches = LAST_LINE.findall(proc.stdout)
+    assert matches, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("contract: ")
+    return tuple(int(x) for x in matches[-1])
+
+
+def cases(junit: Path) -> Dict[str, str]:
+    """{`Client.method`: passed | failure | skipped} from the session's JUnit file."""
+    out = {}
+    for case in ET.parse(junit / "contract.xml").getroot().iter("testcase"):
+        kind = "failure" if case.find("failure") is not None else "skipped" if case.find("skipped") is not None \
+            else "passed"
+        out[f"{case.get('classname')}.{case.get('name')}"] = kind
+    return out
+
+
+def tree(root: Path) -> Dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_example_sdk_passes_deterministically_and_is_left_untouched(envdir: Path, sdk: Path, tmp_path: Path) -> None:
+    before = tree(sdk)
+    proc = contract(envdir, sdk, tmp_path / "j1", "--spec", str(SPEC_V1))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert last_line(proc) == (25, 25, 25, 0)
+    result = cases(tmp_path / "j1")
+    assert len(result) == 25 and set(result.values()) == {"passed"}
+    assert "OrkesWorkflowClient.start_workflow_by_name" in result
+    again = contract(envdir, sdk, tmp_path / "j2", "--spec", str(SPEC_V1))
+    assert again.returncode == 0
+    assert (tmp_path / "j1" / "contract.xml").read_bytes() == (tmp_path / "j2" / "contract.xml").read_bytes()
+    assert tree(sdk) == before
+
+
+def test_wrong_resource_path_is_rejected_and_the_api_named(envdir: Path, sdk: Path, tmp_path: Path) -> None:
+    api = sdk / PACKAGE / "http" / "api" / "workflow_resource_api.py"
+    text = api.read_text()
+    assert text.count("resource_path='/workflow") >= 5
+    api.write_text(text.replace("resource_path='/workflow", "resource_path='/api/workflow"))
+    proc = contract(envdir, sdk, tmp_path / "j", "--spec", str(SPEC_V1))
+    assert proc.returncode != 0
+    exercised, total, valid, new = last_line(proc)
+    assert (exercised, total) == (25, 25) and new == 6 and valid == 19
+    assert "OrkesWorkflowClient.get_workflow [WorkflowResourceApi]: request rejected (unknown path): " \
+           "GET /api/api/workflow/contract" in proc.stdout
+    assert "rejected requests by API: WorkflowResourceApi 6" in proc.stdout
+    failed = {k for k, v in cases(tmp_path / "j").items() if v == "failure"}
+    assert failed == {f"OrkesWorkflowClient.{m}" for m in ("get_workflow", "pause_workflow", "search_workflows",
+                                                          "start_workflow", "start_workflow_by_name",
+                                                          "terminate_workflow")}
+
+
+def break_binding(sdk: Path) -> None:
+    """A hand-written client calls a generated method with a keyword it does not take."""
+    client = sdk / PACKAGE / "orkes" / "orkes_workflow_client.py"
+    text = client.read_text()
+    assert "pause_workflow(workflow_id=workflow_id)" in text
+    client.write_text(text.replace("pause_workflow(workflow_id=workflow_id)", "pause_workflow(workflowid=workflow_id)"))
+
+
+def test_wrong_keyword_fails_before_sending(envdir: Path, sdk: Path, tmp_path: Path) -> None:
+    break_binding(sdk)
+    proc = contract(envdir, sdk, tmp_path / "j", "--spec", str(SPEC_V1))
+    assert proc.returncode != 0
+    assert last_line(proc) == (25, 25, 24, 1)
+    assert re.search(r"^OrkesWorkflowClient\.pause_workflow: failed before sending \(binding\): "
+                     r"ValidationError: .*workflowid", proc.stdout, re.M), proc.stdout
+    assert cases(tmp_path / "j")["OrkesWorkflowClient.pause_workflow"] == "failure"
+
+
+def test_baseline_excuses_a_pre_existing_failure_but_not_a_new_one(envdir: Path, sdk: Path, tmp_path: Path) -> None:
+    break_binding(sdk)
+    first = contract(envdir, sdk, tmp_path / "base", "--spec", str(SPEC_V1))
+    assert first.returncode != 0
+    baseline = tmp_path / "baseline.xml"
+    shutil.copy(tmp_path / "base" / "contract.xml", baseline)
+    same = contract(envdir, sdk, tmp_path / "j1", "--spec", str(SPEC_V1), "--baseline", str(baseline))
+    assert same.returncode == 0, same.stdout[-2000:]
+    assert last_line(same) == (25, 25, 24, 0)
+    assert "pre-existing OrkesWorkflowClient.pause_workflow" in same.stdout
+    metadata = sdk / PACKAGE / "http" / "api" / "metadata_resource_api.py"
+    metadata.write_text(metadata.read_text().replace("resource_path='/metadata/taskdefs/{tasktype}'",
+                                                     "resource_path='/api/metadata/taskdefs/{tasktype}'"))
+    worse = contract(envdir, sdk, tmp_path / "j2", "--spec", str(SPEC_V1), "--baseline", str(baseline))
+    assert worse.returncode != 0
+    assert last_line(worse) == (25, 25, 23, 1)
+    assert "new OrkesMetadataClient.get_task_def [MetadataResourceApi]" in worse.stdout
+
+
+def test_spec_comes_from_the_sdk_provenance(envdir: Path, sdk: Path, tmp_path: Path) -> None:
+    proc = contract(envdir, sdk, tmp_path / "j")
+    assert proc.returncode != 0
+    assert "records no spec" in proc.stdout + proc.stderr and "pass --spec" in proc.stdout + proc.stderr
+    (sdk / PACKAGE / "http" / IN_SDK).write_text(json.dumps({
+        "spec_source": str(SPEC_V1), "spec_sha256": "", "spec_version": "v1", "input_sha256": "",
+        "generator_backend": "jar", "generator_version": "7.14.0", "generator_options": [], "fixups": []}))
+    proc = contract(envdir, sdk, tmp_path / "j")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"spec: {SPEC_V1}" in proc.stderr
+
+
+def test_listed_with_a_docstring() -> None:
+    listing = subprocess.run([sys.executable, "-m", "nox", "-f", str(NOXFILE), "-l"], capture_output=True,
+                             text=True, check=True).stdout
+    assert re.search(r"^\* contract|^- contract \[contract\] -> Request contract: ", listing, re.M), listing
+    assert "contract" in tm.ALL_SESSIONS

@@ -1,0 +1,201 @@
+"""Baseline-aware test verdicts: real nox sessions on a copy of the example SDK and on its pristine tree.
+
+The pristine tree is the newest backup (managed folders) with the rest of the checkout live,
+else the checkout's git HEAD. A failure the pristine tree had too is "pre-existing" and does not
+fail the gate; a failure it did not have is "new" and does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from conductor_regen.matrix import sessions as tm
+from conductor_regen.sdk.backups import create_backup, record_added_outside
+from conductor_regen.matrix.pristine import Pristine, cached, find_pristine, tree_fingerprint
+from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.matrix.verdicts import KIND, judge_against
+from test_noxfile_sessions import EXAMPLE_SDK, PY, clean_env
+
+PACKAGE = "src/conductor/asyncio_client"
+KNOWN_BROKEN = "tests/unit/orkes/test_async_known_broken.py"
+BROKEN_TEST = "tests.unit.orkes.test_async_known_broken::test_was_already_broken"
+
+pytestmark = [pytest.mark.e2e,  # runs nox sessions
+              pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
+
+
+
+def _target(root: Path) -> SdkTarget:
+    return SdkTarget(root=root, package_dir=root / PACKAGE, managed=("http", "adapters", "orkes"))
+
+
+@pytest.fixture
+def sdk(tmp_path: Path) -> Path:
+    """The example SDK with one test that already fails (outside the managed folders)."""
+    copy = tmp_path / "sdk"
+    shutil.copytree(EXAMPLE_SDK, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    (copy / KNOWN_BROKEN).write_text("def test_was_already_broken():\n    assert 1 == 2, 'known bug'\n")
+    return copy
+
+
+def _break_get_secret(sdk: Path) -> None:
+    """A change in a managed folder (what a regeneration makes) that breaks one existing test."""
+    client = sdk / PACKAGE / "orkes" / "orkes_secret_client.py"
+    text = client.read_text()
+    assert "return await self.secret_api.get_secret(key)" in text
+    client.write_text(text.replace("return await self.secret_api.get_secret(key)", "return 'not the secret'"))
+
+
+def _gate(sdk: Path, envdir: Path, tmp_path: Path, find: "Optional[Pristine] | None" = None, *,
+          use_backup: bool = True) -> tuple[bool, tuple[dict[str, str], ...]]:
+    target = _target(sdk)
+    backups = tmp_path / "backups"
+    judge = judge_against(lambda: find or find_pristine(target, backups if use_backup else None),
+                          cache_dir=tmp_path / "cache")
+    return tm.gate(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit", env=clean_env(),
+                   judge=judge)
+
+
+def test_a_pre_existing_failure_is_excused_and_a_new_one_is_not(sdk: Path, envdir: Path, tmp_path: Path) -> None:
+    create_backup(tmp_path / "backups", _target(sdk), "v1")  # the pristine tree: one known failure
+    _break_get_secret(sdk)
+
+    ok, rows = _gate(sdk, envdir, tmp_path)
+    assert ok is False
+    (row,) = rows
+    assert (row["result"], row["verdict"]) == ("failed", "new")
+    assert row["detail"].startswith("1 new, 1 pre-existing (vs backup ")
+    assert "test_async_secret_client::test_get_secret" in row["detail"]  # the new one is shown, not the old
+    # The pristine run is cached by the pristine tree's content fingerprint.
+    pristine = find_pristine(_target(sdk), tmp_path / "backups")
+    assert pristine is not None
+    assert cached(tmp_path / "cache", KIND, pristine.fingerprint, f"async_unit-{PY}") == [
+        [BROKEN_TEST, "AssertionError: known bug"]]
+
+    # Undo the break: only the known failure is left, and it does not fail the gate.
+    shutil.copy2(EXAMPLE_SDK / PACKAGE / "orkes" / "orkes_secret_client.py",
+                 sdk / PACKAGE / "orkes" / "orkes_secret_client.py")
+    ok, rows = _gate(sdk, envdir, tmp_path)
+    assert ok is True, rows
+    assert (rows[0]["result"], rows[0]["verdict"]) == ("failed", "pre-existing")
+    assert rows[0]["detail"].startswith("0 new, 1 pre-existing")
+    lines = tm.format_summary(tm.with_baseline(
+        tm.run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "j2", stream=False,
+                      env=clean_env()), {f"async_unit-{PY}": [BROKEN_TEST]}, "backup x"))
+    assert "pre-existing" in lines[1] and "with pre-existing failures only" in lines[-1]
+
+
+def test_without_a_pristine_tree_every_failure_counts(sdk: Path, envdir: Path, tmp_path: Path) -> None:
+    ok, rows = _gate(sdk, envdir, tmp_path, use_backup=False)  # no backup, not a git checkout
+    assert ok is False
+    assert (rows[0]["verdict"], rows[0]["detail"]) == ("", f"FAILED {BROKEN_TEST}: AssertionError: known bug")
+
+
+def test_git_head_is_the_pristine_tree_without_a_backup(sdk: Path, envdir: Path, tmp_path: Path) -> None:
+    git = ["git", "-C", str(sdk), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "pristine"], check=True)
+    _break_get_secret(sdk)
+    pristine = find_pristine(_target(sdk), tmp_path / "no-backups")
+    assert pristine is not None and pristine.source.startswith("git HEAD ")
+    ok, rows = _gate(sdk, envdir, tmp_path, use_backup=False)
+    assert ok is False and rows[0]["verdict"] == "new"
+    assert rows[0]["detail"].startswith("1 new, 1 pre-existing (vs git HEAD ")
+
+
+def test_the_pristine_tree_is_the_backup_plus_the_live_rest_minus_what_the_run_added(sdk: Path,
+                                                                                     tmp_path: Path) -> None:
+    target = _target(sdk)
+    before = tree_fingerprint(sdk)
+    backup = create_backup(tmp_path / "backups", target, "v1")
+    _break_get_secret(sdk)
+    added = sdk / "tests/unit/adapters/test_new_adapter.py"
+    added.parent.mkdir(parents=True)
+    added.write_text("def test_x():\n    pass\n")
+    record_added_outside(backup, ["tests/unit/adapters/test_new_adapter.py"])
+    pristine = find_pristine(target, tmp_path / "backups")
+    assert pristine is not None and pristine.source == f"backup {backup.id}"
+    assert pristine.fingerprint == before != tree_fingerprint(sdk)
+    copy = pristine.materialize(tmp_path / "copy")
+    assert tree_fingerprint(copy) == before  # the same tree anywhere has the same fingerprint
+    assert not (copy / "tests/unit/adapters/test_new_adapter.py").exists()
+
+
+def test_with_baseline_judges_sessions_that_left_no_test_ids() -> None:
+    crashed = tm.SessionResult("async_unit", PY, "failed", message="install failed")
+    other = tm.SessionResult("serdeser", PY, "failed", message="install failed")
+    judged = tm.with_baseline([crashed, other], {f"async_unit-{PY}": [f"session async_unit-{PY}"],
+                                                 f"serdeser-{PY}": []}, "backup b")
+    assert [(r.verdict, r.blocking) for r in judged] == [("pre-existing", False), ("new", True)]
+
+
+def test_regenerate_rolls_back_only_on_a_new_failure(generator_cache: Path, tmp_path: Path, envdir: Path,
+                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The real gate in `regenerate`: the known failure is excused and shown; the run succeeds."""
+    from support.sdk_copies import SPEC_V2, new_sdk, perturb, run_core
+
+    def known_broken(root: Path) -> None:
+        perturb(root)
+        (root / KNOWN_BROKEN).write_text("def test_was_already_broken():\n    assert 1 == 2, 'known bug'\n")
+
+    root = new_sdk(tmp_path, mutate=known_broken)
+    backups, cache = tmp_path / "backups", generator_cache
+    target = _target(root.resolve())
+
+    def run_tests(t: SdkTarget) -> tuple[bool, tuple[dict[str, str], ...]]:
+        judge = judge_against(lambda: find_pristine(target, backups), cache_dir=tmp_path / "baselines")
+        return tm.gate(t.root, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit",
+                       env=clean_env(), judge=judge)
+
+    report, error, steps = run_core(root, backups, cache, SPEC_V2, run_tests=run_tests)
+    assert error is None and report is not None, error
+    assert report.outcome == "succeeded"
+    assert [(t["result"], t["verdict"]) for t in report.tests] == [("failed", "pre-existing")]
+    assert {s.name: s.detail for s in steps.steps}["tests"] == f"async_unit-{PY} failed (pre-existing)"
+    assert "| async_unit | " + PY + " | failed | pre-existing | 0 new, 1 pre-existing" in report.to_markdown()
+
+
+def test_a_new_module_that_fails_to_import_the_pristine_way_is_pre_existing() -> None:
+    """Python 3.9 and conductor-python 1.2.2: every module importing typing.Self fails, new adapter tests too."""
+    self_error = "ImportError: cannot import name 'Self' from 'typing'"
+    before = {f"async_unit-{PY}": [["tests.unit.orkes.test_async_workflow_client", self_error]]}
+
+    def judged(*failures: tuple[str, str]) -> tm.SessionResult:
+        result = tm.SessionResult("async_unit", PY, "failed", failed=len(failures), failures=failures,
+                                  first_failure=failures[0][0], message=failures[0][1])
+        (out,) = tm.with_baseline([result], before, "backup b")
+        return out
+
+    same_cause = judged(("tests.unit.orkes.test_async_workflow_client", self_error),
+                        ("tests.unit.orkes.test_async_human_task_api_adapter", self_error))  # added by the run
+    assert (same_cause.verdict, same_cause.preexisting) == ("pre-existing", 2)
+    other_cause = judged(("tests.unit.orkes.test_async_human_task_api_adapter", "ImportError: no module x"))
+    assert other_cause.verdict == "new"
+    a_test_not_a_module = judged(("tests.unit.orkes.test_async_x::test_y", self_error))
+    assert a_test_not_a_module.verdict == "new"
+    assert a_test_not_a_module.detail.startswith("1 new, 0 pre-existing (vs backup b): FAILED tests.unit")
+
+
+def test_regenerate_judges_the_contract_on_the_pristine_tree_against_the_run_spec(
+        generator_cache: Path, tmp_path: Path) -> None:
+    """A contract failure the SDK already had is pre-existing even when the pristine tree records no spec."""
+    from support.sdk_copies import SPEC_V2, cli_env, new_sdk, run_cli
+    from test_contract_session import break_binding
+
+    root = new_sdk(tmp_path, mutate=break_binding)  # the example SDK records no provenance
+    env = cli_env(tmp_path / "backups", generator_cache)
+    done = run_cli("regenerate", "--spec", str(SPEC_V2), "--sdk", str(root), "--yes", "--session", "contract",
+                   env=env, timeout=600)
+    assert done.code == 0, done.output
+    assert re.search(r"tests .*contract: .*, 0 new failures; 0 new, \d+ pre-existing", done.output), done.output
+    report = json.loads(next((tmp_path / "backups").rglob("report.json")).read_text())
+    assert report["outcome"] == "succeeded"
+    assert [(t["session"], t["verdict"]) for t in report["tests"]] == [("contract", "pre-existing")]

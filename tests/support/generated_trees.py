@@ -1,0 +1,90 @@
+"""Real generated clients for the operation, name-pinning and change-analysis tests.
+
+Every tree comes from the real OpenAPI Generator: through `python -m invoke generate` (as a user
+runs it) or through the pipeline functions (for documents the CLI would not take as they are,
+e.g. a pinned spec, whose operationIds repeat across classes). One generator cache per session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Mapping
+
+import pytest
+
+from conductor_regen.config import FixupConfig, Settings, resolve_settings
+from conductor_regen.spec.fixups import apply_fixups
+from conductor_regen.generator.run import generate_tree, package_dir
+from conductor_regen.generator.backends import option_list
+from conductor_regen.generator.provenance import Provenance
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+SPEC_V1 = FIXTURES / "specs" / "orkes-v1.json"
+SPEC_V2 = FIXTURES / "specs" / "orkes-v2.json"
+OLD_HTTP = FIXTURES / "example_sdk" / "src" / "conductor" / "asyncio_client" / "http"
+REAL_SPEC = REPO.parent / "shared" / "specs" / "orkes-conductor-api-v2.json"
+PACKAGE = "conductor.asyncio_client.http"
+
+def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
+    """The session's one generator cache (what the `generator_cache` fixture returns): a fixed folder
+    under the session's base temp, so no module-level state is needed to share it."""
+    path = factory.getbasetemp() / "generator-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+# Older names, kept so branches written before the `generator_cache` fixture still collect.
+cache_dir = session_cache_dir
+
+
+def repaired(spec: Path) -> Dict[str, Any]:
+    """A spec file after the default fixups (paths without /api), as pinning and analysis see it."""
+    document, _ = apply_fixups(json.loads(spec.read_text(encoding="utf-8")), FixupConfig())
+    return document
+
+
+def invoke_generate(spec: Path, output: Path, cache: Path) -> Path:
+    """`invoke generate --spec SPEC --output OUTPUT`; returns the generated package folder."""
+    env = {**os.environ, "REGEN_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "generate",
+                           "--spec", str(spec), "--output", str(output)],
+                          capture_output=True, text=True, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return package_dir(output, PACKAGE)
+
+
+def settings(cache: Path) -> Settings:
+    """Default settings with the session's cache."""
+    return dataclasses.replace(resolve_settings(), cache_dir=cache)
+
+
+def generate_document(document: Mapping[str, Any], output: Path, cache: Path) -> Path:
+    """Run the generator on an in-memory document as is (no validation, no fixups)."""
+    s = settings(cache)
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    prov = Provenance(spec_source="test", spec_sha256=digest, spec_version="test", input_sha256=digest,
+                      generator_backend=s.generator.backend, generator_version=s.generator.version,
+                      generator_options=tuple(option_list(s.generator)), fixups=())
+    return generate_tree(dict(document), prov, s, output).package_dir
+
+
+def generate_pinned(spec: Path, previous_http: Path, output: Path, cache: Path) -> Path:
+    """The proposed regenerate flow: prepare_spec, pin names to the previous client, generate_verified."""
+    from conductor_regen.compat.pinning import pin_operation_ids
+    from conductor_regen.client.operations import read_client_operations
+    from conductor_regen.generator.pipeline import generate_verified, prepare_spec
+    from conductor_regen.progress import StepLog
+
+    s = settings(cache)
+    steps = StepLog()
+    prepared = prepare_spec(str(spec), s, steps, env={})
+    pinned, _ = pin_operation_ids(prepared.document, read_client_operations(previous_http))
+    generated = generate_verified(dataclasses.replace(prepared, document=pinned), output, s, steps)
+    return generated.tree.package_dir

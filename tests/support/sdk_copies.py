@@ -1,0 +1,286 @@
+"""Helpers for the end-to-end tests: committed copies of the example SDK, tree digests, CLI runs.
+
+Used by test_regenerate_e2e.py and test_cli_tasks.py. Everything here runs the real thing: the
+example SDK under tests/fixtures, the real OpenAPI Generator (through the shared cache dir) and
+`python -m invoke` against this project's tasks.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import pytest
+
+from conductor_regen.config import Settings, resolve_settings
+from conductor_regen.errors import RegenError
+from conductor_regen.progress import StepLog
+from conductor_regen.app.regenerate import RegenOptions, regenerate
+from conductor_regen.app.report import Report
+from conductor_regen.sdk.target import SdkTarget, resolve_sdk
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+EXAMPLE_SDK = FIXTURES / "example_sdk"
+SPEC_V1 = FIXTURES / "specs" / "orkes-v1.json"
+SPEC_V2 = FIXTURES / "specs" / "orkes-v2.json"
+
+PACKAGE = "src/conductor/asyncio_client"
+MANAGED = ("http", "adapters", "orkes")
+PROVENANCE = "http/.regen-provenance.json"
+# What a run may leave in the package folder; none of these may survive a finished run.
+RUN_DEBRIS = (".regen.lock", ".regen-journal.json", ".regen-staging")
+
+Digest = Dict[str, str]
+
+
+# --- SDK copies ----------------------------------------------------------------------------------
+
+def git(root: Path, *args: str) -> str:
+    """Run git in `root` (with a throwaway identity) and return its stdout."""
+    done = subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=root,
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def commit_all(root: Path, message: str = "change") -> None:
+    """Stage and commit everything in `root`."""
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message, "--allow-empty")
+
+
+def new_sdk(base: Path, name: str = "sdk", mutate: Optional[Callable[[Path], None]] = None) -> Path:
+    """Copy the example SDK to `base/name`, let `mutate` edit it, then `git init` and commit it."""
+    root = base / name
+    shutil.copytree(EXAMPLE_SDK, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    if mutate is not None:
+        mutate(root)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    return root
+
+
+def pkg(root: Path) -> Path:
+    """The SDK's async client package folder."""
+    return root / PACKAGE
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+# --- digests -------------------------------------------------------------------------------------
+
+def tree_digest(top: Path, skip: Iterable[str] = (".git",)) -> Digest:
+    """{posix relpath: sha256} of every file (and `dir` for every folder) under `top`, nothing skipped
+    but the names in `skip` at the top level. __pycache__ is included on purpose: a run must not
+    leave bytecode (or anything else) behind."""
+    out: Digest = {}
+    skipped = set(skip)
+    for dirpath, dirnames, filenames in os.walk(top):
+        rel_dir = Path(dirpath).relative_to(top)
+        if rel_dir == Path("."):
+            dirnames[:] = [d for d in dirnames if d not in skipped]
+            filenames = [f for f in filenames if f not in skipped]
+        dirnames.sort()
+        for d in dirnames:
+            path = Path(dirpath) / d
+            key = (rel_dir / d).as_posix()
+            out[key] = "symlink:" + os.readlink(path) if path.is_symlink() else "dir"
+        for f in sorted(filenames):
+            path = Path(dirpath) / f
+            key = (rel_dir / f).as_posix()
+            if path.is_symlink():
+                out[key] = "symlink:" + os.readlink(path)
+            else:
+                out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def sdk_digest(root: Path) -> Digest:
+    """The whole SDK checkout except .git."""
+    return tree_digest(root)
+
+
+def folders_digest(base: Path, names: Sequence[str] = MANAGED) -> Dict[str, Digest]:
+    """{name: digest of base/name} (missing folders map to {})."""
+    return {n: tree_digest(base / n, skip=()) if (base / n).is_dir() else {} for n in names}
+
+
+def managed_digest(root: Path, names: Sequence[str] = MANAGED) -> Dict[str, Digest]:
+    """{managed folder: digest of that folder} of an SDK checkout (missing folders map to {})."""
+    return folders_digest(pkg(root), names)
+
+
+def diff(old: Mapping[str, str], new: Mapping[str, str]) -> Tuple[List[str], List[str], List[str]]:
+    """(added, removed, changed) keys between two digests."""
+    return (sorted(new.keys() - old.keys()), sorted(old.keys() - new.keys()),
+            sorted(k for k in old.keys() & new.keys() if old[k] != new[k]))
+
+
+def files_only(d: Mapping[str, str]) -> Dict[str, str]:
+    return {k: v for k, v in d.items() if v != "dir"}
+
+
+def debris(root: Path) -> List[str]:
+    """Run leftovers in the package folder (lock, journal, staging, exchange scratch)."""
+    return sorted(p.name for p in pkg(root).iterdir() if p.name.startswith(".regen") or "exchange-aside" in p.name)
+
+
+# --- backups -------------------------------------------------------------------------------------
+
+def backup_dirs(backups: Path, sdk_name: str = "sdk") -> List[Path]:
+    """Backup folders of one SDK, oldest first by manifest creation time (incomplete ones last)."""
+    store = backups / sdk_name
+    if not store.is_dir():
+        return []
+    found = [p for p in store.iterdir() if p.is_dir()]
+
+    def created(p: Path) -> str:
+        try:
+            return str(json.loads((p / "manifest.json").read_text())["created"])
+        except (OSError, ValueError, KeyError):
+            return "~"
+    return sorted(found, key=created)
+
+
+def manifest(backup: Path) -> dict:
+    return json.loads((backup / "manifest.json").read_text())
+
+
+# --- shared cache --------------------------------------------------------------------------------
+
+from support.generated_trees import session_cache_dir as shared_cache_dir  # noqa: E402 - older name, see there
+
+
+# --- shared fixtures' bodies ---------------------------------------------------------------------
+
+def perturb(root: Path) -> None:
+    """Committed drift in http/ that a regeneration must undo: an edited file and a stale module."""
+    rest = pkg(root) / "http" / "rest.py"
+    rest.write_text(rest.read_text() + "\n# hand edit that regeneration overwrites\n")
+    write(pkg(root) / "http" / "stale_module.py", "STALE = True\n")
+
+
+def expected_v2_tree(factory: pytest.TempPathFactory, cache: Path) -> Dict[str, Digest]:
+    """The managed folders a full v2 run swaps into a fresh copy (the `expected_v2` fixture keeps it per
+    session; keep_failed so the tree stays even though the example adapters fail the import gate on v2)."""
+    base = factory.mktemp("v2-expected")
+    root = new_sdk(base)
+    _report, error, _ = run_core(root, base / "backups", cache, SPEC_V2, keep_failed=True)
+    assert error is None or "import" in error.message, error
+    tree = managed_digest(root)
+    assert PROVENANCE.split("/", 1)[1] in tree["http"]
+    return tree
+
+
+# --- core-level runs -----------------------------------------------------------------------------
+
+def settings_for(root: Path, backups: Path, cache: Path) -> Settings:
+    """Settings as the tasks resolve them, with an isolated backup store and the shared cache."""
+    return resolve_settings({}, {"REGEN_BACKUPS_DIR": str(backups), "REGEN_CACHE_DIR": str(cache)},
+                            {"sdk.root": str(root)})
+
+
+def target_for(settings: Settings) -> SdkTarget:
+    return resolve_sdk(settings.sdk)
+
+
+def never_confirm(_plan: object) -> bool:
+    raise AssertionError("the confirmation prompt must not be shown with yes=True")
+
+
+def run_core(root: Path, backups: Path, cache: Path, spec: Path = SPEC_V1,
+             run_tests: Optional[Callable] = None, **options: object) -> Tuple[Optional[Report], Optional[RegenError], StepLog]:
+    """Call conductor_regen.app.regenerate.regenerate directly; return (report, error, steps)."""
+    s = settings_for(root, backups, cache)
+    opts = RegenOptions(spec=str(spec), **{"yes": True, "skip_tests": run_tests is None, **options})  # type: ignore[arg-type]
+    steps = StepLog()
+    try:
+        report = regenerate(target_for(s), opts, s, steps, never_confirm, run_tests, env={})
+    except RegenError as exc:
+        return None, exc, steps
+    return report, None, steps
+
+
+def mask_report(text: str) -> dict:
+    """A report's JSON with the parts that legitimately vary (timings, backup id, SDK path) masked."""
+    data = json.loads(text)
+    if data.get("backup_id"):  # also where steps mention it ("back up": "<id> (N files)")
+        data = json.loads(text.replace(data["backup_id"], "<backup-id>"))
+    for step in data.get("steps", []):
+        step["seconds"] = "*"
+    data["sdk"] = "*"
+    return data
+
+
+# --- CLI runs ------------------------------------------------------------------------------------
+
+def cli_env(backups: Path, cache: Path, **extra: str) -> Dict[str, str]:
+    """Environment for `python -m invoke`: isolated backups, shared cache, no inherited settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("REGEN_") or k.startswith("CONDUCTOR_"))}
+    env.update(REGEN_BACKUPS_DIR=str(backups), REGEN_CACHE_DIR=str(cache), PYTHONDONTWRITEBYTECODE="1")
+    env.update(extra)
+    return env
+
+
+def invoke_cmd(task: str, *args: str) -> List[str]:
+    return [sys.executable, "-m", "invoke", "--search-root", str(REPO), task, *args]
+
+
+@dataclasses.dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def error_lines(self) -> List[str]:
+        # Line by line per stream: a prompt without a newline may precede the error on the terminal.
+        lines = self.stdout.splitlines() + self.stderr.splitlines()
+        return [line for line in lines if line.startswith("ERROR:")]
+
+    def the_error(self) -> str:
+        """The single `ERROR: ... / hint: ...` line; fails if there is not exactly one, or a traceback."""
+        lines = self.error_lines()
+        assert len(lines) == 1, f"expected one ERROR line, got {lines}\n{self.output}"
+        assert "Traceback" not in self.output, self.output
+        return lines[0]
+
+    def __str__(self) -> str:  # shown by pytest on a failed assert
+        return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def run_cli(task: str, *args: str, env: Mapping[str, str], input: Optional[str] = None,
+            cwd: Optional[Path] = None, timeout: float = 180) -> CliResult:
+    """`python -m invoke --search-root REPO <task> <args>`; stdin closed (EOF) unless `input`."""
+    done = subprocess.run(invoke_cmd(task, *args), capture_output=True, text=True, env=dict(env),
+                          input=input if input is not None else "", cwd=cwd, timeout=timeout)
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def wait_for_file(path: Path, proc: "subprocess.Popen[bytes]", timeout: float = 120.0) -> None:
+    """Wait until `path` holds something; fail if the process exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text().strip()):
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited {proc.returncode} before {path} appeared")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"timed out waiting for {path}")
+        time.sleep(0.02)

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conductor_regen.errors import VerificationError
+from conductor_regen.compat.local_edits import LocalEdit, apply_edits, load_edits
+
+
+def test_defaults_are_the_sdks_three_edits() -> None:
+    assert [e.name for e in load_edits()] == ["deserialize-into-adapters", "empty-package-init",
+                                              "default-host-localhost"]
+    assert all(e.reason for e in load_edits())
+
+
+def test_defaults_turn_pristine_output_into_the_committed_client(tmp_path: Path) -> None:
+    """Pristine v1 output plus the edits equals the example SDK's committed http/ for the edited files."""
+    from conductor_regen.config import resolve_settings
+    from conductor_regen.generator.pipeline import generate
+    from conductor_regen.progress import StepLog
+    import dataclasses
+
+    here = Path(__file__).resolve().parents[1] / "fixtures"
+    s = dataclasses.replace(resolve_settings(), cache_dir=tmp_path / "cache")
+    result = generate(str(here / "specs" / "orkes-v1.json"), tmp_path / "out", s, StepLog(), env={})
+    pkg = result.tree.package_dir
+    committed = here / "example_sdk" / "src" / "conductor" / "asyncio_client" / "http"
+    edited = {"api_client.py", "__init__.py", "configuration.py"}
+    assert all((pkg / f).read_bytes() != (committed / f).read_bytes() for f in edited)
+    assert sorted(apply_edits(pkg, load_edits())) == sorted(e.name for e in load_edits())
+    for name in edited:
+        assert (pkg / name).read_bytes() == (committed / name).read_bytes(), name
+    assert apply_edits(pkg, load_edits()) == []  # idempotent
+
+
+def test_edit_that_no_longer_matches_fails_loudly(tmp_path: Path) -> None:
+    (tmp_path / "api_client.py").write_text("nothing to see\n")
+    edit = LocalEdit(name="x", file="api_client.py", reason="r", find="old", replace="new")
+    with pytest.raises(VerificationError, match="no longer applies"):
+        apply_edits(tmp_path, [edit])
+
+
+def test_edit_cannot_escape_the_package(tmp_path: Path) -> None:
+    edit = LocalEdit(name="x", file="../outside.py", reason="r", content="")
+    with pytest.raises(VerificationError):
+        apply_edits(tmp_path / "pkg", [edit])
+
+
+def test_an_sdk_file_replaces_the_defaults(tmp_path: Path) -> None:
+    from conductor_regen.compat.local_edits import SDK_FILE, edits_for
+
+    assert [e.name for e in edits_for(tmp_path)] == [e.name for e in load_edits()]
+    own = tmp_path / SDK_FILE
+    own.parent.mkdir()
+    own.write_text('[{"name": "mine", "file": "__init__.py", "reason": "r", "content": "# ours\\n"}]')
+    assert [e.name for e in edits_for(tmp_path)] == ["mine"]
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import everything\n")
+    assert apply_edits(pkg, edits_for(tmp_path)) == ["mine"]
+    assert (pkg / "__init__.py").read_text() == "# ours\n"

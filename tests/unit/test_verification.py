@@ -1,0 +1,84 @@
+"""The staging-tree checks fail on each kind of broken tree."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conductor_regen.errors import VerificationError
+from conductor_regen.generator.verify import import_all, verify_package
+
+EXAMPLE_SRC = Path(__file__).resolve().parents[1] / "fixtures" / "example_sdk" / "src"
+PKG = "conductor.asyncio_client.http"
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    """A generated package alone under an import root, as a staging tree has it."""
+    dest = tmp_path / "conductor" / "asyncio_client" / "http"
+    shutil.copytree(EXAMPLE_SRC / "conductor" / "asyncio_client" / "http", dest,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for init in (tmp_path / "conductor", tmp_path / "conductor" / "asyncio_client"):
+        (init / "__init__.py").write_text("")
+    # The committed client deserializes into adapters, absent here; the check only imports.
+    return tmp_path
+
+
+def test_good_tree_passes(tree: Path) -> None:
+    check = verify_package(tree, PKG)
+    assert check.api_modules == 7 and check.model_modules == 16
+    assert check.imported_modules >= 7 + 16
+
+
+def test_missing_models_folder(tree: Path) -> None:
+    shutil.rmtree(tree / "conductor/asyncio_client/http/models")
+    with pytest.raises(VerificationError, match="missing models/"):
+        verify_package(tree, PKG)
+
+
+def test_api_without_async(tree: Path) -> None:
+    api = tree / "conductor/asyncio_client/http/api/secret_resource_api.py"
+    api.write_text(api.read_text().replace("async def ", "def "))
+    with pytest.raises(VerificationError, match="secret_resource_api.py"):
+        verify_package(tree, PKG)
+
+
+def test_model_without_pydantic(tree: Path) -> None:
+    (tree / "conductor/asyncio_client/http/models/plain.py").write_text("class Plain:\n    pass\n")
+    with pytest.raises(VerificationError, match="plain.py"):
+        verify_package(tree, PKG)
+
+
+def test_module_that_fails_to_import(tree: Path) -> None:
+    model = tree / "conductor/asyncio_client/http/models/task.py"
+    model.write_text(model.read_text() + "\nraise RuntimeError('broken on purpose')\n")
+    with pytest.raises(VerificationError, match="broken on purpose"):
+        verify_package(tree, PKG)
+
+
+def test_syntax_error_is_located(tree: Path) -> None:
+    model = tree / "conductor/asyncio_client/http/models/task.py"
+    model.write_text(model.read_text() + "\ndef broken(:\n")
+    with pytest.raises(VerificationError, match=r"task\.py:\d+: generated code does not compile"):
+        verify_package(tree, PKG)
+
+
+def test_export_of_missing_name(tree: Path) -> None:
+    init = tree / "conductor/asyncio_client/http/api/__init__.py"
+    init.write_text(init.read_text() + "from conductor.asyncio_client.http.api.tags_api import TagsApi\n")
+    with pytest.raises(VerificationError, match="tags_api"):
+        verify_package(tree, PKG)
+
+
+def test_import_all_reports_every_failure(tmp_path: Path) -> None:
+    pkg = tmp_path / "demo_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "good.py").write_text("X = 1\n")
+    (pkg / "bad1.py").write_text("import not_a_module_anywhere\n")
+    (pkg / "bad2.py").write_text("raise ValueError('nope')\n")
+    check = import_all([tmp_path], ["demo_pkg"])
+    assert sorted(m for m, _ in check.failures) == ["demo_pkg.bad1", "demo_pkg.bad2"]
+    assert check.modules == 2  # the package and good
