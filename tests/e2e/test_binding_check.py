@@ -31,7 +31,8 @@ from conductor_regen.client.binding import (
 from conductor_regen.errors import VerificationError
 from conductor_regen.compat.keyword_calls import Rewrite, rewrite_file
 from conductor_regen.progress import StepLog
-from conductor_regen.app.regenerate import RegenOptions, regenerate
+from conductor_regen.app.plan import RegenOptions
+from conductor_regen.app.regenerate import regenerate
 from conductor_regen.sdk.target import resolve_sdk
 from conductor_regen.client.references import SourceTree, staged_tree
 

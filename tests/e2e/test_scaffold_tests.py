@@ -34,7 +34,8 @@ from support.staged_sdk import PristineHttp
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.errors import VerificationError
 from conductor_regen.sdk.backups import create_backup
-from conductor_regen.app.regenerate import restore_sdk, write_outside
+from conductor_regen.app.restore_cmd import restore_sdk
+from conductor_regen.app.transaction import write_outside
 from conductor_regen.sdk.restore import restore_backup
 from conductor_regen.compat.scaffold import OutsideFile, adapter_tests, scaffold_adapters
 from conductor_regen.matrix.sessions import SESSIONS, select_paths

@@ -24,7 +24,8 @@ import pytest
 from conductor_regen.config import Settings, resolve_settings
 from conductor_regen.errors import RegenError
 from conductor_regen.progress import StepLog
-from conductor_regen.app.regenerate import RegenOptions, regenerate
+from conductor_regen.app.plan import RegenOptions
+from conductor_regen.app.regenerate import regenerate
 from conductor_regen.app.report import Report
 from conductor_regen.sdk.target import SdkTarget, resolve_sdk
 

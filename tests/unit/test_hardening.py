@@ -50,7 +50,8 @@ from conductor_regen.compat.imports import fix_imports
 from conductor_regen.generator.pipeline import prepare_spec, provenance_for
 from conductor_regen.progress import StepLog
 from conductor_regen.generator.provenance import write_provenance
-from conductor_regen.app.regenerate import _spec_info, import_failures, import_gate
+from conductor_regen.app.gate import import_failures, import_gate
+from conductor_regen.app.run_report import spec_info
 from conductor_regen.app.report import Report
 from conductor_regen.spec.fetch import fetch_spec
 from conductor_regen.sdk.swap import staging_dir
@@ -236,7 +237,7 @@ def test_a_spec_url_query_never_reaches_provenance_or_report(spec_server: SpecSe
     settings = resolve_settings({}, {}, {"cache_dir": str(tmp_path / "cache")})
     spec = prepare_spec(url, settings, StepLog())
     write_provenance(provenance_for(spec, settings), tmp_path / "prov.json")
-    report = Report(outcome="dry-run", steps=(), command="c", sdk="s", spec=_spec_info(spec), generator={},
+    report = Report(outcome="dry-run", steps=(), command="c", sdk="s", spec=spec_info(spec), generator={},
                     fixups=())
     for text in ((tmp_path / "prov.json").read_text(), report.to_json(), report.to_markdown()):
         assert "query-secret-123" not in text and spec_server.url("/spec.json") in text

@@ -15,7 +15,7 @@ RANK: Dict[str, int] = {"spec": 1, "sdk": 1, "generator": 2, "client": 3, "compa
 MAX_LINES = 500
 MAX_TOP_LEVEL = 12
 # Modules still over the budget while they are split; the list only shrinks.
-OVER_BUDGET = {"app/regenerate.py", "app/tasks.py", "client/binding.py", "compat/scaffold.py", "matrix/sessions.py"}
+OVER_BUDGET = {"app/tasks.py", "client/binding.py", "compat/scaffold.py", "matrix/sessions.py"}
 
 
 def _stage(module: str) -> str:
@@ -86,10 +86,10 @@ def test_top_level_holds_only_shared_modules() -> None:
 def test_the_rule_sees_a_violation(tmp_path: Path) -> None:
     # The checker itself must be able to fail: a lower stage importing app/ is found.
     bad = PACKAGE / "spec" / "_layout_probe.py"
-    bad.write_text("def f() -> None:\n    from conductor_regen.app.regenerate import assemble  # noqa\n")
+    bad.write_text("def f() -> None:\n    from conductor_regen.app.assemble import assemble  # noqa\n")
     try:
         found = [t for _, t in _imports(bad)]
-        assert found == ["conductor_regen.app.regenerate.assemble"]
+        assert found == ["conductor_regen.app.assemble.assemble"]
         assert RANK[_stage(found[0])] >= RANK["spec"]
     finally:
         bad.unlink()

@@ -10,7 +10,8 @@ from typing import Iterator, Optional, Tuple
 from conductor_regen.config import Settings
 from conductor_regen.errors import ConfigError
 from conductor_regen.progress import StepLog
-from conductor_regen.app.regenerate import Confirm, RegenOptions, TestRunner, regenerate
+from conductor_regen.app.plan import Confirm, RegenOptions, TestRunner
+from conductor_regen.app.regenerate import regenerate
 from conductor_regen.sdk.target import resolve_sdk
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
-from conductor_regen.app.regenerate import RegenOptions, assemble, check_and_compare
+from conductor_regen.app.assemble import assemble, check_and_compare
+from conductor_regen.app.plan import RegenOptions
 from conductor_regen.client.binding import BindingResult
 from conductor_regen.client.changes import Change, analyze, count_by_severity
 from conductor_regen.compat.pinning import pin_step

@@ -239,7 +239,7 @@ def _confirm(plan: Any) -> bool:
 def _finish(result: Any, s: Settings, target: Any, steps: Any, report: Optional[str] = None) -> None:
     """Print a run's end: its plan (dry run) and the notes that need action (--verbose: the whole report),
     the steps' summary, and the report's path as the last line."""
-    from conductor_regen.app.regenerate import report_file
+    from conductor_regen.app.run_report import report_file
     from conductor_regen.app.report import action_notes
 
     if s.verbose:
@@ -283,7 +283,8 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                removed: Optional[str] = None, no_keyword_calls: bool = False, verbose: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
-    from conductor_regen.app.regenerate import RegenOptions, regenerate as run_regenerate
+    from conductor_regen.app.plan import RegenOptions
+    from conductor_regen.app.regenerate import regenerate as run_regenerate
 
     s = settings(c, **_gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
                  **{"sdk.root": sdk, "sdk.removed": removed, "sdk.keyword_calls": False if no_keyword_calls else None})
@@ -425,7 +426,8 @@ def replace(c: Context, from_: str, sdk: Optional[str] = None, yes: bool = False
             allow_dirty: bool = False, verbose: bool = False) -> None:
     """Swap an already generated tree into the SDK (backup, atomic swap, import gate, rollback)."""
     from conductor_regen.progress import StepLog
-    from conductor_regen.app.regenerate import RegenOptions, replace_from
+    from conductor_regen.app.plan import RegenOptions
+    from conductor_regen.app.replace import replace_from
 
     s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
     options = RegenOptions(spec="", yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
@@ -446,7 +448,8 @@ def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = Fal
                       keep_failed: bool = False, allow_dirty: bool = False, verbose: bool = False) -> None:
     """Add missing adapters (wiring, tests) for the SDK's live http/: backup, atomic swap, import gate, rollback."""
     from conductor_regen.progress import StepLog
-    from conductor_regen.app.regenerate import RegenOptions, scaffold_sdk
+    from conductor_regen.app.plan import RegenOptions
+    from conductor_regen.app.scaffold_cmd import scaffold_sdk
 
     s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
     options = RegenOptions(spec="", dry_run=dry_run, yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
@@ -465,7 +468,8 @@ def fix_imports(c: Context, sdk: Optional[str] = None, keep_failed: bool = False
                 verbose: bool = False) -> None:
     """Rewrite generator default package names (openapi_client, ...) in the SDK: backup, atomic swap, import gate."""
     from conductor_regen.progress import StepLog
-    from conductor_regen.app.regenerate import RegenOptions, fix_sdk_imports
+    from conductor_regen.app.fix_imports_cmd import fix_sdk_imports
+    from conductor_regen.app.plan import RegenOptions
 
     s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
     options = RegenOptions(spec="", yes=True, keep_failed=keep_failed, allow_dirty=allow_dirty,
@@ -538,7 +542,7 @@ def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None, moved: b
 def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False,
             moved: bool = False) -> None:
     """Undo the last run: put the managed folders back byte for byte (also finishes interrupted runs)."""
-    from conductor_regen.app.regenerate import restore_sdk
+    from conductor_regen.app.restore_cmd import restore_sdk
 
     s = settings(c, **{"sdk.root": sdk})
     target = _target(s)

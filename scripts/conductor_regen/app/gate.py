@@ -1,0 +1,64 @@
+"""The import gate after a swap, and the SDK interpreter it runs in."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from conductor_regen.app.plan import package_name
+from conductor_regen.config import Settings
+from conductor_regen.errors import VerificationError
+from conductor_regen.generator.verify import IMPORT_TIMEOUT, import_all
+from conductor_regen.progress import StepLog
+from conductor_regen.sdk.target import SdkTarget
+
+
+def import_failures(target: SdkTarget, timeout: float = IMPORT_TIMEOUT,
+                    python: Optional[str] = None) -> Tuple[Tuple[str, str], ...]:
+    """Modules of the SDK's async client that fail to import in a fresh interpreter, with their errors."""
+    package = package_name(target)
+    return import_all([target.root / "src"], [package], python, timeout=timeout).failures
+
+
+def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog) -> Tuple[Optional[str], Tuple[str, ...]]:
+    """The SDK's own environment for the import gate (see sdk_env); this tool's, with a warning, if it cannot be built."""
+    import sys
+
+    from conductor_regen.sdk.env import sdk_python
+
+    with steps.step("SDK environment") as step:
+        try:
+            exe = sdk_python(target.root, settings.cache_dir, f"{sys.version_info[0]}.{sys.version_info[1]}")
+        except VerificationError as exc:
+            step.status = "skipped"
+            step.detail = f"not built: {exc.message}"
+            return None, (f"warning: the import gate ran in this tool's environment, not the SDK's "
+                          f"({exc.message}); modules needing a package it lacks were excused",)
+        step.detail = f"{exe.parent.parent.name} (the SDK and its declared dependencies)"
+    return str(exe), ()
+
+
+def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = (),
+                timeout: float = IMPORT_TIMEOUT, python: Optional[str] = None) -> List[str]:
+    """Every module of the SDK's async client must import, except those that already failed the same way.
+
+    Run in the SDK's own environment (`python`), a missing third-party package is a real failure;
+    the baseline (taken before the swap) excuses only what already failed the same way there.
+    """
+    excused = set(baseline)
+    package = package_name(target)
+    check = import_all([target.root / "src"], [package], python, timeout=timeout)
+    if check.modules == 0:
+        # Excused or not, a gate that imported nothing verified nothing: that is not a pass.
+        err = dict(check.failures).get(package, "no module found")
+        raise VerificationError(
+            f"the import gate imported nothing: {package} itself fails to import ({err})",
+            "the backup was restored; make the package import (install its dependencies), then run again",
+        )
+    new = [f for f in check.failures if f not in excused]
+    if new:
+        mod, err = new[0]
+        raise VerificationError(
+            f"{len(new)} module(s) of the async client fail to import after the swap; first: {mod}: {err}",
+            "the backup was restored; see the report, or rerun with --keep-failed to inspect",
+        )
+    return [f"{mod} did not import before the swap either ({err})" for mod, err in sorted(excused)]

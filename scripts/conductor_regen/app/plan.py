@@ -1,0 +1,106 @@
+"""What a run was asked to do and what it would change: the options, the plan, the callbacks."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
+
+from conductor_regen.app.report import FileChanges
+from conductor_regen.compat.scaffold import OutsideFile, adapter_tests
+from conductor_regen.file_tree import digest_tree
+from conductor_regen.generator.provenance import IN_SDK, Provenance, read_provenance
+from conductor_regen.sdk.target import SdkTarget
+
+
+@dataclasses.dataclass(frozen=True)
+class RegenOptions:
+    """What the user asked for on the command line."""
+
+    spec: str
+    dry_run: bool = False
+    yes: bool = False
+    skip_tests: bool = False
+    keep_failed: bool = False
+    allow_dirty: bool = False
+    only: Tuple[str, ...] = ()
+    report_path: Optional[Path] = None
+    use_cache: bool = True
+    force: bool = False  # regenerate even when the recorded provenance matches
+    pin_names: bool = True  # keep the live client's method names (operationIds pinned to them)
+    command: str = "invoke regenerate"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a run would change, computed before anything is touched."""
+
+    folders: Tuple[str, ...]  # managed folders whose content changes
+    files: FileChanges
+    steps: Tuple[str, ...]
+    outside: Tuple[OutsideFile, ...] = ()  # files added outside the managed folders, after the swap
+
+    def lines(self, listing: bool = True) -> List[str]:
+        """The plan for humans (dry run and the confirmation prompt); `listing` adds the files, 40 per kind."""
+        out = ["plan:"]
+        out += [f"  {n}. {s}" for n, s in enumerate(self.steps, 1)]
+        out.append(f"files: {len(self.files.added)} added, {len(self.files.removed)} removed, "
+                   f"{len(self.files.changed)} changed in {', '.join(self.folders) or 'no folder'}")
+        for kind, names in (("+", self.files.added), ("-", self.files.removed), ("~", self.files.changed)):
+            if not listing:
+                break
+            out += [f"  {kind} {n}" for n in sorted(names)[:40]]
+            if len(names) > 40:
+                out.append(f"  {kind} ... and {len(names) - 40} more")
+        if self.outside:
+            out.append(f"outside the managed folders: {len(self.outside)} added (undone by restore)")
+            out += [f"  + {f.path} (tests {f.about})" for f in self.outside]
+        return out
+
+
+Confirm = Callable[[Plan], bool]
+
+
+TestRunner = Callable[[SdkTarget], Tuple[bool, Tuple[Dict[str, str], ...]]]
+
+
+def recorded_provenance(target: SdkTarget) -> Optional[Provenance]:
+    """What produced the live generated tree, if this tool made it."""
+    return read_provenance(target.http_dir / IN_SDK)
+
+
+def diff_trees(old: Mapping[str, str], new: Mapping[str, str]) -> FileChanges:
+    """Compare two {relative path: digest} maps."""
+    return FileChanges(
+        added=tuple(sorted(new.keys() - old.keys())),
+        removed=tuple(sorted(old.keys() - new.keys())),
+        changed=tuple(sorted(k for k in old.keys() & new.keys() if old[k] != new[k])),
+    )
+
+
+def package_name(target: SdkTarget) -> str:
+    """The dotted name of the SDK's async client package (`conductor.asyncio_client`)."""
+    return ".".join(target.package_dir.relative_to(target.root / "src").parts)
+
+
+def make_plan(target: SdkTarget, staging: Path, staged_only: bool = False, tests: bool = True) -> Plan:
+    """Diff the live managed folders against the staged ones (with `staged_only`, just those staged)."""
+    names = tuple(n for n in target.managed
+                  if (staging / n).exists() or (not staged_only and (target.package_dir / n).exists()))
+    old = digest_tree(target.package_dir, names)
+    new = digest_tree(staging, names)
+    files = diff_trees(old, new)
+    touched = {p.split("/", 1)[0] for p in (*files.added, *files.removed, *files.changed)}
+    folders = tuple(n for n in names if n in touched)
+    http = staging / "http" if (staging / "http").is_dir() else target.http_dir
+    outside = tuple(adapter_tests(http, staging, target.package_dir, target.root, package_name(target)))
+    steps = (
+        "back up " + ", ".join(target.managed) + " to the backup store",
+        "swap in " + (", ".join(folders) or "nothing") + " atomically (journaled)",
+        *([f"add {len(outside)} test(s) for new adapters under tests/ (recorded in the backup)"] if outside else []),
+        "check every module of conductor.asyncio_client imports",
+        "run the test sessions, restore the backup if anything fails" if tests
+        else "restore the backup if anything fails",
+        "write the report",
+    )
+    return Plan(folders, files, steps, outside)

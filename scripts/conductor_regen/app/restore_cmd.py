@@ -1,0 +1,67 @@
+"""`invoke restore`: finish an interrupted run, then undo the last run (or go to a chosen backup)."""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional
+
+from conductor_regen.config import Settings
+from conductor_regen.errors import Aborted, BackupError
+from conductor_regen.sdk.backups import create_backup, retain_runs, set_outcome
+from conductor_regen.sdk.lock import sdk_lock
+from conductor_regen.sdk.restore import restore_backup
+from conductor_regen.sdk.swap import recover
+from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.sdk.work_dirs import sweep_work_dirs
+
+
+def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
+                ask: Callable[[str], bool], moved: bool = False) -> List[str]:
+    """`invoke restore`: finish an interrupted run, then undo the last run (or restore --backup ID) and verify."""
+    from conductor_regen.sdk.backups import get_backup, mark_undone, restore_point, undone_by, verify_tree
+    from conductor_regen.sdk.restore import outside_leftovers
+
+    lines: List[str] = []
+    with sdk_lock(target):
+        recovered = recover(target)
+        if recovered:
+            lines.append(recovered)
+        sweep_work_dirs(settings.cache_dir)
+        try:
+            root = None if moved else target.root
+            chosen = (get_backup(settings.backups_dir, target.name, backup_id, root) if backup_id
+                      else restore_point(settings.backups_dir, target.name, root))
+        except BackupError as exc:
+            if recovered and backup_id is None:
+                # The interrupted run never got as far as a backup, so it never touched the tree.
+                raise BackupError(exc.message, f"{recovered}; the tree is as it was, nothing needs restoring") \
+                    from exc
+            raise
+        if not verify_tree(chosen, target) and not outside_leftovers(target, chosen):
+            # Restoring again would only flip back and forth: a second restore undoes nothing.
+            forward = undone_by(chosen)
+            lines.append(f"nothing to restore: the tree already matches backup {chosen.id}"
+                         + (" (the state before the last run)" if backup_id is None else ""))
+            if forward:
+                lines.append(f"to go forward again: invoke restore --backup {forward}")
+            return lines
+        if not ask(f"{', '.join(target.managed)} of {target.root} from backup {chosen.id}"):
+            raise Aborted("restore declined; nothing was changed", "pass --yes to skip the question")
+        # The live tree may hold work nobody saved: keep it too, so a restore never loses anything,
+        # including the files outside the managed folders it is about to remove or overwrite.
+        from conductor_regen.sdk.backups import load_manifest
+        from conductor_regen.sdk.restore import touched_outside
+
+        touched = touched_outside(target, load_manifest(chosen))  # refuses names outside the SDK first
+        current = set_outcome(create_backup(settings.backups_dir, target, "pre-restore", outside=touched),
+                              "pre-restore")
+        lines.append(f"saved the current tree as backup {current.id} (go forward again with --backup {current.id})")
+        result = restore_backup(target, chosen, settings.backups_dir, moved=moved)
+        mark_undone(chosen, current)
+        retain_runs(settings.backups_dir, target.name, settings.backups_keep, root)
+    lines.append(f"restored backup {result.backup_id}: {result.restored} files put back "
+                 f"({result.changed} changed or missing), {result.removed} added file(s) removed; "
+                 "verified against its manifest")
+    if result.removed_outside:
+        lines.append(f"removed {len(result.removed_outside)} file(s) the run had added outside the managed "
+                     f"folders: {', '.join(result.removed_outside)}")
+    return lines
