@@ -9,7 +9,7 @@
 
 Each session runs in its own reused virtualenv (uv when available) with the SDK installed
 from the checkout and its test dependencies read from the SDK's pyproject.toml. The logic
-lives in conductor_regen.matrix.sessions; see docs/test-matrix.md.
+lives in conductor_regen.matrix (sessions, checkout, requirements, interpreters); see docs/test-matrix.md.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ sys.path.insert(0, str(PROJECT / "scripts"))  # the core, even under a nox from 
 
 from conductor_regen.matrix import contract as cc  # noqa: E402
 from conductor_regen.matrix import lint as lint_checks  # noqa: E402
-from conductor_regen.matrix import sessions as tm  # noqa: E402
+from conductor_regen.matrix import checkout, interpreters, requirements, runner, sessions  # noqa: E402
 from conductor_regen.atomic_io import atomic_write_bytes  # noqa: E402
 from conductor_regen.child_env import secret_names  # noqa: E402
 from conductor_regen.matrix.contract import run as contract_run  # noqa: E402
@@ -41,10 +41,11 @@ nox.options.sessions = ["async_tests"]
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 nox.options.download_python = "never"
 
-PYTHONS = list(tm.PYTHONS)
+PYTHONS = list(interpreters.PYTHONS)
 
 # pyenv's shims only run activated versions: put its other installed X.Y binaries on PATH.
-_LINKS = tm.link_interpreters(PROJECT / ".cache" / "nox-pythons", tm.pyenv_interpreters(PYTHONS, os.environ))
+_LINKS = interpreters.link_interpreters(PROJECT / ".cache" / "nox-pythons",
+                                       interpreters.pyenv_interpreters(PYTHONS, os.environ))
 if _LINKS is not None:
     os.environ["PATH"] = f"{_LINKS}{os.pathsep}{os.environ.get('PATH', '')}"
 
@@ -73,17 +74,17 @@ def _options(session: nox.Session, name: str) -> Tuple[Path, Path, List[str]]:
     """Parse our options from posargs: (absolute SDK root, JUnit folder, args left for the tool)."""
     parser = _Parser(prog=f"nox -s {name} --", add_help=False, allow_abbrev=False)
     parser.add_argument("--sdk", default=os.environ.get("CONDUCTOR_SDK_ROOT"))
-    parser.add_argument("--junit-dir", default=str(tm.DEFAULT_JUNIT_DIR))
+    parser.add_argument("--junit-dir", default=str(runner.DEFAULT_JUNIT_DIR))
     try:
         opts, rest = parser.parse_known_args(session.posargs)
     except _UsageError as exc:
         _usage(session, name, str(exc))
     # nox has changed into this file's folder; relative paths mean the caller's folder.
-    sdk = tm.resolve_sdk(opts.sdk, session.invoked_from)
-    problem = tm.sdk_problem(sdk)
+    sdk = checkout.resolve_invoked_path(opts.sdk, session.invoked_from)
+    problem = checkout.sdk_problem(sdk)
     if problem or sdk is None:
         _usage(session, name, problem or "no SDK")
-    junit_dir = tm.resolve_sdk(opts.junit_dir, session.invoked_from) or tm.DEFAULT_JUNIT_DIR
+    junit_dir = checkout.resolve_invoked_path(opts.junit_dir, session.invoked_from) or runner.DEFAULT_JUNIT_DIR
     junit_dir.mkdir(parents=True, exist_ok=True)
     session.log(f"SDK checkout: {sdk}")
     return sdk, junit_dir, rest
@@ -91,7 +92,7 @@ def _options(session: nox.Session, name: str) -> Tuple[Path, Path, List[str]]:
 
 def _pyproject(session: nox.Session, sdk: Path) -> dict:  # type: ignore[type-arg]
     try:
-        return tm.load_pyproject(sdk)
+        return requirements.load_pyproject(sdk)
     except RegenError as exc:
         session.error(exc.render())
 
@@ -104,9 +105,9 @@ def _install_sdk(session: nox.Session, sdk: Path, *extra: str) -> None:
     """Install the SDK and `extra`; reinstall the SDK whenever the checkout changed (even with -R)."""
     installed_now = session.run_install(*_pip(session), str(sdk), *extra) is not None
     marker = Path(session.virtualenv.location) / FINGERPRINT
-    current = tm.sdk_fingerprint(sdk)
+    current = checkout.sdk_fingerprint(sdk)
     stored = marker.read_text().strip() if marker.is_file() else None
-    if tm.needs_reinstall(stored, current, installed_now):
+    if checkout.needs_reinstall(stored, current, installed_now):
         session.log("the SDK checkout changed since this virtualenv installed it: reinstalling the SDK")
         force = "--reinstall" if session.venv_backend == "uv" else "--force-reinstall"
         session.run(*_pip(session), force, "--no-deps", str(sdk))
@@ -121,25 +122,25 @@ def _no_secrets(session: nox.Session) -> None:
 
 def tests_impl(session: nox.Session, *, matrix_name: str) -> None:
     """Run one row of the guide's matrix with pytest, from the SDK checkout."""
-    spec = tm.SESSIONS[matrix_name]
+    spec = sessions.SESSIONS[matrix_name]
     if not spec.needs_server:
         _no_secrets(session)
     sdk, junit_dir, pytest_args = _options(session, matrix_name)
     if spec.needs_server:
-        reason = tm.server_skip_reason(os.environ)
+        reason = sessions.server_skip_reason(os.environ)
         if reason:
             session.skip(reason)
-        session.log(tm.server_note(os.environ))
-    selection = tm.select_paths(sdk, spec.paths)
+        session.log(sessions.server_note(os.environ))
+    selection = sessions.select_paths(sdk, spec.paths)
     for missing in selection.missing:
         session.log(f"note: {missing} is not in this checkout; skipped")
     if not selection.found:
         session.skip(f"none of guide {spec.step}'s test paths are in this checkout")
     pyproject = _pyproject(session, sdk)
-    if session.python and not tm.python_supported(pyproject, str(session.python)):
-        session.skip(f"the SDK's requires-python ({tm.requires_python(pyproject)}) "
+    if session.python and not interpreters.python_supported(pyproject, str(session.python)):
+        session.skip(f"the SDK's requires-python ({interpreters.requires_python(pyproject)}) "
                      f"excludes Python {session.python}")
-    reqs = tm.read_test_requirements(pyproject)
+    reqs = requirements.read_test_requirements(pyproject)
     session.log(f"test dependencies from {', '.join(reqs.sources)}: {' '.join(reqs.test)}")
     if reqs.unsupported:
         session.log(f"note: not installed (not from an index): {', '.join(reqs.unsupported)}")
@@ -160,11 +161,11 @@ def tools_impl(session: nox.Session, *, name: str) -> None:
     pyproject = _pyproject(session, sdk)
     checker = lint_checks.lint_tool(sdk, pyproject) if name == "lint" else lint_checks.typecheck_tool(sdk, pyproject)
     session.log(f"{name}: {checker.label}")
-    requirements = tm.tool_requirements(pyproject, checker.name)
+    tool_deps = requirements.tool_requirements(pyproject, checker.name)
     if checker.name == "mypy":
-        _install_sdk(session, sdk, *requirements)
+        _install_sdk(session, sdk, *tool_deps)
     else:
-        session.run_install(*_pip(session), *requirements)
+        session.run_install(*_pip(session), *tool_deps)
     venv = Path(session.virtualenv.location)
     output = Path(session.create_tmp()).resolve() / f"{name}.out"  # absolute: the tool runs in the SDK
 
@@ -173,13 +174,13 @@ def tools_impl(session: nox.Session, *, name: str) -> None:
         cache = venv / (".mypy_cache" if root == sdk else ".mypy_cache-pristine")
         output.unlink(missing_ok=True)
         session.chdir(root)
-        out = session.run(*checker.argv(f"{tm.PACKAGE_DIR}/", cache, output, args), env=RUN_ENV, silent=True,
+        out = session.run(*checker.argv(f"{checkout.PACKAGE_DIR}/", cache, output, args), env=RUN_ENV, silent=True,
                           success_codes=list(checker.success_codes))
         return output.read_text() if output.is_file() else str(out or "")
 
     try:
         verdict = lint_checks.judged_session(sdk, checker, run, env=os.environ, cwd=Path(session.invoked_from),
-                                             key="\0".join((checker.label, *requirements, *args)), absolute=absolute)
+                                             key="\0".join((checker.label, *tool_deps, *args)), absolute=absolute)
     except RegenError as exc:
         session.error(exc.render())
     atomic_write_bytes(junit_dir / f"{session.name}.xml", to_junit(verdict, name))
@@ -197,7 +198,7 @@ def contract_impl(session: nox.Session) -> None:
                      f"{'.'.join(map(str, cc.MIN_PYTHON))}; run nox with a newer interpreter")
     sdk, junit_dir, rest = _options(session, "contract")
     parser = _Parser(prog="nox -s contract --", add_help=False, allow_abbrev=False)
-    parser.add_argument("--spec", default=os.environ.get(tm.CONTRACT_SPEC_ENV))
+    parser.add_argument("--spec", default=os.environ.get(sessions.CONTRACT_SPEC_ENV))
     parser.add_argument("--baseline", default=None)
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--verbose", action="store_true")
@@ -207,7 +208,7 @@ def contract_impl(session: nox.Session) -> None:
         session.error(f"Usage: nox -s contract -- --sdk PATH [--spec FILE_OR_URL] [--baseline JUNIT.xml] "
                       f"[--junit-dir DIR] [--timeout S] [--verbose]: {exc}")
     invoked_from = Path(session.invoked_from)
-    baseline = tm.resolve_sdk(opts.baseline, session.invoked_from)
+    baseline = checkout.resolve_invoked_path(opts.baseline, session.invoked_from)
     try:
         settings = contract_run.session_settings(PROJECT, os.environ)
         inputs = contract_run.start(sdk, opts.spec, invoked_from, Path(session.create_tmp()), settings,
@@ -282,7 +283,7 @@ def typecheck(session: nox.Session) -> None:
     tools_impl(session, name="typecheck")
 
 
-@nox.session(python=tm.current_python(), tags=["contract"])
+@nox.session(python=interpreters.current_python(), tags=["contract"])
 def contract(session: nox.Session) -> None:
     """Request contract: every Orkes client method against a mock server validating with the spec."""
     contract_impl(session)

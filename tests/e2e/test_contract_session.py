@@ -17,7 +17,7 @@ from typing import Dict, Optional
 
 import pytest
 
-from conductor_regen.matrix import sessions as tm
+from conductor_regen.matrix.sessions import ALL_SESSIONS
 from conductor_regen.generator.provenance import IN_SDK
 
 pytestmark = pytest.mark.e2e  # runs nox sessions
@@ -148,4 +148,4 @@ def test_listed_with_a_docstring() -> None:
     listing = subprocess.run([sys.executable, "-m", "nox", "-f", str(NOXFILE), "-l"], capture_output=True,
                              text=True, check=True).stdout
     assert re.search(r"^\* contract|^- contract \[contract\] -> Request contract: ", listing, re.M), listing
-    assert "contract" in tm.ALL_SESSIONS
+    assert "contract" in ALL_SESSIONS

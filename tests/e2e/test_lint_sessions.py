@@ -15,7 +15,8 @@ from typing import Dict
 
 import pytest
 
-from conductor_regen.matrix import sessions as tm
+from conductor_regen.matrix.interpreters import PYTHONS
+from conductor_regen.matrix.results import parse_junit
 from conductor_regen.sdk.backups import create_backup
 from conductor_regen.sdk.target import SdkTarget
 from test_noxfile_sessions import EXAMPLE_SDK, NOXFILE, PY, clean_env
@@ -25,7 +26,7 @@ CLIENT = f"{PACKAGE}/orkes/orkes_secret_client.py"
 ANCHOR = "return await self.secret_api.get_secret(key)"
 
 pytestmark = [pytest.mark.e2e,  # runs nox sessions
-              pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
+              pytest.mark.skipif(PY not in PYTHONS, reason=f"the matrix has no Python {PY}")]
 
 
 
@@ -83,7 +84,7 @@ def test_lint_falls_back_to_the_guides_flake8_and_judges_against_the_backup(envd
     assert ": 1 new, 0 fixed, " in _verdict(out, "lint")  # the moved unused import is not new
     assert re.search(r"new: src/conductor/asyncio_client/orkes/orkes_secret_client\.py:\d+:\d+: F821 undefined name "
                      r"'undefined_helper' \(in OrkesSecretClient\.get_secret\)", out), out
-    summary = tm.parse_junit(tmp_path / "junit" / "lint.xml")
+    summary = parse_junit(tmp_path / "junit" / "lint.xml")
     assert summary.failed == 1 and summary.summary.startswith("lint: flake8: 1 new, 0 fixed, ")
 
     proc = _nox(envdir, tmp_path, "lint", sdk, "--absolute")

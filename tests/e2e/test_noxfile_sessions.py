@@ -16,16 +16,18 @@ from typing import Dict, Iterator, Optional
 
 import pytest
 
-from conductor_regen.matrix import sessions as tm
+from conductor_regen.matrix.interpreters import PYTHONS, current_python
+from conductor_regen.matrix.results import format_summary, parse_junit, session_output
+from conductor_regen.matrix.runner import gate, run_matrix
 
 PROJECT = Path(__file__).resolve().parents[2]
 NOXFILE = PROJECT / "noxfile.py"
 EXAMPLE_SDK = PROJECT / "tests" / "fixtures" / "example_sdk"
-PY = tm.current_python()
+PY = current_python()
 SERVER_VARS = ("CONDUCTOR_SERVER_URL", "CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET", "CONDUCTOR_SDK_ROOT")
 
 pytestmark = [pytest.mark.e2e,  # runs nox sessions
-              pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
+              pytest.mark.skipif(PY not in PYTHONS, reason=f"the matrix has no Python {PY}")]
 
 
 
@@ -69,7 +71,7 @@ def test_green_on_the_example_sdk_and_the_tree_stays_byte_identical(envdir: Path
     before = tree_digest(sdk)
     proc = nox(envdir, "-s", "async_unit", posargs=("--sdk", str(sdk), "--junit-dir", str(junit)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = tm.parse_junit(junit / f"async_unit-{PY}.xml")
+    result = parse_junit(junit / f"async_unit-{PY}.xml")
     assert (result.passed, result.failed) == (26, 0)
     assert tree_digest(sdk) == before  # no __pycache__, .pytest_cache, build/ or egg-info
     assert tree_digest(sdk) == tree_digest(EXAMPLE_SDK)
@@ -90,20 +92,20 @@ def test_renamed_generated_method_fails_the_gate_with_the_test_named(envdir: Pat
     assert "    async def search(\n" in text
     api.write_text(text.replace("    async def search(\n", "    async def search1(\n"))
     captured: list[str] = []
-    results = tm.run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=junit, stream=False,
+    results = run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=junit, stream=False,
                             env=clean_env(), captured=captured)
     assert [(r.session, r.python, r.result) for r in results] == [("async_unit", PY, "failed")]
     # `invoke test` shows just this part of nox's output, for the failing session only.
-    section = tm.session_output(captured[0], f"async_unit-{PY}")
+    section = session_output(captured[0], f"async_unit-{PY}")
     assert section.startswith(f"nox > Running session async_unit-{PY}") and "test_search_workflows" in section
-    assert tm.session_output(captured[0], f"serdeser-{PY}") == ""
+    assert session_output(captured[0], f"serdeser-{PY}") == ""
     (result,) = results
     assert (result.passed, result.failed) == (25, 1)
     assert result.first_failure.endswith("test_async_workflow_client::test_search_workflows")
     assert "search" in result.message and "Error" in result.message
-    lines = tm.format_summary(results)
+    lines = format_summary(results)
     assert "failed" in lines[1] and "test_search_workflows" in lines[1]
-    ok, rows = tm.gate(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=junit, env=clean_env())
+    ok, rows = gate(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=junit, env=clean_env())
     assert ok is False
     assert rows[0]["result"] == "failed" and rows[0]["detail"].startswith("FAILED ")
 
@@ -123,14 +125,14 @@ def test_sdk_reinstalled_when_the_checkout_changes_even_with_dash_R(envdir: Path
 
 
 def test_missing_paths_skip_and_integration_needs_a_server(envdir: Path, sdk: Path, junit: Path) -> None:
-    results = tm.run_matrix(sdk, ("ai_telemetry", "async_integration"), (PY,), envdir=envdir,
+    results = run_matrix(sdk, ("ai_telemetry", "async_integration"), (PY,), envdir=envdir,
                             junit_dir=junit, stream=False, env=clean_env())
     by_name = {r.session: r for r in results}
     assert by_name["ai_telemetry"].result == "skipped"
     assert by_name["ai_telemetry"].message == "none of guide 5.4's test paths are in this checkout"
     assert by_name["async_integration"].result == "skipped"
     assert by_name["async_integration"].message.startswith("set CONDUCTOR_SERVER_URL")
-    ok, rows = tm.gate(sdk, ("ai_telemetry",), (PY,), envdir=envdir, junit_dir=junit, env=clean_env())
+    ok, rows = gate(sdk, ("ai_telemetry",), (PY,), envdir=envdir, junit_dir=junit, env=clean_env())
     assert ok is False and rows[0]["result"] == "skipped"  # nothing ran: not a pass
 
 
@@ -144,7 +146,7 @@ def test_integration_runs_with_a_server_and_never_prints_secrets(envdir: Path, s
     assert "CONDUCTOR_AUTH_SECRET set" in out
     for secret in ("pa55word", "key-1d-123", "s3cr3t-value"):
         assert secret not in out
-    assert tm.parse_junit(junit / f"async_integration-{PY}.xml").passed == 3
+    assert parse_junit(junit / f"async_integration-{PY}.xml").passed == 3
 
 
 def test_default_session_from_env_with_a_relative_path(envdir: Path, sdk: Path, junit: Path) -> None:
@@ -156,7 +158,7 @@ def test_default_session_from_env_with_a_relative_path(envdir: Path, sdk: Path, 
     assert f"SDK checkout: {sdk.resolve()}" in out
     for missing in ("tests/unit/ai/test_async_*", "tests/unit/telemetry/test_async_*", "tests/unit/event/test_async_*"):
         assert f"note: {missing} is not in this checkout" in out
-    result = tm.parse_junit(junit / f"async_tests-{PY}.xml")
+    result = parse_junit(junit / f"async_tests-{PY}.xml")
     assert (result.passed, result.failed) == (34, 0)
 
 
@@ -178,7 +180,7 @@ def test_nox_list_reads_like_the_guide() -> None:
                           text=True, check=True, cwd=PROJECT)
     for name, step in [("async_unit", "5.1"), ("async_integration", "5.2"), ("serdeser", "5.3"),
                        ("pydantic", "5.3"), ("ai_telemetry", "5.4"), ("async_tests", "5.6")]:
-        for python in tm.PYTHONS:
+        for python in PYTHONS:
             assert f"{name}-{python} [tests] -> Guide {step}:" in proc.stdout
     assert "* async_tests-3.11" in proc.stdout  # the default
     assert "- async_unit-3.11" in proc.stdout
@@ -192,7 +194,7 @@ def test_sessions_that_need_no_server_get_no_credentials(envdir: Path, sdk: Path
     probe = sdk / "tests/unit/orkes/test_async_credentials_probe.py"
     probe.write_text("import os\n\n\ndef test_no_credentials():\n"
                      "    assert not [k for k in os.environ if k.startswith('CONDUCTOR_AUTH')]\n")
-    results = tm.run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=junit, stream=False,
+    results = run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=junit, stream=False,
                             env=clean_env(CONDUCTOR_AUTH_KEY="key-id", CONDUCTOR_AUTH_SECRET="s3cr3t"))
     assert [(r.session, r.result, r.failed) for r in results] == [("async_unit", "passed", 0)], results
     assert any("test_no_credentials" in x.read_text() for x in junit.glob("async_unit*.xml"))  # the probe ran

@@ -16,7 +16,9 @@ from typing import Optional
 
 import pytest
 
-from conductor_regen.matrix import sessions as tm
+from conductor_regen.matrix.interpreters import PYTHONS
+from conductor_regen.matrix.results import SessionResult, format_summary, with_baseline
+from conductor_regen.matrix.runner import gate, run_matrix
 from conductor_regen.sdk.backups import create_backup, record_added_outside
 from conductor_regen.matrix.pristine import Pristine, cached, find_pristine, tree_fingerprint
 from conductor_regen.sdk.target import SdkTarget
@@ -28,7 +30,7 @@ KNOWN_BROKEN = "tests/unit/orkes/test_async_known_broken.py"
 BROKEN_TEST = "tests.unit.orkes.test_async_known_broken::test_was_already_broken"
 
 pytestmark = [pytest.mark.e2e,  # runs nox sessions
-              pytest.mark.skipif(PY not in tm.PYTHONS, reason=f"the matrix has no Python {PY}")]
+              pytest.mark.skipif(PY not in PYTHONS, reason=f"the matrix has no Python {PY}")]
 
 
 
@@ -59,7 +61,7 @@ def _gate(sdk: Path, envdir: Path, tmp_path: Path, find: "Optional[Pristine] | N
     backups = tmp_path / "backups"
     judge = judge_against(lambda: find or find_pristine(target, backups if use_backup else None),
                           cache_dir=tmp_path / "cache")
-    return tm.gate(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit", env=clean_env(),
+    return gate(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit", env=clean_env(),
                    judge=judge)
 
 
@@ -86,8 +88,8 @@ def test_a_pre_existing_failure_is_excused_and_a_new_one_is_not(sdk: Path, envdi
     assert ok is True, rows
     assert (rows[0]["result"], rows[0]["verdict"]) == ("failed", "pre-existing")
     assert rows[0]["detail"].startswith("0 new, 1 pre-existing")
-    lines = tm.format_summary(tm.with_baseline(
-        tm.run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "j2", stream=False,
+    lines = format_summary(with_baseline(
+        run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "j2", stream=False,
                       env=clean_env()), {f"async_unit-{PY}": [BROKEN_TEST]}, "backup x"))
     assert "pre-existing" in lines[1] and "with pre-existing failures only" in lines[-1]
 
@@ -130,9 +132,9 @@ def test_the_pristine_tree_is_the_backup_plus_the_live_rest_minus_what_the_run_a
 
 
 def test_with_baseline_judges_sessions_that_left_no_test_ids() -> None:
-    crashed = tm.SessionResult("async_unit", PY, "failed", message="install failed")
-    other = tm.SessionResult("serdeser", PY, "failed", message="install failed")
-    judged = tm.with_baseline([crashed, other], {f"async_unit-{PY}": [f"session async_unit-{PY}"],
+    crashed = SessionResult("async_unit", PY, "failed", message="install failed")
+    other = SessionResult("serdeser", PY, "failed", message="install failed")
+    judged = with_baseline([crashed, other], {f"async_unit-{PY}": [f"session async_unit-{PY}"],
                                                  f"serdeser-{PY}": []}, "backup b")
     assert [(r.verdict, r.blocking) for r in judged] == [("pre-existing", False), ("new", True)]
 
@@ -152,7 +154,7 @@ def test_regenerate_rolls_back_only_on_a_new_failure(generator_cache: Path, tmp_
 
     def run_tests(t: SdkTarget) -> tuple[bool, tuple[dict[str, str], ...]]:
         judge = judge_against(lambda: find_pristine(target, backups), cache_dir=tmp_path / "baselines")
-        return tm.gate(t.root, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit",
+        return gate(t.root, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit",
                        env=clean_env(), judge=judge)
 
     report, error, steps = run_core(root, backups, cache, SPEC_V2, run_tests=run_tests)
@@ -168,10 +170,10 @@ def test_a_new_module_that_fails_to_import_the_pristine_way_is_pre_existing() ->
     self_error = "ImportError: cannot import name 'Self' from 'typing'"
     before = {f"async_unit-{PY}": [["tests.unit.orkes.test_async_workflow_client", self_error]]}
 
-    def judged(*failures: tuple[str, str]) -> tm.SessionResult:
-        result = tm.SessionResult("async_unit", PY, "failed", failed=len(failures), failures=failures,
+    def judged(*failures: tuple[str, str]) -> SessionResult:
+        result = SessionResult("async_unit", PY, "failed", failed=len(failures), failures=failures,
                                   first_failure=failures[0][0], message=failures[0][1])
-        (out,) = tm.with_baseline([result], before, "backup b")
+        (out,) = with_baseline([result], before, "backup b")
         return out
 
     same_cause = judged(("tests.unit.orkes.test_async_workflow_client", self_error),

@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conductor_regen.matrix import sessions as tm
+from conductor_regen.matrix.results import SessionResult, gate_detail, parse_junit
 from conductor_regen.matrix.contract import classify as c
 from conductor_regen.matrix.contract.junit import failed_ids, to_xml, write_junit
 from conductor_regen.errors import ConfigError
@@ -214,12 +214,12 @@ def test_template_regex_takes_one_segment_per_parameter() -> None:
 
 def test_the_gate_reads_the_contract_summary_from_junit(tmp_path: Path) -> None:
     write_junit(_result(), tmp_path / "contract.xml")
-    summary = tm.parse_junit(tmp_path / "contract.xml")
+    summary = parse_junit(tmp_path / "contract.xml")
     assert summary.summary == _result().summary_line()
     assert (summary.passed, summary.failed, summary.skipped) == (2, 3, 1)
-    row = tm.SessionResult("contract", "", "failed", summary.passed, summary.failed, summary.skipped, 1.0,
+    row = SessionResult("contract", "", "failed", summary.passed, summary.failed, summary.skipped, 1.0,
                            summary.first_failure, summary.message, summary.summary).as_row()
     assert row["detail"].startswith(summary.summary + "; FAILED setup::orkes_event_client.import")
-    detail = tm.gate_detail([row, {"session": "async_tests", "python": "3.11", "result": "passed",
+    detail = gate_detail([row, {"session": "async_tests", "python": "3.11", "result": "passed",
                                    "detail": "35 passed"}])
     assert detail.startswith(f"{summary.summary}; FAILED setup::") and detail.endswith("; async_tests-3.11 passed")

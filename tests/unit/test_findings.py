@@ -118,7 +118,7 @@ def test_http_findings_fail_only_in_kept_code_or_local_edits(tmp_path: Path) -> 
      "flake8 (nothing configured: the guide's flake8 src/conductor/asyncio_client/)"),
 ])
 def test_lint_follows_the_sdks_own_configuration(tmp_path: Path, files: dict, expected: str) -> None:
-    from conductor_regen.matrix.sessions import load_pyproject
+    from conductor_regen.matrix.requirements import load_pyproject
 
     for name, text in files.items():
         write(tmp_path, name, text)

@@ -55,7 +55,7 @@ from conductor_regen.app.run_report import spec_info
 from conductor_regen.app.report import Report
 from conductor_regen.spec.fetch import fetch_spec
 from conductor_regen.sdk.swap import staging_dir
-from conductor_regen.matrix.sessions import gate
+from conductor_regen.matrix.runner import gate
 from conductor_regen.generator.verify import import_all
 from conductor_regen.spec.intake import MAX_ALIAS_NODES, MAX_DEPTH, parse_spec
 

@@ -9,7 +9,12 @@ from typing import Any, Dict
 
 import pytest
 
-from conductor_regen.matrix import sessions as tm
+from conductor_regen.matrix.checkout import needs_reinstall, resolve_invoked_path, sdk_fingerprint, sdk_problem
+from conductor_regen.matrix.interpreters import PYTHONS, check_pythons, current_python, link_interpreters, pyenv_interpreters, requires_python, supported_pythons
+from conductor_regen.matrix.requirements import is_test_dependency, load_pyproject, poetry_to_pep440, read_test_requirements, tool_requirements
+from conductor_regen.matrix.results import SessionResult, format_summary, parse_junit, results_from_report
+from conductor_regen.matrix.runner import NOXFILE, nox_command, run_matrix
+from conductor_regen.matrix.sessions import SESSIONS, select_paths, server_note, server_skip_reason
 from conductor_regen.errors import ConfigError
 
 EXAMPLE_SDK = Path(__file__).resolve().parents[1] / "fixtures" / "example_sdk"
@@ -44,13 +49,13 @@ EXAMPLE_SDK = Path(__file__).resolve().parents[1] / "fixtures" / "example_sdk"
     ("<2 || ^3", ""),
 ])
 def test_poetry_constraints_become_pep440(constraint: str, expected: str) -> None:
-    assert tm.poetry_to_pep440(constraint) == expected
+    assert poetry_to_pep440(constraint) == expected
 
 
 @pytest.mark.parametrize("garbage", ["latest", "^", ">=x.y"])
 def test_not_a_constraint(garbage: str) -> None:
     with pytest.raises(ValueError):
-        tm.poetry_to_pep440(garbage)
+        poetry_to_pep440(garbage)
 
 
 # --- test dependencies from the SDK's pyproject --------------------------------------------------
@@ -69,7 +74,7 @@ CONDUCTOR_PYTHON: Dict[str, Any] = {
 
 
 def test_poetry_dev_group_converted_and_tools_dropped() -> None:
-    reqs = tm.read_test_requirements(CONDUCTOR_PYTHON)
+    reqs = read_test_requirements(CONDUCTOR_PYTHON)
     assert reqs.sources == ("[tool.poetry.group.dev.dependencies]",)
     assert reqs.test == ("coverage>=7.2.7", "pytest-cov>=4.1.0", "pytest>=8.4.1,<9",
                          "pytest-mock>=3.14.1,<4", "pytest-asyncio>=1.1.0,<2")
@@ -86,7 +91,7 @@ def test_poetry_tables_extras_markers_and_unsupported_sources() -> None:
         "weird": "latest",
         "python": "^3.9",
     }}}}}}
-    reqs = tm.read_test_requirements(pyproject)
+    reqs = read_test_requirements(pyproject)
     assert reqs.test[0] == "pytest"  # always there
     assert 'httpx[http2]>=0.28.1,<0.29; python_version >= "3.9" and python_version < "4"' in reqs.test
     assert "respx>=0.20,<0.21; sys_platform == 'linux'" in reqs.test
@@ -94,7 +99,7 @@ def test_poetry_tables_extras_markers_and_unsupported_sources() -> None:
 
 
 def test_legacy_poetry_dev_dependencies() -> None:
-    reqs = tm.read_test_requirements({"tool": {"poetry": {"dev-dependencies": {"pytest": "^7.0", "mock": "*"}}}})
+    reqs = read_test_requirements({"tool": {"poetry": {"dev-dependencies": {"pytest": "^7.0", "mock": "*"}}}})
     assert reqs.test == ("pytest>=7.0,<8", "mock")
     assert reqs.sources == ("[tool.poetry.dev-dependencies]",)
 
@@ -106,7 +111,7 @@ def test_pep735_dependency_groups_with_includes() -> None:
         "lint": ["ruff"],
         "dev": ["mypy", {"include-group": "test"}],
     }}
-    reqs = tm.read_test_requirements(pyproject)
+    reqs = read_test_requirements(pyproject)
     assert reqs.sources == ("[dependency-groups] dev", "[dependency-groups] test")
     assert reqs.test == ("pytest>=8", "pytest-asyncio>=0.23")
     assert reqs.dropped == ("mypy",)
@@ -116,7 +121,7 @@ def test_optional_dependency_extras() -> None:
     pyproject = {"project": {"optional-dependencies": {
         "tests": ["pytest-mock", "freezegun>=1"], "docs": ["sphinx"], "dev": ["black", "types-requests"],
     }}}
-    reqs = tm.read_test_requirements(pyproject)
+    reqs = read_test_requirements(pyproject)
     assert reqs.sources == ("[project.optional-dependencies] tests", "[project.optional-dependencies] dev")
     assert reqs.test == ("pytest", "pytest-mock", "freezegun>=1")
     assert set(reqs.dropped) == {"black", "types-requests"}
@@ -128,7 +133,7 @@ def test_optional_dependency_extras() -> None:
     {"tool": {"poetry": {"group": {"dev": {"dependencies": {"ruff": "*", "pre-commit": "*"}}}}}},
 ])
 def test_fallback_when_the_sdk_lists_no_test_deps(pyproject: Dict[str, Any]) -> None:
-    reqs = tm.read_test_requirements(pyproject)
+    reqs = read_test_requirements(pyproject)
     assert reqs.test == ("pytest", "pytest-asyncio", "pytest-mock")
     assert reqs.sources[-1] == "fallback"
 
@@ -136,7 +141,7 @@ def test_fallback_when_the_sdk_lists_no_test_deps(pyproject: Dict[str, Any]) -> 
 def test_duplicates_keep_the_first_source() -> None:
     pyproject = {"tool": {"poetry": {"group": {"dev": {"dependencies": {"pytest": "^8"}}}}},
                  "dependency-groups": {"test": ["pytest<8", "Pytest_Mock"]}}
-    assert tm.read_test_requirements(pyproject).test == ("pytest>=8,<9", "Pytest_Mock")
+    assert read_test_requirements(pyproject).test == ("pytest>=8,<9", "Pytest_Mock")
 
 
 @pytest.mark.parametrize("name, wanted", [
@@ -145,27 +150,27 @@ def test_duplicates_keep_the_first_source() -> None:
     ("boto3-stubs", False), ("setuptools", False), ("mypy", False),
 ])
 def test_non_test_tools(name: str, wanted: bool) -> None:
-    assert tm.is_test_dependency(name) is wanted
+    assert is_test_dependency(name) is wanted
 
 
 def test_tool_pins_come_from_the_sdk() -> None:
     pyproject = {"dependency-groups": {"dev": ["flake8==7.1.0", "mypy>=1.10", "types-requests", "pytest"]}}
-    assert tm.tool_requirements(pyproject, "flake8") == ("flake8==7.1.0",)
-    assert tm.tool_requirements(pyproject, "mypy") == ("mypy>=1.10", "types-requests")
-    assert tm.tool_requirements({}, "flake8") == ("flake8",)
+    assert tool_requirements(pyproject, "flake8") == ("flake8==7.1.0",)
+    assert tool_requirements(pyproject, "mypy") == ("mypy>=1.10", "types-requests")
+    assert tool_requirements({}, "flake8") == ("flake8",)
 
 
 def test_example_sdk_pyproject() -> None:
-    pyproject = tm.load_pyproject(EXAMPLE_SDK)
-    assert tm.read_test_requirements(pyproject).test == ("pytest>=8", "pytest-asyncio>=0.23", "pytest-mock>=3.14")
-    assert tm.requires_python(pyproject) == ">=3.9"
+    pyproject = load_pyproject(EXAMPLE_SDK)
+    assert read_test_requirements(pyproject).test == ("pytest>=8", "pytest-asyncio>=0.23", "pytest-mock>=3.14")
+    assert requires_python(pyproject) == ">=3.9"
 
 
 def test_bad_pyproject_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.poetry\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
-        tm.load_pyproject(tmp_path)
-    assert tm.load_pyproject(tmp_path / "nowhere") == {}
+        load_pyproject(tmp_path)
+    assert load_pyproject(tmp_path / "nowhere") == {}
 
 
 # --- Python versions -----------------------------------------------------------------------------
@@ -178,7 +183,7 @@ def test_bad_pyproject_is_a_config_error(tmp_path: Path) -> None:
     ({"tool": {"poetry": {"dependencies": {"python": "~3.10"}}}}, ["3.10"]),
 ])
 def test_supported_pythons(pyproject: Dict[str, Any], expected: list[str]) -> None:
-    assert tm.supported_pythons(pyproject) == expected
+    assert supported_pythons(pyproject) == expected
 
 
 def test_pyenv_interpreters_pick_the_newest_patch(tmp_path: Path) -> None:
@@ -187,20 +192,20 @@ def test_pyenv_interpreters_pick_the_newest_patch(tmp_path: Path) -> None:
         binary.parent.mkdir(parents=True)
         binary.write_text("#!/bin/sh\n")
         binary.chmod(0o755)
-    found = tm.pyenv_interpreters(["3.9", "3.12", "3.13"], {"PYENV_ROOT": str(tmp_path)})
+    found = pyenv_interpreters(["3.9", "3.12", "3.13"], {"PYENV_ROOT": str(tmp_path)})
     assert found == {"3.9": tmp_path / "versions/3.9.18/bin/python3.9",
                      "3.12": tmp_path / "versions/3.12.1/bin/python3.12"}
-    links = tm.link_interpreters(tmp_path / "links", found)
+    links = link_interpreters(tmp_path / "links", found)
     assert links is not None and os.readlink(links / "python3.9") == str(found["3.9"])
-    assert tm.link_interpreters(tmp_path / "links", found) == links  # idempotent
-    assert tm.pyenv_interpreters(["3.9"], {"PYENV_ROOT": str(tmp_path / "none")}) == {}
-    assert tm.link_interpreters(tmp_path / "x", {}) is None
+    assert link_interpreters(tmp_path / "links", found) == links  # idempotent
+    assert pyenv_interpreters(["3.9"], {"PYENV_ROOT": str(tmp_path / "none")}) == {}
+    assert link_interpreters(tmp_path / "x", {}) is None
 
 
 # --- the checkout --------------------------------------------------------------------------------
 
 def test_path_selection_expands_globs_and_reports_missing() -> None:
-    sel = tm.select_paths(EXAMPLE_SDK, tm.SESSIONS["async_tests"].paths)
+    sel = select_paths(EXAMPLE_SDK, SESSIONS["async_tests"].paths)
     assert sel.found[:2] == ("tests/unit/orkes/test_async_authorization_client.py",
                              "tests/unit/orkes/test_async_metadata_client.py")
     assert "tests/unit/workflow/test_async_conductor_workflow.py" in sel.found
@@ -208,28 +213,28 @@ def test_path_selection_expands_globs_and_reports_missing() -> None:
     assert len(sel.found) == 8
     assert sel.missing == ("tests/unit/ai/test_async_*", "tests/unit/telemetry/test_async_*",
                            "tests/unit/event/test_async_*")
-    assert tm.select_paths(EXAMPLE_SDK, tm.SESSIONS["ai_telemetry"].paths).found == ()
-    integration = tm.select_paths(EXAMPLE_SDK, tm.SESSIONS["async_integration"].paths)
+    assert select_paths(EXAMPLE_SDK, SESSIONS["ai_telemetry"].paths).found == ()
+    integration = select_paths(EXAMPLE_SDK, SESSIONS["async_integration"].paths)
     assert integration.found == ("tests/unit/workflow/test_async_conductor_workflow.py",)
 
 
 def test_guide_paths_of_each_session() -> None:
-    assert tm.SESSIONS["async_unit"].paths == ("tests/unit/orkes/test_async_*",)
-    assert tm.SESSIONS["async_unit"].step == "5.1"
-    assert tm.SESSIONS["async_integration"].needs_server
-    assert not any(s.needs_server for n, s in tm.SESSIONS.items() if n != "async_integration")
-    assert set(tm.SESSIONS["serdeser"].paths) < set(tm.SESSIONS["async_tests"].paths)
-    assert set(tm.SESSIONS["async_unit"].paths) < set(tm.SESSIONS["async_tests"].paths)
+    assert SESSIONS["async_unit"].paths == ("tests/unit/orkes/test_async_*",)
+    assert SESSIONS["async_unit"].step == "5.1"
+    assert SESSIONS["async_integration"].needs_server
+    assert not any(s.needs_server for n, s in SESSIONS.items() if n != "async_integration")
+    assert set(SESSIONS["serdeser"].paths) < set(SESSIONS["async_tests"].paths)
+    assert set(SESSIONS["async_unit"].paths) < set(SESSIONS["async_tests"].paths)
 
 
 def test_sdk_problems(tmp_path: Path) -> None:
-    assert "no SDK" in (tm.sdk_problem(None) or "")
-    assert "does not exist" in (tm.sdk_problem(tmp_path / "nope") or "")
-    assert "src/conductor/asyncio_client" in (tm.sdk_problem(tmp_path) or "")
-    assert tm.sdk_problem(EXAMPLE_SDK) is None
-    assert tm.resolve_sdk("sdk", "/somewhere") == Path("/somewhere/sdk").resolve()
-    assert tm.resolve_sdk(str(tmp_path), "/elsewhere") == tmp_path.resolve()
-    assert tm.resolve_sdk("", "/x") is None
+    assert "no SDK" in (sdk_problem(None) or "")
+    assert "does not exist" in (sdk_problem(tmp_path / "nope") or "")
+    assert "src/conductor/asyncio_client" in (sdk_problem(tmp_path) or "")
+    assert sdk_problem(EXAMPLE_SDK) is None
+    assert resolve_invoked_path("sdk", "/somewhere") == Path("/somewhere/sdk").resolve()
+    assert resolve_invoked_path(str(tmp_path), "/elsewhere") == tmp_path.resolve()
+    assert resolve_invoked_path("", "/x") is None
 
 
 def test_fingerprint_changes_with_the_tree(tmp_path: Path) -> None:
@@ -238,22 +243,22 @@ def test_fingerprint_changes_with_the_tree(tmp_path: Path) -> None:
     (sdk / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     module = sdk / "src" / "pkg" / "a.py"
     module.write_text("A = 1\n")
-    first = tm.sdk_fingerprint(sdk)
-    assert tm.sdk_fingerprint(sdk) == first
+    first = sdk_fingerprint(sdk)
+    assert sdk_fingerprint(sdk) == first
     (sdk / "src" / "pkg" / "__pycache__").mkdir()
     (sdk / "src" / "pkg" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"x")
-    assert tm.sdk_fingerprint(sdk) == first  # bytecode is not the checkout
+    assert sdk_fingerprint(sdk) == first  # bytecode is not the checkout
     module.write_text("A = 22\n")
-    second = tm.sdk_fingerprint(sdk)
+    second = sdk_fingerprint(sdk)
     assert second != first
     (sdk / "src" / "pkg" / "b.py").write_text("")
-    third = tm.sdk_fingerprint(sdk)
+    third = sdk_fingerprint(sdk)
     assert third != second
     (sdk / "pyproject.toml").write_text("[project]\nname = 'y'\n")
-    assert tm.sdk_fingerprint(sdk) != third
+    assert sdk_fingerprint(sdk) != third
     copy = tmp_path / "copy"
     os.rename(sdk, copy)
-    assert tm.sdk_fingerprint(copy) != tm.sdk_fingerprint(tmp_path)  # another checkout
+    assert sdk_fingerprint(copy) != sdk_fingerprint(tmp_path)  # another checkout
 
 
 @pytest.mark.parametrize("stored, installed_now, expected", [
@@ -263,13 +268,13 @@ def test_fingerprint_changes_with_the_tree(tmp_path: Path) -> None:
     (None, False, True),  # -R on a venv that never recorded a fingerprint
 ])
 def test_needs_reinstall(stored: str, installed_now: bool, expected: bool) -> None:
-    assert tm.needs_reinstall(stored, "abc", installed_now) is expected
+    assert needs_reinstall(stored, "abc", installed_now) is expected
 
 
 def test_server_settings_are_named_never_shown() -> None:
-    assert "CONDUCTOR_SERVER_URL" in (tm.server_skip_reason({}) or "")
-    assert tm.server_skip_reason({"CONDUCTOR_SERVER_URL": "http://x/api"}) is None
-    note = tm.server_note({"CONDUCTOR_SERVER_URL": "http://u:pw@x/api", "CONDUCTOR_AUTH_KEY": "k3y",
+    assert "CONDUCTOR_SERVER_URL" in (server_skip_reason({}) or "")
+    assert server_skip_reason({"CONDUCTOR_SERVER_URL": "http://x/api"}) is None
+    note = server_note({"CONDUCTOR_SERVER_URL": "http://u:pw@x/api", "CONDUCTOR_AUTH_KEY": "k3y",
                            "CONDUCTOR_AUTH_SECRET": "s3cret"})
     assert "CONDUCTOR_AUTH_KEY set" in note and "CONDUCTOR_AUTH_SECRET set" in note
     assert "pw" not in note and "k3y" not in note and "s3cret" not in note
@@ -278,9 +283,9 @@ def test_server_settings_are_named_never_shown() -> None:
 # --- the nox command -----------------------------------------------------------------------------
 
 def test_nox_command(tmp_path: Path) -> None:
-    cmd = tm.nox_command(Path("rel/sdk"), ["async_unit", "serdeser"], ["3.11", "3.12"], ["-k", "search"],
+    cmd = nox_command(Path("rel/sdk"), ["async_unit", "serdeser"], ["3.11", "3.12"], ["-k", "search"],
                          junit_dir=tmp_path / "j", report=tmp_path / "r.json", envdir=Path("envs"), reuse=True)
-    assert cmd[:5] == [sys.executable, "-m", "nox", "-f", str(tm.NOXFILE)]
+    assert cmd[:5] == [sys.executable, "-m", "nox", "-f", str(NOXFILE)]
     assert cmd[5:12] == ["-s", "async_unit", "serdeser", "-p", "3.11", "3.12", "--envdir"]
     assert cmd[12] == str(Path("envs").resolve())
     sep = cmd.index("--")
@@ -288,33 +293,33 @@ def test_nox_command(tmp_path: Path) -> None:
     assert cmd[sep + 1:] == ["--sdk", str(Path("rel/sdk").resolve()), "--junit-dir", str(tmp_path / "j"),
                              "-k", "search"]
     assert Path(cmd[sep + 2]).is_absolute()
-    plain = tm.nox_command(tmp_path, pythons=())
+    plain = nox_command(tmp_path, pythons=())
     assert "-p" not in plain and plain[plain.index("-s") + 1] == "async_tests"
     # -p would drop lint and typecheck (nox's own Python): the pytest sessions are named with theirs.
-    mixed = tm.nox_command(tmp_path, ["async_tests", "lint", "typecheck"], ["3.11"])
+    mixed = nox_command(tmp_path, ["async_tests", "lint", "typecheck"], ["3.11"])
     assert "-p" not in mixed and mixed[mixed.index("-s") + 1:mixed.index("-s") + 4] == [
         "async_tests-3.11", "lint", "typecheck"]
 
 
 def test_pythons_are_checked_against_the_matrix_and_the_machine(tmp_path: Path) -> None:
-    tm.check_pythons([tm.current_python()], {"PATH": ""})
+    check_pythons([current_python()], {"PATH": ""})
     with pytest.raises(ConfigError, match="unknown Python version.*3.99"):
-        tm.check_pythons(["3.99"], {})
-    other = next(p for p in tm.PYTHONS if p != tm.current_python())
+        check_pythons(["3.99"], {})
+    other = next(p for p in PYTHONS if p != current_python())
     # No pyenv, nothing on PATH: the interpreter is missing, and that is said before any work.
     with pytest.raises(ConfigError, match=f"no interpreter for Python {other}"):
-        tm.check_pythons([other], {"PATH": str(tmp_path), "PYENV_ROOT": str(tmp_path)})
+        check_pythons([other], {"PATH": str(tmp_path), "PYENV_ROOT": str(tmp_path)})
 
 
 def test_unknown_session_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown test session.*async_units, lint-x"):
-        tm.nox_command(tmp_path, ["async_units", "async_unit-3.12", "lint-x"])
-    assert tm.nox_command(tmp_path, ["async_unit-3.12"])[6] == "async_unit-3.12"
+        nox_command(tmp_path, ["async_units", "async_unit-3.12", "lint-x"])
+    assert nox_command(tmp_path, ["async_unit-3.12"])[6] == "async_unit-3.12"
 
 
 def test_run_matrix_refuses_a_non_sdk(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="asyncio_client"):
-        tm.run_matrix(tmp_path)
+        run_matrix(tmp_path)
 
 
 # --- JUnit and summaries -------------------------------------------------------------------------
@@ -352,7 +357,7 @@ src/conductor/asyncio_client/y.py:2: error: Worse [misc]</failure>
 def test_parse_pytest_junit(tmp_path: Path) -> None:
     path = tmp_path / "j.xml"
     path.write_text(PYTEST_JUNIT)
-    j = tm.parse_junit(path)
+    j = parse_junit(path)
     assert (j.passed, j.failed, j.skipped, j.seconds) == (2, 1, 1, 1.25)
     assert j.first_failure == "tests.unit.orkes.test_async_workflow_client::test_search_workflows"
     assert j.message == "AttributeError: 'WorkflowResourceApiAdapter' object has no attribute 'search'"
@@ -361,12 +366,12 @@ def test_parse_pytest_junit(tmp_path: Path) -> None:
 def test_parse_collection_error_and_mypy_junit(tmp_path: Path) -> None:
     path = tmp_path / "j.xml"
     path.write_text(COLLECTION_ERROR_JUNIT)
-    j = tm.parse_junit(path)
+    j = parse_junit(path)
     assert (j.passed, j.failed) == (0, 1)
     assert j.first_failure == "tests.unit.orkes.test_async_workflow_client"
     assert j.message == "ImportError: cannot import name 'x'"
     path.write_text(MYPY_JUNIT)
-    j = tm.parse_junit(path)
+    j = parse_junit(path)
     assert (j.failed, j.first_failure) == (1, "mypy::mypy-py3_11-linux")
     assert j.message == "src/conductor/asyncio_client/x.py:1: error: Bad [misc]"
 
@@ -374,7 +379,7 @@ def test_parse_collection_error_and_mypy_junit(tmp_path: Path) -> None:
 def test_unreadable_junit(tmp_path: Path) -> None:
     (tmp_path / "bad.xml").write_text("<testsuites")
     with pytest.raises(Exception, match="cannot read JUnit"):
-        tm.parse_junit(tmp_path / "bad.xml")
+        parse_junit(tmp_path / "bad.xml")
 
 
 def _report(*entries: Dict[str, Any]) -> Dict[str, Any]:
@@ -395,7 +400,7 @@ def test_results_from_nox_report(tmp_path: Path) -> None:
         {"name": "async_tests", "signatures": ["async_tests-3.9"], "args": {}, "result": "skipped",
          "reason": "Python interpreter 3.9 not found.", "duration": 0.0},
     )
-    unit, ai, serdeser, lint, missing = tm.results_from_report(report, tmp_path)
+    unit, ai, serdeser, lint, missing = results_from_report(report, tmp_path)
     assert (unit.session, unit.python, unit.result, unit.passed, unit.failed, unit.seconds) == \
         ("async_unit", "3.11", "failed", 2, 1, 4.3)
     assert unit.detail == ("FAILED tests.unit.orkes.test_async_workflow_client::test_search_workflows: "
@@ -409,20 +414,20 @@ def test_results_from_nox_report(tmp_path: Path) -> None:
 
 
 def test_passed_detail_counts() -> None:
-    r = tm.SessionResult("async_tests", "3.11", "passed", passed=37, skipped=2, seconds=5.0)
+    r = SessionResult("async_tests", "3.11", "passed", passed=37, skipped=2, seconds=5.0)
     assert r.detail == "37 passed, 2 skipped"
-    assert tm.SessionResult("a", "3.11", "passed", passed=3).as_row()["detail"] == "3 passed"
+    assert SessionResult("a", "3.11", "passed", passed=3).as_row()["detail"] == "3 passed"
 
 
 def test_format_summary_table() -> None:
     results = [
-        tm.SessionResult("async_unit", "3.11", "passed", passed=26, seconds=4.04),
-        tm.SessionResult("async_tests", "3.12", "failed", passed=33, failed=1, seconds=5.5,
+        SessionResult("async_unit", "3.11", "passed", passed=26, seconds=4.04),
+        SessionResult("async_tests", "3.12", "failed", passed=33, failed=1, seconds=5.5,
                          first_failure="t::test_x", message="AssertionError: boom"),
-        tm.SessionResult("ai_telemetry", "3.11", "skipped", seconds=0.1, message="no paths"),
-        tm.SessionResult("lint", "", "passed", passed=1, seconds=1.0),
+        SessionResult("ai_telemetry", "3.11", "skipped", seconds=0.1, message="no paths"),
+        SessionResult("lint", "", "passed", passed=1, seconds=1.0),
     ]
-    lines = tm.format_summary(results)
+    lines = format_summary(results)
     assert lines[0].split() == ["session", "python", "result", "verdict", "passed", "failed", "skipped",
                                 "seconds", "detail"]
     assert lines[1].split() == ["async_unit", "3.11", "passed", "-", "26", "0", "0", "4.0"]
@@ -433,5 +438,5 @@ def test_format_summary_table() -> None:
     # Columns line up: every row's result column starts at the same offset.
     offsets = {line.index(word) for line, word in zip(lines[1:5], ["passed", "failed", "skipped", "passed"])}
     assert len(offsets) == 1
-    long = tm.format_summary([tm.SessionResult("a", "3.11", "failed", message="x" * 400)])
+    long = format_summary([SessionResult("a", "3.11", "failed", message="x" * 400)])
     assert long[1].endswith("...") and len(long[1]) < 240

@@ -68,7 +68,9 @@ def bench_nox(work: Path) -> Tuple[float, float, float]:
     import glob
     import shutil
 
-    from conductor_regen.matrix.sessions import SESSIONS, current_python, nox_command
+    from conductor_regen.matrix.interpreters import current_python
+    from conductor_regen.matrix.runner import nox_command
+    from conductor_regen.matrix.sessions import SESSIONS
 
     sdk = work / "example_sdk"
     if not sdk.exists():

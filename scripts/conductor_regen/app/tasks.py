@@ -304,8 +304,9 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
 
 def _test_gate(s: Settings, sessions: Optional[List[str]], python: Optional[str], spec: Optional[str] = None) -> Any:
     try:
-        from conductor_regen.matrix.sessions import (CONTRACT_SPEC_ENV, GATE_SESSIONS, check_pythons, check_sessions,
-                                                 gate)
+        from conductor_regen.matrix.interpreters import check_pythons
+        from conductor_regen.matrix.runner import gate
+        from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, GATE_SESSIONS, check_sessions
     except ImportError as exc:
         # A gate that cannot run is not a gate that passed: stop before anything is touched.
         from conductor_regen.errors import ConfigError
@@ -577,7 +578,10 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
     import shlex
 
     from conductor_regen.errors import ConfigError, VerificationError
-    from conductor_regen.matrix.sessions import check_pythons, check_sessions, format_summary, run_matrix, session_output
+    from conductor_regen.matrix.interpreters import check_pythons
+    from conductor_regen.matrix.results import format_summary, session_output
+    from conductor_regen.matrix.runner import run_matrix
+    from conductor_regen.matrix.sessions import check_sessions
 
     s = settings(c, **{"sdk.root": sdk, "verbose": verbose or None})
     check_sessions(tuple(session or ()))

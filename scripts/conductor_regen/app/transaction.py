@@ -85,7 +85,7 @@ def apply_plan(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes]
         else:
             with steps.step("tests") as step:
                 # Here, not at the top: the test matrix needs tomllib/tomli, which --skip-tests runs do not.
-                from conductor_regen.matrix.sessions import gate_detail
+                from conductor_regen.matrix.results import gate_detail
 
                 ok, tests = run_tests(target)
                 step.detail = gate_detail(tests)  # the contract's figures, each session's result

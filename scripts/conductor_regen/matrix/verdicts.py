@@ -15,19 +15,21 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from conductor_regen.matrix import sessions as tm
 from conductor_regen.matrix.pristine import Pristine, cached, store
+from conductor_regen.matrix.results import SessionResult, with_baseline
+from conductor_regen.matrix.runner import Judge, run_matrix
+from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, TOOL_SESSIONS
 
 log = logging.getLogger(__name__)
 
 KIND = "tests-v2"  # entries are [test id, message]
 # Sessions that compare with the pristine tree themselves (their exit status is already a verdict).
-JUDGED_IN_SESSION = frozenset(tm.TOOL_SESSIONS)
+JUDGED_IN_SESSION = frozenset(TOOL_SESSIONS)
 
 
 def _key(full_name: str, pytest_args: Sequence[str], env: Optional[Mapping[str, str]] = None) -> str:
     # The contract's verdicts depend on the spec it checks against, so that spec's content is part of the key.
-    spec = (env or {}).get(tm.CONTRACT_SPEC_ENV, "")
+    spec = (env or {}).get(CONTRACT_SPEC_ENV, "")
     if spec and Path(spec).is_file():
         spec = hashlib.sha256(Path(spec).read_bytes()).hexdigest()
     return "\0".join((full_name, *pytest_args, *([f"spec={spec}"] if spec else [])))
@@ -51,7 +53,7 @@ def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir:
              ", ".join(missing), pristine.source)
     with tempfile.TemporaryDirectory(prefix="regen-pristine-") as tmp:
         copy = pristine.materialize(Path(tmp) / "sdk")
-        ran = tm.run_matrix(copy, missing, (), pytest_args, junit_dir=Path(tmp) / "junit", envdir=envdir,
+        ran = run_matrix(copy, missing, (), pytest_args, junit_dir=Path(tmp) / "junit", envdir=envdir,
                             stream=False, env=env)
     for result in ran:
         # A skipped or passing session had no failures; one without JUnit ids is one failure.
@@ -63,20 +65,20 @@ def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir:
 
 
 def judge_against(find: Callable[[], Optional[Pristine]], *, cache_dir: Path, pytest_args: Sequence[str] = (),
-                  envdir: Optional[Path] = None, env: Optional[Mapping[str, str]] = None) -> tm.Judge:
-    """A judge for `test_matrix.gate` / `invoke test`: failed sessions compared with the pristine tree.
+                  envdir: Optional[Path] = None, env: Optional[Mapping[str, str]] = None) -> Judge:
+    """A judge for `runner.gate` / `invoke test`: failed sessions compared with the pristine tree.
 
     `find` locates the pristine tree (e.g. `pristine.find_pristine`); it is called only when
     something failed. Without one the results stay unjudged (absolute).
     """
 
-    def judge(results: List[tm.SessionResult]) -> List[tm.SessionResult]:
+    def judge(results: List[SessionResult]) -> List[SessionResult]:
         failed = [r.full_name for r in results if r.result == "failed" and r.session not in JUDGED_IN_SESSION]
         pristine = find() if failed else None
         if pristine is None:
             return list(results)
         before = pristine_failures(pristine, failed, cache_dir=cache_dir, pytest_args=pytest_args,
                                    envdir=envdir, env=env)
-        return tm.with_baseline(results, before, pristine.source)
+        return with_baseline(results, before, pristine.source)
 
     return judge

@@ -1,0 +1,164 @@
+"""Running the matrix: the nox command, a bounded nox run, and the regenerate gate built on it.
+
+Pure core of `invoke test` and the `invoke regenerate` test gate. Nothing here prints or exits;
+errors are `RegenError`s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from conductor_regen.config_sources import SOURCE_ROOT
+from conductor_regen.errors import ConfigError, VerificationError
+from conductor_regen.matrix.checkout import sdk_problem
+from conductor_regen.matrix.interpreters import current_python
+from conductor_regen.matrix.results import SessionResult, results_from_report
+from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, GATE_SESSIONS, SESSIONS, TOOL_SESSIONS, check_sessions
+
+log = logging.getLogger(__name__)
+
+PROJECT = SOURCE_ROOT
+NOXFILE = PROJECT / "noxfile.py"
+DEFAULT_JUNIT_DIR = PROJECT / ".cache" / "junit"
+
+
+def nox_command(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: Sequence[str] = (),
+                pytest_args: Sequence[str] = (), *, noxfile: Path = NOXFILE,
+                junit_dir: Optional[Path] = None, report: Optional[Path] = None,
+                envdir: Optional[Path] = None, reuse: bool = False) -> List[str]:
+    """`python -m nox -f <project>/noxfile.py -s ... -p ... -- --sdk SDK [pytest args]`.
+
+    Paths are made absolute here: nox changes into the noxfile's folder before it runs.
+    `reuse` adds `-R` (reuse venvs, skip installs; the SDK is still reinstalled if it changed).
+    A session is a name from ALL_SESSIONS, or one with its Python (`async_unit-3.12`).
+    """
+    check_sessions(sessions)
+    cmd = [sys.executable, "-m", "nox", "-f", str(Path(noxfile).resolve())]
+    if pythons and any(s in TOOL_SESSIONS for s in sessions):
+        # nox's -p would drop lint and typecheck (they run on nox's own Python): name the Pythons
+        # of the pytest sessions instead.
+        sessions = [f"{s}-{p}" if s in SESSIONS else s for s in sessions for p in (pythons if s in SESSIONS else ("",))]
+        pythons = ()
+    if sessions:
+        cmd += ["-s", *sessions]
+    if pythons:
+        cmd += ["-p", *pythons]
+    if envdir is not None:
+        cmd += ["--envdir", str(Path(envdir).resolve())]
+    if report is not None:
+        cmd += ["--report", str(Path(report).resolve())]
+    if reuse:
+        cmd.append("-R")
+    cmd += ["--", "--sdk", str(Path(sdk).resolve())]
+    if junit_dir is not None:
+        cmd += ["--junit-dir", str(Path(junit_dir).resolve())]
+    return cmd + list(pytest_args)
+
+
+def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: Sequence[str] = (),
+               pytest_args: Sequence[str] = (), *, junit_dir: Optional[Path] = None,
+               envdir: Optional[Path] = None, reuse: bool = False, stream: bool = True,
+               env: Optional[Mapping[str, str]] = None, timeout: Optional[float] = None,
+               captured: Optional[List[str]] = None) -> List[SessionResult]:
+    """Run the nox sessions against `sdk` and return one result per session x Python.
+
+    `stream`: let nox write to this terminal (else its output is captured and logged at
+    debug level). Raises ConfigError for a bad SDK or session, VerificationError when nox
+    ends without a report (bad arguments, crash).
+    """
+    sdk = Path(sdk).resolve()
+    problem = sdk_problem(sdk)
+    if problem:
+        raise ConfigError(problem, "pass --sdk with a conductor-python checkout")
+    if not NOXFILE.is_file():
+        raise ConfigError(f"the test matrix's noxfile is missing ({NOXFILE})",
+                          "install conductor-regen from its checkout: python -m pip install -e .")
+    junit_dir = Path(junit_dir or DEFAULT_JUNIT_DIR).resolve()
+    junit_dir.mkdir(parents=True, exist_ok=True)
+    for name in sessions:  # stale results of an earlier run must not be read as this run's
+        for old in list(junit_dir.glob(f"{name}.*")) + list(junit_dir.glob(f"{name}-*.*")):
+            if old.suffix in (".xml", ".txt"):
+                old.unlink()
+    with tempfile.TemporaryDirectory(prefix="regen-nox-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        cmd = nox_command(sdk, sessions, pythons, pytest_args, junit_dir=junit_dir,
+                          report=report_path, envdir=envdir, reuse=reuse)
+        log.debug("running: %s", " ".join(cmd))
+        proc = _run_bounded(cmd, env, stream, timeout)
+        output = proc.stdout.decode(errors="replace") if proc.stdout else ""
+        if output:
+            log.debug("%s", output)
+            if captured is not None:
+                captured.append(output)
+        if not report_path.is_file():
+            tail = " / ".join(line.strip() for line in output.splitlines()[-3:] if line.strip())
+            raise VerificationError(
+                f"nox exited with {proc.returncode} without running any session"
+                + (f": {tail}" if tail else ""),
+                "check the session names and -p versions (`python -m nox -f noxfile.py -l`)")
+        report = json.loads(report_path.read_text())
+    return results_from_report(report, junit_dir)
+
+
+def _run_bounded(cmd: Sequence[str], env: Optional[Mapping[str, str]], stream: bool,
+                 timeout: Optional[float]) -> "subprocess.CompletedProcess[bytes]":
+    """Run nox in its own process group, so a timeout stops nox, pip and pytest together."""
+    proc = subprocess.Popen(cmd, cwd=PROJECT, env=dict(env) if env is not None else None,
+                            stdout=None if stream else subprocess.PIPE,
+                            stderr=None if stream else subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise VerificationError(
+            f"the test sessions did not finish in {timeout:g}s and were stopped",
+            "raise test_timeout (REGEN_TEST_TIMEOUT), or look for a hanging test with `invoke test`",
+        ) from None
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)  # Ctrl-C: take the whole tree down with us
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, None)
+
+
+Judge = Callable[[List[SessionResult]], List[SessionResult]]
+
+
+def gate(sdk_root: Path, sessions: Sequence[str] = GATE_SESSIONS,
+         pythons: Sequence[str] = (current_python(),), *, stream: bool = False,
+         junit_dir: Optional[Path] = None, envdir: Optional[Path] = None,
+         env: Optional[Mapping[str, str]] = None, spec: Optional[str] = None,
+         judge: Optional[Judge] = None,
+         timeout: Optional[float] = None) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
+    """The regenerate gate: (ok, rows). ok needs no new failure and at least one session that ran.
+
+    Each row is {"session", "python", "result": passed|failed|skipped, "verdict", "detail"}.
+    `judge` compares failures with the pristine tree (see `conductor_regen.matrix.verdicts`): a session
+    whose failures all were there before is "pre-existing" and does not fail the gate. A gate
+    where everything was skipped is not a pass. nox failing to start is a failed row.
+    `spec` is the spec the contract session checks against (else the SDK's provenance).
+    """
+    if spec:
+        env = {**(os.environ if env is None else env), CONTRACT_SPEC_ENV: spec}
+    try:
+        results = run_matrix(sdk_root, sessions, pythons, junit_dir=junit_dir, envdir=envdir,
+                             stream=stream, env=env, timeout=timeout)
+        if judge is not None and any(r.result == "failed" for r in results):
+            results = judge(results)
+    except VerificationError as exc:
+        row = {"session": ",".join(sessions), "python": ",".join(pythons) or "-",
+               "result": "failed", "verdict": "", "detail": exc.message}
+        return False, (row,)
+    rows = tuple(r.as_row() for r in results)
+    ok = bool(results) and not any(r.blocking for r in results) \
+        and any(r.result != "skipped" for r in results)
+    return ok, rows
