@@ -300,6 +300,7 @@ def sdk(tmp_path: _Path) -> _Path:
     import shutil
 
     copy = tmp_path / "sdk"
-    example = _Path(__file__).parent / "fixtures" / "example_sdk"
-    shutil.copytree(example, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    from support.paths import EXAMPLE_SDK
+
+    shutil.copytree(EXAMPLE_SDK, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     return copy

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.sdk_copies import SPEC_V2, new_sdk, pkg, run_core, sdk_digest
+from support.sdk_copies import new_sdk, pkg, run_core, sdk_digest
+from support.paths import SPEC_V2
 from support.staged_sdk import copy_example, digest, package_dir, run_python, shadow_src, stage
 from support.staged_sdk import PristineHttp
 from test_scaffold import EXPLICIT_FACADE, GETATTR_FACADE, make_facades

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
-from support.sdk_copies import SPEC_V1, commit_all, new_sdk, pkg, run_core, sdk_digest, settings_for
+from support.sdk_copies import commit_all, new_sdk, pkg, run_core, sdk_digest, settings_for
+from support.paths import SPEC_V1
 
 from conductor_regen.client.binding import (
     MISSING,

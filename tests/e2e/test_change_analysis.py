@@ -16,8 +16,8 @@ from conductor_regen.client.changes import (Change, analyze, count_by_severity, 
 from conductor_regen.client.models import load_package, read_models
 from conductor_regen.errors import VerificationError
 from conductor_regen.progress import StepLog
-from support.generated_trees import (OLD_HTTP, SPEC_V1, SPEC_V2, generate_pinned, invoke_generate, repaired,
-                             settings)
+from support.generated_trees import OLD_HTTP, generate_pinned, invoke_generate, repaired, settings
+from support.paths import SPEC_V1, SPEC_V2
 
 
 @pytest.fixture(scope="session")

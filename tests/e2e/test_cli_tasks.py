@@ -18,12 +18,9 @@ from typing import Dict, List, Tuple
 
 import pytest
 from support.sdk_copies import (
-    EXAMPLE_SDK,
     MANAGED,
     PACKAGE,
     PROVENANCE,
-    SPEC_V1,
-    SPEC_V2,
     Digest,
     backup_dirs,
     cli_env,
@@ -41,6 +38,7 @@ from support.sdk_copies import (
     sdk_digest,
     write,
 )
+from support.paths import EXAMPLE_SDK, SPEC_V1, SPEC_V2
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import pytest
+from support.paths import REPO, SPEC_V1
 
 from conductor_regen.matrix.sessions import ALL_SESSIONS
 from conductor_regen.generator.provenance import IN_SDK
@@ -23,15 +24,10 @@ from conductor_regen.generator.provenance import IN_SDK
 pytestmark = pytest.mark.e2e  # runs nox sessions
 
 
-PROJECT = Path(__file__).resolve().parents[2]
-NOXFILE = PROJECT / "noxfile.py"
-EXAMPLE_SDK = PROJECT / "tests" / "fixtures" / "example_sdk"
-SPEC_V1 = PROJECT / "tests" / "fixtures" / "specs" / "orkes-v1.json"
+NOXFILE = REPO / "noxfile.py"
 PACKAGE = "src/conductor/asyncio_client"
 LAST_LINE = re.compile(r"^contract: (\d+) of (\d+) SDK methods exercised, (\d+) sent spec-valid requests, "
                        r"(\d+) new failures$", re.M)
-
-
 
 
 def contract(envdir: Path, sdk: Path, junit: Path, *args: str,

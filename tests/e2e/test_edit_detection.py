@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.generated_trees import SPEC_V1, settings
-from support.staged_sdk import EXAMPLE_SDK, copy_example, digest, package_dir, stage
+from support.generated_trees import settings
+from support.staged_sdk import copy_example, digest, package_dir, stage
 from support.staged_sdk import PristineHttp
+from support.paths import EXAMPLE_SDK, SPEC_V1
 
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.config import SdkConfig

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from support.paths import REAL_SPEC, SPEC_V1, SPEC_V2
 
 from conductor_regen.config import GeneratorConfig, Settings, resolve_settings
 from conductor_regen.errors import GeneratorError, SpecValidationError
@@ -17,9 +18,6 @@ from conductor_regen.generator.pipeline import generate
 from conductor_regen.progress import StepLog
 
 pytestmark = pytest.mark.e2e  # runs the real generator (with caches of its own)
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "specs"
-REAL_SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "orkes-conductor-api-v2.json"
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -36,7 +34,7 @@ def settings(tmp_path: Path) -> Settings:
 def v2_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("v2")
     s = dataclasses.replace(resolve_settings(), cache_dir=base / "cache")
-    generate(str(FIXTURES / "orkes-v2.json"), base / "out", s, StepLog(), env={}, use_cache=False)
+    generate(str(SPEC_V2), base / "out", s, StepLog(), env={}, use_cache=False)
     return base / "out"
 
 
@@ -60,12 +58,12 @@ def test_generates_a_verified_tree_with_provenance(v2_tree: Path) -> None:
 
 
 def test_same_inputs_give_byte_identical_trees(v2_tree: Path, tmp_path: Path, settings: Settings) -> None:
-    generate(str(FIXTURES / "orkes-v2.json"), tmp_path / "again", settings, StepLog(), env={}, use_cache=False)
+    generate(str(SPEC_V2), tmp_path / "again", settings, StepLog(), env={}, use_cache=False)
     assert tree_digest(tmp_path / "again") == tree_digest(v2_tree)
 
 
 def test_rerun_reuses_the_cache_and_replaces_old_output(tmp_path: Path, settings: Settings) -> None:
-    spec = str(FIXTURES / "orkes-v1.json")
+    spec = str(SPEC_V1)
     first = generate(spec, tmp_path / "out", settings, StepLog(), env={})
     (tmp_path / "out" / "stale.txt").write_text("left from an earlier run")
     steps = StepLog()
@@ -86,7 +84,7 @@ def test_refuses_a_foreign_output_folder(tmp_path: Path) -> None:
 def test_validation_failure_stops_the_early_generator(tmp_path: Path, settings: Settings) -> None:
     no_fix = dataclasses.replace(settings, fixups=dataclasses.replace(settings.fixups, enabled=False))
     with pytest.raises(SpecValidationError, match="not usable"):
-        generate(str(FIXTURES / "orkes-v2.json"), tmp_path / "out", no_fix, StepLog(), env={})
+        generate(str(SPEC_V2), tmp_path / "out", no_fix, StepLog(), env={})
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp-")]
 
@@ -95,7 +93,7 @@ def test_generator_failure_names_its_log(tmp_path: Path, settings: Settings) -> 
     # There is no Docker engine here: the docker client fails, which exercises the failure path for real.
     docker = dataclasses.replace(settings, generator=GeneratorConfig(backend="docker"))
     with pytest.raises(GeneratorError) as err:
-        generate(str(FIXTURES / "orkes-v1.json"), tmp_path / "out", docker, StepLog(), env={})
+        generate(str(SPEC_V1), tmp_path / "out", docker, StepLog(), env={})
     assert "log" in err.value.hint
     assert not (tmp_path / "out").exists()
 
@@ -128,7 +126,7 @@ def test_a_template_name_declared_as_query_generates_one_path_parameter(v2_tree:
 
 def test_a_warm_cache_from_another_backend_is_not_reused_and_provenance_names_the_real_one(
         tmp_path: Path, settings: Settings) -> None:
-    spec = str(FIXTURES / "orkes-v1.json")
+    spec = str(SPEC_V1)
     jar = generate(spec, tmp_path / "jar", settings, StepLog(), env={})
     npm_settings = dataclasses.replace(settings, generator=dataclasses.replace(settings.generator, backend="npm"))
     npm = generate(spec, tmp_path / "npm", npm_settings, StepLog(), env={})

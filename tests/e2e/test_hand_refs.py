@@ -15,8 +15,6 @@ import pytest
 from support.sdk_copies import (
     PACKAGE,
     PROVENANCE,
-    SPEC_V1,
-    SPEC_V2,
     backup_dirs,
     diff,
     new_sdk,
@@ -26,6 +24,7 @@ from support.sdk_copies import (
     settings_for,
     target_for,
 )
+from support.paths import SPEC_V1, SPEC_V2
 
 from conductor_regen.compat.edits import detect_in_sdk
 from conductor_regen.compat.hand_refs import find_refs, rules_from

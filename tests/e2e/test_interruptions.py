@@ -36,8 +36,6 @@ from support.sdk_copies import (
     MANAGED,
     PACKAGE,
     RUN_DEBRIS,
-    SPEC_V1,
-    SPEC_V2,
     Digest,
     backup_dirs,
     cli_env,
@@ -53,6 +51,7 @@ from support.sdk_copies import (
     wait_for_file,
     write,
 )
+from support.paths import SPEC_V1, SPEC_V2
 
 pytestmark = pytest.mark.e2e  # kill -9s regenerate runs
 

@@ -15,21 +15,18 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 import pytest
+from support.paths import EXAMPLE_SDK, REPO
 
 from conductor_regen.matrix.interpreters import PYTHONS, current_python
 from conductor_regen.matrix.results import format_summary, parse_junit, session_output
 from conductor_regen.matrix.runner import gate, run_matrix
 
-PROJECT = Path(__file__).resolve().parents[2]
-NOXFILE = PROJECT / "noxfile.py"
-EXAMPLE_SDK = PROJECT / "tests" / "fixtures" / "example_sdk"
+NOXFILE = REPO / "noxfile.py"
 PY = current_python()
 SERVER_VARS = ("CONDUCTOR_SERVER_URL", "CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET", "CONDUCTOR_SDK_ROOT")
 
 pytestmark = [pytest.mark.e2e,  # runs nox sessions
               pytest.mark.skipif(PY not in PYTHONS, reason=f"the matrix has no Python {PY}")]
-
-
 
 
 def clean_env(**extra: str) -> Dict[str, str]:
@@ -177,7 +174,7 @@ def test_usage_errors(envdir: Path, tmp_path: Path, posargs: tuple[str, ...], pr
 
 def test_nox_list_reads_like_the_guide() -> None:
     proc = subprocess.run([sys.executable, "-m", "nox", "-f", str(NOXFILE), "-l"], capture_output=True,
-                          text=True, check=True, cwd=PROJECT)
+                          text=True, check=True, cwd=REPO)
     for name, step in [("async_unit", "5.1"), ("async_integration", "5.2"), ("serdeser", "5.3"),
                        ("pydantic", "5.3"), ("ai_telemetry", "5.4"), ("async_tests", "5.6")]:
         for python in PYTHONS:

@@ -37,6 +37,7 @@ from support.sdk_copies import (
     run_cli,
     sdk_digest,
 )
+from support.paths import REAL_SPEC, REPO
 
 from conductor_regen.client.operations import operation_key, read_client_operations
 from conductor_regen.client.references import check_references
@@ -44,7 +45,6 @@ from conductor_regen.generator.verify import ImportCheck, import_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # runs the real generator on the real SDK
 
-REAL_SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "orkes-conductor-api-v2.json"
 SDIST = "conductor-python==1.2.2"
 ASYNC_CLIENT = "conductor.asyncio_client"
 
@@ -254,7 +254,7 @@ def _contract(sdk: Path, junit: Path, envdir: Path, *args: str) -> Tuple[subproc
 
     reuse = ["-R"] if envdir.is_dir() and any(envdir.iterdir()) else []
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "nox", "-f", str(Path(__file__).resolve().parents[2] / "noxfile.py"),
+    proc = subprocess.run([sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"),
                            "--envdir", str(envdir), *reuse, "-s", "contract", "--", "--sdk", str(sdk),
                            "--junit-dir", str(junit), *args],
                           cwd=envdir.parent, capture_output=True, text=True, timeout=600, check=False)

@@ -20,14 +20,13 @@ from typing import Iterator
 
 import pytest
 from support.sdk_copies import PACKAGE, git, run_core
+from support.paths import REAL_SPEC, SHARED
 
 from conductor_regen.client.binding import signature_of
 from conductor_regen.app.report import Report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # runs the real generator on the real SDK
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-REAL_SPEC = SHARED / "specs" / "orkes-conductor-api-v2.json"
 REAL_SDK = SHARED / "sdk" / "conductor-python-225f598f.tar.gz"
 
 

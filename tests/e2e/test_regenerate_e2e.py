@@ -23,8 +23,6 @@ from support.sdk_copies import (
     MANAGED,
     PACKAGE,
     PROVENANCE,
-    SPEC_V1,
-    SPEC_V2,
     Digest,
     backup_dirs,
     cli_env,
@@ -48,6 +46,7 @@ from support.sdk_copies import (
     wait_for_file,
     write,
 )
+from support.paths import SPEC_V1, SPEC_V2
 
 from conductor_regen.errors import VerificationError
 

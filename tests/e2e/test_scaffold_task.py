@@ -15,7 +15,6 @@ from typing import Dict
 
 import pytest
 from support.sdk_copies import (
-    EXAMPLE_SDK,
     PACKAGE,
     backup_dirs,
     cli_env,
@@ -29,6 +28,7 @@ from support.sdk_copies import (
     sdk_digest,
     write,
 )
+from support.paths import EXAMPLE_SDK
 
 pytestmark = pytest.mark.e2e  # runs invoke and a nested pytest
 

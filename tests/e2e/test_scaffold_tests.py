@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 import pytest
 from support.sdk_copies import (
-    SPEC_V2,
     backup_dirs,
     cli_env,
     debris,
@@ -28,6 +27,7 @@ from support.sdk_copies import (
     target_for,
     write,
 )
+from support.paths import SPEC_V2
 from support.staged_sdk import copy_example, package_dir, shadow_src, stage
 from support.staged_sdk import PristineHttp
 

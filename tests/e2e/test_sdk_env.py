@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.sdk_copies import SPEC_V1, new_sdk, pkg, run_core, write
+from support.sdk_copies import new_sdk, pkg, run_core, write
+from support.paths import SPEC_V1
 
 from conductor_regen.sdk.env import env_key, sdk_python
 from conductor_regen.generator.verify import import_all

@@ -142,7 +142,8 @@ def test_with_baseline_judges_sessions_that_left_no_test_ids() -> None:
 def test_regenerate_rolls_back_only_on_a_new_failure(generator_cache: Path, tmp_path: Path, envdir: Path,
                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
     """The real gate in `regenerate`: the known failure is excused and shown; the run succeeds."""
-    from support.sdk_copies import SPEC_V2, new_sdk, perturb, run_core
+    from support.sdk_copies import new_sdk, perturb, run_core
+    from support.paths import SPEC_V2
 
     def known_broken(root: Path) -> None:
         perturb(root)
@@ -189,7 +190,8 @@ def test_a_new_module_that_fails_to_import_the_pristine_way_is_pre_existing() ->
 def test_regenerate_judges_the_contract_on_the_pristine_tree_against_the_run_spec(
         generator_cache: Path, tmp_path: Path) -> None:
     """A contract failure the SDK already had is pre-existing even when the pristine tree records no spec."""
-    from support.sdk_copies import SPEC_V2, cli_env, new_sdk, run_cli
+    from support.sdk_copies import cli_env, new_sdk, run_cli
+    from support.paths import SPEC_V2
     from test_contract_session import break_binding
 
     root = new_sdk(tmp_path, mutate=break_binding)  # the example SDK records no provenance

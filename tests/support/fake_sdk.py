@@ -11,9 +11,9 @@ from typing import Dict, Tuple, Union
 
 from conductor_regen.config import SdkConfig
 from conductor_regen.sdk.target import SdkTarget, resolve_sdk
+from support.paths import REPO
 
 PACKAGE = Path("src/conductor/asyncio_client")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 OLD_FILES: Dict[str, str] = {
     "__init__.py": "",
@@ -96,7 +96,7 @@ def child_env(**extra: str) -> Dict[str, str]:
     """Environment for a child Python that can import conductor_regen from this checkout."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(PROJECT_ROOT / "scripts")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        [str(REPO / "scripts")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
     env.update(extra)
     return env

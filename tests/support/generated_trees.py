@@ -14,9 +14,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, Mapping
 
 import pytest
+from support.paths import EXAMPLE_SDK, REPO
 
 from conductor_regen.config import FixupConfig, Settings, resolve_settings
 from conductor_regen.spec.fixups import apply_fixups
@@ -24,13 +25,9 @@ from conductor_regen.generator.run import generate_tree, package_dir
 from conductor_regen.generator.backends import option_list
 from conductor_regen.generator.provenance import Provenance
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "fixtures"
-SPEC_V1 = FIXTURES / "specs" / "orkes-v1.json"
-SPEC_V2 = FIXTURES / "specs" / "orkes-v2.json"
-OLD_HTTP = FIXTURES / "example_sdk" / "src" / "conductor" / "asyncio_client" / "http"
-REAL_SPEC = REPO.parent / "shared" / "specs" / "orkes-conductor-api-v2.json"
+OLD_HTTP = EXAMPLE_SDK / "src" / "conductor" / "asyncio_client" / "http"
 PACKAGE = "conductor.asyncio_client.http"
+
 
 def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
     """The session's one generator cache (what the `generator_cache` fixture returns): a fixed folder
@@ -38,10 +35,6 @@ def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
     path = factory.getbasetemp() / "generator-cache"
     path.mkdir(exist_ok=True)
     return path
-
-
-# Older names, kept so branches written before the `generator_cache` fixture still collect.
-cache_dir = session_cache_dir
 
 
 def repaired(spec: Path) -> Dict[str, Any]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import pytest
+from support.paths import EXAMPLE_SDK, REPO, SPEC_V1, SPEC_V2
 
 from conductor_regen.config import Settings, resolve_settings
 from conductor_regen.errors import RegenError
@@ -28,12 +29,6 @@ from conductor_regen.app.plan import RegenOptions
 from conductor_regen.app.regenerate import regenerate
 from conductor_regen.app.report import Report
 from conductor_regen.sdk.target import SdkTarget, resolve_sdk
-
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "fixtures"
-EXAMPLE_SDK = FIXTURES / "example_sdk"
-SPEC_V1 = FIXTURES / "specs" / "orkes-v1.json"
-SPEC_V2 = FIXTURES / "specs" / "orkes-v2.json"
 
 PACKAGE = "src/conductor/asyncio_client"
 MANAGED = ("http", "adapters", "orkes")
@@ -158,11 +153,6 @@ def backup_dirs(backups: Path, sdk_name: str = "sdk") -> List[Path]:
 
 def manifest(backup: Path) -> dict:
     return json.loads((backup / "manifest.json").read_text())
-
-
-# --- shared cache --------------------------------------------------------------------------------
-
-from support.generated_trees import session_cache_dir as shared_cache_dir  # noqa: E402 - older name, see there
 
 
 # --- shared fixtures' bodies ---------------------------------------------------------------------

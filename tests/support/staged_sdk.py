@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 import pytest
-from support.generated_trees import SPEC_V1, SPEC_V2, invoke_generate
+from support.generated_trees import invoke_generate
+from support.paths import EXAMPLE_SDK, SPEC_V1, SPEC_V2
 
 from conductor_regen.compat.local_edits import apply_edits, load_edits
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_SDK = REPO / "tests" / "fixtures" / "example_sdk"
 PACKAGE = "conductor.asyncio_client"
 PACKAGE_REL = Path("src/conductor/asyncio_client")
 MANAGED = ("http", "adapters", "orkes")
@@ -35,13 +34,6 @@ def generate_http(factory: pytest.TempPathFactory, cache: Path, version: str) ->
     """The pristine generated http/ package for spec v1 or v2 (the `pristine_http` fixture keeps one per session)."""
     spec = {"v1": SPEC_V1, "v2": SPEC_V2}[version]
     return invoke_generate(spec, factory.mktemp(f"generated-{version}") / "out", cache)
-
-
-def generated_http(factory: pytest.TempPathFactory, version: str) -> Path:
-    """Older name: generates on each call; prefer the session's `pristine_http` fixture."""
-    from support.generated_trees import session_cache_dir
-
-    return generate_http(factory, session_cache_dir(factory), version)
 
 
 def copy_example(base: Path, name: str = "sdk") -> Path:

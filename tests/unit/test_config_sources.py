@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
+from support.paths import REPO
 
 from conductor_regen.config_sources import (
     checkout_key,
@@ -16,8 +17,6 @@ from conductor_regen.config_sources import (
     tool_repository,
 )
 from conductor_regen.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def checkout(base: Path, name: str = "conductor-python") -> Path:

@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from support.sdk_copies import REPO, SPEC_V2, git, new_sdk, pkg, sdk_digest
+from support.sdk_copies import git, new_sdk, pkg, sdk_digest
+from support.paths import REAL_SPEC, REPO, SHARED, SPEC_V2
 
 from conductor_regen import __version__
 from conductor_regen.config_sources import checkout_key
 
 PACKAGE_SRC = REPO / "scripts" / "conductor_regen"
-SHARED = REPO.parent / "shared"
 REAL_SDK = SHARED / "sdk" / "conductor-python-225f598f.tar.gz"
-REAL_SPEC = SHARED / "specs" / "orkes-conductor-api-v2.json"
 
 
 def console(*args: str, cwd: Path, env: Dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:

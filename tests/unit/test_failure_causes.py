@@ -9,15 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.paths import FIXTURES, REPO, SPEC_V1
 
 from conductor_regen.config import GeneratorConfig
 from conductor_regen.errors import GeneratorError
 from conductor_regen.generator.failure_causes import cause_line, find_cause, missing_tool_hint
 from conductor_regen.generator.backends import Invocation, docker_invocation, find_java, run_invocation
 
-REPO = Path(__file__).resolve().parents[2]
-CAPTURED = REPO / "tests" / "fixtures" / "tool_output"
-SPEC_V1 = REPO / "tests" / "fixtures" / "specs" / "orkes-v1.json"
+CAPTURED = FIXTURES / "tool_output"
 
 
 @pytest.mark.parametrize("name, line_starts, hint_has", [

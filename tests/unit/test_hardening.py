@@ -24,10 +24,7 @@ import pytest
 from conftest import SpecReply, SpecServer
 from support.fake_sdk import make_sdk, target_of
 from support.sdk_copies import (
-    REPO,
     CliResult,
-    SPEC_V1,
-    SPEC_V2,
     backup_dirs,
     cli_env,
     commit_all,
@@ -41,6 +38,7 @@ from support.sdk_copies import (
     wait_for_file,
     write,
 )
+from support.paths import REPO, SPEC_V1, SPEC_V2
 
 from conductor_regen.sdk.backups import create_backup, list_backups, prune_backups, set_outcome
 from conductor_regen.config import FetchConfig, GeneratorConfig, resolve_settings

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from support.paths import EXAMPLE_SDK, SPEC_V1
 
 from conductor_regen.errors import VerificationError
 from conductor_regen.compat.local_edits import LocalEdit, apply_edits, load_edits
@@ -22,11 +22,10 @@ def test_defaults_turn_pristine_output_into_the_committed_client(tmp_path: Path)
     from conductor_regen.progress import StepLog
     import dataclasses
 
-    here = Path(__file__).resolve().parents[1] / "fixtures"
     s = dataclasses.replace(resolve_settings(), cache_dir=tmp_path / "cache")
-    result = generate(str(here / "specs" / "orkes-v1.json"), tmp_path / "out", s, StepLog(), env={})
+    result = generate(str(SPEC_V1), tmp_path / "out", s, StepLog(), env={})
     pkg = result.tree.package_dir
-    committed = here / "example_sdk" / "src" / "conductor" / "asyncio_client" / "http"
+    committed = EXAMPLE_SDK / "src" / "conductor" / "asyncio_client" / "http"
     edited = {"api_client.py", "__init__.py", "configuration.py"}
     assert all((pkg / f).read_bytes() != (committed / f).read_bytes() for f in edited)
     assert sorted(apply_edits(pkg, load_edits())) == sorted(e.name for e in load_edits())

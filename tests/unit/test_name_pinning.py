@@ -20,8 +20,8 @@ from conductor_regen.compat.pinning import (NameShift, pin_operation_ids, pin_st
 from conductor_regen.client.operations import ClientOperation, read_client_operations
 from conductor_regen.generator.pipeline import prepare_spec
 from conductor_regen.progress import StepLog
-from support.generated_trees import (OLD_HTTP, REAL_SPEC, SPEC_V1, SPEC_V2, generate_document, generate_pinned,
-                             invoke_generate, repaired, settings)
+from support.generated_trees import OLD_HTTP, generate_document, generate_pinned, invoke_generate, repaired, settings
+from support.paths import REAL_SPEC, SPEC_V1, SPEC_V2
 
 # operationId -> Python method, each one observed in generated output.
 OBSERVED_NAMES = [

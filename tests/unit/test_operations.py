@@ -11,7 +11,8 @@ import pytest
 from conductor_regen.errors import VerificationError
 from conductor_regen.client.operations import (ClientOperation, label, operation_key, read_api_classes,
                                         read_client_operations, spec_operations)
-from support.generated_trees import OLD_HTTP, SPEC_V1, SPEC_V2, repaired
+from support.generated_trees import OLD_HTTP, repaired
+from support.paths import SPEC_V1, SPEC_V2
 
 # The v1 table of tests/fixtures/README.md, prefix stripped.
 V1_NAMES = {

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from support.paths import REAL_SPEC
 
 from conductor_regen.config import FixupConfig, ValidationConfig
 from conductor_regen.errors import ConfigError
 from conductor_regen.spec.fixups import apply_fixups
 from conductor_regen.spec.validation import Problem, ValidationReport, format_report, validate_spec
 
-REAL_SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "orkes-conductor-api-v2.json"
 
 # Small required/marker sets keep the in-test specs short.
 CONFIG = ValidationConfig(

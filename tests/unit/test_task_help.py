@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from support.paths import REPO
 from conductor_regen.app.tasks import ns
 
-REPO = Path(__file__).resolve().parents[2]
 TASKS = sorted(ns.task_names)
 # `  -x STRING, --long-name=STRING   help` or `  --long-name   help`, as invoke prints them.
 OPTION = re.compile(r"^  (?:-[A-Za-z](?: [A-Z]+)?, )?--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?:=[A-Z]+)?(?:  +(\S.*))?$")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+from support.paths import EXAMPLE_SDK
 
 from conductor_regen.matrix.checkout import needs_reinstall, resolve_invoked_path, sdk_fingerprint, sdk_problem
 from conductor_regen.matrix.interpreters import PYTHONS, check_pythons, current_python, link_interpreters, pyenv_interpreters, requires_python, supported_pythons
@@ -16,8 +17,6 @@ from conductor_regen.matrix.results import SessionResult, format_summary, parse_
 from conductor_regen.matrix.runner import NOXFILE, nox_command, run_matrix
 from conductor_regen.matrix.sessions import SESSIONS, select_paths, server_note, server_skip_reason
 from conductor_regen.errors import ConfigError
-
-EXAMPLE_SDK = Path(__file__).resolve().parents[1] / "fixtures" / "example_sdk"
 
 
 # --- Poetry constraints --------------------------------------------------------------------------

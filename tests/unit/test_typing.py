@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from support.paths import REPO
 
 
 def test_package_passes_mypy_strict() -> None:
     pytest.importorskip("mypy")
-    done = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
 
 
@@ -23,5 +21,5 @@ def test_edges_are_in_mypy_files() -> None:
         import tomllib
     except ImportError:  # Python < 3.11
         tomllib = pytest.importorskip("tomli")
-    files = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]["files"]
+    files = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]["files"]
     assert {"scripts/conductor_regen", "noxfile.py", "tasks.py"} <= set(files)

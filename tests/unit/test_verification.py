@@ -6,11 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.paths import EXAMPLE_SDK
 
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.verify import import_all, verify_package
 
-EXAMPLE_SRC = Path(__file__).resolve().parents[1] / "fixtures" / "example_sdk" / "src"
+EXAMPLE_SRC = EXAMPLE_SDK / "src"
 PKG = "conductor.asyncio_client.http"
 
 

@@ -6,15 +6,13 @@ import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from support.paths import REPO, SHARED
 
-REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "getting-started.md"
 SCRIPT = REPO / "scripts" / "walkthrough.py"
-SHARED = REPO.parent / "shared"
 
 
 def load_script() -> ModuleType:

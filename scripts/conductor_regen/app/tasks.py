@@ -20,7 +20,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from conductor_regen.config import Settings, resolve_settings
+from conductor_regen.config import Settings
 from conductor_regen.config_sources import SOURCE_ROOT
 from conductor_regen.errors import RegenError
 

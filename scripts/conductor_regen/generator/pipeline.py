@@ -32,7 +32,7 @@ class PreparedSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class Generated:
+class VerifiedGeneration:
     """A verified staging tree and how it was made."""
 
     spec: PreparedSpec
@@ -126,17 +126,17 @@ def _generated_detail(tree: GeneratedTree, settings: Settings) -> str:
 
 
 def generate_verified(spec: PreparedSpec, output: Path, settings: Settings, steps: StepLog,
-                      use_cache: bool = True) -> Generated:
+                      use_cache: bool = True) -> VerifiedGeneration:
     """Generate a staging tree and verify it; verified trees are cached for no-op reruns."""
     prov = provenance_for(spec, settings)
     with steps.step("generate") as step:
         tree = generate_tree(spec.document, prov, settings, output, use_cache=use_cache)
         step.detail = _generated_detail(tree, settings)
-    return Generated(spec, tree, _verify(tree, settings, steps))
+    return VerifiedGeneration(spec, tree, _verify(tree, settings, steps))
 
 
 def generate(source: str, output: Path, settings: Settings, steps: StepLog,
-             env: Optional[Mapping[str, str]] = None, use_cache: bool = True) -> Generated:
+             env: Optional[Mapping[str, str]] = None, use_cache: bool = True) -> VerifiedGeneration:
     """`invoke generate`: spec source to a verified staging tree; never touches an SDK.
 
     Repairs are pure and fast, so the generator starts on the repaired spec while validation runs;
@@ -164,4 +164,4 @@ def generate(source: str, output: Path, settings: Settings, steps: StepLog,
         if pending is not None:
             pending.cancel()
         raise
-    return Generated(spec, tree, _verify(tree, settings, steps))
+    return VerifiedGeneration(spec, tree, _verify(tree, settings, steps))

@@ -14,7 +14,6 @@ from conductor_regen.atomic_io import atomic_write_json, fsync_dir
 from conductor_regen.errors import SdkError
 from conductor_regen.sdk.target import JOURNAL_NAME, SdkTarget
 
-STATES = ("pending", "exchanged")
 STATUSES = ("swapping", "committed")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
