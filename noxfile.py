@@ -4,6 +4,7 @@
     nox -s async_tests -- --sdk PATH [pytest args]          guide 5.6 (the default session)
     nox -s async_unit -p 3.12 -- --sdk PATH -k search       one session, one Python
     nox -s lint -- --sdk PATH [--absolute]                  the SDK's linter; only new findings fail
+    nox -s typecheck -- --sdk PATH --accept REASON          accept its new findings (listed, not failed)
     nox -s contract -- --sdk PATH [--spec FILE]             request contract against a mock server
     CONDUCTOR_SDK_ROOT=PATH nox -R                          reuse venvs, skip installs
 
@@ -153,11 +154,19 @@ def tests_impl(session: nox.Session, *, matrix_name: str) -> None:
 
 def tools_impl(session: nox.Session, *, name: str) -> None:
     """Run the SDK's own linter (lint) or mypy (typecheck) over src/conductor/asyncio_client/, judged against
-    the SDK before its last regeneration: only new findings fail (`--absolute`: any finding)."""
+    the SDK before its last regeneration: only new findings fail (`--absolute`: any finding), unless the SDK
+    accepted them (`--accept REASON` accepts this run's new ones into .conductor-regen/accepted-findings.json)."""
     _no_secrets(session)
-    sdk, junit_dir, args = _options(session, name)
-    absolute = "--absolute" in args
-    args = [a for a in args if a != "--absolute"]
+    sdk, junit_dir, rest = _options(session, name)
+    parser = _Parser(prog=f"nox -s {name} --", add_help=False, allow_abbrev=False)
+    parser.add_argument("--absolute", action="store_true")
+    parser.add_argument("--accept", default=None)
+    try:
+        opts, args = parser.parse_known_args(rest)
+    except _UsageError as exc:
+        session.error(f"Usage: nox -s {name} -- --sdk PATH [--absolute] [--accept REASON] [tool args]: {exc}")
+    if opts.accept is not None and not opts.accept.strip():
+        session.error(f"Usage: nox -s {name} -- --sdk PATH --accept REASON: the reason is empty")
     pyproject = _pyproject(session, sdk)
     checker = lint_checks.lint_tool(sdk, pyproject) if name == "lint" else lint_checks.typecheck_tool(sdk, pyproject)
     session.log(f"{name}: {checker.label}")
@@ -179,15 +188,21 @@ def tools_impl(session: nox.Session, *, name: str) -> None:
         return output.read_text() if output.is_file() else str(out or "")
 
     try:
-        verdict = lint_checks.judged_session(sdk, checker, run, env=os.environ, cwd=Path(session.invoked_from),
-                                             key="\0".join((checker.label, *tool_deps, *args)), absolute=absolute)
+        judged = lint_checks.judged_session(sdk, checker, run, env=os.environ, cwd=Path(session.invoked_from),
+                                            key="\0".join((checker.label, *tool_deps, *args)),
+                                            absolute=opts.absolute, accept=opts.accept or "")
     except RegenError as exc:
         session.error(exc.render())
+    verdict = judged.verdict
     atomic_write_bytes(junit_dir / f"{session.name}.xml", to_junit(verdict, name))
     for line in verdict.lines(name):
         print(line, flush=True)
+    if judged.accepted_file is not None:
+        print(f"{name}: accepted {judged.accepted_now} finding(s) in {judged.accepted_file}: review and commit it",
+              flush=True)
     if verdict.failing:
-        session.error(f"{len(verdict.failing)} new {name} finding(s); first: {verdict.failing[0].render()}")
+        session.error(f"{len(verdict.failing)} new {name} finding(s); first: {verdict.failing[0].render()} "
+                      f"(fix it, or accept it: nox -s {name} -- --sdk {sdk} --accept REASON)")
 
 
 def contract_impl(session: nox.Session) -> None:

@@ -228,40 +228,71 @@ class ToolVerdict:
     own: Comparison
     http: Comparison
     http_ours: Tuple[Finding, ...] = ()  # new findings in http/ that our kept code or local edits introduced
+    # New findings the SDK accepted (`accepted.py`), each with its reason; they do not fail.
+    accepted: Tuple[Tuple[Finding, str], ...] = ()
+    stale: Tuple[str, ...] = ()  # accepted entries that match no new finding any more
 
     @property
     def failing(self) -> Tuple[Finding, ...]:
-        """What fails the session: new findings in the SDK's own code, and in http/ only ours."""
-        return self.own.new + self.http_ours
+        """What fails the session: new findings in the SDK's own code, and in http/ only ours; never accepted ones."""
+        skip = collections.Counter(f for f, _ in self.accepted)
+        out: List[Finding] = []
+        for f in self.own.new + self.http_ours:
+            if skip[f] > 0:
+                skip[f] -= 1
+            else:
+                out.append(f)
+        return tuple(out)
 
     @property
     def against(self) -> str:
         """`vs backup <id>`, or that the verdict is absolute."""
         return f"vs {self.baseline}" if self.baseline else "absolute: no baseline"
 
+    def _own_accepted(self) -> int:
+        """How many of the own code's new findings are accepted."""
+        left = collections.Counter(f for f, _ in self.accepted)
+        count = 0
+        for f in self.own.new:
+            if left[f] > 0:
+                left[f] -= 1
+                count += 1
+        return count
+
+    def counts(self) -> str:
+        """`N new, M fixed, K pre-existing` for the SDK's own code (`N new, A accepted, ...` once some are accepted)."""
+        accepted = self._own_accepted()
+        middle = f"{accepted} accepted, " if self.accepted else ""
+        return (f"{len(self.own.new) - accepted} new, {middle}{len(self.own.fixed)} fixed, "
+                f"{len(self.own.preexisting)} pre-existing")
+
     def summary_line(self, name: str) -> str:
         """One line for `invoke test` and the report: the verdict, then http/ apart."""
-        return (f"{name}: {self.tool.split(' (')[0]}: {self.own.counts()} ({self.against}); http/: {len(self.http.new)} new "
+        return (f"{name}: {self.tool.split(' (')[0]}: {self.counts()} ({self.against}); http/: {len(self.http.new)} new "
                 f"({len(self.http_ours)} in kept or edited code), {len(self.http.fixed)} fixed, "
                 f"{len(self.http.preexisting)} pre-existing")
 
     def lines(self, name: str, limit: int = 20) -> List[str]:
-        """The report: the verdict line, the http/ line, then the findings that fail."""
-        out = [f"{name}: {self.tool}: {self.own.counts()} ({self.against})"]
+        """The report: the verdict line, the http/ line, the findings that fail, then the accepted and stale ones."""
+        out = [f"{name}: {self.tool}: {self.counts()} ({self.against})"]
         out.append(f"{name}: generated http/: {self.http.counts()}; {len(self.http_ours)} of the new ones in code "
                    "this tool kept or edited (they fail), the rest from the generator (reported only)")
         for f in self.failing[:limit]:
             out.append(f"  new: {f.render()}")
         if len(self.failing) > limit:
             out.append(f"  ... and {len(self.failing) - limit} more")
+        out += [f"  accepted: {f.render()} -- {reason}" for f, reason in self.accepted]
+        out += [f"  stale: accepted {entry}, no longer found: remove it from the accepted findings"
+                for entry in self.stale]
         return out
 
     def summary(self) -> Dict[str, Any]:
         """Counts for `invoke test` and the regenerate report."""
-        return {"tool": self.tool, "baseline": self.baseline, "new": len(self.own.new), "fixed": len(self.own.fixed),
+        return {"tool": self.tool, "baseline": self.baseline, "new": len(self.own.new) - self._own_accepted(), "fixed": len(self.own.fixed),
                 "preexisting": len(self.own.preexisting), "http_new": len(self.http.new),
                 "http_fixed": len(self.http.fixed), "http_preexisting": len(self.http.preexisting),
-                "http_ours": len(self.http_ours), "failing": [f.render() for f in self.failing]}
+                "http_ours": len(self.http_ours), "failing": [f.render() for f in self.failing],
+                "accepted": [f"{f.render()} -- {reason}" for f, reason in self.accepted], "stale": list(self.stale)}
 
 
 def _edit_regions(root: Path, http_rel: str, index: SourceIndex) -> Dict[str, List[Tuple[int, int]]]:
@@ -297,17 +328,20 @@ def judge(current: Sequence[Finding], before: Optional[Sequence[Finding]], *, ro
 
 
 def to_junit(verdict: ToolVerdict, name: str) -> bytes:
-    """JUnit XML: one failed testcase per failing finding (one passing case when none), the summary as a property."""
+    """JUnit XML: a failed case per failing finding (a passing one when none), a skipped case per accepted one."""
     import xml.etree.ElementTree as ET
 
-    suite = ET.Element("testsuite", name=name, tests=str(max(len(verdict.failing), 1)),
-                       failures=str(len(verdict.failing)), errors="0", skipped="0")
+    suite = ET.Element("testsuite", name=name, tests=str(max(len(verdict.failing), 1) + len(verdict.accepted)),
+                       failures=str(len(verdict.failing)), errors="0", skipped=str(len(verdict.accepted)))
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="summary", value=verdict.summary_line(name))
     for f in verdict.failing:
         case = ET.SubElement(suite, "testcase", classname=f.file, name=f"{f.rule} {f.symbol or '<module>'}")
         failure = ET.SubElement(case, "failure", type=f.rule, message=f"new: {f.render()}")
         failure.text = f.render()
+    for f, reason in verdict.accepted:
+        case = ET.SubElement(suite, "testcase", classname=f.file, name=f"{f.rule} {f.symbol or '<module>'}")
+        ET.SubElement(case, "skipped", type="accepted", message=f"accepted: {reason}").text = f.render()
     if not verdict.failing:
         ET.SubElement(suite, "testcase", classname=name, name="no new findings")
     ET.indent(suite)

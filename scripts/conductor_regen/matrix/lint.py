@@ -5,6 +5,7 @@ else flake8 when setup.cfg, tox.ini or .flake8 configures it, else the guide's l
 `flake8 src/conductor/asyncio_client/`. `typecheck` runs mypy (reading the SDK's own mypy
 settings, if any). Both are judged against the pristine tree (`pristine`): the newest backup,
 else git HEAD, else absolutely; the baseline's findings are cached by its content fingerprint.
+New findings the SDK accepted (`accepted`) are listed but do not fail.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
+from conductor_regen.errors import ConfigError
+from conductor_regen.matrix.accepted import entries_for, load_accepted, with_accepted, write_accepted
 from conductor_regen.matrix.findings import Finding, ToolVerdict, from_json, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
 from conductor_regen.matrix.pristine import Pristine, cached, store
 
@@ -140,15 +143,33 @@ def session_settings(sdk: Path, env: Mapping[str, str], cwd: Path) -> "Settings"
                                 repo).settings
 
 
+@dataclasses.dataclass(frozen=True)
+class SessionVerdict:
+    """A judged session: the verdict (accepted findings applied) and what `--accept` wrote, if anything."""
+
+    verdict: ToolVerdict
+    accepted_now: int = 0  # findings this run accepted
+    accepted_file: Optional[Path] = None  # where they were written
+
+
 def judged_session(sdk: Path, tool: Tool, run: Runner, *, env: Mapping[str, str], cwd: Path, key: str,
-                   absolute: bool = False) -> ToolVerdict:
-    """What the `lint`/`typecheck` session does: find the pristine tree, run, judge (see `judged_run`)."""
+                   absolute: bool = False, accept: str = "") -> SessionVerdict:
+    """What the `lint`/`typecheck` session does: find the pristine tree, run, judge (see `judged_run`), then
+    take out the SDK's accepted findings; with `accept` (a reason), first accept every finding that would fail."""
     from conductor_regen.matrix.pristine import find_pristine
     from conductor_regen.sdk.target import resolve_sdk
 
+    if accept and not accept.strip():
+        raise ConfigError("--accept needs a reason", "pass --accept \"why these findings are fine\"")
     settings = session_settings(sdk, env, cwd)
     target = resolve_sdk(settings.sdk)
+    entries = load_accepted(target.root)  # a broken file stops here, before the tools run
     pristine = None if absolute else find_pristine(target, settings.backups_dir)
     http_rel = target.http_dir.relative_to(target.root).as_posix()
-    return judged_run(target.root, tool, run, pristine, cache_dir=settings.cache_dir / "baselines", key=key,
-                      http_rel=http_rel)
+    verdict = with_accepted(judged_run(target.root, tool, run, pristine, cache_dir=settings.cache_dir / "baselines",
+                                       key=key, http_rel=http_rel), entries)
+    if not accept or not verdict.failing:
+        return SessionVerdict(verdict)
+    added = entries_for(tool.name, verdict.failing, accept.strip())
+    path = write_accepted(target.root, [*entries, *added])
+    return SessionVerdict(with_accepted(verdict, load_accepted(target.root)), len(added), path)
