@@ -15,6 +15,7 @@ from conductor_regen.client.references import SourceTree, check_references, stag
 from conductor_regen.compat.fields import keep_removed_fields
 from conductor_regen.compat.imports import fix_imports
 from conductor_regen.compat.keep import keep_removed
+from conductor_regen.compat.overrides import realign_overrides
 from conductor_regen.compat.local_edits import apply_edits, edits_for
 from conductor_regen.compat.scaffold import alias_renamed, scaffold_adapters
 from conductor_regen.config import Settings
@@ -59,6 +60,7 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     notes += keep_removed_fields(target.http_dir, new_http, target.package_dir, staging,
                                  policy=settings.sdk.removed, package=package)
     notes += scaffold_adapters(new_http, staging, package=package)
+    notes += realign_overrides(target.http_dir, new_http, staging)
     notes += carry_edits(target, new_http, package, options.dry_run)
     # Verify before the swap that everything hand-written still resolves against the new tree.
     problems = check_references(staging, target.package_dir, package=package, sdk_root=target.root)
