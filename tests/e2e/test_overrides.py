@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
-from support.generated_trees import SPEC_V1, invoke_generate
+from support.generated_trees import invoke_generate
+from support.paths import SPEC_V1
 from support.staged_sdk import PristineHttp, copy_example, shadow_src, stage
 
 from conductor_regen.compat.overrides import realign_overrides
