@@ -27,7 +27,7 @@ from support.sdk_copies import (
 from support.paths import SPEC_V1, SPEC_V2
 
 from conductor_regen.compat.edits import detect_in_sdk
-from conductor_regen.compat.hand_refs import find_refs, rules_from
+from conductor_regen.compat.hand_refs import rules_from
 from conductor_regen.progress import StepLog
 
 GENERATED_IMPORT = "from conductor.asyncio_client.http.api_client import ApiClient, RequestSerialized\n"
@@ -63,13 +63,13 @@ def api_client_sources(http: Path) -> Dict[str, str]:
 def test_the_references_are_found_without_a_spec(tmp_path: Path) -> None:
     root = new_sdk(tmp_path, mutate=adapter_client)
     http = pkg(root) / "http"
-    refs = find_refs(http, PACKAGE_NAME)
-    imports = sorted(r.file for r in refs if r.kind == "import")
-    assert imports == sorted(f"api/{m.name}" for m in (http / "api").glob("*_api.py")) and len(imports) == 7
-    assert [r.target for r in refs if r.kind == "attribute"] == ["conductor.asyncio_client.adapters.models"]
     rules = rules_from(http, PACKAGE_NAME)
-    [folder_rule] = [r for r in rules if r.folder]
+    [folder_rule] = [r for r in rules if r.kind == "import"]  # one rule for the seven API modules' edit
+    assert folder_rule.folder
     assert (folder_rule.scope, folder_rule.name, folder_rule.target) == ("api/", "ApiClient", "conductor.asyncio_client.adapters")
+    imports = list(folder_rule.live_files)
+    assert imports == sorted(f"api/{m.name}" for m in (http / "api").glob("*_api.py")) and len(imports) == 7
+    assert [r.target for r in rules if r.kind == "attribute"] == ["conductor.asyncio_client.adapters.models"]
 
 
 def test_a_run_carries_the_edit_byte_for_byte(tmp_path: Path, regen_cache: Path) -> None:

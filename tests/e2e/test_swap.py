@@ -27,7 +27,6 @@ from conductor_regen.sdk.swap import (
     exchange,
     prepare_staging,
     recover,
-    rollback,
     staging_dir,
     staging_root,
 )
@@ -154,14 +153,6 @@ def test_swap_refuses_a_staged_symlink(target: SdkTarget, tmp_path: Path) -> Non
         apply_swap(target, staging, RUN, ["http"])
     assert trees(target, target.package_dir) == before
     assert not journal_path(target).exists()
-
-
-def test_rollback_after_commit_points_at_the_backup(target: SdkTarget) -> None:
-    stage(target, "exchange")
-    apply_swap(target, staging_dir(target, RUN), RUN, target.managed)
-    with pytest.raises(SdkError) as info:
-        rollback(target, RUN)
-    assert "backup" in info.value.hint
 
 
 def test_recover_removes_staging_left_before_any_swap(target: SdkTarget) -> None:
@@ -296,20 +287,6 @@ def test_discard_staging_keeps_what_an_outstanding_swap_needs(target: SdkTarget,
     assert "rolled back" in (recover(target) or "")
     assert trees(target, target.package_dir) == old
     discard_staging(target, "unrelated-run")
-    assert_settled(target)
-
-
-@pytest.mark.e2e
-def test_rollback_of_an_outstanding_swap(target: SdkTarget, tmp_path: Path) -> None:
-    old = trees(target, target.package_dir)
-    stage(target, "exchange")
-    child = start_paused_swap(target, tmp_path, "2")
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    with pytest.raises(SdkError, match="belongs to run"):
-        rollback(target, "another-run")
-    assert "rolled back" in rollback(target, RUN)
-    assert trees(target, target.package_dir) == old
     assert_settled(target)
 
 

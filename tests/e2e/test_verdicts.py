@@ -20,7 +20,7 @@ from conductor_regen.matrix.interpreters import PYTHONS
 from conductor_regen.matrix.results import SessionResult, format_summary, with_baseline
 from conductor_regen.matrix.runner import gate, run_matrix
 from conductor_regen.sdk.backups import create_backup, record_added_outside
-from conductor_regen.matrix.pristine import Pristine, cached, find_pristine, tree_fingerprint
+from conductor_regen.matrix.pristine import Pristine, cached, content_fingerprint, find_pristine
 from conductor_regen.sdk.target import SdkTarget
 from conductor_regen.matrix.verdicts import KIND, judge_against
 from test_noxfile_sessions import EXAMPLE_SDK, PY, clean_env
@@ -111,6 +111,11 @@ def test_git_head_is_the_pristine_tree_without_a_backup(sdk: Path, envdir: Path,
     ok, rows = _gate(sdk, envdir, tmp_path, use_backup=False)
     assert ok is False and rows[0]["verdict"] == "new"
     assert rows[0]["detail"].startswith("1 new, 1 pre-existing (vs git HEAD ")
+
+
+def tree_fingerprint(root: Path) -> str:
+    """The fingerprint of every file under `root` (the example SDK copies have no caches or .git)."""
+    return content_fingerprint({p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()})
 
 
 def test_the_pristine_tree_is_the_backup_plus_the_live_rest_minus_what_the_run_added(sdk: Path,

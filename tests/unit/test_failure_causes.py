@@ -14,7 +14,7 @@ from support.paths import FIXTURES, REPO, SPEC_V1
 from conductor_regen.config import GeneratorConfig
 from conductor_regen.errors import GeneratorError
 from conductor_regen.generator.failure_causes import cause_line, find_cause, missing_tool_hint
-from conductor_regen.generator.backends import Invocation, docker_invocation, find_java, run_invocation
+from conductor_regen.generator.backends import Invocation, Running, docker_invocation, find_java
 
 CAPTURED = FIXTURES / "tool_output"
 
@@ -66,7 +66,7 @@ def test_real_docker_client_without_a_daemon(tmp_path: Path) -> None:
     shutil.copy(SPEC_V1, work / "spec.json")
     inv = docker_invocation(GeneratorConfig(), work / "spec.json", work / "out")
     with pytest.raises(GeneratorError) as err:
-        run_invocation(inv, tmp_path / "gen.log")
+        Running(inv, tmp_path / "gen.log").wait()
     assert "Cannot connect to the Docker daemon" in err.value.message
     assert err.value.message.startswith("OpenAPI Generator (docker) exited with 125: ")
     assert "--backend jar" in err.value.hint and str(tmp_path / "gen.log") in err.value.hint
@@ -94,7 +94,7 @@ def test_program_not_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     inv = Invocation(("docker", "run", "x"), cwd=tmp_path)
     with pytest.raises(GeneratorError) as err:
-        run_invocation(inv, tmp_path / "gen.log")
+        Running(inv, tmp_path / "gen.log").wait()
     assert err.value.message == "cannot run docker: not installed"
     assert "install Docker" in err.value.hint and "--backend jar" in err.value.hint
 
@@ -117,6 +117,6 @@ def test_real_java_out_of_memory(tmp_path: Path) -> None:
     shutil.copy(SPEC_V1, work / "spec.json")
     inv = jar_invocation(GeneratorConfig(java_heap="6m"), work / "spec.json", work / "out", tmp_path / "cache")
     with pytest.raises(GeneratorError) as err:
-        run_invocation(inv, tmp_path / "gen.log")
+        Running(inv, tmp_path / "gen.log").wait()
     assert "OutOfMemoryError" in err.value.message or "initialization of VM" in err.value.message, err.value.message
     assert "--java-heap" in err.value.hint

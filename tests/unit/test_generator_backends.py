@@ -11,8 +11,7 @@ import pytest
 from conductor_regen.config import GeneratorConfig
 from conductor_regen.errors import ConfigError, GeneratorError
 from conductor_regen.generator.backends import (
-    build_invocation, docker_invocation, find_jar, find_java, generator_options, npm_invocation,
-    run_invocation,
+    Running, build_invocation, docker_invocation, find_jar, find_java, generator_options, npm_invocation,
 )
 
 GUIDE_PROPS = ("--additional-properties=packageName=conductor.asyncio_client.http,"
@@ -95,6 +94,6 @@ def test_failing_generator_names_its_log(tmp_path: Path) -> None:
                      cwd=tmp_path)
     log = tmp_path / "gen.log"
     with pytest.raises(GeneratorError) as err:
-        run_invocation(inv, log)
+        Running(inv, log).wait()
     assert "exited with 3" in err.value.message and "boom" in err.value.message
     assert str(log) in err.value.hint

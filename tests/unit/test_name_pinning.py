@@ -13,15 +13,14 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 import pytest
 
-from conductor_regen.generator.naming import (api_class_name, api_module_name, operation_id_for,
-                                              python_method_name, split_suffix)
-from conductor_regen.compat.pinning import (NameShift, pin_operation_ids, pin_step, predict_client_operations,
-                                          shifted_names)
+from conductor_regen.generator.naming import api_class_name, operation_id_for, python_method_name, split_suffix
+from conductor_regen.compat.pinning import pin_operation_ids, pin_step
 from conductor_regen.client.operations import ClientOperation, read_client_operations
 from conductor_regen.generator.pipeline import prepare_spec
 from conductor_regen.progress import StepLog
 from support.generated_trees import OLD_HTTP, generate_document, generate_pinned, invoke_generate, repaired, settings
 from support.paths import REAL_SPEC, SPEC_V1, SPEC_V2
+from support.predicted_names import NameShift, api_module_name, predict_client_operations, shifted_names
 
 # operationId -> Python method, each one observed in generated output.
 OBSERVED_NAMES = [

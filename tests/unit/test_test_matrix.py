@@ -11,7 +11,7 @@ import pytest
 from support.paths import EXAMPLE_SDK
 
 from conductor_regen.matrix.checkout import needs_reinstall, resolve_invoked_path, sdk_fingerprint, sdk_problem
-from conductor_regen.matrix.interpreters import PYTHONS, check_pythons, current_python, link_interpreters, pyenv_interpreters, requires_python, supported_pythons
+from conductor_regen.matrix.interpreters import PYTHONS, check_pythons, current_python, link_interpreters, pyenv_interpreters, python_supported, requires_python
 from conductor_regen.matrix.requirements import is_test_dependency, load_pyproject, poetry_to_pep440, read_test_requirements, tool_requirements
 from conductor_regen.matrix.results import SessionResult, format_summary, parse_junit, results_from_report
 from conductor_regen.matrix.runner import NOXFILE, nox_command, run_matrix
@@ -181,8 +181,8 @@ def test_bad_pyproject_is_a_config_error(tmp_path: Path) -> None:
     ({"tool": {"poetry": {"dependencies": {"python": "^3.11"}}}}, ["3.11", "3.12", "3.13"]),
     ({"tool": {"poetry": {"dependencies": {"python": "~3.10"}}}}, ["3.10"]),
 ])
-def test_supported_pythons(pyproject: Dict[str, Any], expected: list[str]) -> None:
-    assert supported_pythons(pyproject) == expected
+def test_python_supported(pyproject: Dict[str, Any], expected: list[str]) -> None:
+    assert [v for v in PYTHONS if python_supported(pyproject, v)] == expected
 
 
 def test_pyenv_interpreters_pick_the_newest_patch(tmp_path: Path) -> None:

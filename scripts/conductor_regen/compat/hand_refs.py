@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import AbstractSet, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import AbstractSet, Callable, Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -154,11 +154,6 @@ def _scan(http_dir: Path, package: str, whole: AbstractSet[str] = frozenset()) -
         if finder is not None:
             found[rel] = finder
     return found
-
-
-def find_refs(http_dir: Path, package: str) -> List[HandRef]:
-    """Every import and attribute path from the generated files into hand-written SDK code."""
-    return _refs(_scan(http_dir, package), package)
 
 
 def _refs(scanned: Dict[str, _Finder], package: str) -> List[HandRef]:
@@ -309,8 +304,3 @@ def carry_refs(live_http: Path, new_http: Path, package: str) -> Carried:
                 failures.append(f"http/{rel}: cannot re-make {rule.describe()}")
         done[rule.describe()] = tuple(held)
     return Carried(tuple(rules), done, tuple(failures))
-
-
-def describe_refs(refs: Sequence[HandRef]) -> List[str]:
-    """Human lines for a list of references."""
-    return [r.render() for r in refs]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -97,9 +97,3 @@ def rewrite_findings(findings: Sequence[Finding], staging: Path) -> List[str]:
                          f"({', '.join(rewrite.names)}), so the new order "
                          f"{finding.site.new.text()} cannot misbind it")
     return notes
-
-
-def rewrite_targets(findings: Sequence[Finding]) -> Mapping[str, str]:
-    """{file:line: how it was repaired} for the impact report."""
-    return {f.site.where: "positional arguments passed by keyword (codemod)" for f in findings
-            if f.repairable and f.managed}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Set, Tuple
 
-from conductor_regen.generator.naming import api_module_name, operation_id_for, python_method_name, split_suffix
+from conductor_regen.generator.naming import operation_id_for, python_method_name, split_suffix
 from conductor_regen.client.operations import ClientOperation, OperationKey, SpecOperation, label, read_client_operations, spec_operations
 
 if TYPE_CHECKING:  # the pipeline may call pinning one day; keep the import one-way at runtime
@@ -30,56 +30,6 @@ if TYPE_CHECKING:  # the pipeline may call pinning one day; keep the import one-
 log = logging.getLogger(__name__)
 
 Document = Dict[str, Any]
-
-
-@dataclass(frozen=True)
-class NameShift:
-    """An operation both clients have under a different Python name or class."""
-
-    method: str
-    path: str
-    old: str  # "WorkflowResourceApi.search"
-    new: str  # "WorkflowResourceApi.search1"
-
-    @property
-    def line(self) -> str:
-        """`GET /workflow/search: WorkflowResourceApi.search -> WorkflowResourceApi.search1`."""
-        return f"{self.method} {self.path}: {self.old} -> {self.new}"
-
-
-def predict_client_operations(document: Mapping[str, Any]) -> Dict[OperationKey, ClientOperation]:
-    """The operations the generator would make of `document`, with its per-class de-duplication."""
-    per_class: Dict[str, List[str]] = {}
-    sites: Dict[OperationKey, List[Tuple[str, str]]] = {}
-    for key, op in spec_operations(document).items():
-        base = python_method_name(op.operation_id, op.method, op.path)
-        for class_name in op.class_names:
-            taken = per_class.setdefault(class_name, [])
-            # DefaultCodegen.addOperationToGroup: one pass over the class's earlier names, in order.
-            unique, counter = base, 0
-            for earlier in taken:
-                if unique == earlier:
-                    unique, counter = f"{base}_{counter}", counter + 1
-            taken.append(unique)
-            sites.setdefault(key, []).append((class_name, unique))
-    result: Dict[OperationKey, ClientOperation] = {}
-    for key in sorted(sites):
-        ordered = sorted(sites[key])  # read_client_operations lists a multi-tag op by module order too
-        class_name, name = ordered[0]
-        result[key] = ClientOperation(key[0], key[1], api_module_name(class_name), class_name, name,
-                                      tuple(c for c, _ in ordered[1:]))
-    return result
-
-
-def shifted_names(previous: Mapping[OperationKey, ClientOperation],
-                  new_ops: Mapping[OperationKey, ClientOperation]) -> List[NameShift]:
-    """Operations in both clients whose Python name or class changed, sorted by operation."""
-    shifts = []
-    for key in sorted(previous.keys() & new_ops.keys()):
-        old, new = previous[key], new_ops[key]
-        if (old.class_name, old.name) != (new.class_name, new.name):
-            shifts.append(NameShift(key[0], key[1], old.qualified_name, new.qualified_name))
-    return shifts
 
 
 @dataclass

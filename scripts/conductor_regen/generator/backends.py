@@ -240,16 +240,6 @@ class Running:
         self._out.close()
 
 
-def run_invocation(inv: Invocation, log_file: Path) -> float:
-    """Run the generator, its output going to `log_file`; return wall seconds."""
-    running = Running(inv, log_file)
-    try:
-        return running.wait()
-    except BaseException:
-        running.cancel()
-        raise
-
-
 def display(inv: Invocation) -> str:
     """The command as a copy-pastable string, for logs and dry runs."""
     import shlex

@@ -109,11 +109,6 @@ def api_class_name(tag: Optional[str]) -> str:
     return camelize(name + "_Api") if name else "DefaultApi"
 
 
-def api_module_name(class_name: str) -> str:
-    """The module (file stem) of an API class: `HumanTaskApi` -> `human_task_api`."""
-    return underscore(class_name)
-
-
 def split_suffix(name: str) -> tuple[str, Optional[int]]:
     """`search12` -> ("search", 12); a name without trailing digits has suffix None."""
     match = _TRAILING_DIGITS.match(name)

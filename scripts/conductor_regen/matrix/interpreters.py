@@ -8,7 +8,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -47,11 +47,6 @@ def python_supported(pyproject: Mapping[str, Any], version: str) -> bool:
     except InvalidSpecifier:
         return True
     return specifier.contains(f"{version}.0") or specifier.contains(f"{version}.999")
-
-
-def supported_pythons(pyproject: Mapping[str, Any], candidates: Sequence[str] = PYTHONS) -> List[str]:
-    """The candidates the SDK supports, in order."""
-    return [v for v in candidates if python_supported(pyproject, v)]
 
 
 _PYENV_VERSION_DIR = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")

@@ -88,11 +88,6 @@ def content_fingerprint(files: Mapping[str, Path]) -> str:
     return digest.hexdigest()
 
 
-def tree_fingerprint(root: Path) -> str:
-    """The content fingerprint of a whole tree (as `Pristine.fingerprint` computes it)."""
-    return content_fingerprint(dict(_live_files(root, ())))
-
-
 def _newest_backup(target: SdkTarget, backups_dir: Path) -> Optional[Backup]:
     """The newest complete backup taken of this very SDK (not a pre-restore snapshot)."""
     for backup in list_backups(backups_dir, target.name):

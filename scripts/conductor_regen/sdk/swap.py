@@ -7,7 +7,7 @@ first move; after a crash `recover()` finds each tree by identity and puts the o
 ones back, so it never depends on the journal having been updated after a move.
 
 Once a swap is committed the old trees are deleted: from then on the only way back
-is the backup taken before the run (see `rollback`).
+is the backup taken before the run (`restore`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from conductor_regen.errors import Aborted, RegenError, SdkError
 from conductor_regen.file_tree import remove_path
 from conductor_regen.sdk.journal import (
     FolderEntry,
-    Journal,
     check_run_id,
     identity,
     journal_path,
@@ -378,24 +377,3 @@ def recover(target: SdkTarget) -> Optional[str]:
         return None
     log.warning("%s", outcome[1])
     return outcome[1]
-
-
-def rollback(target: SdkTarget, run_id: str) -> str:
-    """Undo run `run_id`'s swap while it is outstanding; once committed, restore its backup instead."""
-    # A committed swap has deleted the previous trees, so there is nothing left to exchange
-    # back: SdkError tells the caller to use restore.restore_backup with the run's backup.
-    journal: Optional[Journal] = read_journal(target)
-    if journal is not None and journal.run_id != run_id:
-        raise SdkError(
-            f"the outstanding swap belongs to run {journal.run_id}, not {run_id}",
-            "run recovery first",
-        )
-    if journal is not None and journal.status == "swapping":
-        outcome = _recover(target)
-        return outcome[1] if outcome else f"run {run_id} had nothing to roll back"
-    if journal is not None:
-        _finish(target, run_id)
-    raise SdkError(
-        f"the swap of run {run_id} is committed and its previous trees are deleted",
-        "restore the backup taken before the run instead",
-    )
