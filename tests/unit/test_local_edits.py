@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.paths import EXAMPLE_SDK, SPEC_V1
 
 from conductor_regen.errors import VerificationError
 from conductor_regen.compat.local_edits import LocalEdit, apply_edits, load_edits
@@ -13,25 +12,6 @@ def test_defaults_are_the_sdks_three_edits() -> None:
     assert [e.name for e in load_edits()] == ["deserialize-into-adapters", "empty-package-init",
                                               "default-host-localhost"]
     assert all(e.reason for e in load_edits())
-
-
-def test_defaults_turn_pristine_output_into_the_committed_client(tmp_path: Path) -> None:
-    """Pristine v1 output plus the edits equals the example SDK's committed http/ for the edited files."""
-    from conductor_regen.config import resolve_settings
-    from conductor_regen.generator.pipeline import generate
-    from conductor_regen.progress import StepLog
-    import dataclasses
-
-    s = dataclasses.replace(resolve_settings(), cache_dir=tmp_path / "cache")
-    result = generate(str(SPEC_V1), tmp_path / "out", s, StepLog(), env={})
-    pkg = result.tree.package_dir
-    committed = EXAMPLE_SDK / "src" / "conductor" / "asyncio_client" / "http"
-    edited = {"api_client.py", "__init__.py", "configuration.py"}
-    assert all((pkg / f).read_bytes() != (committed / f).read_bytes() for f in edited)
-    assert sorted(apply_edits(pkg, load_edits())) == sorted(e.name for e in load_edits())
-    for name in edited:
-        assert (pkg / name).read_bytes() == (committed / name).read_bytes(), name
-    assert apply_edits(pkg, load_edits()) == []  # idempotent
 
 
 def test_edit_that_no_longer_matches_fails_loudly(tmp_path: Path) -> None:

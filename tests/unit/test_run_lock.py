@@ -158,6 +158,7 @@ out.write_text(json.dumps(held))
 """
 
 
+@pytest.mark.e2e  # four processes race for four seconds
 def test_processes_racing_for_a_stale_lock_never_both_hold_it(target: SdkTarget, tmp_path: Path) -> None:
     stale = json.dumps({"pid": dead_pid(), "host": socket.gethostname(), "started": "t"})
     lock_path(target).write_text(stale)
