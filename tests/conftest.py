@@ -279,6 +279,18 @@ def pristine_http(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Pa
 
 
 @pytest.fixture(scope="session")
+def v1_http(pristine_http: "_Callable[[str], _Path]") -> _Path:
+    """The pristine generated http/ package of fixture spec v1 (read-only use)."""
+    return pristine_http("v1")
+
+
+@pytest.fixture(scope="session")
+def v2_http(pristine_http: "_Callable[[str], _Path]") -> _Path:
+    """The pristine generated http/ package of fixture spec v2 (read-only use)."""
+    return pristine_http("v2")
+
+
+@pytest.fixture(scope="session")
 def expected_v2(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Path) -> _Dict[str, _Dict[str, str]]:
     """The managed folders a full v2 run swaps into a fresh example SDK copy."""
     from support.sdk_copies import expected_v2_tree

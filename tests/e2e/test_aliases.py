@@ -17,7 +17,6 @@ import pytest
 from support.sdk_copies import new_sdk, pkg, run_core, sdk_digest
 from support.paths import SPEC_V2
 from support.staged_sdk import copy_example, digest, package_dir, run_python, shadow_src, stage
-from support.staged_sdk import PristineHttp
 from test_scaffold import EXPLICIT_FACADE, GETATTR_FACADE, make_facades
 
 from conductor_regen.compat.keep import keep_removed
@@ -38,11 +37,6 @@ SEARCH_ALIAS = '''\
         )
         return await self.search1(*args, **kwargs)
 '''
-
-
-@pytest.fixture(scope="module")
-def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pristine_http("v2")
 
 
 def staged(tmp_path: Path, v2_http: Path):  # type: ignore[no-untyped-def]

@@ -10,7 +10,6 @@ from support.staged_sdk import (
     copy_example,
     digest,
     failed_tests,
-    PristineHttp,
     line_of,
     package_dir,
     run_python,
@@ -29,11 +28,6 @@ ADAPTER = "adapters/models/workflow_def_adapter.py"
 COMMENT = "    # kept for backward compatibility: removed from the server's API (spec v2); deprecated\n"
 KEPT_NOTE = ("kept field WorkflowDef.restartable in adapters/models/workflow_def_adapter.py: removed from spec v2, "
              "still used by the SDK; deprecated")
-
-
-@pytest.fixture(scope="module")
-def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pristine_http("v2")
 
 
 Staged = Tuple[Path, Path, Path]  # (sdk root, package dir, staging)

@@ -9,17 +9,11 @@ from typing import Tuple
 
 import pytest
 from support.staged_sdk import PACKAGE, copy_example, digest, package_dir, run_python, shadow_src, stage
-from support.staged_sdk import PristineHttp
 
 from conductor_regen.compat.keep import keep_removed, spec_version
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.client.references import check_references
 from conductor_regen.generator.verify import import_all
-
-
-@pytest.fixture(scope="module")
-def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pristine_http("v2")
 
 
 Staged = Tuple[Path, Path, Path]  # (sdk root, package dir, staging)

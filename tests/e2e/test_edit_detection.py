@@ -22,11 +22,6 @@ from conductor_regen.sdk.target import resolve_sdk
 COMMITTED = EXAMPLE_SDK / "src" / "conductor" / "asyncio_client" / "http"
 
 
-@pytest.fixture(scope="module")
-def v1_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pristine_http("v1")
-
-
 def test_the_example_sdk_has_exactly_the_three_known_edits(v1_http: Path) -> None:
     edits = detect_edits(COMMITTED, v1_http)
     assert [e.file for e in edits] == ["__init__.py", "api_client.py", "configuration.py"]

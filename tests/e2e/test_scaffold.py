@@ -12,7 +12,6 @@ from support.staged_sdk import (
     copy_example,
     digest,
     failed_tests,
-    PristineHttp,
     package_dir,
     run_python,
     run_sdk_tests,
@@ -26,11 +25,6 @@ from conductor_regen.compat.scaffold import ImportStyle, detect_import_style, ge
 from conductor_regen.generator.verify import import_all
 
 HUMAN_MODELS = ("HumanTaskEntry", "HumanTaskSearch", "HumanTaskSearchResult")
-
-
-@pytest.fixture(scope="module")
-def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pristine_http("v2")
 
 
 Staged = Tuple[Path, Path, Path]

@@ -29,7 +29,6 @@ from support.sdk_copies import (
 )
 from support.paths import SPEC_V2
 from support.staged_sdk import copy_example, package_dir, shadow_src, stage
-from support.staged_sdk import PristineHttp
 
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.errors import VerificationError
@@ -46,11 +45,6 @@ TEST_REL = "tests/unit/orkes/test_async_human_task_api_adapter.py"
 @pytest.fixture
 def regen_cache(generator_cache: Path) -> Path:
     return generator_cache
-
-
-@pytest.fixture(scope="module")
-def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pristine_http("v2")
 
 
 def run_pytest(root: Path, *paths: str) -> subprocess.CompletedProcess:

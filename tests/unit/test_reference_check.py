@@ -6,19 +6,12 @@ import shutil
 from pathlib import Path
 from typing import Dict
 
-import pytest
 from support.staged_sdk import copy_example, line_of, package_dir, stage
-from support.staged_sdk import PristineHttp
 
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.client.references import check_references
 
 PKG = "src/conductor/asyncio_client"
-
-
-@pytest.fixture(scope="module")
-def v2_http(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pristine_http("v2")
 
 
 def test_the_example_sdk_resolves_against_itself(tmp_path: Path) -> None:
