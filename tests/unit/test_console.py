@@ -161,7 +161,8 @@ def test_regenerate_and_restore_from_inside_a_checkout(generator_cache: Path, tm
 @pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.skipif(not (REAL_SDK.is_file() and REAL_SPEC.is_file()), reason="needs ../shared (real SDK and spec)")
-def test_real_sdk_regenerate_and_restore_without_sdk_option(tmp_path: Path, installed: Dict[str, str]) -> None:
+def test_real_sdk_regenerate_and_restore_without_sdk_option(tmp_path: Path, installed: Dict[str, str],
+                                                             generator_cache: Path) -> None:
     with tarfile.open(REAL_SDK) as tar:
         tar.extractall(tmp_path, filter="data") if sys.version_info >= (3, 12) else tar.extractall(tmp_path)
     root = tmp_path / "conductor-python"
@@ -169,7 +170,7 @@ def test_real_sdk_regenerate_and_restore_without_sdk_option(tmp_path: Path, inst
     git(root, "add", "-A")
     git(root, "commit", "-qm", "init")
     before = sdk_digest(root)
-    env = dict(installed, REGEN_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(installed, REGEN_CACHE_DIR=str(generator_cache))
 
     done = console("regenerate", "--spec", str(REAL_SPEC), "--skip-tests", "--yes", cwd=root, env=env, timeout=900)
 
