@@ -25,17 +25,11 @@ _PATH_RE = re.compile(r"\bresource_path=(['\"])(.*?)\1")
 _ASYNC_DEF_RE = re.compile(r"^    async def (\w+)\(", re.M)
 
 
-@dataclass(frozen=True)
-class ClientOperation:
-    """One operation of a generated client: where it lives and what Python calls it."""
+class _Identified:
+    """What every operation record shares: its identity (method, path) and how it is written."""
 
     method: str
     path: str
-    module: str  # "workflow_resource_api"
-    class_name: str  # "WorkflowResourceApi"
-    name: str  # "search1"
-    # An operation with several tags is generated into several classes; the others are listed here.
-    also_in: Tuple[str, ...] = ()
 
     @property
     def key(self) -> OperationKey:
@@ -46,6 +40,19 @@ class ClientOperation:
     def label(self) -> str:
         """`GET /workflow/search`."""
         return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class ClientOperation(_Identified):
+    """One operation of a generated client: where it lives and what Python calls it."""
+
+    method: str
+    path: str
+    module: str  # "workflow_resource_api"
+    class_name: str  # "WorkflowResourceApi"
+    name: str  # "search1"
+    # An operation with several tags is generated into several classes; the others are listed here.
+    also_in: Tuple[str, ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -59,23 +66,13 @@ class ClientOperation:
 
 
 @dataclass(frozen=True)
-class SpecOperation:
+class SpecOperation(_Identified):
     """One operation of a spec document."""
 
     method: str
     path: str
     operation_id: Optional[str]
     tags: Tuple[str, ...]
-
-    @property
-    def key(self) -> OperationKey:
-        """The operation's identity."""
-        return (self.method, self.path)
-
-    @property
-    def label(self) -> str:
-        """`GET /workflow/search`."""
-        return f"{self.method} {self.path}"
 
     @property
     def tag(self) -> str:
