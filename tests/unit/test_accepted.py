@@ -88,3 +88,25 @@ def test_a_broken_file_is_one_error_with_a_hint(tmp_path: Path, text: str) -> No
     assert "accepted-findings.json" in info.value.render()
     with pytest.raises(ConfigError):
         write_accepted(tmp_path, entries_for("mypy", [RETURN], "  "))
+
+
+def test_the_gates_lint_and_typecheck_rows_become_review_notes(tmp_path: Path) -> None:
+    from conductor_regen.app.report import action_notes
+    from conductor_regen.matrix.lint import review_notes
+
+    accepted = with_accepted(_verdict(tmp_path, RETURN, OLD), entries_for("mypy", [RETURN], "reviewed"))
+    failing = _verdict(tmp_path, RETURN, UNDEFINED, OLD)
+    rows = [
+        {"session": "typecheck", "result": "passed", "detail": accepted.summary_line("typecheck")},
+        {"session": "lint", "result": "failed",
+         "detail": f"{failing.summary_line('lint')}; FAILED {UNDEFINED.file}::name-defined: new: {UNDEFINED.render()}"},
+        {"session": "async_tests", "result": "passed", "detail": "1 passed"},
+    ]
+    notes = review_notes(rows, tmp_path)
+    assert len(notes) == 2
+    assert notes[0].startswith("review: typecheck: 1 new finding(s) accepted in .conductor-regen/accepted-findings.json")
+    assert notes[1].startswith("review: lint: 2 new finding(s), first ") and "undefined_helper" in notes[1]
+    assert f"nox -s lint -- --sdk {tmp_path} --accept REASON" in notes[1]
+    assert action_notes(notes) == notes  # shown in the quiet output
+    assert review_notes([{"session": "lint", "result": "passed", "detail": failing.summary_line("lint")
+                          .replace("2 new", "0 new")}], tmp_path) == []

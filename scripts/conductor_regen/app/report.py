@@ -124,7 +124,8 @@ def _change(data: Dict[str, Any]) -> Change:
 
 
 # Notes a maintainer has to act on (review, fix or decide); all the others are only in the report.
-_ACTION = re.compile(r"^(warning|unresolved|would not bind|carried over)\b|deprecated|did not import|cannot", re.I)
+_ACTION = re.compile(r"^(warning|unresolved|would not bind|carried over|review)\b|deprecated|did not import|cannot",
+                     re.I)
 
 
 def action_notes(notes: Sequence[str]) -> List[str]:

@@ -87,8 +87,12 @@ def apply_plan(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes]
                 # Here, not at the top: the test matrix needs tomllib/tomli, which --skip-tests runs do not.
                 from conductor_regen.matrix.results import gate_detail
 
+                from conductor_regen.matrix.lint import review_notes
+
                 ok, tests = run_tests(target)
                 step.detail = gate_detail(tests)  # the contract's figures, each session's result
+                # lint/typecheck in the gate: their new or accepted findings are action notes (also on a rollback).
+                base["notes"] = notes_of(base) + tuple(review_notes(tests, target.root))
                 if not ok:
                     failed = [t for t in tests if t.get("result") == "failed" and t.get("verdict") != "pre-existing"]
                     first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"

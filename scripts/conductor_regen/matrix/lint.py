@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 from conductor_regen.errors import ConfigError
-from conductor_regen.matrix.accepted import entries_for, load_accepted, with_accepted, write_accepted
+from conductor_regen.matrix.accepted import ACCEPTED_FILE, entries_for, load_accepted, with_accepted, write_accepted
 from conductor_regen.matrix.findings import Finding, ToolVerdict, from_json, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
 from conductor_regen.matrix.pristine import Pristine, cached, store
 
@@ -173,3 +174,27 @@ def judged_session(sdk: Path, tool: Tool, run: Runner, *, env: Mapping[str, str]
     added = entries_for(tool.name, verdict.failing, accept.strip())
     path = write_accepted(target.root, [*entries, *added])
     return SessionVerdict(with_accepted(verdict, load_accepted(target.root)), len(added), path)
+
+
+# --- what the regenerate report tells the maintainer ---------------------------------------------
+
+_TOOL_SESSIONS = ("lint", "typecheck")
+_COUNTS = re.compile(r"(?P<new>\d+) new, (?:(?P<accepted>\d+) accepted, )?\d+ fixed, \d+ pre-existing")
+
+
+def review_notes(rows: Sequence[Mapping[str, str]], sdk_root: Path) -> List[str]:
+    """`review:` notes (action notes) for the gate's lint/typecheck rows: their new findings, or accepted ones."""
+    notes: List[str] = []
+    for row in (r for r in rows if r.get("session") in _TOOL_SESSIONS):
+        name, detail = str(row.get("session")), str(row.get("detail", ""))
+        m = _COUNTS.search(detail)
+        if m is None:
+            continue
+        if row.get("result") == "failed" and int(m["new"]):
+            first = detail.split("FAILED ", 1)[1] if "FAILED " in detail else "see the report"
+            notes.append(f"review: {name}: {m['new']} new finding(s), first {first}; fix the SDK code, or rerun with "
+                         f"--keep-failed and accept them: nox -s {name} -- --sdk {sdk_root} --accept REASON")
+        elif m["accepted"] and int(m["accepted"]):
+            notes.append(f"review: {name}: {m['accepted']} new finding(s) accepted in {ACCEPTED_FILE} (listed by "
+                         f"nox -s {name} -- --sdk {sdk_root}); remove an entry once its finding is fixed")
+    return notes
