@@ -5,20 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-from conductor_regen.sdk.backups import Backup, create_backup, prune_backups, set_outcome
+from conductor_regen.app.transaction import locked_sdk
 from conductor_regen.config import Settings
 from conductor_regen.generator.provenance import IN_SDK, read_provenance
-from conductor_regen.sdk.lock import sdk_lock
+from conductor_regen.sdk.backups import Backup, create_backup, prune_backups, set_outcome
 from conductor_regen.sdk.target import SdkTarget
-from conductor_regen.sdk.swap import recover
 
 
 def backup_sdk(target: SdkTarget, settings: Settings) -> tuple[Backup, Optional[str]]:
     """Back up the managed folders on their own; returns the backup and what recovery did, if anything."""
-    with sdk_lock(target):
-        # After a crash between two folder exchanges the live tree is mixed: settle it first,
-        # so the backup never records a half-swapped tree as complete.
-        recovered = recover(target)
+    # Under the lock and after recovery (locked_sdk), so the backup never records a half-swapped tree as complete.
+    with locked_sdk(target) as recovered:
         prov = read_provenance(target.http_dir / IN_SDK)
         made = create_backup(settings.backups_dir, target, prov.spec_version if prov else "manual")
         return set_outcome(made, "manual"), recovered
@@ -26,7 +23,6 @@ def backup_sdk(target: SdkTarget, settings: Settings) -> tuple[Backup, Optional[
 
 def prune_sdk(target: SdkTarget, settings: Settings, keep: int, moved: bool = False) -> List[Backup]:
     """Prune this checkout's backups under the lock: a running job's rollback backup is never deleted."""
-    with sdk_lock(target):
-        recover(target)
+    with locked_sdk(target):
         root: Optional[Path] = None if moved else target.root
         return prune_backups(settings.backups_dir, target.name, keep, root)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple
 
 from conductor_regen.client.changes import Change, render_markdown
 from conductor_regen.client.impact import count_by_impact
 from conductor_regen.progress import StepResult
+
+# How a run ended: swapped and gated, undone after the swap, stopped before it, planned only, or nothing to do.
+Outcome = Literal["succeeded", "rolled-back", "failed", "dry-run", "no-op"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Report:
     """Everything a run did. Only step seconds (and the backup id's timestamp) vary between runs."""
 
     command: str
-    outcome: str  # succeeded | rolled-back | failed | dry-run | no-op
+    outcome: Outcome
     sdk: str
     spec: Dict[str, Any]
     generator: Dict[str, Any]
@@ -91,6 +94,35 @@ class Report:
         if self.notes:
             out += ["## Notes", ""] + [f"- {n}" for n in self.notes] + [""]
         return "\n".join(out).rstrip() + "\n"
+
+
+@dataclasses.dataclass
+class ReportDraft:
+    """A run's report while the run is under way: filled in as steps finish, then finished with its outcome."""
+
+    command: str
+    sdk: str
+    spec: Dict[str, str] = dataclasses.field(default_factory=dict)
+    generator: Dict[str, str] = dataclasses.field(default_factory=dict)
+    fixups: Tuple[str, ...] = ()
+    notes: Tuple[str, ...] = ()
+    files: FileChanges = FileChanges()
+    changes: Tuple[Dict[str, Any], ...] = ()
+    binding: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    plan: Tuple[str, ...] = ()
+    backup_id: Optional[str] = None
+    tests: Tuple[Dict[str, Any], ...] = ()
+
+    def note(self, notes: Iterable[str]) -> None:
+        """Add notes, in order, after those collected so far."""
+        self.notes += tuple(notes)
+
+    def finish(self, outcome: Outcome, steps: Iterable[StepResult], error: Optional[str] = None) -> Report:
+        """The finished report: what was drafted, the steps as they ran, the outcome and any error."""
+        return Report(command=self.command, outcome=outcome, sdk=self.sdk, spec=dict(self.spec),
+                      generator=dict(self.generator), fixups=self.fixups, steps=tuple(steps), files=self.files,
+                      backup_id=self.backup_id, error=error, changes=self.changes, tests=self.tests,
+                      notes=self.notes, binding=dict(self.binding), plan=self.plan)
 
 
 def _listing(title: str, names: Sequence[str], limit: int = 200) -> List[str]:

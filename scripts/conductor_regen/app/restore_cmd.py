@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional
 
+from conductor_regen.app.transaction import locked_sdk
 from conductor_regen.config import Settings
 from conductor_regen.errors import Aborted, BackupError
 from conductor_regen.sdk.backups import create_backup, retain_runs, set_outcome
-from conductor_regen.sdk.lock import sdk_lock
 from conductor_regen.sdk.restore import restore_backup
-from conductor_regen.sdk.swap import recover
 from conductor_regen.sdk.target import SdkTarget
 from conductor_regen.sdk.work_dirs import sweep_work_dirs
 
@@ -21,8 +20,7 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
     from conductor_regen.sdk.restore import outside_leftovers
 
     lines: List[str] = []
-    with sdk_lock(target):
-        recovered = recover(target)
+    with locked_sdk(target) as recovered:
         if recovered:
             lines.append(recovered)
         sweep_work_dirs(settings.cache_dir)

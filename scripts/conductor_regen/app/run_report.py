@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Dict, Optional
 
 from conductor_regen.app.plan import RegenOptions
-from conductor_regen.app.report import Report
+from conductor_regen.app.report import Report, ReportDraft
 from conductor_regen.config import Settings
 from conductor_regen.generator.pipeline import PreparedSpec
 from conductor_regen.generator.provenance import Provenance
@@ -22,21 +22,14 @@ def spec_info(spec: PreparedSpec) -> Dict[str, str]:
             "version": spec.loaded.version}
 
 
-def base_from(options: RegenOptions, target: SdkTarget, prov: Optional[Provenance],
-              fallback_source: str) -> Dict[str, Any]:
-    """Report fields for a run whose tree comes from recorded provenance rather than a spec."""
-    return dict(
-        command=options.command, sdk=str(target.root),
-        spec={"source": prov.spec_source, "sha256": prov.spec_sha256, "version": prov.spec_version}
-        if prov else {"source": fallback_source},
-        generator={"backend": prov.generator_backend, "version": prov.generator_version} if prov else {},
-        fixups=prov.fixups if prov else ())
-
-
-def notes_of(base: Mapping[str, object]) -> Tuple[str, ...]:
-    """The notes collected so far for a run's report."""
-    notes = base.get("notes", ())
-    return tuple(str(n) for n in notes) if isinstance(notes, (tuple, list)) else ()
+def describe_provenance(draft: ReportDraft, prov: Optional[Provenance], fallback_source: str) -> None:
+    """Fill a draft's spec, generator and fixups from recorded provenance (none: just where the tree came from)."""
+    if prov is None:
+        draft.spec = {"source": fallback_source}
+        return
+    draft.spec = {"source": prov.spec_source, "sha256": prov.spec_sha256, "version": prov.spec_version}
+    draft.generator = {"backend": prov.generator_backend, "version": prov.generator_version}
+    draft.fixups = tuple(prov.fixups)
 
 
 def keep_report(report: Report, backup: Backup, outcome: str, options: RegenOptions, settings: Settings) -> None:

@@ -7,17 +7,14 @@ from typing import List
 
 from conductor_regen.app.plan import Confirm, RegenOptions, make_plan, package_name, recorded_provenance
 from conductor_regen.app.report import Report
-from conductor_regen.app.run_report import base_from
-from conductor_regen.app.transaction import apply_plan, dirty_notes, preflight, recover_step
+from conductor_regen.app.run_report import describe_provenance
+from conductor_regen.app.transaction import transaction
 from conductor_regen.client.references import check_references
 from conductor_regen.compat.scaffold import scaffold_adapters
 from conductor_regen.config import Settings
-from conductor_regen.errors import Aborted, ConfigError, VerificationError
+from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.file_tree import copy_entry
 from conductor_regen.progress import StepLog
-from conductor_regen.sdk.journal import new_run_id
-from conductor_regen.sdk.lock import sdk_lock
-from conductor_regen.sdk.swap import discard_staging, prepare_staging
 from conductor_regen.sdk.target import SdkTarget
 
 
@@ -30,34 +27,16 @@ def scaffold_sdk(target: SdkTarget, options: RegenOptions, settings: Settings, s
     if not (target.http_dir / "api").is_dir():
         raise VerificationError(f"{target.http_dir} has no api/ folder to scaffold adapters for",
                                 "run `invoke regenerate` first")
-    preflight(target, steps)
-    with sdk_lock(target):
-        recover_step(target, steps)
+    with transaction(target, options, settings, steps) as txn:
         prov = recorded_provenance(target)
-        base = base_from(options, target, prov, "the live http/")
-        run_id = new_run_id()
-        staging = prepare_staging(target, run_id)
-        try:
-            with steps.step("scaffold adapters") as step:
-                notes = _scaffold_staged(target, staging, options.dry_run)
-                step.detail = f"{len(notes)} note(s), listed in the report"
-                base["notes"] = tuple(notes)
-            plan = make_plan(target, staging, staged_only=True, tests=False)
-            if not plan.folders:
-                steps.skip("swap", "every generated API and model already has an adapter")
-                return Report(outcome="no-op", steps=tuple(steps.steps), files=plan.files, **base)
-            # Only now, as in regenerate: a no-op touches nothing, so it need not insist on a clean tree.
-            base["notes"] = tuple(base["notes"]) + dirty_notes(target, options)
-            if options.dry_run:
-                return Report(outcome="dry-run", steps=tuple(steps.steps), files=plan.files,
-                              plan=tuple(plan.lines(listing=False)), **base)
-            if not options.yes and not confirm(plan):
-                raise Aborted("declined at the confirmation prompt; nothing was changed",
-                              "rerun with --yes to skip the prompt, or --dry-run to see the plan")
-            return apply_plan(target, prov.spec_version if prov else "scaffold", None, plan, staging, run_id,
-                              options, settings, steps, None, base)
-        finally:
-            discard_staging(target, run_id)
+        describe_provenance(txn.draft, prov, "the live http/")
+        with steps.step("scaffold adapters") as step:
+            notes = _scaffold_staged(target, txn.staging, options.dry_run)
+            step.detail = f"{len(notes)} note(s), listed in the report"
+            txn.draft.note(notes)
+        return txn.conclude(make_plan(target, txn.staging, staged_only=True, tests=False),
+                            "every generated API and model already has an adapter",
+                            prov.spec_version if prov else "scaffold", confirm=confirm)
 
 
 def _scaffold_staged(target: SdkTarget, staging: Path, dry_run: bool) -> List[str]:

@@ -1,25 +1,35 @@
-"""The run transaction every SDK writer shares: pre-flight, recovery, dirty check, backup, swap, gate, rollback."""
+"""The run transaction every command that writes to an SDK goes through, written once.
+
+Pre-flight, lock, recovery, run id, staging, plan, no-op check, clean-tree check, dry run, confirm,
+apply (backup, atomic swap, files outside, import gate, test gate), rollback on any failure, report.
+A command opens `transaction(...)`, builds its new tree in `txn.staging`, and ends with `txn.conclude(plan)`.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence
 
 from conductor_regen.app.gate import gate_interpreter, import_failures, import_gate
-from conductor_regen.app.plan import Plan, RegenOptions, TestRunner
-from conductor_regen.app.report import Report
-from conductor_regen.app.run_report import keep_report, notes_of
+from conductor_regen.app.plan import Confirm, Plan, RegenOptions, TestRunner
+from conductor_regen.app.report import Outcome, Report, ReportDraft
+from conductor_regen.app.run_report import keep_report
 from conductor_regen.compat.scaffold import OutsideFile
 from conductor_regen.config import Settings
-from conductor_regen.errors import RegenError, SdkError, VerificationError
+from conductor_regen.errors import Aborted, RegenError, SdkError, VerificationError
 from conductor_regen.progress import StepLog
 from conductor_regen.sdk.backups import Backup, create_backup, record_added_outside
+from conductor_regen.sdk.journal import new_run_id
+from conductor_regen.sdk.lock import sdk_lock
 from conductor_regen.sdk.restore import restore_backup
-from conductor_regen.sdk.swap import apply_swap, recover
+from conductor_regen.sdk.swap import apply_swap, discard_staging, prepare_staging, recover
 from conductor_regen.sdk.target import (SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size,
                                         safe_join)
+from conductor_regen.sdk.work_dirs import new_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -31,94 +41,170 @@ def preflight(target: SdkTarget, steps: StepLog) -> None:
         check_disk_space(target.package_dir, 2 * managed_size(target) + 50 * 1024 * 1024)
 
 
-def recover_step(target: SdkTarget, steps: StepLog) -> None:
-    """Settle an interrupted earlier run (call under the lock) and say so in the step log."""
-    recovered = recover(target)
-    if recovered:
-        steps.skip("recover", recovered)
-    if not target.http_dir.is_dir():  # resolve_sdk let a missing http/ through for recovery only
-        raise SdkError(f"{target.http_dir} is missing, even after recovery",
-                       "put it back with `invoke restore`, or check out the SDK again")
+@contextmanager
+def locked_sdk(target: SdkTarget) -> Iterator[Optional[str]]:
+    """Hold the SDK's run lock with any interrupted earlier run settled first; yields what recovery did."""
+    with sdk_lock(target):
+        # After a crash between two folder exchanges the live tree is mixed: every writer settles it first.
+        yield recover(target)
 
 
-def dirty_notes(target: SdkTarget, options: RegenOptions) -> Tuple[str, ...]:
-    """Refuse uncommitted work in the managed folders, except in a dry run (it changes nothing): warn there."""
-    dirty = check_clean(target, options.allow_dirty or options.dry_run)
-    if dirty and options.dry_run and not options.allow_dirty:
-        return (f"warning: {len(dirty)} uncommitted change(s) in the managed folders; a real run refuses them "
-                "unless you commit them or pass --allow-dirty",)
-    return ()
+class Transaction:
+    """One run that writes to an SDK, under its lock: stage, plan, then conclude (no-op, dry run, or apply)."""
+
+    def __init__(self, target: SdkTarget, options: RegenOptions, settings: Settings, steps: StepLog,
+                 draft: ReportDraft) -> None:
+        self.target, self.options, self.settings, self.steps = target, options, settings, steps
+        self.draft = draft
+        self.run_id = new_run_id()
+        self._staging: Optional[Path] = None
+        self._work: List[Path] = []
+        self._clean_checked = False
+
+    @property
+    def staging(self) -> Path:
+        """The run's staging folder beside the managed folders (made on first use, removed at the end)."""
+        if self._staging is None:
+            self._staging = prepare_staging(self.target, self.run_id)
+        return self._staging
+
+    def work_dir(self, kind: str) -> Path:
+        """A scratch folder in the cache for this run (generation), removed at the end."""
+        work = new_work_dir(self.settings.cache_dir, kind)
+        self._work.append(work)
+        return work
+
+    def close(self) -> None:
+        """Remove the staging folder and scratch folders (the swap has consumed what it used)."""
+        try:
+            if self._staging is not None:
+                discard_staging(self.target, self.run_id)
+        finally:
+            for work in self._work:
+                shutil.rmtree(work, ignore_errors=True)
+
+    def check_clean(self) -> None:
+        """Refuse uncommitted work in the managed folders (a dry run only warns); checked once per run."""
+        if self._clean_checked:
+            return
+        self._clean_checked = True
+        dirty = check_clean(self.target, self.options.allow_dirty or self.options.dry_run)
+        if dirty and self.options.dry_run and not self.options.allow_dirty:
+            self.draft.note([f"warning: {len(dirty)} uncommitted change(s) in the managed folders; a real run "
+                             "refuses them unless you commit them or pass --allow-dirty"])
+
+    def no_op(self, step: str, why: str) -> Report:
+        """End without touching anything: `step` was not needed (the report says why)."""
+        self.steps.skip(step, why)
+        return self.draft.finish("no-op", self.steps.steps)
+
+    def conclude(self, plan: Plan, unchanged: str, spec_version: str, spec_bytes: Optional[bytes] = None,
+                 confirm: Optional[Confirm] = None, run_tests: Optional[TestRunner] = None) -> Report:
+        """The end every writer shares: no-op when nothing changes, clean-tree check, dry run, confirm, apply."""
+        self.draft.files = plan.files
+        if not plan.folders:
+            # A no-op touches nothing, so it need not insist on a clean tree.
+            return self.no_op("swap", unchanged)
+        self.check_clean()
+        if self.options.dry_run:
+            self.draft.plan = tuple(plan.lines(listing=False))
+            return self.draft.finish("dry-run", self.steps.steps)
+        if not self.options.yes and not (confirm is not None and confirm(plan)):
+            raise Aborted("declined at the confirmation prompt; nothing was changed",
+                          "rerun with --yes to skip the prompt, or --dry-run to see the plan")
+        return self._apply(plan, spec_version, spec_bytes, run_tests)
+
+    def _apply(self, plan: Plan, spec_version: str, spec_bytes: Optional[bytes],
+               run_tests: Optional[TestRunner]) -> Report:
+        """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
+        target, settings, steps, draft = self.target, self.settings, self.steps, self.draft
+        python, env_notes = gate_interpreter(target, settings, steps)
+        draft.note(env_notes)
+        with steps.step("back up") as step:
+            baseline = import_failures(target, settings.import_timeout, python)
+            backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes)
+            step.detail = f"{backup.id} ({backup.file_count} files)"
+        draft.backup_id = backup.id
+        swapped = False
+        try:
+            with steps.step("swap") as step:
+                # Set first: a Ctrl-C while old trees are deleted leaves the new tree live (restoring is harmless
+                # after a swap that rolled itself back).
+                swapped = True
+                apply_swap(target, self.staging, self.run_id, plan.folders)
+                step.detail = ", ".join(plan.folders)
+            if plan.outside:
+                # After the swap and before the gate: the gates see them, and a failed run rolls them back.
+                with steps.step("add adapter tests") as step:
+                    added = write_outside(target, backup, plan.outside)
+                    step.detail = f"{len(added)} file(s)"
+                    draft.note(added)
+            with steps.step("import gate") as step:
+                excused = import_gate(target, baseline, settings.import_timeout, python)
+                if excused:
+                    step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
+                    draft.note(excused)
+            self._test_gate(run_tests)
+        except BaseException as exc:
+            error = exc.render() if isinstance(exc, RegenError) else f"{type(exc).__name__}: {exc}"
+            outcome: Outcome = "failed"
+            if swapped and not self.options.keep_failed:
+                self._roll_back(backup)
+                outcome = "rolled-back"
+            keep_report(draft.finish(outcome, steps.steps, error), backup, outcome, self.options, settings)
+            raise
+        report = draft.finish("succeeded", steps.steps)
+        keep_report(report, backup, "succeeded", self.options, settings)
+        return report
+
+    def _test_gate(self, run_tests: Optional[TestRunner]) -> None:
+        """Run the test sessions on the swapped tree; failures new since the pristine tree stop the run."""
+        if self.options.skip_tests or run_tests is None:
+            self.steps.skip("tests", "--skip-tests" if self.options.skip_tests else "no test runner")
+            return
+        with self.steps.step("tests") as step:
+            # Here, not at the top: the test matrix needs tomllib/tomli, which --skip-tests runs do not.
+            from conductor_regen.matrix.lint import review_notes
+            from conductor_regen.matrix.results import gate_detail
+
+            ok, tests = run_tests(self.target)
+            self.draft.tests = tuple(tests)
+            step.detail = gate_detail(tests)  # the contract's figures, each session's result
+            # lint/typecheck in the gate: their new or accepted findings are action notes (also on a rollback).
+            self.draft.note(review_notes(tests, self.target.root))
+            if not ok:
+                failed = [t for t in tests if t.get("result") == "failed" and t.get("verdict") != "pre-existing"]
+                first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"
+                raise VerificationError(
+                    f"gate failed after the swap: {first.replace('contract: contract: ', 'contract: ')}",
+                    "the backup was restored; fix the adapters, or rerun with --keep-failed to inspect",
+                )
+
+    def _roll_back(self, backup: Backup) -> None:
+        with self.steps.step("roll back") as step:
+            # An interrupted swap leaves its journal behind; settle it before restoring over it.
+            recover(self.target)
+            result = restore_backup(self.target, backup, self.settings.backups_dir)
+            step.detail = f"restored backup {backup.id} ({result.restored} files)" + (
+                f"; removed {', '.join(result.removed_outside)}" if result.removed_outside else "")
 
 
-def apply_plan(target: SdkTarget, spec_version: str, spec_bytes: Optional[bytes], plan: Plan, staging: Path,
-               run_id: str, options: RegenOptions, settings: Settings, steps: StepLog,
-               run_tests: Optional[TestRunner], base: Dict[str, object]) -> Report:
-    """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
-    python, env_notes = gate_interpreter(target, settings, steps)
-    base["notes"] = notes_of(base) + env_notes
-    with steps.step("back up") as step:
-        baseline = import_failures(target, settings.import_timeout, python)
-        backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes)
-        step.detail = f"{backup.id} ({backup.file_count} files)"
-    swapped = False
-    tests: Tuple[Dict[str, str], ...] = ()
-    try:
-        with steps.step("swap") as step:
-            # Set first: a Ctrl-C while old trees are deleted leaves the new tree live (restoring is harmless
-            # after a swap that rolled itself back).
-            swapped = True
-            apply_swap(target, staging, run_id, plan.folders)
-            step.detail = ", ".join(plan.folders)
-        if plan.outside:
-            # After the swap and before the gate: the gates see them, and a failed run rolls them back.
-            with steps.step("add adapter tests") as step:
-                added = write_outside(target, backup, plan.outside)
-                step.detail = f"{len(added)} file(s)"
-                base["notes"] = notes_of(base) + tuple(added)
-        with steps.step("import gate") as step:
-            excused = import_gate(target, baseline, settings.import_timeout, python)
-            if excused:
-                step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
-                base["notes"] = notes_of(base) + tuple(excused)
-        if options.skip_tests or run_tests is None:
-            steps.skip("tests", "--skip-tests" if options.skip_tests else "no test runner")
-        else:
-            with steps.step("tests") as step:
-                # Here, not at the top: the test matrix needs tomllib/tomli, which --skip-tests runs do not.
-                from conductor_regen.matrix.results import gate_detail
-
-                from conductor_regen.matrix.lint import review_notes
-
-                ok, tests = run_tests(target)
-                step.detail = gate_detail(tests)  # the contract's figures, each session's result
-                # lint/typecheck in the gate: their new or accepted findings are action notes (also on a rollback).
-                base["notes"] = notes_of(base) + tuple(review_notes(tests, target.root))
-                if not ok:
-                    failed = [t for t in tests if t.get("result") == "failed" and t.get("verdict") != "pre-existing"]
-                    first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"
-                    raise VerificationError(
-                        f"gate failed after the swap: {first.replace('contract: contract: ', 'contract: ')}",
-                        "the backup was restored; fix the adapters, or rerun with --keep-failed to inspect",
-                    )
-    except BaseException as exc:
-        error = exc.render() if isinstance(exc, RegenError) else f"{type(exc).__name__}: {exc}"
-        outcome = "failed"
-        if swapped and not options.keep_failed:
-            with steps.step("roll back") as step:
-                # An interrupted swap leaves its journal behind; settle it before restoring over it.
-                recover(target)
-                result = restore_backup(target, backup, settings.backups_dir)
-                step.detail = f"restored backup {backup.id} ({result.restored} files)" + (
-                    f"; removed {', '.join(result.removed_outside)}" if result.removed_outside else "")
-            outcome = "rolled-back"
-        report = Report(outcome=outcome, steps=tuple(steps.steps), files=plan.files, backup_id=backup.id,
-                        error=error, tests=tests, **base)  # type: ignore[arg-type]
-        keep_report(report, backup, outcome, options, settings)
-        raise
-    report = Report(outcome="succeeded", steps=tuple(steps.steps), files=plan.files, backup_id=backup.id,
-                    tests=tests, **base)  # type: ignore[arg-type]
-    keep_report(report, backup, "succeeded", options, settings)
-    return report
+@contextmanager
+def transaction(target: SdkTarget, options: RegenOptions, settings: Settings,
+                steps: StepLog) -> Iterator[Transaction]:
+    """Pre-flight, then the lock and recovery; yields the run's transaction and cleans its staging up at the end."""
+    preflight(target, steps)
+    with locked_sdk(target) as recovered:
+        if recovered:
+            steps.skip("recover", recovered)
+        if not target.http_dir.is_dir():  # resolve_sdk let a missing http/ through for recovery only
+            raise SdkError(f"{target.http_dir} is missing, even after recovery",
+                           "put it back with `invoke restore`, or check out the SDK again")
+        txn = Transaction(target, options, settings, steps, ReportDraft(options.command, str(target.root)))
+        try:
+            yield txn
+        finally:
+            txn.close()
 
 
 def write_outside(target: SdkTarget, backup: Backup, files: Sequence[OutsideFile]) -> List[str]:
@@ -140,3 +226,4 @@ def write_outside(target: SdkTarget, backup: Backup, files: Sequence[OutsideFile
                      "undone by `invoke restore`)")
         log.info("added %s", f.path)
     return notes
+
