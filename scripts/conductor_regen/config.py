@@ -6,7 +6,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Mapping, Optional, Tuple, Union, get_args, get_origin, get_type_hints
 
 from conductor_regen.errors import ConfigError
 
@@ -29,6 +29,15 @@ DEFAULT_ORKES_MARKERS: Tuple[str, ...] = (
     "GET /api/applications",
     "GET /api/secrets",
 )
+
+
+# How OpenAPI Generator runs: the jar on Java, the Docker image, or the npm wrapper.
+GeneratorBackend = Literal["jar", "docker", "npm"]
+# What a run does with an API item the new spec drops but SDK code uses: keep it (deprecated), drop it, or stop.
+RemovedPolicy = Literal["keep", "drop", "fail"]
+# The accepted values, checked when settings resolve (generator/backends and compat/keep use these too).
+GENERATOR_BACKENDS: Tuple[GeneratorBackend, ...] = get_args(GeneratorBackend)
+REMOVED_POLICIES: Tuple[RemovedPolicy, ...] = get_args(RemovedPolicy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +75,7 @@ class GeneratorConfig:
     """How OpenAPI Generator is run: the guide's options, pinned."""
 
     version: str = "7.14.0"
-    backend: str = "jar"
+    backend: GeneratorBackend = "jar"
     java_heap: str = "2g"
     timeout: float = 1800.0  # seconds the generator may run (the real spec takes about a minute)
     # A short batch job: the C1 compiler alone and the serial GC cut both wall time and memory.
@@ -87,7 +96,7 @@ class SdkConfig:
     managed: Tuple[str, ...] = ("http", "adapters", "orkes")
     # What to do with an API, model or method the new spec drops but SDK code still uses:
     # keep (the previous code, deprecated), drop (then the reference check stops the run), or fail.
-    removed: str = "keep"
+    removed: RemovedPolicy = "keep"
     # Rewrite positional calls into the generated client as keyword calls (named from the live
     # signature) when a new signature would misbind them; off: such calls stop the run instead.
     keyword_calls: bool = True
@@ -167,8 +176,9 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             return bool(value)
         if hint is Path:
             return Path(os.path.expanduser(str(value)))
-        if hint in (int, float, str):
-            return hint(value)
+        if hint in (int, float, str) or origin is Literal:
+            # A Literal is text here; check_values says which values are accepted.
+            return str(value) if origin is Literal else hint(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"setting {key}={value!r} is not a valid {getattr(hint, '__name__', hint)}",
@@ -211,9 +221,14 @@ def resolve_settings(
     file_config: Optional[Mapping[str, Any]] = None,
     env: Optional[Mapping[str, str]] = None,
     cli: Optional[Mapping[str, Any]] = None,
+    file_sources: Optional[Mapping[str, str]] = None,
 ) -> Settings:
-    """Merge the layers (later wins; None on the CLI means "not given") into Settings."""
+    """Merge the layers (later wins; None on the CLI means "not given") into Settings.
+
+    `file_sources` names the file a file setting came from (default: invoke.yaml), for error hints.
+    """
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     known = _known_keys(Settings)
     for key, value in _flatten(dict(file_config or {})).items():
         if key not in known:
@@ -222,45 +237,53 @@ def resolve_settings(
                 f"known settings: {', '.join(sorted(known))}",
             )
         merged[key] = value
+        origins[key] = "in " + (file_sources or {}).get(key, "invoke.yaml")
     for var, key in ENV_KEYS.items():
         if env and env.get(var):
             merged[key] = env[var]
+            origins[key] = f"in the environment variable {var}"
     for key, value in (cli or {}).items():
         if value is not None:
             if key not in known:
                 raise ConfigError(f"unknown setting '{key}'")
             merged[key] = value
+            origins[key] = "on the command line"
     settings: Settings = _build(Settings, merged, "")
-    check_values(settings)
+    check_values(settings, origins)
     return settings
 
 
-# The accepted values of the enumerated settings (generator_backends and compat_keep use these).
-GENERATOR_BACKENDS: Tuple[str, ...] = ("jar", "docker", "npm")
-REMOVED_POLICIES: Tuple[str, ...] = ("keep", "drop", "fail")
 # A JVM -Xmx size: digits with an optional k/m/g unit.
 _HEAP = re.compile(r"[1-9][0-9]*[kKmMgG]?")
 
 
-def check_values(settings: Settings) -> None:
-    """ConfigError for any setting whose value cannot work, so a typo fails before any work starts."""
+def check_values(settings: Settings, origins: Optional[Mapping[str, str]] = None) -> None:
+    """ConfigError for any setting whose value cannot work, so a typo fails before any work starts.
+
+    `origins` ({setting: where its value was set}) lets the hint say where to fix it.
+    """
     gen, sdk, fetch = settings.generator, settings.sdk, settings.fetch
     problems = []
     if gen.backend not in GENERATOR_BACKENDS:
-        problems.append((f"generator.backend={gen.backend!r} is not a generator backend",
+        problems.append(("generator.backend", f"generator.backend={gen.backend!r} is not a generator backend",
                          f"use one of: {', '.join(GENERATOR_BACKENDS)}"))
     if not _HEAP.fullmatch(gen.java_heap):
-        problems.append((f"generator.java_heap={gen.java_heap!r} is not a JVM heap size",
+        problems.append(("generator.java_heap", f"generator.java_heap={gen.java_heap!r} is not a JVM heap size",
                          "use a number with an optional k, m or g unit, e.g. 2g or 1536m"))
     if sdk.removed not in REMOVED_POLICIES:
-        problems.append((f"sdk.removed={sdk.removed!r} is not a policy", f"use one of: {', '.join(REMOVED_POLICIES)}"))
+        problems.append(("sdk.removed", f"sdk.removed={sdk.removed!r} is not a policy",
+                         f"use one of: {', '.join(REMOVED_POLICIES)}"))
     if not sdk.managed or "http" not in sdk.managed:
-        problems.append((f"sdk.managed={','.join(sdk.managed)!r} must include http", "e.g. http,adapters,orkes"))
+        problems.append(("sdk.managed", f"sdk.managed={','.join(sdk.managed)!r} must include http",
+                         "e.g. http,adapters,orkes"))
     if settings.backups_keep < 0:
-        problems.append((f"backups_keep={settings.backups_keep} is negative", "use 0 (keep all) or more"))
+        problems.append(("backups_keep", f"backups_keep={settings.backups_keep} is negative",
+                         "use 0 (keep all) or more"))
     if fetch.timeout <= 0 or fetch.retries < 0 or fetch.max_bytes <= 0:
-        problems.append(("fetch.timeout and fetch.max_bytes must be positive, fetch.retries not negative",
+        problems.append(("fetch", "fetch.timeout and fetch.max_bytes must be positive, fetch.retries not negative",
                          "fix them in invoke.yaml, the environment or the command line"))
     if problems:
-        message, hint = problems[0]
-        raise ConfigError(message + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""), hint)
+        key, message, hint = problems[0]
+        where = (origins or {}).get(key)
+        raise ConfigError(message + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+                          hint + (f" (set {where})" if where else ""))

@@ -224,7 +224,8 @@ def resolve_run_settings(
     merged = _merge(tool_config, checkout.values)
     if detected:
         merged = _merge(merged, {"sdk": {"root": str(root)}})
-    settings = resolve_settings(merged, env, cli)
+    sources = {key: str(checkout.source) for key in _flat_keys(checkout.values)} if checkout.source else {}
+    settings = resolve_settings(merged, env, cli, sources)
     # Relative store paths from the tool's file or the environment are relative to the tool's repository.
     base = repo if repo is not None else cwd
     backups = (_anchor(settings.backups_dir, base) if _given("backups_dir", layers, env, cli)

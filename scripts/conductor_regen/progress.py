@@ -6,9 +6,12 @@ import dataclasses
 import logging
 import time
 from contextlib import contextmanager
-from typing import Iterator, List
+from typing import Dict, Iterator, List, Literal
 
 log = logging.getLogger("conductor_regen.progress")
+
+# A step is running until it ends ok or failed; a step the run did not need is skipped.
+StepStatus = Literal["ok", "skipped", "failed", "running"]
 
 
 @dataclasses.dataclass
@@ -16,7 +19,7 @@ class StepResult:
     """One step's outcome, as it appears in the report."""
 
     name: str
-    status: str = "running"  # ok | skipped | failed | running
+    status: StepStatus = "running"
     seconds: float = 0.0
     detail: str = ""
 
@@ -53,4 +56,4 @@ class StepLog:
         log.info("  - %s skipped — %s", name, why)
 
 
-_MARK = {"ok": "✓", "skipped": "-", "failed": "✗"}
+_MARK: Dict[StepStatus, str] = {"ok": "✓", "skipped": "-", "failed": "✗"}

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple
 
-from conductor_regen.client.changes import Change, render_markdown
+from conductor_regen.client.changes import INFO, SEVERITIES, Change, Severity, render_markdown
 from conductor_regen.client.impact import count_by_impact
 from conductor_regen.progress import StepResult
 
@@ -151,8 +151,9 @@ def _binding_section(binding: Dict[str, Any]) -> List[str]:
 
 def _change(data: Dict[str, Any]) -> Change:
     """A change back from its report dict (fields the dict lacks keep their defaults)."""
-    known = {f.name for f in dataclasses.fields(Change)}
-    return Change(**{k: str(v) for k, v in data.items() if k in known})
+    known = {f.name for f in dataclasses.fields(Change)} - {"severity"}
+    severity: Severity = next((s for s in SEVERITIES if s == data.get("severity")), INFO)
+    return Change(severity, **{k: str(v) for k, v in data.items() if k in known})
 
 
 # Notes a maintainer has to act on (review, fix or decide); all the others are only in the report.

@@ -10,7 +10,7 @@ from conductor_regen.app.report import Report, ReportDraft
 from conductor_regen.config import Settings
 from conductor_regen.generator.pipeline import PreparedSpec
 from conductor_regen.generator.provenance import Provenance
-from conductor_regen.sdk.backups import Backup, attach, retain_runs, set_outcome
+from conductor_regen.sdk.backups import Backup, BackupOutcome, attach, retain_runs, set_outcome
 from conductor_regen.sdk.target import SdkTarget
 
 
@@ -32,7 +32,8 @@ def describe_provenance(draft: ReportDraft, prov: Optional[Provenance], fallback
     draft.fixups = tuple(prov.fixups)
 
 
-def keep_report(report: Report, backup: Backup, outcome: str, options: RegenOptions, settings: Settings) -> None:
+def keep_report(report: Report, backup: Backup, outcome: BackupOutcome, options: RegenOptions,
+                settings: Settings) -> None:
     """File the report in the run's backup folder (and at --report), then apply the retention."""
     attach(backup, "report.json", report.to_json().encode())
     attach(backup, "report.md", report.to_markdown().encode())

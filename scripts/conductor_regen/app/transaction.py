@@ -12,11 +12,11 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Literal, Optional, Sequence
 
 from conductor_regen.app.gate import gate_interpreter, import_failures, import_gate
 from conductor_regen.app.plan import Confirm, Plan, RegenOptions, TestRunner
-from conductor_regen.app.report import Outcome, Report, ReportDraft
+from conductor_regen.app.report import Report, ReportDraft
 from conductor_regen.app.run_report import keep_report
 from conductor_regen.compat.scaffold import OutsideFile
 from conductor_regen.config import Settings
@@ -147,7 +147,7 @@ class Transaction:
             self._test_gate(run_tests)
         except BaseException as exc:
             error = exc.render() if isinstance(exc, RegenError) else f"{type(exc).__name__}: {exc}"
-            outcome: Outcome = "failed"
+            outcome: Literal["failed", "rolled-back"] = "failed"
             if swapped and not self.options.keep_failed:
                 self._roll_back(backup)
                 outcome = "rolled-back"

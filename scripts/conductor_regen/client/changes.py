@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import (TYPE_CHECKING, Any, Dict, Final, Iterable, List, Literal, Mapping, Optional, Sequence, Set, Tuple,
+                    get_args)
 
 import griffe
 
@@ -29,8 +30,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BREAKING, COMPATIBLE, INFO = "breaking", "compatible", "info"
-_SEVERITY_ORDER = {BREAKING: 0, COMPATIBLE: 1, INFO: 2}
+# Breaking: SDK users' code may stop working; compatible: additions and widenings; info: no effect on callers.
+Severity = Literal["breaking", "compatible", "info"]
+SEVERITIES: Tuple[Severity, ...] = get_args(Severity)
+BREAKING: Final = "breaking"
+COMPATIBLE: Final = "compatible"
+INFO: Final = "info"
+_SEVERITY_ORDER: Dict[Severity, int] = {BREAKING: 0, COMPATIBLE: 1, INFO: 2}
 _VARIANTS = ("_with_http_info", "_without_preload_content")
 
 
@@ -38,7 +44,7 @@ _VARIANTS = ("_with_http_info", "_without_preload_content")
 class Change:
     """One user-visible difference between two clients."""
 
-    severity: str  # breaking | compatible | info
+    severity: Severity
     kind: str  # operation-renamed, model-removed, ...
     operation: str  # "GET /workflow/search", a model ("Workflow") or a field ("Workflow.idempotencyKey")
     detail: str
@@ -194,7 +200,8 @@ def _field_changes(model: str, prop: str, old: ModelField, new: ModelField, old_
         # A model only sent may accept more; one only received may narrow (the reader gets less variety).
         way = direction(old.base_type, new.base_type)
         text, travels = describe_direction(way, set(role or ()))
-        severity = INFO if way == "same" else COMPATIBLE if type_compatible(way, set(role or ())) else BREAKING
+        severity: Severity = (INFO if way == "same" else COMPATIBLE if type_compatible(way, set(role or ()))
+                              else BREAKING)
         changes.append(Change(severity, "field-type-changed",
                               subject, f"{spec}({old.base_type} -> {new.base_type}); {text}, {travels}".strip()))
     if old.required != new.required:
@@ -288,7 +295,7 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
             body = "; ".join(f"{what}: {', '.join(sorted(parts))}" if parts else what
                              for what, parts in sorted(whats.items()))
             texts.append(f"{where}: {body}" if where else body)
-        severity = BREAKING if (kind, subject) in breaking_groups else COMPATIBLE
+        severity: Severity = BREAKING if (kind, subject) in breaking_groups else COMPATIBLE
         changes.append(Change(severity, kind, subject, " / ".join(texts)))
     return changes
 
@@ -365,11 +372,11 @@ def analyze(old_http: Path, new_http: Path, old_spec: Optional[Mapping[str, Any]
     return tuple(unique)
 
 
-def count_by_severity(changes: Iterable[Change]) -> Dict[str, int]:
+def count_by_severity(changes: Iterable[Change]) -> Dict[Severity, int]:
     """{severity: count} for every severity (zeros included)."""
-    counts = {BREAKING: 0, COMPATIBLE: 0, INFO: 0}
+    counts: Dict[Severity, int] = {BREAKING: 0, COMPATIBLE: 0, INFO: 0}
     for change in changes:
-        counts[change.severity] = counts.get(change.severity, 0) + 1
+        counts[change.severity] += 1
     return counts
 
 

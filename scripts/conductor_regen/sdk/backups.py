@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Literal, Optional, Tuple, get_args
 
 from conductor_regen.atomic_io import atomic_write_bytes, atomic_write_json
 from conductor_regen.errors import BackupError, ConfigError, RegenError
@@ -22,7 +22,9 @@ MANIFEST = "manifest.json"
 TREE = "tree"
 # Written first, so even an incomplete backup says which checkout (resolved path) it belongs to.
 ORIGIN = "sdk_root.txt"
-OUTCOMES = ("pending", "succeeded", "rolled-back", "failed", "manual", "pre-restore")
+# How the run that took a backup ended (pending until it does); manual and pre-restore backups are snapshots.
+BackupOutcome = Literal["pending", "succeeded", "rolled-back", "failed", "manual", "pre-restore"]
+OUTCOMES: Tuple[BackupOutcome, ...] = get_args(BackupOutcome)
 INCOMPLETE = "incomplete"
 _STAMP = "%Y%m%dT%H%M%SZ"
 _SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
@@ -282,7 +284,7 @@ def get_backup(store: Path, target_name: str, backup_id: Optional[str] = None,
     raise BackupError(f"no backup {backup_id!r} of {target_name} in {store}", f"available: {available}")
 
 
-def set_outcome(backup: Backup, outcome: str) -> Backup:
+def set_outcome(backup: Backup, outcome: BackupOutcome) -> Backup:
     """Record how the run that took `backup` ended."""
     if outcome not in OUTCOMES:
         raise BackupError(f"unknown backup outcome {outcome!r}", f"use one of: {', '.join(OUTCOMES)}")
