@@ -450,6 +450,12 @@ def test_replace_swaps_in_a_staging_tree_from_generate(tmp_path: Path, env: Dict
     g = run_cli("generate", "--spec", str(SPEC_V1), "--output", str(staging), env=env)
     assert g.code == 0, g
     assert sdk_digest(root) == before  # generate never touches an SDK
+    # Its dry run (the transaction every writer shares) shows the plan and changes nothing.
+    dry = run_cli("replace", "--from", str(staging), "--sdk", str(root), "--dry-run", env=env)
+    assert dry.code == 0, dry
+    assert "files: 1 added, 1 removed, 1 changed in http" in dry.stdout, dry
+    assert dry.stdout.splitlines()[-1].endswith("-dry-run.md"), dry
+    assert sdk_digest(root) == before and no_backups(tmp_path)
 
     r = run_cli("replace", "--from", str(staging), "--sdk", str(root), "--yes", env=env)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from conductor_regen.app.transaction import locked_sdk
 from conductor_regen.config import Settings
@@ -26,3 +26,18 @@ def prune_sdk(target: SdkTarget, settings: Settings, keep: int, moved: bool = Fa
     with locked_sdk(target):
         root: Optional[Path] = None if moved else target.root
         return prune_backups(settings.backups_dir, target.name, keep, root)
+
+
+def list_sdk_backups(target: SdkTarget, settings: Settings, moved: bool = False) -> Tuple[List[Backup], str]:
+    """`invoke backups`: this checkout's backups, oldest first, and the id `invoke restore` goes back to ("" if none)."""
+    from conductor_regen.errors import BackupError
+    from conductor_regen.sdk.backups import list_backups, restore_point
+
+    root: Optional[Path] = None if moved else target.root
+    found = list_backups(settings.backups_dir, target.name, root)
+    if not found:
+        return found, ""
+    try:
+        return found, restore_point(settings.backups_dir, target.name, root).id
+    except BackupError:
+        return found, ""

@@ -29,9 +29,9 @@ class ConsoleProgram(Program):
 
 def program() -> ConsoleProgram:
     """The `conductor-regen` program over `conductor_regen.app.tasks.ns`."""
-    from conductor_regen.app import tasks
+    from conductor_regen.app import options, tasks
 
-    tasks.PROGRAM = NAME
+    options.PROGRAM = NAME
     return ConsoleProgram(name=NAME, binary=NAME, binary_names=[NAME], version=__version__, namespace=tasks.ns)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Tuple
 
@@ -44,3 +46,14 @@ def run_demo(fixtures: Path, workdir: Path, settings: Settings, run_tests: Optio
     options = RegenOptions(spec=str(v2), yes=True, skip_tests=run_tests is None, command="invoke demo")
     report = regenerate(target, options, settings, StepLog(), confirm, run_tests, env={})
     yield report.to_markdown()
+
+
+@contextmanager
+def demo_workspace(keep: bool = False) -> Iterator[Path]:
+    """A temporary folder for the demo's SDK copy and backups, removed afterwards unless `keep`."""
+    workdir = Path(tempfile.mkdtemp(prefix="conductor-regen-demo-"))
+    try:
+        yield workdir
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)

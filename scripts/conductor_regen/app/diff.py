@@ -73,3 +73,22 @@ def diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog",
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SdkDiff(changes, lines, spec.loaded.version)
+
+
+def write_diff_report(result: SdkDiff, path: Path) -> None:
+    """Write the changes as JSON to `path` and as Markdown beside it."""
+    import json
+
+    from conductor_regen.client.changes import render_markdown, to_json_list
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_json_list(result.changes), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    path.with_suffix(".md").write_text(render_markdown(result.changes), encoding="utf-8")
+
+
+def check_no_breaking(result: SdkDiff) -> None:
+    """`--fail-on-breaking`: a VerificationError when any change is breaking (for CI)."""
+    breaking = count_by_severity(result.changes)["breaking"]
+    if breaking:
+        raise VerificationError(f"{breaking} breaking change(s)",
+                                "add adapters or aliases for them, or rerun without --fail-on-breaking")

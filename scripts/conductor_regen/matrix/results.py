@@ -248,6 +248,16 @@ def with_baseline(results: Sequence[SessionResult], before: Mapping[str, Sequenc
     return judged
 
 
+def blocking_failures(results: Sequence[SessionResult], absolute: bool = False) -> List[SessionResult]:
+    """The failed sessions that fail a run: new failures only (every failure with `absolute`)."""
+    return [r for r in results if r.blocking or (absolute and r.result == "failed")]
+
+
+def matrix_passed(results: Sequence[SessionResult], absolute: bool = False) -> bool:
+    """The one pass rule (regenerate's gate and `invoke test`): a session ran, and no failure counts."""
+    return not blocking_failures(results, absolute) and any(r.result != "skipped" for r in results)
+
+
 def format_summary(results: Sequence[SessionResult]) -> List[str]:
     """A plain-text table of the results, then a totals line."""
     header = ("session", "python", "result", "verdict", "passed", "failed", "skipped", "seconds", "detail")

@@ -20,7 +20,7 @@ from conductor_regen.config_sources import SOURCE_ROOT
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.matrix.checkout import sdk_problem
 from conductor_regen.matrix.interpreters import current_python
-from conductor_regen.matrix.results import SessionResult, results_from_report
+from conductor_regen.matrix.results import SessionResult, matrix_passed, results_from_report
 from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, GATE_SESSIONS, SESSIONS, TOOL_SESSIONS, check_sessions
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,4 @@ def gate(sdk_root: Path, sessions: Sequence[str] = GATE_SESSIONS,
                "result": "failed", "verdict": "", "detail": exc.message}
         return False, (row,)
     rows = tuple(r.as_row() for r in results)
-    ok = bool(results) and not any(r.blocking for r in results) \
-        and any(r.result != "skipped" for r in results)
-    return ok, rows
+    return matrix_passed(results), rows

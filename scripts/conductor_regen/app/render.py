@@ -1,0 +1,105 @@
+"""The invoke edge's output: quiet logging, one `ERROR: ... / hint: ...` line per failure, a run's last lines."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar, cast
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from conductor_regen.app import options
+from conductor_regen.app.plan import Plan
+from conductor_regen.app.report import Report
+from conductor_regen.config import Settings
+from conductor_regen.errors import RegenError
+from conductor_regen.progress import StepLog
+from conductor_regen.sdk.target import SdkTarget
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log lines to stdout, bare: steps and warnings by default, everything with --verbose."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    pkg = logging.getLogger("conductor_regen")
+    pkg.handlers[:] = [handler]
+    # Quiet by default: the steps' one line each and warnings; --verbose shows every log line.
+    pkg.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("conductor_regen.progress").setLevel(logging.DEBUG if verbose else logging.INFO)
+    pkg.propagate = False
+
+
+def edge(func: F) -> F:
+    """Turn domain errors and Ctrl-C into one `ERROR: ... / hint: ...` line and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        setup_logging(bool(kwargs.get("verbose")))
+        try:
+            return func(c, *args, **kwargs)
+        except RegenError as exc:
+            raise Exit(exc.render(), code=exc.exit_code) from None
+        except OSError as exc:
+            # Permission denied, disk full, ...: the core leaves the tree whole (a swap undoes itself,
+            # or the next run finishes it); the user needs the cause and the path, not a traceback.
+            where = f": {exc.filename}" if exc.filename else ""
+            raise Exit(f"ERROR: {exc.strerror or exc}{where} / hint: check that path's permissions and the free "
+                       "disk space, then run again; the SDK tree was left whole", code=1) from None
+        except KeyboardInterrupt:
+            raise Exit("ERROR: interrupted / hint: the SDK tree was left as it was; "
+                       f"rerun, or `{options.PROGRAM} restore` if a swap was under way", code=130) from None
+
+    return cast(F, wrapper)
+
+
+def summary(steps: StepLog) -> None:
+    """One line: the run's total time and each step's status."""
+    total = sum(s.seconds for s in steps.steps)
+    print(f"done in {total:.1f}s: " + ", ".join(f"{s.name} {s.status}" for s in steps.steps))
+
+
+def confirm(plan: Plan) -> bool:
+    """Show the plan and ask once before the swap (no answer, or EOF, is no)."""
+    for line in plan.lines():
+        print(line)
+    try:
+        answer = input("Swap this into the SDK? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def ask(question: str, yes: bool) -> bool:
+    """`question? [y/N]` unless --yes answered it already (EOF is no)."""
+    if yes:
+        return True
+    try:
+        return input(f"{question}? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def finish(result: Report, s: Settings, target: SdkTarget, steps: StepLog, report: Optional[str] = None) -> None:
+    """Print a run's end: its plan (dry run) and the notes that need action (--verbose: the whole report),
+    the steps' summary, and the report's path as the last line."""
+    from conductor_regen.app.report import action_notes
+    from conductor_regen.app.run_report import report_file
+
+    if s.verbose:
+        print(result.to_markdown())
+    else:
+        for line in result.plan:
+            print(line)
+        notes = action_notes(result.notes)
+        for note in notes:
+            print(f"note: {note}")
+        others = len(set(result.notes)) - len(notes)
+        if others > 0:
+            print(f"({others} more note(s) in the report)")
+    summary(steps)
+    print(f"report: {report_file(result, s, target, Path(report) if report else None)}")
