@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
-from support.sdk_copies import REPO, SPEC_V1, backup_dirs, cli_env, new_sdk, sdk_digest, write
+from support.paths import REPO, SPEC_V1
+from support.sdk_copies import backup_dirs, cli_env, new_sdk, sdk_digest, write
 
 pytestmark = pytest.mark.e2e
 
