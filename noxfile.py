@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import List, NoReturn, Tuple
+from typing import Any, Dict, List, NoReturn, Tuple
 
 import nox
 
@@ -91,7 +91,7 @@ def _options(session: nox.Session, name: str) -> Tuple[Path, Path, List[str]]:
     return sdk, junit_dir, rest
 
 
-def _pyproject(session: nox.Session, sdk: Path) -> dict:  # type: ignore[type-arg]
+def _pyproject(session: nox.Session, sdk: Path) -> Dict[str, Any]:
     try:
         return requirements.load_pyproject(sdk)
     except RegenError as exc:
