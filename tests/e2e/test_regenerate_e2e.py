@@ -110,6 +110,16 @@ def test_v1_on_v1_tree_adds_only_provenance_then_reruns_as_noop(tmp_path: Path, 
     assert sdk_digest(root) == committed
     assert len(backup_dirs(backups)) == 1
 
+    # Forced past the provenance check, a dry run generates again; the same tree ends as a no-op, as every writer's
+    # does (one transaction), saying why, with the plan's file counts and nothing touched.
+    report3, error3, steps3 = run_core(root, backups, regen_cache, force=True, dry_run=True)
+    assert error3 is None, error3
+    assert report3 is not None and report3.outcome == "no-op" and report3.plan == ()
+    assert report3.files.total == 0
+    [swap] = [s for s in steps3.steps if s.name == "swap"]
+    assert (swap.status, swap.detail) == ("skipped", "the new tree is identical to the live one")
+    assert sdk_digest(root) == committed and len(backup_dirs(backups)) == 1
+
 
 def outside_managed(whole: Digest) -> Digest:
     """The part of a whole-SDK digest outside the managed folders."""
