@@ -10,9 +10,9 @@ import pytest
 from support.paths import REAL_SPEC
 
 from conductor_regen.config import FixupConfig, ValidationConfig
-from conductor_regen.errors import ConfigError
+from conductor_regen.errors import ConfigError, SpecValidationError
 from conductor_regen.spec.fixups import apply_fixups
-from conductor_regen.spec.validation import Problem, ValidationReport, format_report, validate_spec
+from conductor_regen.spec.validation import Problem, ValidationReport, format_report, require_usable, validate_spec
 
 
 # Small required/marker sets keep the in-test specs short.
@@ -370,3 +370,16 @@ def test_real_orkes_spec_is_fully_repaired_by_fixups() -> None:
     assert list(OpenAPIV30SpecValidator(fixed).iter_errors()) == []
     assert not [p for p in fixed["paths"] if p.startswith("/api")]
     assert len(fixed["paths"]) == 192
+
+
+def test_require_usable_counts_errors_not_the_defects_fixups_repair() -> None:
+    # /api on every path: a defect the path-prefix fixup repairs, an error when fixups are off.
+    spec = _prefixed(_orkes_spec())
+    repaired = validate_spec(spec, CONFIG, FixupConfig())
+    require_usable(repaired, "spec.json")
+    assert repaired.fixable
+    unrepaired = validate_spec(spec, CONFIG, FixupConfig(enabled=False))
+    with pytest.raises(SpecValidationError) as caught:
+        require_usable(unrepaired, "spec.json", "conductor-regen generate")
+    assert caught.value.message == f"{len(unrepaired.errors)} error(s) in spec.json"
+    assert "`conductor-regen generate`" in caught.value.render()

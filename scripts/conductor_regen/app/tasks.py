@@ -48,18 +48,15 @@ def fetch_spec(c: Context, url: str, output: str = "swagger.json", insecure: boo
 @edge
 def validate_spec(c: Context, spec: str, no_fixups: bool = False, verbose: bool = False) -> None:
     """Check a spec: OpenAPI validity, the guide's checks, and which defects fixups repair."""
-    from conductor_regen.errors import SpecValidationError
     from conductor_regen.spec.intake import load_spec
-    from conductor_regen.spec.validation import format_report, validate_spec as run_validation
+    from conductor_regen.spec.validation import format_report, require_usable, validate_spec as run_validation
 
     s = settings(c, **{"fixups.enabled": False if no_fixups else None, "verbose": verbose or None})
     loaded = load_spec(spec, s.fetch, os.environ)
     report = run_validation(loaded.document, s.validation, s.fixups)
     for line in format_report(report):
         print(line)
-    if report.errors:
-        raise SpecValidationError(f"{len(report.errors)} error(s) in {spec}",
-                                  f"see the list above; fixable defects are repaired by `{program()} generate`")
+    require_usable(report, spec, f"{program()} generate")
     print(f"OK: {spec} is usable ({len(report.fixable)} known defect(s) will be repaired)")
 
 

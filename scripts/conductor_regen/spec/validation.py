@@ -413,3 +413,10 @@ def format_report(report: ValidationReport) -> List[str]:
             line += f" (fixup: {problem.fixup})"
         lines.append(line)
     return lines
+
+
+def require_usable(report: ValidationReport, source: str, generate_command: str = "invoke generate") -> None:
+    """SpecValidationError when the spec has errors; defects a fixup repairs do not count."""
+    if report.errors:
+        raise SpecValidationError(f"{len(report.errors)} error(s) in {source}",
+                                  f"see the list above; fixable defects are repaired by `{generate_command}`")
