@@ -41,7 +41,8 @@ def import_key(stmt: cst.CSTNode) -> str:
     return ""
 
 
-def _is_docstring(stmt: cst.CSTNode) -> bool:
+def is_docstring(stmt: cst.CSTNode) -> bool:
+    """Whether `stmt` is a bare string statement (a docstring where it comes first)."""
     return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
             and isinstance(stmt.body[0], cst.Expr)
             and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
@@ -51,7 +52,7 @@ def _header_end(body: Sequence[cst.CSTNode]) -> int:
     """Index after the leading docstring/imports block (where new imports go when nothing fits better)."""
     end = 0
     for index, stmt in enumerate(body):
-        if _import_of(stmt) is not None or (index == 0 and _is_docstring(stmt)):
+        if _import_of(stmt) is not None or (index == 0 and is_docstring(stmt)):
             end = index + 1
         else:
             break
@@ -176,7 +177,7 @@ def prepend_warning(func: cst.FunctionDef, message: str) -> cst.FunctionDef:
     if not isinstance(func.body, cst.IndentedBlock):
         return func
     body = list(func.body.body)
-    start = 1 if body and _is_docstring(body[0]) else 0
+    start = 1 if body and is_docstring(body[0]) else 0
     if start < len(body) and _is_deprecation_warn(body[start]):
         return func
     body.insert(start, warn_statement(message, caller_stacklevel(func)))
@@ -259,10 +260,11 @@ def append_to_class(cls: cst.ClassDef, nodes: Sequence[cst.BaseStatement]) -> cs
     """Add statements at the end of a class body (a `...`-only body is replaced)."""
     if not isinstance(cls.body, cst.IndentedBlock):
         return cls.with_changes(body=cst.IndentedBlock(body=list(nodes)))
-    body = [s for s in cls.body.body if not _is_ellipsis(s)]
+    body = [s for s in cls.body.body if not is_ellipsis(s)]
     return cls.with_changes(body=cls.body.with_changes(body=[*body, *nodes]))
 
 
-def _is_ellipsis(stmt: cst.CSTNode) -> bool:
+def is_ellipsis(stmt: cst.CSTNode) -> bool:
+    """Whether `stmt` is a bare `...` (a placeholder body)."""
     return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
             and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.Ellipsis))
