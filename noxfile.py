@@ -200,6 +200,8 @@ def tools_impl(session: nox.Session, *, name: str) -> None:
     if judged.accepted_file is not None:
         print(f"{name}: accepted {judged.accepted_now} finding(s) in {judged.accepted_file}: review and commit it",
               flush=True)
+    elif opts.accept:
+        print(f"{name}: nothing new to accept", flush=True)
     if verdict.failing:
         session.error(f"{len(verdict.failing)} new {name} finding(s); first: {verdict.failing[0].render()} "
                       f"(fix it, or accept it: nox -s {name} -- --sdk {sdk} --accept REASON)")

@@ -121,3 +121,13 @@ def test_typecheck_names_a_new_undefined_name(envdir: Path, tmp_path: Path) -> N
     assert proc.returncode != 0
     assert ": 1 new, 0 fixed, " in _verdict(out, "typecheck")
     assert 'name-defined Name "undefined_helper" is not defined (in OrkesSecretClient.get_secret)' in out
+
+    # Reviewed and accepted with a reason: listed, no longer failing, recorded in the SDK.
+    proc = _nox(envdir, tmp_path, "typecheck", sdk, "--accept", "helper arrives in the next release")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert re.search(r"^typecheck: mypy .*: 0 new, 1 accepted, 0 fixed, \d+ pre-existing \(vs backup ", out, re.M), out
+    assert "(in OrkesSecretClient.get_secret) -- helper arrives in the next release" in out
+    assert "undefined_helper" in (sdk / ".conductor-regen" / "accepted-findings.json").read_text()
+    proc = _nox(envdir, tmp_path, "typecheck", sdk)
+    assert proc.returncode == 0 and ": 0 new, 1 accepted, " in proc.stdout + proc.stderr
