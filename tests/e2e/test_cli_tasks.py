@@ -571,3 +571,33 @@ def test_report_option_is_written_for_a_rolled_back_run(tmp_path: Path, env: Dic
     assert r.code != 0, r
     assert json.loads(report.read_text())["outcome"] == "rolled-back"
 
+
+
+# --- invoke test -----------------------------------------------------------------------------------
+
+PLANTED = "\n\ndef test_planted_failure():\n    assert False, 'planted'\n"
+
+
+def test_invoke_test_fails_only_on_new_failures_unless_absolute(tmp_path: Path, env: Dict[str, str]) -> None:
+    # The matrix's one pass rule (matrix.results.matrix_passed), as `invoke test` applies it through app/test_cmd.
+    root = new_sdk(tmp_path)
+    suite = root / "tests" / "unit" / "workflow" / "test_async_conductor_workflow.py"
+    suite.write_text(suite.read_text() + PLANTED)
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+    def run_test(*extra: str):  # type: ignore[no-untyped-def]
+        return run_cli("test", "--sdk", str(root), "--session", "async_tests", "--python", python, *extra,
+                       env=env, timeout=600)
+
+    new = run_test()  # uncommitted, so git HEAD (the pristine tree) passes: a new failure
+    assert new.code == 1, new
+    assert new.the_error().startswith("ERROR: 1 of 1 session(s) failed; first: async_tests-"), new
+    assert "1 new, 0 pre-existing" in new.the_error() and "planted" in new.the_error(), new
+
+    git(root, "commit", "-qam", "a failing test")
+    old = run_test()  # now the pristine tree fails the same way: pre-existing, so the run passes
+    assert old.code == 0, old
+    assert "0 new, 1 pre-existing" in old.stdout and old.error_lines() == [], old
+
+    strict = run_test("--absolute")
+    assert strict.code == 1 and "1 of 1 session(s) failed" in strict.the_error(), strict
