@@ -40,8 +40,12 @@ def edge(func: F) -> F:
     @functools.wraps(func)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
         setup_logging(bool(kwargs.get("verbose")))
+        from conductor_regen.client.code_index import run_index
+
         try:
-            return func(c, *args, **kwargs)
+            # One code index per command: each file content is parsed once, and all is let go at the end.
+            with run_index():
+                return func(c, *args, **kwargs)
         except RegenError as exc:
             raise Exit(exc.render(), code=exc.exit_code) from None
         except OSError as exc:

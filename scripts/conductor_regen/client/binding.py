@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
+from conductor_regen.client.code_index import current_index
 from conductor_regen.client.models import field_required_alias
 from conductor_regen.client.references import Resolver, SourceTree, Target, class_members
 
@@ -565,7 +566,7 @@ def check_bindings(live: SourceTree, new: SourceTree, sdk_root: Path,
     walker = _Walker(sides, operation_names(new) | operation_names(live))
     for path, module in new.source_files(skip=("http",)):
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            tree = current_index().ast_file(path)
         except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
             log.warning("cannot parse %s: %s", path, exc)
             continue

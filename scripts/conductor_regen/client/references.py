@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
+from conductor_regen.client.code_index import content_key, current_index
 from conductor_regen.sdk.target import safe_join
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,8 @@ class Resolver:
     def __init__(self, tree: SourceTree) -> None:
         self.tree = tree
         self._modules: Dict[str, Optional[ModuleInfo]] = {}
+        # Keyed by the class node's id; the node is kept alongside, so the id cannot be reused meanwhile.
+        self._attributes: Dict[Tuple[str, str, int], Tuple[object, Dict[str, Target]]] = {}
 
     def module(self, dotted: str) -> Optional[ModuleInfo]:
         """The parsed module `dotted`, or None if it does not exist in this view (or is not ours)."""
@@ -249,12 +252,18 @@ class Resolver:
         path = self.tree.module_file(dotted)
         if path is None:
             return None
+        index = current_index()
         try:
-            parsed = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            text = index.read(path)
+            parsed = index.ast_of(text, str(path))
         except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
             log.warning("cannot parse %s: %s", path, exc)
             parsed = ast.Module(body=[], type_ignores=[])
-        bindings, stars, dynamic = module_bindings(parsed, dotted, path.name == "__init__.py")
+            text = ""
+        is_package = path.name == "__init__.py"
+        # The bindings depend only on the content, the module's name and whether it is a package.
+        bindings, stars, dynamic = index.memo(("bindings", content_key(text), dotted, is_package),
+                                              lambda: module_bindings(parsed, dotted, is_package))
         return ModuleInfo(dotted, path, parsed, bindings, stars, dynamic)
 
     def resolve(self, module: str, name: str, _seen: Optional[Set[Tuple[str, str]]] = None) -> Optional[Target]:
@@ -350,7 +359,13 @@ class Resolver:
 
     def self_attributes(self, cls: Target, _seen: Optional[Set[Tuple[str, str]]] = None) -> Dict[str, Target]:
         """`self.<attr> = SomeClass(...)` in the methods of `cls` and its bases, resolved to classes."""
-        seen = _seen if _seen is not None else set()
+        if _seen is None:
+            # Asked once per class and file by the reference check; a partial answer (inside a cycle) is not kept.
+            key = (cls.module, cls.name, id(cls.node))
+            if key not in self._attributes:
+                self._attributes[key] = (cls.node, self.self_attributes(cls, set()))
+            return dict(self._attributes[key][1])
+        seen = _seen
         if not isinstance(cls.node, ast.ClassDef) or (cls.module, cls.name) in seen:
             return {}
         seen.add((cls.module, cls.name))
@@ -359,16 +374,24 @@ class Resolver:
             target = self.resolve_expr(cls.module, base)
             if target is not None and target.kind == "class":
                 attrs.update(self.self_attributes(target, seen))
-        for node in ast.walk(cls.node):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-                for target_expr in node.targets:
-                    attr = _self_attr(target_expr)
-                    if attr is None:
-                        continue
-                    made = self.resolve_expr(cls.module, node.value.func)
-                    if made is not None and made.kind == "class":
-                        attrs[attr] = made
+        for attr, func in _self_assignments(cls.node):
+            made = self.resolve_expr(cls.module, func)
+            if made is not None and made.kind == "class":
+                attrs[attr] = made
         return attrs
+
+
+def _self_assignments(cls: ast.ClassDef) -> List[Tuple[str, ast.expr]]:
+    """`self.<attr> = <func>(...)` anywhere in a class, in walk order; walked once per class node."""
+    def compute() -> Tuple[ast.ClassDef, List[Tuple[str, ast.expr]]]:
+        found: List[Tuple[str, ast.expr]] = []
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                found += [(attr, node.value.func) for attr in map(_self_attr, node.targets) if attr is not None]
+        return cls, found
+
+    # The memo keeps the node alive alongside its id, so the id cannot name another node meanwhile.
+    return current_index().memo(("self_assignments", id(cls)), compute)[1]
 
 
 def class_members(node: ast.ClassDef) -> Dict[str, ast.stmt]:
@@ -425,7 +448,7 @@ def file_problems(resolver: Resolver, path: Path, module: str) -> List[Problem]:
     """Unresolved package imports and `self.<attr>.<method>(` calls in one file."""
     tree = resolver.tree
     try:
-        parsed = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        parsed = current_index().ast_file(path)
     except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
         log.warning("cannot parse %s: %s", path, exc)
         return []

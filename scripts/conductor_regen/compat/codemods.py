@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
+from conductor_regen.client.code_index import current_index
 from conductor_regen.client.references import absolute_module, module_bindings
 
 DEPRECATION_MARK = "kept for backward compatibility"
@@ -20,6 +21,16 @@ def dotted(node: Optional[cst.BaseExpression]) -> str:
     if isinstance(node, cst.Attribute):
         head = dotted(node.value)
         return f"{head}.{node.attr.value}" if head else ""
+    return ""
+
+
+def ast_dotted(node: ast.expr) -> str:
+    """`a.b.c` for an ast Name/Attribute chain ('' for anything else), as `dotted` reads libcst."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = ast_dotted(node.value)
+        return f"{head}.{node.attr}" if head else ""
     return ""
 
 
@@ -208,9 +219,10 @@ def used_names(nodes: Sequence[cst.CSTNode]) -> Set[str]:
 def imports_for(names: Set[str], source_code: str, source_module: str, target_code: str,
                 is_package: bool = False) -> List[str]:
     """Import statements that bind `names` in source but not yet in target: absolute, one per module."""
-    bindings, _, _ = module_bindings(ast.parse(target_code), "", False)
+    index = current_index()
+    bindings, _, _ = module_bindings(index.ast_of(target_code), "", False)
     chosen: Dict[str, Tuple[str, str]] = {}  # bound name -> ("from m" | "import", imported text)
-    for stmt in ast.parse(source_code).body:
+    for stmt in index.ast_of(source_code).body:
         if isinstance(stmt, ast.ImportFrom):
             head = f"from {absolute_module(stmt.module, stmt.level, source_module, is_package)}"
         elif isinstance(stmt, ast.Import):

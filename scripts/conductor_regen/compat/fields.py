@@ -19,10 +19,11 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from conductor_regen.file_tree import write_text_no_follow
-from conductor_regen.compat.codemods import DEPRECATION_MARK, append_to_class, class_functions, dotted, imports_for, insert_import, used_names
+from conductor_regen.compat.codemods import DEPRECATION_MARK, append_to_class, ast_dotted, class_functions, dotted, imports_for, insert_import, used_names
 from conductor_regen.compat.keep import POLICIES, spec_version
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.client.references import DEFAULT_PACKAGE, module_bindings, sdk_root_of, staged_tree
+from conductor_regen.client.code_index import current_index
 from conductor_regen.sdk.target import safe_join
 
 log = logging.getLogger(__name__)
@@ -115,18 +116,50 @@ def _fields(cls: cst.ClassDef) -> Dict[str, cst.SimpleStatementLine]:
     return out
 
 
+def _ast_field_names(text: str) -> Optional[Dict[str, Set[str]]]:
+    """Model -> field names as `_fields` reads them, from the ast; None when the ast may read them differently."""
+    out: Dict[str, Set[str]] = {}
+    for cls in current_index().ast_of(text).body:
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        lines = [stmt.lineno for stmt in cls.body]
+        if len(set(lines)) != len(lines):
+            return None  # `a: int; b: int` is one libcst line that `_field_name` skips
+        names: Set[str] = set()
+        for stmt in cls.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            head = stmt.annotation.value if isinstance(stmt.annotation, ast.Subscript) else stmt.annotation
+            if not stmt.target.id.startswith("_") and ast_dotted(head).split(".")[-1] != "ClassVar":
+                names.add(stmt.target.id)
+        out[cls.name] = names
+    return out
+
+
+def _none_removed(old_text: str, new_text: str) -> bool:
+    """True when every field of every old model is still a field of the new one (a cheap, exact test)."""
+    old, new = _ast_field_names(old_text), _ast_field_names(new_text)
+    if old is None or new is None:
+        return False
+    return all(names <= new[model] for model, names in old.items() if model in new)
+
+
 def removed_fields(old_http: Path, new_http: Path) -> List[OldField]:
     """Fields of models present in both trees that the old model declares and the new one does not."""
     out: List[OldField] = []
     new_models = new_http / "models"
+    index = current_index()
     for old_path in sorted((old_http / "models").glob("*.py")):
         if old_path.name == "__init__.py":
             continue
         new_path = safe_join(new_models, old_path.name)
         if not new_path.is_file():
             continue
-        old_classes = _classes(cst.parse_module(old_path.read_text(encoding="utf-8")))
-        new_classes = _classes(cst.parse_module(new_path.read_text(encoding="utf-8")))
+        old_text, new_text = index.read(old_path), index.read(new_path)
+        if old_text == new_text or _none_removed(old_text, new_text):
+            continue  # nothing removed, seen without a libcst parse
+        old_classes = _classes(index.cst_of(old_text))
+        new_classes = _classes(index.cst_of(new_text))
         for model, old_cls in old_classes.items():
             if model not in new_classes:
                 continue
@@ -180,7 +213,7 @@ def find_adapter(models_dir: Path, module: str, model: str) -> Optional[Path]:
         code = path.read_text(encoding="utf-8")
         if model not in code:
             continue
-        if any(model in _base_names(c) for c in _classes(cst.parse_module(code)).values()):
+        if any(model in _base_names(c) for c in _classes(current_index().cst_of(code)).values()):
             return path
     return None
 
@@ -304,7 +337,7 @@ class _FieldKeeper:
         path = find_adapter(self.models_dir, field.module, field.model)
         if path is None:
             return False
-        cls = _adapter_class(cst.parse_module(path.read_text(encoding="utf-8")), field.model)
+        cls = _adapter_class(current_index().cst_file(path), field.model)
         return cls is not None and field.name in _fields(cls)
 
     def keep(self, model: str, module: str, usages: Sequence[Usage]) -> List[str]:
@@ -317,10 +350,10 @@ class _FieldKeeper:
                     for u in usages]
         rel = path.relative_to(self.staging).as_posix()
         code = path.read_text(encoding="utf-8")
-        tree = cst.parse_module(code)
+        tree = current_index().cst_of(code)
         old_path = safe_join(self.old_http / "models", f"{module}.py")
         old_code = old_path.read_text(encoding="utf-8")
-        old_cls = _classes(cst.parse_module(old_code)).get(model)
+        old_cls = _classes(current_index().cst_of(old_code)).get(model)
         cls = _adapter_class(tree, model)
         if old_cls is None or cls is None:
             return [f"cannot keep {names}: {rel} changed while it was read"]
@@ -385,7 +418,7 @@ def _type_names(stmt: cst.SimpleStatementLine) -> Set[str]:
 
 
 def _bound(code: str) -> Set[str]:
-    bindings, _, _ = module_bindings(ast.parse(code), "", False)
+    bindings, _, _ = module_bindings(current_index().ast_of(code), "", False)
     return set(bindings)
 
 

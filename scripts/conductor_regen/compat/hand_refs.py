@@ -10,6 +10,7 @@ new tree, new modules included. One that cannot be re-made stops the run before 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import AbstractSet, Callable, Dict, List, Optional, Set, Tuple, Unio
 
 import libcst as cst
 
-from conductor_regen.compat.codemods import dotted
+from conductor_regen.client.code_index import content_key, current_index
+from conductor_regen.compat.codemods import ast_dotted, dotted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,10 +86,9 @@ def _is_hand_written(module: str, package: str) -> bool:
     return inside_sdk and not (module == generated or module.startswith(generated + "."))
 
 
-def _resolve(node: cst.ImportFrom, rel: str, package: str) -> str:
+def _resolve(module_name: Optional[str], level: int, rel: str, package: str) -> str:
     """The absolute module of a `from ... import`, relative imports resolved against the file's package."""
-    name = dotted(node.module) if node.module is not None else ""
-    level = len(node.relative)
+    name = module_name or ""
     if not level:
         return name
     parts = [*f"{package}.http".split("."), *rel.split("/")[:-1]]
@@ -101,26 +102,28 @@ def _imported(node: cst.ImportFrom) -> List[str]:
     return [dotted(a.name) for a in node.names if a.asname is None]
 
 
-class _Finder(cst.CSTVisitor):
+class _Finder(ast.NodeVisitor):
+    """Every from-import (name -> module, the last one wins) and every outermost attribute path into the SDK."""
+
     def __init__(self, rel: str, package: str) -> None:
         self.rel, self.package = rel, package
-        self.imports: Dict[str, str] = {}  # name -> module, every from-import of the file
+        self.imports: Dict[str, str] = {}
         self.attributes: Set[str] = set()
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        module = _resolve(node, self.rel, self.package)
-        for name in _imported(node):
-            self.imports[name] = module
-        return False
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = _resolve(node.module, node.level, self.rel, self.package)
+        for alias in node.names:
+            if alias.name != "*" and alias.asname is None:
+                self.imports[alias.name] = module
 
-    def visit_Import(self, node: cst.Import) -> bool:
-        return False
+    def visit_Import(self, node: ast.Import) -> None:
+        return None
 
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        path = dotted(node)
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        path = ast_dotted(node)
         if path and _is_hand_written(path, self.package):
             self.attributes.add(path)
-        return False  # the outermost chain only
+        # The outermost chain only: the parts of `a.b.c` are not references of their own.
 
 
 def _may_refer(text: str, package: str) -> bool:
@@ -131,16 +134,23 @@ def _may_refer(text: str, package: str) -> bool:
     return any(_is_hand_written(m.group(0), package) for m in re.finditer(rf"\b{top}(?:\.\w+)*", text))
 
 
+def _find(text: str, rel: str, package: str) -> _Finder:
+    """The file's references (from the shared code index: a content is parsed and walked once)."""
+    def compute() -> _Finder:
+        finder = _Finder(rel, package)
+        finder.visit(current_index().ast_of(text, rel))
+        return finder
+
+    return current_index().memo(("hand_refs", content_key(text), rel, package), compute)
+
+
 def _parse(path: Path, rel: str, package: str, wanted: Callable[[str], bool]) -> Optional[_Finder]:
     """The file's imports and attribute paths (none when `wanted(text)` is false); None if unparsable."""
-    finder = _Finder(rel, package)
     try:
-        text = path.read_text(encoding="utf-8")
-        if wanted(text):
-            cst.parse_module(text).visit(finder)
-    except (cst.ParserSyntaxError, UnicodeDecodeError):
+        text = current_index().read(path)
+        return _find(text, rel, package) if wanted(text) else _Finder(rel, package)
+    except (SyntaxError, ValueError, UnicodeDecodeError):
         return None
-    return finder
 
 
 def _scan(http_dir: Path, package: str, whole: AbstractSet[str] = frozenset()) -> Dict[str, _Finder]:
@@ -193,36 +203,69 @@ def rules_from(http_dir: Path, package: str) -> List[CarryRule]:
     return rules
 
 
-class _MoveImport(cst.CSTTransformer):
-    """Take `name` out of the generated-package import that brings it, and import it from `target` right after."""
+def _move_import(module: cst.Module, rel: str, package: str, name: str, target: str) -> Optional[cst.Module]:
+    """Take `name` out of the generated-package import that brings it, and import it from `target` right after.
 
-    def __init__(self, rel: str, package: str, name: str, target: str) -> None:
-        self.rel, self.package, self.name, self.target = rel, package, name, target
-        self.moved = False
+    Only top-level statements change, so the module's body is rebuilt without visiting the whole tree.
+    None when no such import is there.
+    """
+    body: List[cst.BaseStatement] = []
+    moved = False
+    generated = f"{package}.http"
+    for stmt in module.body:
+        node = _only_import_from(stmt)
+        if moved or node is None or name not in _imported(node):
+            body.append(stmt)
+            continue
+        imported = _resolve(dotted(node.module) if node.module is not None else None, len(node.relative), rel,
+                            package)
+        if not (imported == generated or imported.startswith(generated + ".")):
+            body.append(stmt)
+            continue
+        assert isinstance(stmt, cst.SimpleStatementLine) and not isinstance(node.names, cst.ImportStar)
+        rest = [a for a in node.names if not (a.asname is None and dotted(a.name) == name)]
+        new = cst.parse_statement(f"from {target} import {name}\n")
+        if rest:
+            rest[-1] = rest[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            body.append(stmt.with_changes(body=[node.with_changes(names=rest)]))
+            body.append(new)
+        else:
+            body.append(new.with_changes(leading_lines=stmt.leading_lines))
+        moved = True
+    return module.with_changes(body=body) if moved else None
 
-    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        body: List[cst.BaseStatement] = []
-        for stmt in updated.body:
-            node = _only_import_from(stmt)
-            if self.moved or node is None or self.name not in _imported(node):
-                body.append(stmt)
-                continue
-            module = _resolve(node, self.rel, self.package)
-            generated = f"{self.package}.http"
-            if not (module == generated or module.startswith(generated + ".")):
-                body.append(stmt)
-                continue
-            assert isinstance(stmt, cst.SimpleStatementLine) and not isinstance(node.names, cst.ImportStar)
-            rest = [a for a in node.names if not (a.asname is None and dotted(a.name) == self.name)]
-            new = cst.parse_statement(f"from {self.target} import {self.name}\n")
-            if rest:
-                rest[-1] = rest[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-                body.append(stmt.with_changes(body=[node.with_changes(names=rest)]))
-                body.append(new)
-            else:
-                body.append(new.with_changes(leading_lines=stmt.leading_lines))
-            self.moved = True
-        return updated.with_changes(body=body)
+
+def _move_import_in_text(code: str, rel: str, package: str, name: str, target: str) -> Optional[str]:
+    """`_move_import` on just the import statement's lines (found with the ast), spliced back into `code`.
+
+    A generated API module is thousands of lines; libcst parses only the few lines that change. None
+    when the shortcut does not apply (the caller then edits the whole module, with the same result).
+    """
+    if "\r" in code:
+        return None
+    body = current_index().ast_of(code, rel).body
+    generated = f"{package}.http"
+    for i, stmt in enumerate(body):
+        if not (isinstance(stmt, ast.ImportFrom)
+                and any(a.name == name and a.asname is None for a in stmt.names)):
+            continue
+        module = _resolve(stmt.module, stmt.level, rel, package)
+        if not (module == generated or module.startswith(generated + ".")):
+            continue
+        end = stmt.end_lineno or stmt.lineno
+        alone = ((i == 0 or (body[i - 1].end_lineno or 0) < stmt.lineno)
+                 and (i + 1 == len(body) or body[i + 1].lineno > end) and stmt.col_offset == 0)
+        lines = code.split("\n")
+        if not alone or end >= len(lines):
+            return None  # shares a line with another statement, or ends the file without a newline
+        start_at = sum(len(line) + 1 for line in lines[: stmt.lineno - 1])
+        end_at = start_at + sum(len(line) + 1 for line in lines[stmt.lineno - 1: end])
+        snippet = cst.parse_module(code[start_at:end_at])
+        if len(snippet.body) != 1 or _only_import_from(snippet.body[0]) is None:
+            return None
+        moved = _move_import(snippet, rel, package, name, target)
+        return None if moved is None else code[:start_at] + moved.code + code[end_at:]
+    return None
 
 
 def _only_import_from(stmt: cst.CSTNode) -> Optional[cst.ImportFrom]:
@@ -262,25 +305,28 @@ def _generated_twin(path: str, package: str) -> str:
 
 def _carry_one(rule: CarryRule, rel: str, path: Path, package: str) -> Optional[bool]:
     """Apply `rule` to one new-tree file: True when it now holds the edit, None when not applicable."""
-    code = path.read_text(encoding="utf-8")
-    module = cst.parse_module(code)
-    finder = _Finder(rel, package)
-    module.visit(finder)
+    index = current_index()
+    code = index.read(path)
+    finder = _find(code, rel, package)
     if rule.kind == "import":
         if finder.imports.get(rule.name) == rule.target:
             return True
         if rule.name not in finder.imports:
             return None if rule.folder else False
-        mover = _MoveImport(rel, package, rule.name, rule.target)
-        new = module.visit(mover)
-        if not mover.moved:
+        fast = _move_import_in_text(code, rel, package, rule.name, rule.target)
+        if fast is not None:
+            path.write_text(fast, encoding="utf-8")
+            return True
+        moved = _move_import(index.cst_of(code), rel, package, rule.name, rule.target)
+        if moved is None:
             return False
+        new = moved
     else:
         if rule.target in finder.attributes:
             return True
         twin = _generated_twin(rule.target, package)
         repoint = _Repoint(twin, rule.target)
-        new = module.visit(repoint) if twin else module
+        new = index.cst_of(code).visit(repoint) if twin else index.cst_of(code)
         if not repoint.count:
             return False
     path.write_text(new.code, encoding="utf-8")

@@ -34,6 +34,7 @@ from conductor_regen.compat.codemods import (
 )
 from conductor_regen.config import REMOVED_POLICIES
 from conductor_regen.errors import ConfigError, VerificationError
+from conductor_regen.client.code_index import current_index
 from conductor_regen.client.operations import module_operations
 from conductor_regen.client.references import (
     DEFAULT_PACKAGE,
@@ -205,7 +206,7 @@ class _Keeper:
             return None
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, dest)
-        tree = cst.parse_module(dest.read_text(encoding="utf-8"))
+        tree = current_index().cst_file(dest)
         kind = rel.split("/", 1)[0]
         classes = [s.name.value for s in tree.body if isinstance(s, cst.ClassDef)]
         if kind == "api":
@@ -267,7 +268,7 @@ class _Keeper:
         alias = next(a for a in binding.node.names if (a.asname or a.name) == name)
         line = f"from {binding.source} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
         code = dest.read_text(encoding="utf-8")
-        tree = insert_import(cst.parse_module(code), line + "\n",
+        tree = insert_import(current_index().cst_of(code), line + "\n",
                              comment=f"{DEPRECATION_MARK}: removed from the server's API ({self.spec})")
         if name in _literal_all(old_info.tree):
             tree = add_to_all(tree, name)
@@ -284,7 +285,7 @@ class _Keeper:
             return None
         old_code = source.read_text(encoding="utf-8")
         new_code = dest.read_text(encoding="utf-8")
-        old_tree, new_tree = cst.parse_module(old_code), cst.parse_module(new_code)
+        old_tree, new_tree = current_index().cst_of(old_code), current_index().cst_of(new_code)
         old_cls, new_cls = find_class(old_tree, cls_name), find_class(new_tree, cls_name)
         if old_cls is None or new_cls is None:
             return None
@@ -352,7 +353,7 @@ def _methods_to_carry(old_code: str, cls_name: str, present: Set[str], method: s
 
     Returned in the old class's order.
     """
-    cls = next((n for n in ast.parse(old_code).body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
+    cls = next((n for n in current_index().ast_of(old_code).body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
     if cls is None:
         return []
     functions = {f.name: f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}

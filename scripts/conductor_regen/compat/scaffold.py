@@ -33,6 +33,7 @@ from conductor_regen.compat.codemods import (
     used_names,
 )
 from conductor_regen.errors import VerificationError
+from conductor_regen.client.code_index import current_index
 from conductor_regen.client.references import DEFAULT_PACKAGE, module_bindings
 from conductor_regen.sdk.target import safe_join
 
@@ -71,7 +72,7 @@ class ImportStyle:
 
 def detect_import_style(code: str, prefix: str) -> ImportStyle:
     """The wrapping used by the file's imports from modules under `prefix`."""
-    module = cst.parse_module(code)
+    module = current_index().cst_of(code)
     styles: List[Tuple[str, bool]] = []  # (style, fits on one line)
     for stmt in module.body:
         key = import_key(stmt)
@@ -95,7 +96,7 @@ def generated_classes(package_init: Path, package: str, suffix: str = "") -> Lis
     found: Dict[str, Generated] = {}
     folder = package_init.parent
     if package_init.is_file():
-        bindings, _, _ = module_bindings(ast.parse(package_init.read_text(encoding="utf-8")), package, True)
+        bindings, _, _ = module_bindings(current_index().ast_of(package_init.read_text(encoding="utf-8")), package, True)
         for name, binding in bindings.items():
             if binding.kind == "from" and binding.source.startswith(package + "."):
                 module = binding.source[len(package) + 1:]
@@ -105,7 +106,7 @@ def generated_classes(package_init: Path, package: str, suffix: str = "") -> Lis
         for path in sorted(folder.glob("*.py")):
             if path.name == "__init__.py":
                 continue
-            for stmt in ast.parse(path.read_text(encoding="utf-8")).body:
+            for stmt in current_index().ast_of(path.read_text(encoding="utf-8")).body:
                 if isinstance(stmt, ast.ClassDef) and stmt.name.endswith(suffix):
                     found[stmt.name] = Generated(path.stem, stmt.name)
     usable = [g for g in found.values() if g.module.isidentifier() and g.cls.isidentifier()]
@@ -136,7 +137,7 @@ def existing_api_adapters(api_dir: Path, package: str) -> List[ApiAdapter]:
         if path.name == "__init__.py":
             continue
         module = f"{package}.adapters.api.{path.stem}"
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = current_index().ast_of(path.read_text(encoding="utf-8"))
         bindings, _, _ = module_bindings(tree, module, False)
         generated = {name: b.source for name, b in bindings.items()
                      if b.kind == "from" and (b.source == http_api or b.source.startswith(http_api + "."))}
@@ -195,7 +196,7 @@ def _facade_module(template: ApiAdapter, generated: Generated, adapter: str, new
                    package: str) -> str:
     """A facade adapter for `generated`, built like `template`: its __init__ (and __getattr__, if any)."""
     template_code = template.path.read_text(encoding="utf-8")
-    template_cls = find_class(cst.parse_module(template_code), template.cls)
+    template_cls = find_class(current_index().cst_of(template_code), template.cls)
     assert template_cls is not None
     kept = [f for n, f in class_functions(template_cls).items() if n.startswith("__") and n.endswith("__")]
     docstring = [s for s in template_cls.body.body[:1] if _is_docstring_stmt(s)] \
@@ -248,7 +249,7 @@ def _is_docstring_stmt(stmt: cst.CSTNode) -> bool:
 
 def _delegates(gen_code: str, gen_cls: str, attribute: str) -> List[cst.BaseStatement]:
     """Methods that forward each public method of the generated class to `self.<attribute>`."""
-    cls = find_class(cst.parse_module(gen_code), gen_cls)
+    cls = find_class(current_index().cst_of(gen_code), gen_cls)
     if cls is None:
         return []
     out: List[cst.BaseStatement] = []
@@ -324,7 +325,7 @@ class _Scaffolder:
             return
         init = safe_join(model_dir, "__init__.py")
         init_code = init.read_text(encoding="utf-8") if init.is_file() else ""
-        exported, _, _ = module_bindings(ast.parse(init_code), f"{self.package}.adapters.models", True)
+        exported, _, _ = module_bindings(current_index().ast_of(init_code), f"{self.package}.adapters.models", True)
         import_source = self._model_import_source(model_dir)
         for gen in generated_classes(self.new_http / "models" / "__init__.py", f"{self.package}.http.models"):
             adapter = f"{gen.cls}Adapter"
@@ -334,7 +335,7 @@ class _Scaffolder:
                     else f"{self.package}.http.models.{gen.module}"
                 write_text_no_follow(path, _subclass_module(source, gen.cls, adapter))
                 self.notes.append(f"created adapters/models/{path.name} ({adapter})")
-            elif adapter not in {s.name for s in ast.parse(path.read_text(encoding="utf-8")).body
+            elif adapter not in {s.name for s in current_index().ast_of(path.read_text(encoding="utf-8")).body
                                  if isinstance(s, ast.ClassDef)}:
                 log.warning("not exporting %s: %s defines no %s", gen.cls, path, adapter)
                 continue
@@ -344,7 +345,7 @@ class _Scaffolder:
     def _model_import_source(self, model_dir: Path) -> str:
         http_models = f"{self.package}.http.models"
         for path in sorted(model_dir.glob("*_adapter.py")):
-            for stmt in ast.parse(path.read_text(encoding="utf-8")).body:
+            for stmt in current_index().ast_of(path.read_text(encoding="utf-8")).body:
                 if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.module.startswith(http_models):
                     return stmt.module
         return http_models
@@ -353,7 +354,7 @@ class _Scaffolder:
                 only_if_exporting: bool = False) -> None:
         """Add `from parent.module import adapter as public` (and `__all__`) to an `__init__.py`."""
         code = init.read_text(encoding="utf-8") if init.is_file() else ""
-        tree = cst.parse_module(code)
+        tree = current_index().cst_of(code)
         if only_if_exporting and not any(import_key(s).startswith(parent + ".") for s in tree.body):
             return
         names = adapter if adapter == public else f"{adapter} as {public}"
@@ -372,7 +373,7 @@ class _Scaffolder:
         if not path.is_file():
             return
         code = path.read_text(encoding="utf-8")
-        tree = cst.parse_module(code)
+        tree = current_index().cst_of(code)
         prefix = f"{self.package}.adapters.api."
         style = detect_import_style(code, prefix)
         for gen, adapter in created:
@@ -469,7 +470,7 @@ class OutsideFile:
 
 def _public_operations(code: str, cls_name: str) -> List[str]:
     """Public `async def` names of a generated API class, in file order."""
-    for stmt in ast.parse(code).body:
+    for stmt in current_index().ast_of(code).body:
         if isinstance(stmt, ast.ClassDef) and stmt.name == cls_name:
             return [f.name for f in stmt.body if isinstance(f, ast.AsyncFunctionDef) and not f.name.startswith("_")]
     return []
@@ -477,7 +478,7 @@ def _public_operations(code: str, cls_name: str) -> List[str]:
 
 def _required_init_args(path: Path, cls_name: str) -> Optional[int]:
     """How many positional arguments (besides self) the class's own __init__ requires; None if unknown."""
-    for stmt in ast.parse(path.read_text(encoding="utf-8")).body:
+    for stmt in current_index().ast_of(path.read_text(encoding="utf-8")).body:
         if not (isinstance(stmt, ast.ClassDef) and stmt.name == cls_name):
             continue
         for func in stmt.body:
@@ -584,8 +585,17 @@ ALIAS_DOC = "Deprecated alias of"
 
 
 def _class_functions_in(path: Path, cls_name: str) -> Dict[str, cst.FunctionDef]:
-    cls = find_class(cst.parse_module(path.read_text(encoding="utf-8")), cls_name)
+    cls = find_class(current_index().cst_file(path), cls_name)
     return class_functions(cls) if cls is not None else {}
+
+
+def _generated_functions(path: Path, cls_name: str) -> Dict[str, bool]:
+    """The methods a (generated) class defines directly, name -> whether it is `async` (read with ast)."""
+    for stmt in current_index().ast_file(path).body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == cls_name:
+            return {f.name: isinstance(f, ast.AsyncFunctionDef) for f in stmt.body
+                    if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return {}
 
 
 def _alias_method(adapter: str, old: str, new: str, target: str, label: str, asynchronous: bool) -> cst.BaseStatement:
@@ -602,7 +612,7 @@ def _alias_method(adapter: str, old: str, new: str, target: str, label: str, asy
 
 def _ensure_stdlib_imports(tree: cst.Module, statements: Sequence[str], package: str) -> cst.Module:
     """Bind `warnings`/`Any` at module level; above the package's own imports, as isort puts them."""
-    bound, _, _ = module_bindings(ast.parse(tree.code), "", False)
+    bound, _, _ = module_bindings(current_index().ast_of(tree.code), "", False)
     missing = [s for s in statements if s.split()[-1] not in bound]
     if not missing:
         return tree
@@ -645,7 +655,7 @@ def alias_renamed(old_http: Path, new_http: Path, staging: Path, package: str = 
         old, new = old_ops[key], new_ops[key]
         if old.class_name != new.class_name or old.name == new.name:
             continue
-        generated = _class_functions_in(safe_join(new_http / "api", f"{new.module}.py"), new.class_name)
+        generated = _generated_functions(safe_join(new_http / "api", f"{new.module}.py"), new.class_name)
         for adapter in adapters.get(new.class_name, []):
             notes += _alias_one(adapter, old.name, new.name, generated, old.label, package)
     for note in notes:
@@ -661,7 +671,7 @@ def _shadowing_aliases(adapters: Dict[str, List[ApiAdapter]], new_http: Path, pa
         gen = generated.get(cls_name)
         if gen is None:
             continue
-        names = set(_class_functions_in(safe_join(new_http / "api", f"{gen.module}.py"), cls_name))
+        names = set(_generated_functions(safe_join(new_http / "api", f"{gen.module}.py"), cls_name))
         for adapter in found:
             for name, func in _class_functions_in(adapter.path, adapter.cls).items():
                 if name in names and ALIAS_DOC in cst.Module([]).code_for_node(func):
@@ -670,10 +680,10 @@ def _shadowing_aliases(adapters: Dict[str, List[ApiAdapter]], new_http: Path, pa
     return notes
 
 
-def _alias_one(adapter: ApiAdapter, old: str, new: str, generated: Dict[str, cst.FunctionDef], label: str,
+def _alias_one(adapter: ApiAdapter, old: str, new: str, generated: Dict[str, bool], label: str,
                package: str) -> List[str]:
     code = adapter.path.read_text(encoding="utf-8")
-    tree = cst.parse_module(code)
+    tree = current_index().cst_of(code)
     cls = find_class(tree, adapter.cls)
     if cls is None:
         return []
@@ -694,7 +704,7 @@ def _alias_one(adapter: ApiAdapter, old: str, new: str, generated: Dict[str, cst
         through_self = adapter.style == "subclass" or new_name in own or "__getattr__" in own
         target = f"self.{new_name}" if through_self else f"self.{adapter.attribute}.{new_name}"
         added.append(_alias_method(adapter.cls, old_name, new_name, target, label,
-                                   generated[new_name].asynchronous is not None))
+                                   generated[new_name]))
         names.append(old_name)
     notes = [f"not aliased: {adapter.cls}.{n} ({label} was renamed, but the new API uses {n} for another operation)"
              for n in skipped]

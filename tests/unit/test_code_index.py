@@ -1,0 +1,120 @@
+"""The code index: a content is parsed once per run, an edited file again; the steps share it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from support.staged_sdk import copy_example, package_dir
+
+from conductor_regen.client.code_index import CodeIndex, content_key, current_index, run_index
+from conductor_regen.client.references import check_references
+from conductor_regen.compat.hand_refs import _move_import, _move_import_in_text
+
+PACKAGE = "conductor.asyncio_client"
+
+
+def test_a_second_lookup_of_the_same_content_does_not_parse(tmp_path: Path) -> None:
+    live, staged = tmp_path / "live.py", tmp_path / "staged.py"
+    live.write_text("import os\n\nclass A:\n    x: int = 1\n")
+    shutil.copy(live, staged)  # the staged copy of an unchanged file: same bytes, another path
+    index = CodeIndex()
+    first = index.ast_file(live)
+    assert index.ast_file(staged) is first and index.ast_parses == 1
+    module = index.cst_file(live)
+    assert index.cst_file(staged) is module and index.cst_parses == 1
+
+
+def test_an_edited_file_is_parsed_again(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("x = 1\n")
+    index = CodeIndex()
+    before = index.ast_file(path)
+    path.write_text("x = 2\n")
+    after = index.ast_file(path)
+    assert index.ast_parses == 2 and after is not before
+    assert isinstance(after.body[0], __import__("ast").Assign)
+    assert index.cst_file(path).code == "x = 2\n" and index.cst_parses == 1
+
+
+def test_a_syntax_error_is_raised_each_time_and_never_cached() -> None:
+    index = CodeIndex()
+    for _ in range(2):
+        with pytest.raises(SyntaxError):
+            index.ast_of("def (:\n", "bad.py")
+        with pytest.raises(cst.ParserSyntaxError):
+            index.cst_of("def (:\n")
+    assert (index.ast_parses, index.cst_parses) == (0, 0)
+
+
+def test_memo_computes_once_per_key() -> None:
+    index, calls = CodeIndex(), []
+    key = ("thing", content_key("x = 1\n"))
+    for _ in range(3):
+        assert index.memo(key, lambda: calls.append(1) or len(calls)) == 1
+    assert calls == [1]
+
+
+def test_the_limit_starts_the_cache_afresh() -> None:
+    index = CodeIndex(limit=2)
+    for n in range(3):
+        index.ast_of(f"x = {n}\n")
+    index.ast_of("x = 0\n")  # evicted when the third content came in
+    assert index.ast_parses == 4
+
+
+def test_run_index_is_fresh_for_the_run_and_restored_after() -> None:
+    outside = current_index()
+    with run_index() as index:
+        assert current_index() is index and index is not outside
+        with run_index() as inner:
+            assert current_index() is inner
+        assert current_index() is index
+    assert current_index() is outside
+
+
+def test_the_reference_check_parses_each_file_once_per_run(tmp_path: Path) -> None:
+    # Two checks of the same tree in one run (as keep-removed and the final check do) parse nothing new.
+    root = copy_example(tmp_path)
+    with run_index() as index:
+        assert check_references(tmp_path / "no-staging", package_dir(root)) == ()
+        parsed = index.ast_parses
+        assert parsed > 10
+        assert check_references(tmp_path / "no-staging", package_dir(root)) == ()
+        assert index.ast_parses == parsed
+        # An edit is seen: the edited module is parsed again, and only it.
+        client = package_dir(root) / "orkes" / "orkes_base_client.py"
+        client.write_text(client.read_text() + "\nfrom conductor.asyncio_client.http.api import NoSuchApi\n")
+        problems = check_references(tmp_path / "no-staging", package_dir(root))
+        assert index.ast_parses == parsed + 1
+        assert len(problems) == 1 and "missing symbol NoSuchApi" in problems[0]
+
+
+MOVE_CASES = [
+    # one name among several, on one line
+    "from conductor.asyncio_client.http.api_client import ApiClient, RequestSerialized\nimport os\n",
+    # the only name: the new import takes the old one's place (comments and blank lines above stay)
+    '"""Doc."""\n\n# comment\n\nfrom conductor.asyncio_client.http.api_client import ApiClient  # why\nx = 1\n',
+    # wrapped in parentheses over several lines, with a trailing comma
+    "import os\nfrom conductor.asyncio_client.http.api_client import (\n    ApiClient,\n    RequestSerialized,\n)\n\n"
+    "class A:\n    pass\n",
+    # relative import
+    "from ..api_client import ApiClient as Other\nfrom ..api_client import ApiClient\n",
+]
+
+
+@pytest.mark.parametrize("code", MOVE_CASES)
+def test_moving_an_import_in_the_text_equals_moving_it_in_the_whole_module(code: str) -> None:
+    target = f"{PACKAGE}.adapters"
+    whole = _move_import(cst.parse_module(code), "api/x_api.py", PACKAGE, "ApiClient", target)
+    fast = _move_import_in_text(code, "api/x_api.py", PACKAGE, "ApiClient", target)
+    assert whole is not None and fast is not None
+    assert fast == whole.code
+    assert f"from {target} import ApiClient\n" in fast
+
+
+def test_the_text_shortcut_steps_aside_for_a_shared_line() -> None:
+    code = "import os; from conductor.asyncio_client.http.api_client import ApiClient\n"
+    assert _move_import_in_text(code, "api/x_api.py", PACKAGE, "ApiClient", f"{PACKAGE}.adapters") is None
