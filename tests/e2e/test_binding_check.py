@@ -16,7 +16,8 @@ import pytest
 from support.sdk_copies import commit_all, new_sdk, pkg, run_core, sdk_digest, settings_for
 from support.paths import SPEC_V1
 
-from conductor_regen.client.binding import (
+from conductor_regen.client.binding import check_bindings
+from conductor_regen.client.signatures import (
     MISSING,
     MULTIPLE,
     SHIFTED,
@@ -24,7 +25,6 @@ from conductor_regen.client.binding import (
     UNKNOWN,
     CallShape,
     bind,
-    check_bindings,
     keyword_shape,
     shifts,
     signature_of,
@@ -35,7 +35,7 @@ from conductor_regen.progress import StepLog
 from conductor_regen.app.plan import RegenOptions
 from conductor_regen.app.regenerate import regenerate
 from conductor_regen.sdk.target import resolve_sdk
-from conductor_regen.client.references import SourceTree, staged_tree
+from conductor_regen.client.source_tree import SourceTree, staged_tree
 
 pytestmark = pytest.mark.e2e  # runs the real generator and a nested pytest
 

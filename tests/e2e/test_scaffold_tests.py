@@ -36,7 +36,8 @@ from conductor_regen.sdk.backups import create_backup
 from conductor_regen.app.restore_cmd import restore_sdk
 from conductor_regen.app.transaction import write_outside
 from conductor_regen.sdk.restore import restore_backup
-from conductor_regen.compat.scaffold import OutsideFile, adapter_tests, scaffold_adapters
+from conductor_regen.compat.scaffold_adapters import scaffold_adapters
+from conductor_regen.compat.scaffold_tests import OutsideFile, adapter_tests
 from conductor_regen.matrix.sessions import SESSIONS, select_paths
 
 TEST_REL = "tests/unit/orkes/test_async_human_task_api_adapter.py"

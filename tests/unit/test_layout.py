@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Set, Tuple
 
 import conductor_regen
 
@@ -15,7 +15,7 @@ RANK: Dict[str, int] = {"spec": 1, "sdk": 1, "generator": 2, "client": 3, "compa
 MAX_LINES = 500
 MAX_TOP_LEVEL = 12
 # Modules still over the budget while they are split; the list only shrinks.
-OVER_BUDGET = {"client/binding.py", "compat/scaffold.py"}
+OVER_BUDGET: Set[str] = set()
 
 
 def _stage(module: str) -> str:

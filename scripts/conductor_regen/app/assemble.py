@@ -11,13 +11,15 @@ from conductor_regen.app.plan import RegenOptions, package_name
 from conductor_regen.client.binding import BindingResult, check_bindings
 from conductor_regen.client.changes import Change, analyze
 from conductor_regen.client.impact import count_by_impact, usage_from
-from conductor_regen.client.references import SourceTree, check_references, staged_tree
+from conductor_regen.client.references import check_references
+from conductor_regen.client.source_tree import SourceTree, staged_tree
 from conductor_regen.compat.fields import keep_removed_fields
 from conductor_regen.compat.imports import fix_imports
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.compat.overrides import realign_overrides
 from conductor_regen.compat.local_edits import apply_edits, edits_for
-from conductor_regen.compat.scaffold import alias_renamed, scaffold_adapters
+from conductor_regen.compat.scaffold_adapters import scaffold_adapters
+from conductor_regen.compat.scaffold_aliases import alias_renamed
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.file_tree import copy_entry

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from conductor_regen.app.report import FileChanges
-from conductor_regen.compat.scaffold import OutsideFile, adapter_tests
+from conductor_regen.compat.scaffold_tests import OutsideFile, adapter_tests
 from conductor_regen.file_tree import digest_tree
 from conductor_regen.generator.provenance import IN_SDK, Provenance, read_provenance
 from conductor_regen.sdk.target import SdkTarget

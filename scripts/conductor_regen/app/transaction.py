@@ -18,7 +18,7 @@ from conductor_regen.app.gate import gate_interpreter, import_failures, import_g
 from conductor_regen.app.plan import Confirm, Plan, RegenOptions, TestRunner
 from conductor_regen.app.report import Report, ReportDraft
 from conductor_regen.app.run_report import keep_report
-from conductor_regen.compat.scaffold import OutsideFile
+from conductor_regen.compat.scaffold_tests import OutsideFile
 from conductor_regen.config import Settings
 from conductor_regen.errors import Aborted, RegenError, SdkError, VerificationError
 from conductor_regen.progress import StepLog

@@ -36,14 +36,8 @@ from conductor_regen.config import REMOVED_POLICIES
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.client.code_index import current_index
 from conductor_regen.client.operations import module_operations
-from conductor_regen.client.references import (
-    DEFAULT_PACKAGE,
-    Problem,
-    Resolver,
-    file_problems,
-    sdk_root_of,
-    staged_tree,
-)
+from conductor_regen.client.references import Problem, Resolver, file_problems
+from conductor_regen.client.source_tree import DEFAULT_PACKAGE, sdk_root_of, staged_tree
 from conductor_regen.sdk.target import safe_join
 
 log = logging.getLogger(__name__)

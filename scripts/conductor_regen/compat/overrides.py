@@ -27,6 +27,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
+from conductor_regen.client.code_index import current_index
+
 log = logging.getLogger(__name__)
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -40,7 +42,7 @@ def _index(api_dir: Path) -> Methods:
     out: Methods = {}
     for path in sorted(api_dir.glob("*.py")):
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            tree = current_index().ast_file(path)
         except (OSError, SyntaxError, UnicodeDecodeError):
             continue
         for node in tree.body:
@@ -98,7 +100,7 @@ def _bound_names(tree: ast.Module) -> Set[str]:
 
 def _imports_for(names: Set[str], generated: Path) -> Optional[List[str]]:
     """`from m import n` lines that bind `names` as the generated module binds them (None: one is not imported there)."""
-    tree = ast.parse(generated.read_text(encoding="utf-8"))
+    tree = current_index().ast_file(generated)
     found: Dict[str, str] = {}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -174,7 +176,7 @@ def _add_imports(module: cst.Module, lines: Sequence[str]) -> cst.Module:
 
 def _plan_file(path: Path, old: Methods, new: Methods) -> Tuple[List[Realign], Set[Path]]:
     """The overrides of one adapter module to realign, and the generated modules their new annotations come from."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = current_index().ast_file(path)
     plans: List[Realign] = []
     sources: Set[Path] = set()
     for node in tree.body:
@@ -223,7 +225,7 @@ def realign_overrides(old_http: Path, new_http: Path, staging: Path) -> Tuple[st
         if not plans:
             continue
         code = path.read_text(encoding="utf-8")
-        bound = _bound_names(ast.parse(code))
+        bound = _bound_names(current_index().ast_of(code))
         kept: List[Realign] = []
         imports: Set[str] = set()
         for plan in plans:
@@ -238,7 +240,7 @@ def realign_overrides(old_http: Path, new_http: Path, staging: Path) -> Tuple[st
             imports.update(lines)
         if not kept:
             continue
-        module = _add_imports(cst.parse_module(code).visit(_Rewrite(kept)), sorted(imports))
+        module = _add_imports(current_index().cst_of(code).visit(_Rewrite(kept)), sorted(imports))
         path.write_text(module.code, encoding="utf-8")
         rel = path.relative_to(staging).as_posix()
         for plan in kept:
