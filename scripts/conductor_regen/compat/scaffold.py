@@ -150,13 +150,3 @@ def adapter_style(adapters: Sequence[ApiAdapter]) -> str:
     facades = sum(a.style == "facade" for a in adapters)
     # The guide's style wins ties and empty folders.
     return "facade" if facades > len(adapters) - facades else "subclass"
-
-
-def is_ellipsis_stmt(stmt: cst.CSTNode) -> bool:
-    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
-            and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.Ellipsis))
-
-
-def is_docstring_stmt(stmt: cst.CSTNode) -> bool:
-    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
-            and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString))

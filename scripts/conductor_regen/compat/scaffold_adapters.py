@@ -41,7 +41,6 @@ from conductor_regen.compat.scaffold import (
     detect_import_style,
     existing_api_adapters,
     generated_classes,
-    is_docstring_stmt,
 )
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def _facade_module(template: ApiAdapter, generated: Generated, adapter: str, new
     template_cls = find_class(current_index().cst_of(template_code), template.cls)
     assert template_cls is not None
     kept = [f for n, f in class_functions(template_cls).items() if n.startswith("__") and n.endswith("__")]
-    docstring = [s for s in template_cls.body.body[:1] if is_docstring_stmt(s)] \
+    docstring = [s for s in template_cls.body.body[:1] if _is_docstring_stmt(s)] \
         if isinstance(template_cls.body, cst.IndentedBlock) else []
     members: List[cst.BaseStatement] = [*docstring, *kept] or [cst.parse_statement("...\n")]
     renamed = template_cls.with_changes(body=cst.IndentedBlock(body=members), leading_lines=[])
@@ -109,6 +108,12 @@ def _import_block(lines: Sequence[str], package: str) -> str:
     groups = [sorted(plain) + [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(set(froms) - set(ours))],
               [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(ours)]]
     return "\n".join("\n".join(g) + "\n" for g in groups if g)
+
+
+def _is_docstring_stmt(stmt: cst.CSTNode) -> bool:
+    # A plain string only (not codemods.is_docstring's concatenated ones): what a facade template's docstring is.
+    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString))
 
 
 def _delegates(gen_code: str, gen_cls: str, attribute: str) -> List[cst.BaseStatement]:

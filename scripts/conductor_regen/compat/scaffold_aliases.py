@@ -17,6 +17,7 @@ from conductor_regen.compat.codemods import (
     find_class,
     import_key,
     insert_import,
+    is_ellipsis,
     replace_class,
 )
 from conductor_regen.client.code_index import current_index
@@ -27,7 +28,6 @@ from conductor_regen.compat.scaffold import (
     ApiAdapter,
     existing_api_adapters,
     generated_classes,
-    is_ellipsis_stmt,
 )
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def _alias_one(adapter: ApiAdapter, old: str, new: str, generated: Dict[str, boo
     if not added:
         return notes
     body = list(cls.body.body) if isinstance(cls.body, cst.IndentedBlock) else []
-    if all(is_ellipsis_stmt(s) for s in body):
+    if all(is_ellipsis(s) for s in body):
         added[0] = added[0].with_changes(leading_lines=[])  # right under `class X(...):`, as black has it
     tree = replace_class(tree, append_to_class(cls, added))
     tree = _ensure_stdlib_imports(tree, ["import warnings", "from typing import Any"], package)
