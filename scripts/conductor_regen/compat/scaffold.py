@@ -27,7 +27,7 @@ PAREN_WIDTH = 88
 
 
 @dataclasses.dataclass(frozen=True)
-class Generated:
+class GeneratedClass:
     """One generated class: its module name (file stem) and class name."""
 
     module: str
@@ -73,9 +73,9 @@ def detect_import_style(code: str, prefix: str) -> ImportStyle:
     return ImportStyle(wrap, always)
 
 
-def generated_classes(package_init: Path, package: str, suffix: str = "") -> List[Generated]:
+def generated_classes(package_init: Path, package: str, suffix: str = "") -> List[GeneratedClass]:
     """The classes a generated `api`/`models` package exports, from its `__init__.py` (else its files)."""
-    found: Dict[str, Generated] = {}
+    found: Dict[str, GeneratedClass] = {}
     folder = package_init.parent
     if package_init.is_file():
         bindings, _, _ = module_bindings(current_index().ast_of(package_init.read_text(encoding="utf-8")), package, True)
@@ -83,14 +83,14 @@ def generated_classes(package_init: Path, package: str, suffix: str = "") -> Lis
             if binding.kind == "from" and binding.source.startswith(package + "."):
                 module = binding.source[len(package) + 1:]
                 if "." not in module and (folder / f"{module}.py").is_file():
-                    found[name] = Generated(module, binding.original)
+                    found[name] = GeneratedClass(module, binding.original)
     if not found:
         for path in sorted(folder.glob("*.py")):
             if path.name == "__init__.py":
                 continue
             for stmt in current_index().ast_of(path.read_text(encoding="utf-8")).body:
                 if isinstance(stmt, ast.ClassDef) and stmt.name.endswith(suffix):
-                    found[stmt.name] = Generated(path.stem, stmt.name)
+                    found[stmt.name] = GeneratedClass(path.stem, stmt.name)
     usable = [g for g in found.values() if g.module.isidentifier() and g.cls.isidentifier()]
     for skipped in set(found.values()) - set(usable):
         log.warning("not scaffolding %s.%s: not a Python identifier", skipped.module, skipped.cls)

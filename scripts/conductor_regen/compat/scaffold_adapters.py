@@ -26,6 +26,7 @@ from conductor_regen.compat.codemods import (
     import_key,
     imports_for,
     insert_import,
+    is_docstring,
     used_names,
 )
 from conductor_regen.client.code_index import current_index
@@ -35,7 +36,7 @@ from conductor_regen.sdk.target import safe_join
 from conductor_regen.compat.scaffold import (
     ApiAdapter,
     adapter_style,
-    Generated,
+    GeneratedClass,
     ImportStyle,
     PAREN_WIDTH,
     detect_import_style,
@@ -65,14 +66,14 @@ class _Rename(cst.CSTTransformer):
         return updated.with_changes(value=value)
 
 
-def _facade_module(template: ApiAdapter, generated: Generated, adapter: str, new_http: Path,
+def _facade_module(template: ApiAdapter, generated: GeneratedClass, adapter: str, new_http: Path,
                    package: str) -> str:
     """A facade adapter for `generated`, built like `template`: its __init__ (and __getattr__, if any)."""
     template_code = template.path.read_text(encoding="utf-8")
     template_cls = find_class(current_index().cst_of(template_code), template.cls)
     assert template_cls is not None
     kept = [f for n, f in class_functions(template_cls).items() if n.startswith("__") and n.endswith("__")]
-    docstring = [s for s in template_cls.body.body[:1] if _is_docstring_stmt(s)] \
+    docstring = [s for s in template_cls.body.body[:1] if is_docstring(s)] \
         if isinstance(template_cls.body, cst.IndentedBlock) else []
     members: List[cst.BaseStatement] = [*docstring, *kept] or [cst.parse_statement("...\n")]
     renamed = template_cls.with_changes(body=cst.IndentedBlock(body=members), leading_lines=[])
@@ -108,12 +109,6 @@ def _import_block(lines: Sequence[str], package: str) -> str:
     groups = [sorted(plain) + [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(set(froms) - set(ours))],
               [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(ours)]]
     return "\n".join("\n".join(g) + "\n" for g in groups if g)
-
-
-def _is_docstring_stmt(stmt: cst.CSTNode) -> bool:
-    # A plain string only (not codemods.is_docstring's concatenated ones): what a facade template's docstring is.
-    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
-            and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString))
 
 
 def _delegates(gen_code: str, gen_cls: str, attribute: str) -> List[cst.BaseStatement]:
@@ -154,7 +149,7 @@ class _Scaffolder:
     def adapters(self) -> Path:
         return self.staging / "adapters"
 
-    def apis(self) -> List[Tuple[Generated, str]]:
+    def apis(self) -> List[Tuple[GeneratedClass, str]]:
         """Create missing API adapters; return (generated, adapter class) for each one created."""
         api_dir = self.adapters / "api"
         if not api_dir.is_dir():
@@ -164,7 +159,7 @@ class _Scaffolder:
         style = adapter_style(existing)
         template = next((a for a in sorted(existing, key=lambda a: len(a.path.read_text(encoding="utf-8")))
                          if a.style == style), None)
-        created: List[Tuple[Generated, str]] = []
+        created: List[Tuple[GeneratedClass, str]] = []
         for gen in generated_classes(self.new_http / "api" / "__init__.py", f"{self.package}.http.api", "Api"):
             adapter = f"{gen.cls}Adapter"
             if gen.cls in covered or adapter in covered:
@@ -234,7 +229,7 @@ class _Scaffolder:
             rel = init.relative_to(self.staging).as_posix()
             self.notes.append(f"exported {public} from {rel}")
 
-    def wire(self, created: Sequence[Tuple[Generated, str]]) -> None:
+    def wire(self, created: Sequence[Tuple[GeneratedClass, str]]) -> None:
         """Give the Orkes base client an attribute for each new API adapter."""
         if not created or not (self.staging / "orkes").is_dir():
             return
@@ -250,7 +245,7 @@ class _Scaffolder:
         if tree.code != code:
             write_text_no_follow(path, tree.code)
 
-    def _wire_one(self, tree: cst.Module, gen: Generated, adapter: str, style: ImportStyle,
+    def _wire_one(self, tree: cst.Module, gen: GeneratedClass, adapter: str, style: ImportStyle,
                   prefix: str) -> cst.Module:
         adapter_names = {_bound_name(s) for s in tree.body if import_key(s).startswith(prefix)} - {""}
         for stmt in tree.body:

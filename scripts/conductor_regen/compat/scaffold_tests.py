@@ -16,7 +16,7 @@ from conductor_regen.client.source_tree import DEFAULT_PACKAGE
 from conductor_regen.sdk.target import safe_join
 from conductor_regen.compat.scaffold import (
     ApiAdapter,
-    Generated,
+    GeneratedClass,
     ImportStyle,
     detect_import_style,
     existing_api_adapters,
@@ -71,7 +71,7 @@ def _test_import_style(tests_dir: Path, package: str) -> ImportStyle:
     return ImportStyle("single")
 
 
-def _adapter_test_module(adapter: ApiAdapter, gen: Generated, operations: Sequence[str], package: str,
+def _adapter_test_module(adapter: ApiAdapter, gen: GeneratedClass, operations: Sequence[str], package: str,
                          style: ImportStyle) -> str:
     """A pytest module checking that `adapter` imports, wraps `gen` and keeps its operations async."""
     imports = {f"{package}.adapters.api.{adapter.path.stem}": adapter.cls, f"{package}.http.api.{gen.module}": gen.cls}
