@@ -308,6 +308,6 @@ def contract(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmark invoke generate against the raw generator (python -m conductor_regen.app.bench)."""
+    """Benchmark generate against the raw generator, and regenerate against generate on the real SDK."""
     session.run_install(*_pip(session), "-e", str(PROJECT))
     session.run("python", "-m", "conductor_regen.app.bench", *session.posargs)

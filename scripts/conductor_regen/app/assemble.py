@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
+import griffe
+
 from conductor_regen.app.plan import RegenOptions, package_name
 from conductor_regen.client.binding import BindingResult, check_bindings
 from conductor_regen.client.changes import Change, analyze
@@ -116,7 +118,8 @@ def check_call_bindings(target: SdkTarget, staging: Path, rewrite: bool,
 
 def check_and_compare(target: SdkTarget, staging: Path, old_spec: Optional[Mapping[str, Any]],
                       new_spec: Optional[Mapping[str, Any]], settings: Settings, steps: StepLog,
-                      notes: Sequence[str], refuse: bool) -> Tuple[BindingResult, Optional[Tuple[Change, ...]]]:
+                      notes: Sequence[str], refuse: bool,
+                      old_package: Optional[griffe.Module] = None) -> Tuple[BindingResult, Optional[Tuple[Change, ...]]]:
     """The `check bindings` and `compare APIs` steps on an assembled tree, shared by regenerate and diff.
 
     With `refuse`, calls that would no longer bind stop the run here, before anything is swapped.
@@ -134,7 +137,7 @@ def check_and_compare(target: SdkTarget, staging: Path, old_spec: Optional[Mappi
         # passes the unpinned document, so the report quotes the server's operationIds.
         usage = usage_from(binding, [*notes, *binding.rewritten])
         changes = analyze(target.http_dir, staging / "http", old_spec, new_spec,
-                          settings.fixups.strip_path_prefix, usage=usage)
+                          settings.fixups.strip_path_prefix, usage=usage, old_package=old_package)
         step.detail = "; ".join(f"{n} {group}" for group, n in count_by_impact(changes).items())
     return binding, changes
 

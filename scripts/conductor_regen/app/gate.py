@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
 
 from conductor_regen.app.plan import package_name
 from conductor_regen.config import Settings
@@ -19,20 +20,35 @@ def import_failures(target: SdkTarget, timeout: float = IMPORT_TIMEOUT,
     return import_all([target.root / "src"], [package], python, timeout=timeout).failures
 
 
-def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog) -> Tuple[Optional[str], Tuple[str, ...]]:
-    """The SDK's own environment for the import gate (see sdk_env); this tool's, with a warning, if it cannot be built."""
+def sdk_environment(target: SdkTarget, settings: Settings) -> Tuple[Optional[Path], Optional[VerificationError]]:
+    """The SDK's own interpreter (see sdk_env), or the error that kept it from being built."""
     import sys
 
     from conductor_regen.sdk.env import sdk_python
 
+    try:
+        return sdk_python(target.root, settings.cache_dir, f"{sys.version_info[0]}.{sys.version_info[1]}"), None
+    except VerificationError as exc:
+        return None, exc
+
+
+Environment = Tuple[Optional[Path], Optional[VerificationError]]
+
+
+def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog,
+                     ready: Optional[Callable[[], Environment]] = None) -> Tuple[Optional[str], Tuple[str, ...]]:
+    """The SDK's own environment for the import gate; this tool's, with a warning, if it cannot be built.
+
+    `ready` gives one found earlier (while the generator ran); it is asked inside the step, as building was.
+    """
     with steps.step("SDK environment") as step:
-        try:
-            exe = sdk_python(target.root, settings.cache_dir, f"{sys.version_info[0]}.{sys.version_info[1]}")
-        except VerificationError as exc:
+        exe, exc = ready() if ready is not None else sdk_environment(target, settings)
+        if exe is None:
+            message = exc.message if exc is not None else "no interpreter"
             step.status = "skipped"
-            step.detail = f"not built: {exc.message}"
+            step.detail = f"not built: {message}"
             return None, (f"warning: the import gate ran in this tool's environment, not the SDK's "
-                          f"({exc.message}); modules needing a package it lacks were excused",)
+                          f"({message}); modules needing a package it lacks were excused",)
         step.detail = f"{exe.parent.parent.name} (the SDK and its declared dependencies)"
     return str(exe), ()
 

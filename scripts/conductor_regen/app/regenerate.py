@@ -37,13 +37,15 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
             return txn.no_op("generate", "the live client was generated from the same spec, generator and options")
         # Before generating (it takes a while), but only now: a no-op run need not insist on a clean tree.
         txn.check_clean()
+        txn.analyse_live()  # overlaps the generator: nothing in it depends on the new tree
         gen = generate_verified(spec, txn.work_dir("regen") / "staging", settings, steps, use_cache=options.use_cache)
         with steps.step("assemble new tree") as step:
             notes = assemble(target, gen.tree.package_dir, gen.tree.provenance, txn.staging, settings, options)
             step.detail = f"{len(notes)} note(s), listed in the report"
             draft.note(notes)
         binding, changes = check_and_compare(target, txn.staging, None, prepared.document, settings, steps,
-                                             draft.notes, refuse=not options.dry_run)
+                                             draft.notes, refuse=not options.dry_run,
+                                             old_package=txn.live.old_package() if txn.live else None)
         draft.binding = binding.figures()
         draft.note(binding.rewritten + tuple(f"would not bind: {f.render()}" for f in binding.findings))
         if changes is not None:

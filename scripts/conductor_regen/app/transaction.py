@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator, List, Literal, Optional, Sequence
 
 from conductor_regen.app.gate import gate_interpreter, import_failures, import_gate
+from conductor_regen.app.live_analysis import LiveAnalysis
 from conductor_regen.app.plan import Confirm, Plan, RegenOptions, TestRunner
 from conductor_regen.app.report import Report, ReportDraft
 from conductor_regen.app.run_report import keep_report
@@ -60,6 +61,7 @@ class Transaction:
         self._staging: Optional[Path] = None
         self._work: List[Path] = []
         self._clean_checked = False
+        self.live: Optional[LiveAnalysis] = None
 
     @property
     def staging(self) -> Path:
@@ -77,11 +79,21 @@ class Transaction:
     def close(self) -> None:
         """Remove the staging folder and scratch folders (the swap has consumed what it used)."""
         try:
+            if self.live is not None:
+                self.live.close()
             if self._staging is not None:
                 discard_staging(self.target, self.run_id)
         finally:
             for work in self._work:
                 shutil.rmtree(work, ignore_errors=True)
+
+    def analyse_live(self) -> None:
+        """Start the live SDK's analysis (environment, baseline import failures, parses) while the caller generates.
+
+        Not for a dry run, which never backs up or gates.
+        """
+        if self.live is None and not self.options.dry_run:
+            self.live = LiveAnalysis(self.target, self.settings)
 
     def check_clean(self) -> None:
         """Refuse uncommitted work in the managed folders (a dry run only warns); checked once per run."""
@@ -118,10 +130,17 @@ class Transaction:
                run_tests: Optional[TestRunner]) -> Report:
         """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
         target, settings, steps, draft = self.target, self.settings, self.steps, self.draft
-        python, env_notes = gate_interpreter(target, settings, steps)
+        live = self.live.facts if self.live is not None else None
+        python, env_notes = gate_interpreter(target, settings, steps, (lambda: live().environment) if live else None)
         draft.note(env_notes)
         with steps.step("back up") as step:
-            baseline = import_failures(target, settings.import_timeout, python)
+            if live is None:
+                baseline = import_failures(target, settings.import_timeout, python)
+            else:
+                facts = live()  # found while the generator ran; an error found then is raised here, as before
+                if facts.baseline_error is not None:
+                    raise facts.baseline_error
+                baseline = facts.baseline
             backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes)
             step.detail = f"{backup.id} ({backup.file_count} files)"
         draft.backup_id = backup.id

@@ -349,14 +349,15 @@ def _covered(changes: Sequence[Change], old_ops: Mapping[OperationKey, ClientOpe
 
 def analyze(old_http: Path, new_http: Path, old_spec: Optional[Mapping[str, Any]],
             new_spec: Optional[Mapping[str, Any]], path_prefix: str = "/api",
-            usage: Optional["Usage"] = None) -> Tuple[Change, ...]:
+            usage: Optional["Usage"] = None, old_package: Optional[griffe.Module] = None) -> Tuple[Change, ...]:
     """Every user-visible change from the client at `old_http` to the one at `new_http`, sorted.
 
     With `usage` (from the call binding check), each change is tagged with its impact on SDK code.
+    `old_package` is `old_http` already loaded by griffe (regenerate loads it while the generator runs).
     """
     old_ops, new_ops = read_client_operations(old_http), read_client_operations(new_http)
     old_apis, new_apis = read_api_classes(old_http), read_api_classes(new_http)
-    old_pkg, new_pkg = load_package(old_http), load_package(new_http)
+    old_pkg, new_pkg = old_package or load_package(old_http), load_package(new_http)
     old_models, new_models = read_models(old_pkg), read_models(new_pkg)
     changes = _operation_changes(old_ops, new_ops, _operation_ids(new_spec, path_prefix))
     changes += _api_changes(old_apis, new_apis, old_ops)

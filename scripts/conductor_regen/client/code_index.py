@@ -68,6 +68,17 @@ class CodeIndex:
                 self._room(self._cst)[key] = module
         return module
 
+    def remember(self, module: cst.Module) -> str:
+        """The code of a module a codemod made, kept so the next edit of that content needs no parse.
+
+        libcst prints exactly what it parsed, so the module stands for a parse of its own code; for
+        files edited many times in a row (an `__init__.py` gaining exports, an API module kept methods).
+        """
+        code = module.code
+        with self._lock:
+            self._room(self._cst)[content_key(code)] = module
+        return code
+
     def ast_file(self, path: Path) -> ast.Module:
         """The ast of a file's current content."""
         return self.ast_of(self.read(path), str(path))

@@ -350,7 +350,7 @@ def file_problems(resolver: Resolver, path: Path, module: str) -> List[Problem]:
         log.warning("cannot parse %s: %s", path, exc)
         return []
     problems: List[Problem] = []
-    for node in ast.walk(parsed):
+    for node in _checked_nodes(parsed):
         if isinstance(node, ast.ImportFrom):
             source = absolute_module(node.module, node.level, module, _is_package_file(path))
             if not tree.is_internal(source):
@@ -370,22 +370,42 @@ def file_problems(resolver: Resolver, path: Path, module: str) -> List[Problem]:
     return problems
 
 
+def _checked_nodes(parsed: ast.Module) -> List[ast.AST]:
+    """The imports and classes of a module at any depth, in walk order; walked once per parsed module."""
+    def compute() -> Tuple[ast.Module, List[ast.AST]]:
+        return parsed, [n for n in ast.walk(parsed) if isinstance(n, (ast.ImportFrom, ast.Import, ast.ClassDef))]
+
+    # Keyed by the tree's id, kept alive alongside (the index hands out one tree per content).
+    return current_index().memo(("checked_nodes", id(parsed)), compute)[1]
+
+
+def _self_calls(node: ast.ClassDef) -> List[Tuple[ast.Call, ast.Attribute, str]]:
+    """`self.<attr>.<method>(...)` calls anywhere in a class, in walk order: (call, its func, attr)."""
+    def compute() -> Tuple[ast.ClassDef, List[Tuple[ast.Call, ast.Attribute, str]]]:
+        found: List[Tuple[ast.Call, ast.Attribute, str]] = []
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+                attr = _self_attr(call.func.value)
+                if attr is not None:
+                    found.append((call, call.func, attr))
+        return node, found
+
+    return current_index().memo(("self_calls", id(node)), compute)[1]
+
+
 def _call_problems(resolver: Resolver, path: Path, module: str, node: ast.ClassDef) -> List[Problem]:
     cls = Target("class", module, node.name, node)
     attrs = {a: t for a, t in resolver.self_attributes(cls).items() if resolver.tree.is_internal(t.module)}
     if not attrs:
         return []
     problems: List[Problem] = []
-    for call in ast.walk(node):
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
-            continue
-        attr = _self_attr(call.func.value)
-        if attr is None or attr not in attrs:
+    for call, func, attr in _self_calls(node):
+        if attr not in attrs:
             continue
         owner = attrs[attr]
-        found = resolver.find_member(owner, call.func.attr)
+        found = resolver.find_member(owner, func.attr)
         if not found.found:
-            problems.append(Problem(path, call.lineno, "method", owner.module, call.func.attr,
+            problems.append(Problem(path, call.lineno, "method", owner.module, func.attr,
                                     owner.name, found.missing_base))
     return problems
 

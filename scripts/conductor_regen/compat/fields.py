@@ -389,8 +389,9 @@ class _FieldKeeper:
         wanted = set().union(*(_type_names(f.node) for f in kept), used_names(validators)) - _BUILTINS
         for line in imports_for(wanted, old_code, old_module, code):
             tree = add_import(tree, line, root)
-        if tree.code != code:
-            write_text_no_follow(path, tree.code)
+        new_code = tree.code  # generating code from a large tree is not free: once
+        if new_code != code:
+            write_text_no_follow(path, new_code)
         extra = f" (with {', '.join(v.name.value for v in validators)})" if validators else ""
         notes += [f"kept field {model}.{f.name} in {rel}{extra}: removed from {self.spec}, still used by the SDK; "
                   f"deprecated" for f in kept]

@@ -266,9 +266,10 @@ class _Keeper:
                              comment=f"{DEPRECATION_MARK}: removed from the server's API ({self.spec})")
         if name in _literal_all(old_info.tree):
             tree = add_to_all(tree, name)
-        if tree.code == code:
+        new_code = tree.code
+        if new_code == code:
             return None
-        write_text_no_follow(dest, tree.code)
+        write_text_no_follow(dest, new_code)
         self.touched[dest] = module
         return f"kept export {name} in {self._rel(module)}"
 
@@ -301,7 +302,7 @@ class _Keeper:
         for line in imports_for(used_names(nodes), old_code, module, new_code, source.name == "__init__.py"):
             new_tree = insert_import(new_tree, line)
         new_tree = ensure_module_import(new_tree, "warnings")
-        write_text_no_follow(dest, new_tree.code)
+        write_text_no_follow(dest, current_index().remember(new_tree))  # the next kept method starts from it
         self.touched[dest] = module
         helpers = [f.name.value for f in carried if f.name.value != method]
         why = f"renamed to {renamed}" if renamed else "removed"

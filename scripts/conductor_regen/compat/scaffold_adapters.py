@@ -224,8 +224,9 @@ class _Scaffolder:
         names = adapter if adapter == public else f"{adapter} as {public}"
         style = detect_import_style(code, parent + ".")
         tree = add_to_all(insert_import(tree, style.render(f"{parent}.{module}", names)), public)
-        if tree.code != code:
-            write_text_no_follow(init, tree.code)
+        new_code = current_index().remember(tree)  # the next export starts from this tree, unparsed
+        if new_code != code:
+            write_text_no_follow(init, new_code)
             rel = init.relative_to(self.staging).as_posix()
             self.notes.append(f"exported {public} from {rel}")
 
@@ -242,8 +243,9 @@ class _Scaffolder:
         style = detect_import_style(code, prefix)
         for gen, adapter in created:
             tree = self._wire_one(tree, gen, adapter, style, prefix)
-        if tree.code != code:
-            write_text_no_follow(path, tree.code)
+        new_code = tree.code  # generating code from a large tree is not free: once
+        if new_code != code:
+            write_text_no_follow(path, new_code)
 
     def _wire_one(self, tree: cst.Module, gen: GeneratedClass, adapter: str, style: ImportStyle,
                   prefix: str) -> cst.Module:
