@@ -14,9 +14,11 @@ from conductor_regen.app.diff import diff_sdk
 from conductor_regen.client.changes import (Change, analyze, count_by_severity, describe_schema,
                                              render_markdown, to_json_list)
 from conductor_regen.client.models import load_package, read_models
+from conductor_regen.config import resolve_settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.progress import StepLog
-from support.generated_trees import OLD_HTTP, generate_pinned, invoke_generate, repaired, settings
+from conductor_regen.spec.fixups import apply_fixups
+from support.generated_trees import OLD_HTTP, generate_document, generate_pinned, invoke_generate, repaired, settings
 from support.paths import SPEC_V1, SPEC_V2
 
 
@@ -266,3 +268,22 @@ def test_not_a_package_is_a_verification_error(tmp_path: Path) -> None:
     (tmp_path / "api").mkdir()
     with pytest.raises(VerificationError):
         load_package(tmp_path)
+
+
+def test_changed_return_types_are_reported_by_direction(generator_cache: Path,
+                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    # griffe calls every return change compatible; a swapped response schema breaks readers of the result.
+    doc = json.loads(SPEC_V1.read_text())
+    ok = doc["paths"]["/api/tasks/{taskId}"]["get"]["responses"]["200"]["content"]
+    ok[next(iter(ok))]["schema"] = {"$ref": "#/components/schemas/Workflow"}  # Task -> Workflow: breaks readers
+    app = doc["paths"]["/api/applications/{id}"]["get"]["responses"]["200"]["content"]
+    app[next(iter(app))]["schema"] = {"$ref": "#/components/schemas/ExtendedConductorApplication"}  # object -> a model
+    doc = apply_fixups(doc, resolve_settings().fixups)[0]  # as a run generates it: no /api prefix
+    new_http = generate_document(doc, tmp_path_factory.mktemp("returns") / "out", generator_cache)
+    changed = {c.operation: c for c in analyze(OLD_HTTP, new_http, repaired(SPEC_V1), doc)
+               if "Return type changed" in c.detail}
+    assert sorted(changed) == ["GET /applications/{id}", "GET /tasks/{taskId}"]
+    task = changed["GET /tasks/{taskId}"]
+    assert (task.severity, task.kind) == ("breaking", "operation-return-changed")
+    assert "TaskResourceApi.get_task: Return type changed: Task -> Workflow" in task.detail
+    assert changed["GET /applications/{id}"].severity == "compatible"

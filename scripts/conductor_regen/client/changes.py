@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import (TYPE_CHECKING, Any, Dict, Final, Iterable, List, Literal, Mapping, Optional, Sequence, Set, Tuple,
+from typing import (TYPE_CHECKING, Any, Dict, Final, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Set, Tuple,
                     get_args)
 
 import griffe
@@ -288,7 +288,9 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
             bucket.add(part)
         if not _narrowed_return(breakage):
             breaking_groups.add((kind, subject))
-    changes = []
+    changes = [Change(BREAKING if direction(before, after) not in ("same", "narrower") else COMPATIBLE,
+                      "operation-return-changed", label(key), f"{where}: Return type changed: {before} -> {after}")
+               for key, where, before, after in _return_changes(old_pkg, new_pkg, old_ops, new_ops)]
     for (kind, subject), places in grouped.items():
         texts = []
         for where, whats in sorted(places.items()):
@@ -302,6 +304,32 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
 
 # The generator's per-request keywords: always passed by keyword, so their position never matters.
 REQUEST_KEYWORDS = frozenset({"_request_timeout", "_request_auth", "_content_type", "_headers", "_host_index"})
+
+
+def _returns(pkg: griffe.Module, op: ClientOperation) -> Optional[str]:
+    """The return annotation of an operation's method, as written, or None when it has none."""
+    try:
+        returns = pkg[f"api.{op.module}.{op.class_name}.{op.name}"].returns
+    except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
+        return None
+    return None if returns is None else str(returns)
+
+
+def _return_changes(old_pkg: griffe.Module, new_pkg: griffe.Module, old_ops: Mapping[OperationKey, ClientOperation],
+                    new_ops: Mapping[OperationKey, ClientOperation]) -> Iterator[Tuple[OperationKey, str, str, str]]:
+    """(operation, Class.method, old, new) for each kept method whose return annotation changed.
+
+    griffe's comparison treats every return change as compatible, but a hand-written caller that
+    reads the old type's fields breaks (a response schema swapped for another one), so we compare
+    the annotations ourselves; a moved or renamed method is reported by the operation checks.
+    """
+    for key in sorted(old_ops.keys() & new_ops.keys()):
+        before, after = old_ops[key], new_ops[key]
+        if (before.module, before.class_name, before.name) != (after.module, after.class_name, after.name):
+            continue
+        old_ret, new_ret = _returns(old_pkg, before), _returns(new_pkg, after)
+        if old_ret is not None and new_ret is not None and old_ret != new_ret:
+            yield key, before.qualified_name, old_ret, new_ret
 
 
 def _is_noise(breakage: Any) -> bool:

@@ -26,7 +26,10 @@ UNUSED = "not used by SDK code"
 GROUPS = (BREAKS, REPAIRED, COMPATIBLE_USE, UNUSED)
 
 _ADDITIONS = ("operation-added", "api-added", "model-added")
-_OPERATION_KINDS = ("operation-removed", "operation-renamed", "operation-moved", "operation-signature-changed")
+_OPERATION_KINDS = ("operation-removed", "operation-renamed", "operation-moved", "operation-signature-changed",
+                    "operation-return-changed")
+# What the binding check proves: a call still binds. It says nothing of the type a call returns.
+_BOUND_KINDS = tuple(k for k in _OPERATION_KINDS if k != "operation-return-changed")
 _SHOWN = 3  # file:line references quoted per change
 _NO_METHOD_RE = re.compile(r"^unresolved: (\S+:\d+): (\w+) has no method (\w+)")
 _KEPT_FIELD_RE = re.compile(r"^kept field (\w+)\.(\w+) ")
@@ -147,7 +150,7 @@ def tag(change: "Change", subject: _Subject, usage: Usage, everything: bool = Fa
     if rewritten:
         return REPAIRED, f"positional arguments passed by keyword (codemod) at {_shown(rewritten)}"
     calls = _pick(usage.calls, keys)
-    if calls and change.kind in _OPERATION_KINDS and all(usage.through_adapter.get(k, True) for k in keys
+    if calls and change.kind in _BOUND_KINDS and all(usage.through_adapter.get(k, True) for k in keys
                                                          if k in usage.calls):
         return REPAIRED, f"served by the adapter's own method (alias or override), called at {_shown(calls)}"
     model, pyname, json_name = subject.field
@@ -171,7 +174,7 @@ def tag(change: "Change", subject: _Subject, usage: Usage, everything: bool = Fa
         uses = uses or sorted({w for ws in usage.calls.values() for w in ws})
     if not uses:
         return UNUSED, ""
-    verified = change.kind in _OPERATION_KINDS and not model
+    verified = change.kind in _BOUND_KINDS and not model
     if change.severity == "breaking" and not verified:
         return BREAKS, f"used at {_shown(uses)}"
     return COMPATIBLE_USE, f"{'binds' if verified else 'used'} at {_shown(uses)}"
