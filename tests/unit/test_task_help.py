@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from support.paths import REPO
@@ -55,6 +55,16 @@ def test_help_is_clean(name: str) -> None:
         match = OPTION.match(line)
         assert match, f"{name}: malformed option line {line!r}"
         assert match.group(1), f"{name}: option without help: {line!r}"
+
+
+@pytest.mark.parametrize("program", [("conductor_regen",), ("invoke",)])
+def test_help_after_the_task_name_is_help(program: Tuple[str, ...]) -> None:
+    """`TASK --help` prints the task's help, also for tasks whose first argument is positional (spec)."""
+    for name in ("regenerate", "replace", "diff", "restore"):
+        done = subprocess.run([sys.executable, "-m", *program, name, "--help"], cwd=REPO, capture_output=True,
+                              text=True, env=dict(os.environ, COLUMNS="100"))
+        assert (done.returncode, done.stderr) == (0, ""), name
+        assert option_lines(done.stdout) == option_lines(help_of(name, *program)), name
 
 
 def test_invoke_shows_the_same_options() -> None:

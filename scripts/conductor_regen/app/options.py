@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Set, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, cast
 
 from invoke.context import Context
+from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
@@ -35,6 +36,14 @@ class LetterFlagTask(Task[Any]):
     Invoke picks the first free character of the dashed name, which can be the dash itself
     (`--, --no-cache` in `--help`) or a letter another task gives to another option.
     """
+
+    def get_arguments(self, ignore_unknown_help: Optional[bool] = None) -> List[Argument]:
+        """Invoke's arguments, leaving the help texts in place for the next parser (`TASK --help`)."""
+        saved = dict(self.help)
+        try:
+            return super().get_arguments(ignore_unknown_help)
+        finally:
+            self.help = saved
 
     def arg_opts(self, name: str, default: str, taken_names: Set[str]) -> Dict[str, Any]:
         """Invoke's argument options, with the short flag from SHORT_FLAGS (or none)."""

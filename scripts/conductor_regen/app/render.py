@@ -34,11 +34,26 @@ def setup_logging(verbose: bool) -> None:
     pkg.propagate = False
 
 
+HELP_FLAGS = ("--help", "-h")
+
+
+def show_task_help(name: str) -> None:
+    """Print a task's help exactly as `PROGRAM --help TASK` does."""
+    from invoke.program import Program
+
+    from conductor_regen.app.tasks import ns
+
+    Program(namespace=ns, binary=options.PROGRAM).run([options.PROGRAM, "--help", name], exit=False)
+
+
 def edge(func: F) -> F:
     """Turn domain errors and Ctrl-C into one `ERROR: ... / hint: ...` line and an exit code."""
 
     @functools.wraps(func)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(v, str) and v in HELP_FLAGS for v in (*args, *kwargs.values())):
+            # invoke fills a positional argument with the next word, so `TASK --help` arrives as spec="--help".
+            return show_task_help(func.__name__.replace("_", "-"))
         setup_logging(bool(kwargs.get("verbose")))
         from conductor_regen.client.code_index import run_index
 
