@@ -288,8 +288,8 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
             bucket.add(part)
         if not _narrowed_return(breakage):
             breaking_groups.add((kind, subject))
-    changes = [Change(BREAKING if direction(before, after) not in ("same", "narrower") else COMPATIBLE,
-                      "operation-return-changed", label(key), f"{where}: Return type changed: {before} -> {after}")
+    changes = [Change(COMPATIBLE if _narrows(before, after) else BREAKING, "operation-return-changed", label(key),
+                      f"{where}: Return type changed: {before} -> {after}")
                for key, where, before, after in _return_changes(old_pkg, new_pkg, old_ops, new_ops)]
     for (kind, subject), places in grouped.items():
         texts = []
@@ -340,11 +340,16 @@ def _is_noise(breakage: Any) -> bool:
     return name in REQUEST_KEYWORDS
 
 
-def _narrowed_return(breakage: Any) -> bool:
+def _narrows(old: str, new: str) -> bool:
     """A return type that narrows (or stays equivalent): readers of the result are unaffected."""
+    return direction(old, new) in ("same", "narrower")
+
+
+def _narrowed_return(breakage: Any) -> bool:
+    """griffe's return-type breakage, when the new type narrows."""
     if breakage.kind is not griffe.BreakageKind.RETURN_CHANGED_TYPE:
         return False
-    return direction(str(breakage.old_value), str(breakage.new_value)) in ("same", "narrower")
+    return _narrows(str(breakage.old_value), str(breakage.new_value))
 
 
 def _covered(changes: Sequence[Change], old_ops: Mapping[OperationKey, ClientOperation],

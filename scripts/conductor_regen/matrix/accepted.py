@@ -10,7 +10,6 @@ new finding any more is reported as stale so it can be removed.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 from conductor_regen.atomic_io import atomic_write_json
 from conductor_regen.errors import ConfigError
-from conductor_regen.matrix.findings import Finding, Key, ToolVerdict
+from conductor_regen.matrix.findings import Finding, Key, ToolVerdict, pair_off
 
 ACCEPTED_FILE = Path(".conductor-regen") / "accepted-findings.json"
 _FIELDS = ("tool", "file", "rule", "message", "symbol", "reason")
@@ -103,21 +102,7 @@ def split_accepted(tool: str, new: Sequence[Finding], entries: Sequence[Accepted
                    ) -> Tuple[Tuple[Finding, ...], Tuple[Finding, ...], Tuple[Accepted, ...]]:
     """(still new, accepted, stale entries): each entry accepts one finding with its fingerprint (a multiset)."""
     mine = [e for e in entries if e.tool == tool]
-    remaining = collections.Counter(e.key for e in mine)
-    still: List[Finding] = []
-    taken: List[Finding] = []
-    for f in new:
-        key = (tool, f.key)
-        if remaining[key] > 0:
-            remaining[key] -= 1
-            taken.append(f)
-        else:
-            still.append(f)
-    stale: List[Accepted] = []
-    for e in mine:
-        if remaining[e.key] > 0:
-            remaining[e.key] -= 1
-            stale.append(e)
+    still, taken, stale = pair_off(new, mine, lambda f: (tool, f.key), lambda e: e.key)
     return tuple(still), tuple(taken), tuple(stale)
 
 

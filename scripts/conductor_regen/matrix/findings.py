@@ -16,11 +16,13 @@ import dataclasses
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 from conductor_regen.compat.codemods import DEPRECATION_MARK
 
 Key = Tuple[str, str, str, str]
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,24 +200,40 @@ class Comparison:
         return f"{len(self.new)} new, {len(self.fixed)} fixed, {len(self.preexisting)} pre-existing"
 
 
+def pair_off(items: Sequence[T], others: Sequence[U], key: Callable[[T], Hashable],
+             other_key: Callable[[U], Hashable]) -> Tuple[List[T], List[T], List[U]]:
+    """Match items with others of the same key, each other used once (a multiset difference).
+
+    Returns (items without a partner, items with one, others left over), each in its input order.
+    """
+    remaining = collections.Counter(other_key(o) for o in others)
+    unpaired: List[T] = []
+    paired: List[T] = []
+    for item in items:
+        k = key(item)
+        if remaining[k] > 0:
+            remaining[k] -= 1
+            paired.append(item)
+        else:
+            unpaired.append(item)
+    left: List[U] = []
+    for other in others:
+        k = other_key(other)
+        if remaining[k] > 0:
+            remaining[k] -= 1
+            left.append(other)
+    return unpaired, paired, left
+
+
+def _key(finding: Finding) -> Key:
+    return finding.key
+
+
 def compare(current: Sequence[Finding], before: Optional[Sequence[Finding]]) -> Comparison:
     """Match findings by fingerprint (as a multiset); without a baseline every finding is new."""
     if before is None:
         return Comparison(new=tuple(current))
-    remaining = collections.Counter(f.key for f in before)
-    new: List[Finding] = []
-    pre: List[Finding] = []
-    for f in current:
-        if remaining[f.key] > 0:
-            remaining[f.key] -= 1
-            pre.append(f)
-        else:
-            new.append(f)
-    fixed: List[Finding] = []
-    for f in before:
-        if remaining[f.key] > 0:
-            remaining[f.key] -= 1
-            fixed.append(f)
+    new, pre, fixed = pair_off(current, before, _key, _key)
     return Comparison(tuple(new), tuple(fixed), tuple(pre))
 
 
