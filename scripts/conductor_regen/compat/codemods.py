@@ -85,10 +85,11 @@ def insert_import(module: cst.Module, statement: str, comment: str = "") -> cst.
     """Add an import statement next to its siblings (sorted position if they are sorted); idempotent."""
     new_stmt = cst.parse_statement(statement)
     code = _flat(new_stmt)
-    body = list(module.body)
-    if any(_import_of(s) is not None and _flat(s) == code for s in body):
-        return module
     key = import_key(new_stmt)
+    body = list(module.body)
+    # Equal flat code means equal module, so only same-module imports are printed (printing is the cost).
+    if any(_import_of(s) is not None and import_key(s) == key and _flat(s) == code for s in body):
+        return module
     parent = _parent(key)
     siblings = [i for i, s in enumerate(body)
                 if parent and _parent(import_key(s)) == parent and isinstance(_import_of(s), cst.ImportFrom)]

@@ -138,6 +138,37 @@ def _delegates(gen_code: str, gen_cls: str, attribute: str) -> List[cst.BaseStat
     return out
 
 
+class _Exports:
+    """An `__init__.py` gaining exports: edited in memory, printed and written once (`save`).
+
+    One print instead of one per export: the real SDK's models `__init__.py` has 400 imports.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.code = path.read_text(encoding="utf-8") if path.is_file() else ""
+        self.tree = current_index().cst_of(self.code)
+        self._styles: Dict[str, ImportStyle] = {}
+
+    def style(self, prefix: str) -> ImportStyle:
+        """The file's import style for `prefix`, read once: an import in that style never changes it."""
+        if prefix not in self._styles:
+            self._styles[prefix] = detect_import_style(self.code, prefix)
+        return self._styles[prefix]
+
+    def add(self, statement: str, public: str) -> bool:
+        """Add the import and `public` to `__all__`; whether either was missing (the file changes)."""
+        before = self.tree
+        self.tree = add_to_all(insert_import(self.tree, statement), public)
+        return self.tree is not before
+
+    def save(self) -> None:
+        """Write the file if any export changed it."""
+        new_code = current_index().remember(self.tree)
+        if new_code != self.code:
+            write_text_no_follow(self.path, new_code)
+
+
 @dataclasses.dataclass
 class _Scaffolder:
     new_http: Path
@@ -160,6 +191,7 @@ class _Scaffolder:
         template = next((a for a in sorted(existing, key=lambda a: len(a.path.read_text(encoding="utf-8")))
                          if a.style == style), None)
         created: List[Tuple[GeneratedClass, str]] = []
+        exports: Optional[_Exports] = None  # read when the first adapter is created
         for gen in generated_classes(self.new_http / "api" / "__init__.py", f"{self.package}.http.api", "Api"):
             adapter = f"{gen.cls}Adapter"
             if gen.cls in covered or adapter in covered:
@@ -178,8 +210,10 @@ class _Scaffolder:
             write_text_no_follow(path, code)
             created.append((gen, adapter))
             self.notes.append(f"created adapters/api/{path.name} ({adapter}, {style} style)")
-            self._export(safe_join(api_dir, "__init__.py"), f"{self.package}.adapters.api", gen.module, adapter, adapter,
-                         only_if_exporting=True)
+            exports = exports or _Exports(safe_join(api_dir, "__init__.py"))
+            self._export(exports, f"{self.package}.adapters.api", gen.module, adapter, adapter, only_if_exporting=True)
+        if exports is not None:
+            exports.save()
         return created
 
     def models(self) -> None:
@@ -187,9 +221,8 @@ class _Scaffolder:
         model_dir = self.adapters / "models"
         if not model_dir.is_dir():
             return
-        init = safe_join(model_dir, "__init__.py")
-        init_code = init.read_text(encoding="utf-8") if init.is_file() else ""
-        exported, _, _ = module_bindings(current_index().ast_of(init_code), f"{self.package}.adapters.models", True)
+        exports = _Exports(safe_join(model_dir, "__init__.py"))
+        exported, _, _ = module_bindings(current_index().ast_of(exports.code), f"{self.package}.adapters.models", True)
         import_source = self._model_import_source(model_dir)
         for gen in generated_classes(self.new_http / "models" / "__init__.py", f"{self.package}.http.models"):
             adapter = f"{gen.cls}Adapter"
@@ -204,7 +237,8 @@ class _Scaffolder:
                 log.warning("not exporting %s: %s defines no %s", gen.cls, path, adapter)
                 continue
             if gen.cls not in exported:
-                self._export(init, f"{self.package}.adapters.models", f"{gen.module}_adapter", adapter, gen.cls)
+                self._export(exports, f"{self.package}.adapters.models", f"{gen.module}_adapter", adapter, gen.cls)
+        exports.save()
 
     def _model_import_source(self, model_dir: Path) -> str:
         http_models = f"{self.package}.http.models"
@@ -214,20 +248,14 @@ class _Scaffolder:
                     return stmt.module
         return http_models
 
-    def _export(self, init: Path, parent: str, module: str, adapter: str, public: str,
+    def _export(self, exports: _Exports, parent: str, module: str, adapter: str, public: str,
                 only_if_exporting: bool = False) -> None:
         """Add `from parent.module import adapter as public` (and `__all__`) to an `__init__.py`."""
-        code = init.read_text(encoding="utf-8") if init.is_file() else ""
-        tree = current_index().cst_of(code)
-        if only_if_exporting and not any(import_key(s).startswith(parent + ".") for s in tree.body):
+        if only_if_exporting and not any(import_key(s).startswith(parent + ".") for s in exports.tree.body):
             return
         names = adapter if adapter == public else f"{adapter} as {public}"
-        style = detect_import_style(code, parent + ".")
-        tree = add_to_all(insert_import(tree, style.render(f"{parent}.{module}", names)), public)
-        new_code = current_index().remember(tree)  # the next export starts from this tree, unparsed
-        if new_code != code:
-            write_text_no_follow(init, new_code)
-            rel = init.relative_to(self.staging).as_posix()
+        if exports.add(exports.style(parent + ".").render(f"{parent}.{module}", names), public):
+            rel = exports.path.relative_to(self.staging).as_posix()
             self.notes.append(f"exported {public} from {rel}")
 
     def wire(self, created: Sequence[Tuple[GeneratedClass, str]]) -> None:
