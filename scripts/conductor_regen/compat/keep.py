@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from conductor_regen.file_tree import write_text_no_follow
+from conductor_regen.compat.method_splice import splice_methods
 from conductor_regen.compat.codemods import (
     DEPRECATION_MARK,
     add_to_all,
@@ -280,31 +281,26 @@ class _Keeper:
             return None
         old_code = source.read_text(encoding="utf-8")
         new_code = dest.read_text(encoding="utf-8")
-        old_tree, new_tree = current_index().cst_of(old_code), current_index().cst_of(new_code)
-        old_cls, new_cls = find_class(old_tree, cls_name), find_class(new_tree, cls_name)
-        if old_cls is None or new_cls is None:
+        present = _class_methods(new_code, cls_name)
+        if present is None or _class_methods(old_code, cls_name) is None:
             return None
-        old_functions = class_functions(old_cls)
-        wanted = _methods_to_carry(old_code, cls_name, set(class_functions(new_cls)), method)
-        carried = [old_functions[name] for name in wanted if name in old_functions]
-        if not carried:
+        wanted = _methods_to_carry(old_code, cls_name, present, method)
+        if not wanted:
             return None
         old_endpoint = next((e for e in (_endpoints(old_code).get((cls_name, n)) for n in wanted) if e), None)
         renamed = self.endpoints().get(old_endpoint, "") if old_endpoint else ""
         if renamed == f"{cls_name}.{method}":
             renamed = ""  # only the public method went; its endpoint helper is still there
-        # Generated classes put two blank lines between methods; the old file's spacing may differ.
-        spaced = [f.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2) for f in carried]
-        nodes = [f if f.name.value.startswith("_") else prepend_warning(f, self._message(
-            f"{cls_name}.{f.name.value}", renamed + f.name.value[len(method):] if renamed else ""))
-            for f in spaced]
-        new_tree = replace_class(new_tree, append_to_class(new_cls, nodes))
-        for line in imports_for(used_names(nodes), old_code, module, new_code, source.name == "__init__.py"):
-            new_tree = insert_import(new_tree, line)
-        new_tree = ensure_module_import(new_tree, "warnings")
-        write_text_no_follow(dest, current_index().remember(new_tree))  # the next kept method starts from it
+        warnings = {name: self._message(f"{cls_name}.{name}", renamed + name[len(method):] if renamed else "")
+                    for name in wanted if not name.startswith("_")}
+        is_package = source.name == "__init__.py"
+        code = splice_methods(old_code, new_code, cls_name, wanted, warnings,
+                              lambda used: imports_for(used, old_code, module, new_code, is_package))
+        if code is None:
+            code = _carry_with_libcst(old_code, new_code, cls_name, wanted, warnings, module, is_package)
+        write_text_no_follow(dest, code)
         self.touched[dest] = module
-        helpers = [f.name.value for f in carried if f.name.value != method]
+        helpers = [name for name in wanted if name != method]
         why = f"renamed to {renamed}" if renamed else "removed"
         return (f"kept method {cls_name}.{method} in {self._rel(module)}"
                 + (f" (with {', '.join(helpers)})" if helpers else "")
@@ -318,6 +314,31 @@ class _Keeper:
                 for (cls, name), endpoint in _endpoints(path.read_text(encoding="utf-8")).items():
                     self._endpoints.setdefault(endpoint, f"{cls}.{name}")
         return self._endpoints
+
+
+def _class_methods(code: str, cls_name: str) -> Optional[Set[str]]:
+    """The methods defined directly in the first top-level class `cls_name` (None if there is none)."""
+    cls = next((n for n in current_index().ast_of(code).body if isinstance(n, ast.ClassDef) and n.name == cls_name),
+               None)
+    return None if cls is None else {f.name for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _carry_with_libcst(old_code: str, new_code: str, cls_name: str, wanted: List[str], warnings: Dict[str, str],
+                       module: str, is_package: bool) -> str:
+    """The libcst edit `method_splice` reproduces: for the layouts it leaves alone (and to test it against)."""
+    index = current_index()
+    old_cls, new_tree = find_class(index.cst_of(old_code), cls_name), index.cst_of(new_code)
+    new_cls = find_class(new_tree, cls_name)
+    assert old_cls is not None and new_cls is not None  # both files define it (checked with ast)
+    old_functions = class_functions(old_cls)
+    # Generated classes put two blank lines between methods; the old file's spacing may differ.
+    spaced = [old_functions[name].with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2) for name in wanted]
+    nodes = [prepend_warning(f, warnings[f.name.value]) if f.name.value in warnings else f for f in spaced]
+    new_tree = replace_class(new_tree, append_to_class(new_cls, nodes))
+    for line in imports_for(used_names(nodes), old_code, module, new_code, is_package):
+        new_tree = insert_import(new_tree, line)
+    new_tree = ensure_module_import(new_tree, "warnings")
+    return index.remember(new_tree)  # the next kept method starts from it
 
 
 def _replace_function(cls: cst.ClassDef, old: cst.FunctionDef, new: cst.FunctionDef) -> cst.ClassDef:
