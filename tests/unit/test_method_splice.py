@@ -10,8 +10,7 @@ import pytest
 from support.paths import EXAMPLE_SDK
 
 from conductor_regen.compat.codemods import imports_for
-from conductor_regen.compat.keep import _carry_with_libcst
-from conductor_regen.compat.method_splice import splice_methods
+from conductor_regen.compat.method_splice import carry_with_libcst, splice_methods
 
 API = EXAMPLE_SDK / "src/conductor/asyncio_client/http/api"
 MODULE = "conductor.asyncio_client.http.api.thing_api"
@@ -23,7 +22,7 @@ def both(old: str, new: str, cls: str, names: Sequence[str], warn: Dict[str, str
         return imports_for(used, old, MODULE, new, False)
 
     return (splice_methods(old, new, cls, names, warn, imports),
-            _carry_with_libcst(old, new, cls, list(names), warn, MODULE, False))
+            carry_with_libcst(old, new, cls, list(names), warn, MODULE, False))
 
 
 def drop_methods(code: str, cls: str, names: Sequence[str], imports: Sequence[str] = ()) -> str:

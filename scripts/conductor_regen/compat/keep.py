@@ -14,31 +14,29 @@ import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from conductor_regen.file_tree import write_text_no_follow
-from conductor_regen.compat.method_splice import splice_methods
+from conductor_regen.compat.method_splice import carry_with_libcst, splice_methods
 from conductor_regen.compat.codemods import (
     DEPRECATION_MARK,
     add_to_all,
     append_to_class,
     class_functions,
     ensure_module_import,
-    find_class,
     imports_for,
     insert_import,
     prepend_warning,
     replace_class,
-    used_names,
 )
 from conductor_regen.config import REMOVED_POLICIES
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.client.code_index import current_index
 from conductor_regen.client.operations import module_operations
-from conductor_regen.client.references import Problem, Resolver, file_problems
-from conductor_regen.client.source_tree import DEFAULT_PACKAGE, sdk_root_of, staged_tree
+from conductor_regen.client.references import ModuleInfo, Problem, Resolver, Target, file_problems
+from conductor_regen.client.source_tree import DEFAULT_PACKAGE, SourceTree, sdk_root_of, staged_tree
 from conductor_regen.sdk.target import safe_join
 
 log = logging.getLogger(__name__)
@@ -96,6 +94,41 @@ def spec_version(http_dir: Path) -> str:
     return ""
 
 
+class _TrackingResolver(Resolver):
+    """A Resolver that records every module a lookup consults (existing or not), cached answers included.
+
+    What a file's check finds depends only on the modules it consulted: keeping an item writes one
+    module, so a file that never consulted it has the same problems as in the previous round.
+    """
+
+    def __init__(self, tree: SourceTree) -> None:
+        super().__init__(tree)
+        self.consulted: Set[str] = set()
+        self._attributes_seen: Dict[Tuple[str, str, int], Tuple[object, Dict[str, Target], FrozenSet[str]]] = {}
+
+    def module(self, dotted: str) -> Optional[ModuleInfo]:
+        """As Resolver.module, noting `dotted` as consulted."""
+        self.consulted.add(dotted)
+        return super().module(dotted)
+
+    def self_attributes(self, cls: Target, _seen: Optional[Set[Tuple[str, str]]] = None) -> Dict[str, Target]:
+        """As Resolver.self_attributes, with the modules behind a cached answer noted again on each use."""
+        if _seen is not None:
+            return super().self_attributes(cls, _seen)
+        key = (cls.module, cls.name, id(cls.node))
+        if key not in self._attributes_seen:
+            outer, self.consulted = self.consulted, set()
+            try:
+                attributes = super().self_attributes(cls, set())
+            finally:
+                consulted, self.consulted = self.consulted, outer
+            # The node is kept alongside its id, so the id cannot name another node meanwhile.
+            self._attributes_seen[key] = (cls.node, attributes, frozenset(consulted))
+        _node, attributes, behind = self._attributes_seen[key]
+        self.consulted |= behind
+        return dict(attributes)
+
+
 class _Keeper:
     """One keep_removed run: the old and new views of the package, and what was kept so far."""
 
@@ -111,6 +144,10 @@ class _Keeper:
         self.root = sdk_root_of(sdk_package_dir, package)
         self.sdk_files = list(self.new_tree.source_files(skip=("http",)))
         self.touched: Dict[Path, str] = {}
+        # Each file's planned removals and the modules its check consulted; a later round re-checks a
+        # file only if one of those (or the file itself) was written since (`changed`).
+        self._checked: Dict[Tuple[Path, str], Tuple[Tuple[Tuple[Action, str, str], ...], FrozenSet[str]]] = {}
+        self.changed: Set[str] = set()
         self.spec = f"spec {version}" if version else "the new spec"
         self._endpoints: Optional[Dict[Tuple[str, str], str]] = None
 
@@ -121,15 +158,25 @@ class _Keeper:
 
     def removals(self) -> List[Removal]:
         """What the new http/ lacks that the SDK references and the old http/ had (deduplicated)."""
-        new = Resolver(self.new_tree)
+        new = _TrackingResolver(self.new_tree)
         files = self.sdk_files + sorted(self.touched.items())
         found: Dict[Action, Removal] = {}
         for path, module in files:
-            for problem in file_problems(new, path, module):
-                where = f"{self.new_tree.display_path(problem.path, self.root)}:{problem.line}"
-                for action, what in self._plan(problem, new):
-                    found.setdefault(action, Removal(action, what, where))
+            checked = self._checked.get((path, module))
+            if checked is None or module in self.changed or checked[1] & self.changed:
+                new.consulted = set()
+                planned = tuple((action, what, f"{self.new_tree.display_path(problem.path, self.root)}:{problem.line}")
+                                for problem in file_problems(new, path, module)
+                                for action, what in self._plan(problem, new))
+                checked = self._checked[(path, module)] = (planned, frozenset(new.consulted))
+            for action, what, where in checked[0]:
+                found.setdefault(action, Removal(action, what, where))
+        self.changed = set()
         return list(found.values())
+
+    def _wrote(self, dest: Path, module: str) -> None:
+        self.touched[dest] = module
+        self.changed.add(module)
 
     def _plan(self, problem: Problem, new: Resolver) -> List[Tuple[Action, str]]:
         if problem.kind == "module":
@@ -209,7 +256,7 @@ class _Keeper:
         elif kind == "models":
             tree = self._deprecate_models(tree)
         write_text_no_follow(dest, tree.code)
-        self.touched[dest] = module
+        self._wrote(dest, module)
         what = {"api": "API module", "models": "model"}.get(kind, "module")
         return (f"kept removed {what} http/{rel} ({', '.join(classes) or 'no classes'}): "
                 f"removed from {self.spec}, still used by the SDK; deprecated")
@@ -271,7 +318,7 @@ class _Keeper:
         if new_code == code:
             return None
         write_text_no_follow(dest, new_code)
-        self.touched[dest] = module
+        self._wrote(dest, module)
         return f"kept export {name} in {self._rel(module)}"
 
     def _keep_method(self, module: str, cls_name: str, method: str) -> Optional[str]:
@@ -297,9 +344,10 @@ class _Keeper:
         code = splice_methods(old_code, new_code, cls_name, wanted, warnings,
                               lambda used: imports_for(used, old_code, module, new_code, is_package))
         if code is None:
-            code = _carry_with_libcst(old_code, new_code, cls_name, wanted, warnings, module, is_package)
+            log.debug("carrying %s.%s with libcst: a layout the text splice leaves alone", cls_name, method)
+            code = carry_with_libcst(old_code, new_code, cls_name, wanted, warnings, module, is_package)
         write_text_no_follow(dest, code)
-        self.touched[dest] = module
+        self._wrote(dest, module)
         helpers = [name for name in wanted if name != method]
         why = f"renamed to {renamed}" if renamed else "removed"
         return (f"kept method {cls_name}.{method} in {self._rel(module)}"
@@ -321,24 +369,6 @@ def _class_methods(code: str, cls_name: str) -> Optional[Set[str]]:
     cls = next((n for n in current_index().ast_of(code).body if isinstance(n, ast.ClassDef) and n.name == cls_name),
                None)
     return None if cls is None else {f.name for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
-
-
-def _carry_with_libcst(old_code: str, new_code: str, cls_name: str, wanted: List[str], warnings: Dict[str, str],
-                       module: str, is_package: bool) -> str:
-    """The libcst edit `method_splice` reproduces: for the layouts it leaves alone (and to test it against)."""
-    index = current_index()
-    old_cls, new_tree = find_class(index.cst_of(old_code), cls_name), index.cst_of(new_code)
-    new_cls = find_class(new_tree, cls_name)
-    assert old_cls is not None and new_cls is not None  # both files define it (checked with ast)
-    old_functions = class_functions(old_cls)
-    # Generated classes put two blank lines between methods; the old file's spacing may differ.
-    spaced = [old_functions[name].with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2) for name in wanted]
-    nodes = [prepend_warning(f, warnings[f.name.value]) if f.name.value in warnings else f for f in spaced]
-    new_tree = replace_class(new_tree, append_to_class(new_cls, nodes))
-    for line in imports_for(used_names(nodes), old_code, module, new_code, is_package):
-        new_tree = insert_import(new_tree, line)
-    new_tree = ensure_module_import(new_tree, "warnings")
-    return index.remember(new_tree)  # the next kept method starts from it
 
 
 def _replace_function(cls: cst.ClassDef, old: cst.FunctionDef, new: cst.FunctionDef) -> cst.ClassDef:

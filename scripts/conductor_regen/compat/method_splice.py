@@ -12,10 +12,23 @@ does the libcst edit (the unit tests check both give the same bytes).
 from __future__ import annotations
 
 import ast
-from typing import Callable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+import libcst as cst
 
 from conductor_regen.client.code_index import current_index
-from conductor_regen.compat.codemods import ast_dotted, ensure_module_import, insert_import
+from conductor_regen.compat.codemods import (
+    append_to_class,
+    ast_dotted,
+    class_functions,
+    ensure_module_import,
+    find_class,
+    imports_for,
+    insert_import,
+    prepend_warning,
+    replace_class,
+    used_names,
+)
 
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
              ast.With, ast.AsyncWith, ast.Try, ast.Match) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
@@ -190,3 +203,20 @@ def _splice(old_code: str, new_code: str, cls_name: str, names: Sequence[str], w
     header = ensure_module_import(header, "warnings")
     return header.code + "".join(spliced[split:])
 
+
+def carry_with_libcst(old_code: str, new_code: str, cls_name: str, wanted: List[str], warnings: Dict[str, str],
+                       module: str, is_package: bool) -> str:
+    """The libcst edit that `splice_methods` reproduces: for the layouts it leaves alone (and to test it against)."""
+    index = current_index()
+    old_cls, new_tree = find_class(index.cst_of(old_code), cls_name), index.cst_of(new_code)
+    new_cls = find_class(new_tree, cls_name)
+    assert old_cls is not None and new_cls is not None  # both files define it (checked with ast)
+    old_functions = class_functions(old_cls)
+    # Generated classes put two blank lines between methods; the old file's spacing may differ.
+    spaced = [old_functions[name].with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2) for name in wanted]
+    nodes = [prepend_warning(f, warnings[f.name.value]) if f.name.value in warnings else f for f in spaced]
+    new_tree = replace_class(new_tree, append_to_class(new_cls, nodes))
+    for line in imports_for(used_names(nodes), old_code, module, new_code, is_package):
+        new_tree = insert_import(new_tree, line)
+    new_tree = ensure_module_import(new_tree, "warnings")
+    return index.remember(new_tree)  # the next kept method starts from it
