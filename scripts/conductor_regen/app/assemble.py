@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 import griffe
 
@@ -38,8 +38,13 @@ def _copy_only(generated: Path, live_http: Path, dest: Path, only: Sequence[str]
 
 
 def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance], staging: Path,
-             settings: Settings, options: RegenOptions) -> List[str]:
-    """Build the new managed folders in staging: generated http/ with local edits; the rest copied."""
+             settings: Settings, options: RegenOptions,
+             tree_ready: Optional[Callable[[], None]] = None) -> List[str]:
+    """Build the new managed folders in staging: generated http/ with local edits; the rest copied.
+
+    `tree_ready` is called once the staged files are written (before the final reference check), so
+    a caller can start reading them (the import gate's imports) while the checks run.
+    """
     notes: List[str] = []
     new_http = staging / "http"
     if options.only:
@@ -66,6 +71,13 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
     notes += scaffold_adapters(new_http, staging, package=package)
     notes += realign_overrides(target.http_dir, new_http, staging)
     notes += carry_edits(target, new_http, package, options.dry_run)
+    # A partial update must not claim the whole tree came from any one spec (nor keep an old claim).
+    if options.only:
+        (new_http / IN_SDK).unlink(missing_ok=True)
+    elif provenance is not None:
+        write_provenance(provenance, new_http / IN_SDK)
+    if tree_ready is not None:
+        tree_ready()
     # Verify before the swap that everything hand-written still resolves against the new tree.
     problems = check_references(staging, target.package_dir, package=package, sdk_root=target.root)
     if problems and options.dry_run:
@@ -74,11 +86,6 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
         raise VerificationError(
             f"the new tree leaves {len(problems)} unresolved reference(s) in the SDK; first: {problems[0]}",
             "update the adapters/Orkes clients, or use --removed keep; nothing was changed")
-    # A partial update must not claim the whole tree came from any one spec (nor keep an old claim).
-    if options.only:
-        (new_http / IN_SDK).unlink(missing_ok=True)
-    elif provenance is not None:
-        write_provenance(provenance, new_http / IN_SDK)
     return notes
 
 

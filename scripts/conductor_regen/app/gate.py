@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from conductor_regen.app.plan import package_name
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
-from conductor_regen.generator.verify import IMPORT_TIMEOUT, import_all
+from conductor_regen.generator.verify import IMPORT_TIMEOUT, ImportCheck, StagedFolders, import_all
 from conductor_regen.progress import StepLog
 from conductor_regen.sdk.target import SdkTarget
 
@@ -35,6 +38,62 @@ def sdk_environment(target: SdkTarget, settings: Settings) -> Tuple[Optional[Pat
 Environment = Tuple[Optional[Path], Optional[VerificationError]]
 
 
+def tree_stamp(root: Path) -> Tuple[Tuple[str, int, int], ...]:
+    """Every file under `root` with its size and mtime: any write after the stamp changes it."""
+    stamp = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            st = os.lstat(os.path.join(dirpath, name))
+            stamp.append((os.path.relpath(os.path.join(dirpath, name), root), st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
+
+
+class StagedImports:
+    """The import gate's imports, run from the staging folder while the main thread runs the other checks.
+
+    The swap renames exactly these folders into place, so importing them from staging is importing the
+    tree the gate would see after the swap (the paths in messages are mapped back to the live ones).
+    The result is used only if nothing in staging changed meanwhile (`result` checks a stamp).
+    """
+
+    def __init__(self, target: SdkTarget, staging: Path, interpreter: Callable[[], Environment],
+                 timeout: float = IMPORT_TIMEOUT) -> None:
+        self.staging = staging
+        self.stamp = tree_stamp(staging)
+        names = tuple(n for n in target.managed if (staging / n).is_dir())
+        staged = StagedFolders(package_name(target), staging, names, target.package_dir)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staged-imports")
+        self._procs: List["subprocess.Popen[str]"] = []
+        self._closed = False
+
+        def run() -> ImportCheck:
+            exe = interpreter()[0]
+            if self._closed:
+                raise VerificationError("the staged import check was stopped", "")
+            return import_all([target.root / "src"], [staged.package], str(exe) if exe else None, timeout, staged,
+                              started=self._procs.append)
+
+        self._future: Future[ImportCheck] = self._pool.submit(run)
+
+    def result(self) -> Optional[ImportCheck]:
+        """The check, or None when staging changed since it started (the gate then imports after the swap)."""
+        try:
+            check = self._future.result()
+        finally:
+            self._pool.shutdown(wait=True)
+        return check if tree_stamp(self.staging) == self.stamp else None
+
+    def close(self) -> None:
+        """Stop the child interpreter if it still runs (a run that ends early does not wait for it)."""
+        self._closed = True
+        self._future.cancel()
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.kill()
+        self._pool.shutdown(wait=True)
+
+
 def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog,
                      ready: Optional[Callable[[], Environment]] = None) -> Tuple[Optional[str], Tuple[str, ...]]:
     """The SDK's own environment for the import gate; this tool's, with a warning, if it cannot be built.
@@ -54,15 +113,17 @@ def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog,
 
 
 def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = (),
-                timeout: float = IMPORT_TIMEOUT, python: Optional[str] = None) -> List[str]:
+                timeout: float = IMPORT_TIMEOUT, python: Optional[str] = None,
+                checked: Optional[ImportCheck] = None) -> List[str]:
     """Every module of the SDK's async client must import, except those that already failed the same way.
 
     Run in the SDK's own environment (`python`), a missing third-party package is a real failure;
     the baseline (taken before the swap) excuses only what already failed the same way there.
+    `checked` is the same import of the same files done from staging before the swap (StagedImports).
     """
     excused = set(baseline)
     package = package_name(target)
-    check = import_all([target.root / "src"], [package], python, timeout=timeout)
+    check = checked if checked is not None else import_all([target.root / "src"], [package], python, timeout=timeout)
     if check.modules == 0:
         # Excused or not, a gate that imported nothing verified nothing: that is not a pass.
         err = dict(check.failures).get(package, "no module found")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+import dataclasses
+from typing import List, Mapping, Optional
 
 from conductor_regen.app.assemble import assemble, check_and_compare
 from conductor_regen.app.plan import Confirm, RegenOptions, TestRunner, make_plan, recorded_provenance
@@ -10,9 +11,9 @@ from conductor_regen.app.report import Report
 from conductor_regen.app.run_report import spec_info
 from conductor_regen.app.transaction import transaction
 from conductor_regen.client.changes import to_json_list
-from conductor_regen.compat.pinning import pin_step
+from conductor_regen.compat.pinning import PinPlan, plan_pinning
 from conductor_regen.config import Settings
-from conductor_regen.generator.pipeline import generate_verified, prepare_spec, provenance_for
+from conductor_regen.generator.pipeline import Document, EarlyGeneration, obtain
 from conductor_regen.progress import StepLog
 from conductor_regen.sdk.target import SdkTarget
 from conductor_regen.spec.intake import dump_spec
@@ -23,24 +24,40 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                env: Optional[Mapping[str, str]] = None) -> Report:
     """Run the whole procedure on `target`; the SDK is either fully updated or left as it was."""
     with transaction(target, options, settings, steps) as txn:
-        prepared = prepare_spec(options.spec, settings, steps, env)
-        # Before provenance: the pinned document is what is generated, cached and recorded, so an
-        # unchanged spec is still a no-op on the next run.
-        spec, pinning = pin_step(prepared, target.http_dir, steps, options.pin_names)
-        draft = txn.draft
-        draft.spec = spec_info(spec)
-        draft.generator = {"backend": settings.generator.backend, "version": settings.generator.version}
-        draft.fixups = tuple(f.name for f in spec.fixups)
-        draft.note(pinning)
-        prov = provenance_for(spec, settings)
-        if not options.only and not options.force and recorded_provenance(target) == prov:
-            return txn.no_op("generate", "the live client was generated from the same spec, generator and options")
-        # Before generating (it takes a while), but only now: a no-op run need not insist on a clean tree.
-        txn.check_clean()
-        txn.analyse_live()  # overlaps the generator: nothing in it depends on the new tree
-        gen = generate_verified(spec, txn.work_dir("regen") / "staging", settings, steps, use_cache=options.use_cache)
+        loaded = obtain(options.spec, settings, steps, env)
+        pins: List[PinPlan] = []
+
+        def pin(document: Document) -> Document:
+            # Before provenance: the pinned document is what is generated, cached and recorded, so an
+            # unchanged spec is still a no-op on the next run.
+            pins.append(plan_pinning(document, target.http_dir, options.pin_names))
+            return pins[-1].document
+
+        recorded = None if options.only or options.force else recorded_provenance(target)
+        # The generator starts now, on the repaired and pinned spec, unless the live client already
+        # came from exactly that (a no-op); validation runs meanwhile and decides whether it is used.
+        with EarlyGeneration(loaded, settings, txn.work_dir("regen") / "staging", options.use_cache, pin,
+                             wanted=lambda prov: recorded is None or prov != recorded) as early:
+            if early.pending is not None:
+                txn.analyse_live()  # read-only, and nothing in it depends on the new tree: overlaps the generator
+            prepared = early.validated(steps)
+            pinning = pins[-1].record(steps)
+            spec = dataclasses.replace(prepared, document=pins[-1].document)
+            draft = txn.draft
+            draft.spec = spec_info(spec)
+            draft.generator = {"backend": settings.generator.backend, "version": settings.generator.version}
+            draft.fixups = tuple(f.name for f in spec.fixups)
+            draft.note(pinning)
+            if recorded is not None and early.provenance == recorded:
+                return txn.no_op("generate", "the live client was generated from the same spec, generator and "
+                                 "options")
+            # Before generating (it takes a while), but only now: a no-op run need not insist on a clean tree.
+            txn.check_clean()
+            # A dry run has no import gate, so it imports the generated modules here as it always did.
+            gen = early.finish(spec, steps, imports=options.dry_run)
         with steps.step("assemble new tree") as step:
-            notes = assemble(target, gen.tree.package_dir, gen.tree.provenance, txn.staging, settings, options)
+            notes = assemble(target, gen.tree.package_dir, gen.tree.provenance, txn.staging, settings, options,
+                             tree_ready=txn.start_import_gate)
             step.detail = f"{len(notes)} note(s), listed in the report"
             draft.note(notes)
         binding, changes = check_and_compare(target, txn.staging, None, prepared.document, settings, steps,

@@ -12,9 +12,9 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Literal, Optional, Sequence
+from typing import Iterator, List, Literal, Optional, Sequence, Tuple
 
-from conductor_regen.app.gate import gate_interpreter, import_failures, import_gate
+from conductor_regen.app.gate import StagedImports, gate_interpreter, import_failures, import_gate
 from conductor_regen.app.live_analysis import LiveAnalysis
 from conductor_regen.app.plan import Confirm, Plan, RegenOptions, TestRunner
 from conductor_regen.app.report import Report, ReportDraft
@@ -62,6 +62,7 @@ class Transaction:
         self._work: List[Path] = []
         self._clean_checked = False
         self.live: Optional[LiveAnalysis] = None
+        self._imports: Optional[StagedImports] = None
 
     @property
     def staging(self) -> Path:
@@ -79,6 +80,8 @@ class Transaction:
     def close(self) -> None:
         """Remove the staging folder and scratch folders (the swap has consumed what it used)."""
         try:
+            if self._imports is not None:
+                self._imports.close()
             if self.live is not None:
                 self.live.close()
             if self._staging is not None:
@@ -94,6 +97,15 @@ class Transaction:
         """
         if self.live is None and not self.options.dry_run:
             self.live = LiveAnalysis(self.target, self.settings)
+
+    def start_import_gate(self) -> None:
+        """Start the import gate's imports of the staged tree, to overlap the checks that follow.
+
+        Only where the live analysis runs (not in a dry run); the verdict is still taken after the swap.
+        """
+        if self.live is not None and self._imports is None:
+            self._imports = StagedImports(self.target, self.staging, self.live.environment,
+                                          self.settings.import_timeout)
 
     def check_clean(self) -> None:
         """Refuse uncommitted work in the managed folders (a dry run only warns); checked once per run."""
@@ -130,17 +142,17 @@ class Transaction:
                run_tests: Optional[TestRunner]) -> Report:
         """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
         target, settings, steps, draft = self.target, self.settings, self.steps, self.draft
-        live = self.live.facts if self.live is not None else None
-        python, env_notes = gate_interpreter(target, settings, steps, (lambda: live().environment) if live else None)
+        live = self.live
+        python, env_notes = gate_interpreter(target, settings, steps, live.environment if live else None)
         draft.note(env_notes)
         with steps.step("back up") as step:
-            if live is None:
-                baseline = import_failures(target, settings.import_timeout, python)
+            # The staged tree's imports ran while the checks did; when nothing fails there, nothing
+            # needs excusing, so the live tree's own import failures (the baseline) are not looked up.
+            checked = self._imports.result() if self._imports is not None else None
+            if checked is not None and not checked.failures:
+                baseline: Tuple[Tuple[str, str], ...] = ()
             else:
-                facts = live()  # found while the generator ran; an error found then is raised here, as before
-                if facts.baseline_error is not None:
-                    raise facts.baseline_error
-                baseline = facts.baseline
+                baseline = import_failures(target, settings.import_timeout, python)
             backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes)
             step.detail = f"{backup.id} ({backup.file_count} files)"
         draft.backup_id = backup.id
@@ -159,7 +171,7 @@ class Transaction:
                     step.detail = f"{len(added)} file(s)"
                     draft.note(added)
             with steps.step("import gate") as step:
-                excused = import_gate(target, baseline, settings.import_timeout, python)
+                excused = import_gate(target, baseline, settings.import_timeout, python, checked)
                 if excused:
                     step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
                     draft.note(excused)

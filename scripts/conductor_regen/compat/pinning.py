@@ -130,21 +130,42 @@ def _with_operation_ids(document: Document, new_ids: Mapping[OperationKey, str])
     return out
 
 
+@dataclass(frozen=True)
+class PinPlan:
+    """The pinned document and what the step reports, computed before the step is logged."""
+
+    document: Document
+    lines: Tuple[str, ...] = ()
+    known: int = 0
+    skipped: str = ""  # why nothing was pinned (the step is then logged as skipped)
+
+    def record(self, steps: "StepLog") -> Tuple[str, ...]:
+        """Log the "pin method names" step; return its notes."""
+        if self.skipped:
+            steps.skip("pin method names", self.skipped)
+            return ()
+        with steps.step("pin method names") as step:
+            pinned = sum(1 for line in self.lines if "(keeps " in line)
+            step.detail = (f"{self.known} operations known, {pinned} operationId(s) pinned, "
+                           f"{len(self.lines) - pinned} other note(s)")
+            for line in self.lines:
+                log.info("    %s", line)
+        return self.lines
+
+
+def plan_pinning(document: Document, http_dir: Optional[Path], enabled: bool = True) -> PinPlan:
+    """`document` pinned to the client at `http_dir` (none there, or disabled: unchanged); pure, no logging."""
+    if not enabled:
+        return PinPlan(document, skipped="--no-pin-names")
+    if http_dir is None or not (http_dir / "api").is_dir():
+        return PinPlan(document, skipped="no previous client to keep names from")
+    previous = read_client_operations(http_dir)
+    pinned, lines = pin_operation_ids(document, previous)
+    return PinPlan(pinned, tuple(lines), len(previous))
+
+
 def pin_step(spec: "PreparedSpec", http_dir: Optional[Path], steps: "StepLog",
              enabled: bool = True) -> Tuple["PreparedSpec", Tuple[str, ...]]:
     """The "pin method names" step: `spec` pinned to the client at `http_dir` (none there: unchanged)."""
-    if not enabled:
-        steps.skip("pin method names", "--no-pin-names")
-        return spec, ()
-    if http_dir is None or not (http_dir / "api").is_dir():
-        steps.skip("pin method names", "no previous client to keep names from")
-        return spec, ()
-    with steps.step("pin method names") as step:
-        previous = read_client_operations(http_dir)
-        document, lines = pin_operation_ids(spec.document, previous)
-        pinned = sum(1 for line in lines if "(keeps " in line)
-        step.detail = (f"{len(previous)} operations known, {pinned} operationId(s) pinned, "
-                       f"{len(lines) - pinned} other note(s)")
-        for line in lines:
-            log.info("    %s", line)
-    return dataclasses.replace(spec, document=document), lines
+    plan = plan_pinning(spec.document, http_dir, enabled)
+    return dataclasses.replace(spec, document=plan.document), plan.record(steps)

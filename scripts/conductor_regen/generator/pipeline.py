@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from conductor_regen.config import Settings
 from conductor_regen.errors import RegenError, SpecValidationError
@@ -110,11 +110,12 @@ def provenance_for(spec: PreparedSpec, settings: Settings) -> Provenance:
     return _provenance(spec.loaded, spec.document, spec.fixups, settings)
 
 
-def _verify(tree: GeneratedTree, settings: Settings, steps: StepLog) -> TreeCheck:
+def _verify(tree: GeneratedTree, settings: Settings, steps: StepLog, imports: bool = True) -> TreeCheck:
     with steps.step("verify") as step:
-        result = verify_package(tree.root, settings.generator.package_name)
+        result = verify_package(tree.root, settings.generator.package_name, imports)
         step.detail = (f"{result.api_modules} API modules, {result.model_modules} models, "
-                       f"{result.imported_modules} modules import")
+                       + (f"{result.imported_modules} modules import" if imports else
+                          "imports checked by the import gate"))
     remember(tree, settings)
     return result
 
@@ -135,33 +136,75 @@ def generate_verified(spec: PreparedSpec, output: Path, settings: Settings, step
     return VerifiedGeneration(spec, tree, _verify(tree, settings, steps))
 
 
+Document = Dict[str, Any]
+
+
+class EarlyGeneration:
+    """A generation started before validation, on the repaired (and maybe pinned) spec.
+
+    Repairs are pure and fast, so the generator (a JVM, mostly another core) runs while validation
+    does; its output goes to a private folder and is used only once validation has passed. Use as a
+    context manager: any error cancels the generator.
+    """
+
+    def __init__(self, loaded: LoadedSpec, settings: Settings, output: Path, use_cache: bool = True,
+                 pin: Optional[Callable[[Document], Document]] = None,
+                 wanted: Callable[[Provenance], bool] = lambda prov: True) -> None:
+        self.loaded, self.settings, self.output, self.use_cache = loaded, settings, output, use_cache
+        self._repair_error: Optional[RegenError] = None
+        try:
+            fixed: Optional[Document]
+            fixed, self.applied = apply_fixups(loaded.document, settings.fixups)
+        except RegenError as exc:
+            fixed, self.applied = None, ()  # raised after validation, which usually says more
+            self._repair_error = exc
+        self.fixed = fixed
+        self.document = pin(fixed) if fixed is not None and pin is not None else fixed
+        self.provenance: Optional[Provenance] = None
+        self.pending: Optional[PendingTree] = None
+        if self.document is not None:
+            self.provenance = _provenance(loaded, self.document, self.applied, settings)
+            if wanted(self.provenance):
+                self.pending = PendingTree(self.document, self.provenance, settings, output, use_cache)
+
+    def __enter__(self) -> "EarlyGeneration":
+        return self
+
+    def __exit__(self, kind: Optional[type], value: Optional[BaseException], tb: Any) -> None:
+        if kind is not None:
+            self.cancel()
+
+    def validated(self, steps: StepLog) -> PreparedSpec:
+        """The validate and repair steps; raise (the caller's `with` cancels the generator) on an unusable spec."""
+        report = check(self.loaded, self.settings, steps)
+        if self.fixed is None:
+            assert self._repair_error is not None
+            raise self._repair_error
+        _record_repairs(self.applied, self.settings, steps)
+        return PreparedSpec(self.loaded, report, self.fixed, self.applied)
+
+    def finish(self, spec: PreparedSpec, steps: StepLog, imports: bool = True) -> VerifiedGeneration:
+        """The generate and verify steps for `spec` (the pinned document the generator was started on)."""
+        with steps.step("generate") as step:
+            if self.pending is not None:
+                tree, self.pending = self.pending.finish(), None
+            else:
+                tree = generate_tree(spec.document, provenance_for(spec, self.settings), self.settings,
+                                     self.output, self.use_cache)
+            step.detail = _generated_detail(tree, self.settings)
+        return VerifiedGeneration(spec, tree, _verify(tree, self.settings, steps, imports))
+
+    def cancel(self) -> None:
+        """Stop the generator if it is still running."""
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+
+
 def generate(source: str, output: Path, settings: Settings, steps: StepLog,
              env: Optional[Mapping[str, str]] = None, use_cache: bool = True) -> VerifiedGeneration:
-    """`invoke generate`: spec source to a verified staging tree; never touches an SDK.
-
-    Repairs are pure and fast, so the generator starts on the repaired spec while validation runs;
-    its output goes to a private folder and is used only once validation has passed.
-    """
+    """`invoke generate`: spec source to a verified staging tree; never touches an SDK."""
     loaded = obtain(source, settings, steps, env)
-    pending: Optional[PendingTree] = None
-    try:
-        fixed, applied = apply_fixups(loaded.document, settings.fixups)
-    except RegenError:
-        fixed, applied = None, ()  # validation reports why
-    try:
-        if fixed is not None:
-            pending = PendingTree(fixed, _provenance(loaded, fixed, applied, settings), settings, output,
-                                  use_cache)
-        report = check(loaded, settings, steps)
-        assert fixed is not None  # a spec whose repair failed has validation errors
-        _record_repairs(applied, settings, steps)
-        spec = PreparedSpec(loaded, report, fixed, applied)
-        with steps.step("generate") as step:
-            tree = pending.finish() if pending else generate_tree(fixed, provenance_for(spec, settings), settings,
-                                                                  output, use_cache)
-            step.detail = _generated_detail(tree, settings)
-    except BaseException:
-        if pending is not None:
-            pending.cancel()
-        raise
-    return VerifiedGeneration(spec, tree, _verify(tree, settings, steps))
+    with EarlyGeneration(loaded, settings, output, use_cache) as early:
+        spec = early.validated(steps)
+        return early.finish(spec, steps)

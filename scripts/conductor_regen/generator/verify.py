@@ -9,24 +9,43 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from conductor_regen.child_env import child_env
 from conductor_regen.errors import VerificationError
 
 # Run in a fresh interpreter so a broken module cannot poison ours, and report every failure at once.
 _IMPORT_ALL = r"""
-import importlib, json, pkgutil, sys, traceback
+import importlib, importlib.machinery, json, pkgutil, sys, traceback
+args = sys.argv[1:]
+staged = None
+if args[:1] == ["--staged"]:
+    # The tree a swap would make live: these subpackages of `parent` come from the staging folder.
+    _, parent, folder, names = args[:4]
+    args = args[4:]
+    names = set(names.split(","))
+    class StagedFinder:
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
+            head, _, tail = name.rpartition(".")
+            if head != parent or tail not in names:
+                return None
+            return importlib.machinery.PathFinder.find_spec(name, [folder])
+    sys.meta_path.insert(0, StagedFinder)
+    staged = (parent, folder)
 failures = []
 count = 0
-for top in sys.argv[1:]:
+for top in args:
     try:
         pkg = importlib.import_module(top)
     except Exception as exc:
         failures.append([top, type(exc).__name__ + ": " + str(exc).splitlines()[0] if str(exc) else type(exc).__name__])
         continue
     count += 1
-    for info in pkgutil.walk_packages(getattr(pkg, "__path__", []), top + "."):
+    path = list(getattr(pkg, "__path__", []))
+    if staged is not None and staged[0] == top:
+        path.append(staged[1])  # after the live folder: the walk lists names in the same order as after a swap
+    for info in pkgutil.walk_packages(path, top + "."):
         try:
             importlib.import_module(info.name)
             count += 1
@@ -87,16 +106,41 @@ def _import_timeout(timeout: float) -> VerificationError:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class StagedFolders:
+    """Subfolders of a package taken from a staging folder instead of the live tree (what a swap would do)."""
+
+    package: str  # the package whose subpackages are replaced, e.g. conductor.asyncio_client
+    staging: Path  # holds one folder per name
+    names: Tuple[str, ...]
+    live_dir: Path  # the package's live folder, named in error messages instead of the staging folder
+
+
 def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[str] = None,
-               timeout: float = IMPORT_TIMEOUT) -> ImportCheck:
-    """Import every module under `packages` in a fresh subprocess with `paths` on sys.path."""
+               timeout: float = IMPORT_TIMEOUT, staged: Optional[StagedFolders] = None,
+               started: Optional[Callable[["subprocess.Popen[str]"], None]] = None) -> ImportCheck:
+    """Import every module under `packages` in a fresh subprocess with `paths` on sys.path.
+
+    With `staged`, the named subpackages are imported from the staging folder, so the check sees the
+    tree a swap would make live without touching it; messages name the live paths. `started` is given
+    the child process (so a caller can stop it early).
+    """
+    overlay = ["--staged", staged.package, str(staged.staging), ",".join(staged.names)] if staged else []
+    proc = subprocess.Popen([python or sys.executable, "-c", _IMPORT_ALL, *overlay, *packages],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env_with(paths))
+    if started is not None:
+        started(proc)
     try:
-        done = subprocess.run([python or sys.executable, "-c", _IMPORT_ALL, *packages],
-                              capture_output=True, text=True, env=_env_with(paths), check=False, timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         raise _import_timeout(timeout) from None
-    data = _parse(done)
-    return ImportCheck(int(data["count"]), tuple((m, e) for m, e in data["failures"]))
+    data = _parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    failures = tuple((m, e) for m, e in data["failures"])
+    if staged is not None:
+        failures = tuple((m, e.replace(str(staged.staging), str(staged.live_dir))) for m, e in failures)
+    return ImportCheck(int(data["count"]), failures)
 
 
 def _env_with(paths: Sequence[Path]) -> Dict[str, str]:
@@ -180,8 +224,12 @@ def compile_all(root: Path) -> int:
     return count
 
 
-def verify_package(import_root: Path, package: str) -> TreeCheck:
-    """Check a generated package under `import_root` (for example a staging tree)."""
+def verify_package(import_root: Path, package: str, imports: bool = True) -> TreeCheck:
+    """Check a generated package under `import_root` (for example a staging tree).
+
+    Without `imports`, the modules are not imported here: a caller whose import gate imports the
+    whole client later (regenerate) would otherwise pay for the same imports twice.
+    """
     pkg_dir = import_root.joinpath(*package.split("."))
     problems: List[str] = []
     for sub in ("api", "models"):
@@ -200,11 +248,13 @@ def verify_package(import_root: Path, package: str) -> TreeCheck:
     if not_pydantic:
         raise VerificationError(f"models not using pydantic: {', '.join(not_pydantic[:5])}",
                                 "use OpenAPI Generator 7.x's python generator")
+    files = sum(1 for _ in pkg_dir.rglob("*.py"))
+    if not imports:
+        return TreeCheck(len(apis), len(models), files, 0)
     # Importing compiles every module; compile_all runs only to locate a syntax error precisely.
     check = import_split(import_root, package)
     if any("SyntaxError" in err for _, err in check.failures):
         compile_all(pkg_dir)
-    files = sum(1 for _ in pkg_dir.rglob("*.py"))
     if check.failures:
         mod, err = check.failures[0]
         raise VerificationError(

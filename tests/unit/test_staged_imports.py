@@ -1,0 +1,126 @@
+"""The import gate's imports run from staging before the swap: they see the new tree, never the live one.
+
+Real trees and real child interpreters (this tool's Python); no generator.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Dict
+
+import pytest
+from support.fake_sdk import PACKAGE, make_sdk, target_of
+
+from conductor_regen.app.gate import Environment, StagedImports, import_gate, tree_stamp
+from conductor_regen.errors import VerificationError
+from conductor_regen.generator.verify import StagedFolders, import_all
+from conductor_regen.sdk.target import SdkTarget
+
+PKG = "conductor.asyncio_client"
+
+
+def _staging(root: Path, files: Dict[str, str]) -> Path:
+    """A staging folder holding a copy of each live managed folder, with `files` written over it."""
+    staging = root.parent / "staging"
+    for name in ("http", "adapters", "orkes"):
+        shutil.copytree(root / PACKAGE / name, staging / name, symlinks=True)
+    for rel, text in files.items():
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        (staging / rel).write_text(text)
+    return staging
+
+
+def _folders(target: SdkTarget, staging: Path) -> StagedFolders:
+    return StagedFolders(PKG, staging, ("adapters", "http", "orkes"), target.package_dir)
+
+
+def _live_env() -> Environment:
+    return None, None  # no SDK environment: this tool's interpreter, as when one cannot be built
+
+
+def test_the_staged_check_imports_the_staged_files_and_names_the_live_paths(tmp_path: Path) -> None:
+    root = make_sdk(tmp_path)
+    target = target_of(root)
+    staging = _staging(root, {
+        "orkes/broken.py": "open(__file__ + '.missing')\n",  # the error message carries the file's path
+        "http/api/workflow_resource_api.py": "class WorkflowResourceApi:\n    staged = True\n",
+    })
+    live = import_all([root / "src"], [PKG])
+    staged = import_all([root / "src"], [PKG], staged=_folders(target, staging))
+
+    assert live.failures == ()
+    [(module, error)] = staged.failures
+    assert module == f"{PKG}.orkes.broken"
+    assert str(target.package_dir / "orkes" / "broken.py") in error and str(staging) not in error, error
+    # The same modules import (the failing new one is not counted): the walk covered the staged folders.
+    assert staged.modules == live.modules
+    # Nothing was written to staging (no bytecode), so the swap moves exactly what was checked.
+    assert not list(staging.rglob("__pycache__"))
+
+
+def test_a_module_only_the_live_tree_has_is_not_imported_from_staging(tmp_path: Path) -> None:
+    root = make_sdk(tmp_path)
+    target = target_of(root)
+    staging = _staging(root, {})
+    (staging / "orkes" / "orkes_clients.py").unlink()  # the new tree drops it
+    (root / PACKAGE / "orkes" / "orkes_clients.py").write_text("raise RuntimeError('live only')\n")
+
+    check = import_all([root / "src"], [PKG], staged=_folders(target, staging))
+
+    assert check.failures == ()
+    assert all("orkes_clients" not in m for m, _ in check.failures)
+
+
+def test_the_gate_takes_the_staged_verdict_and_a_failure_still_fails(tmp_path: Path) -> None:
+    root = make_sdk(tmp_path)
+    target = target_of(root)
+    staging = _staging(root, {"adapters/bad.py": "import no_such_package_here\n"})
+    imports = StagedImports(target, staging, _live_env)
+    checked = imports.result()
+
+    assert checked is not None and [m for m, _ in checked.failures] == [f"{PKG}.adapters.bad"]
+    with pytest.raises(VerificationError, match="adapters.bad"):
+        import_gate(target, (), checked=checked)
+    # Excused only when the live tree failed the same way before the swap.
+    assert import_gate(target, checked.failures, checked=checked) != []
+
+
+def test_a_write_to_staging_after_the_check_started_discards_its_result(tmp_path: Path) -> None:
+    root = make_sdk(tmp_path)
+    target = target_of(root)
+    staging = _staging(root, {})
+    imports = StagedImports(target, staging, _live_env)
+    time.sleep(0.01)  # a later mtime even on coarse clocks
+    edited = staging / "orkes" / "orkes_clients.py"
+    edited.write_text(edited.read_text() + "# rewritten by a codemod\n")
+
+    assert imports.result() is None  # the gate then imports after the swap, as it always did
+
+
+def test_close_stops_a_check_still_running(tmp_path: Path) -> None:
+    root = make_sdk(tmp_path)
+    target = target_of(root)
+    staging = _staging(root, {"orkes/slow.py": "import time\ntime.sleep(60)\n"})
+    imports = StagedImports(target, staging, _live_env)
+    deadline = time.monotonic() + 10
+    while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - wait until it has started
+        time.sleep(0.05)
+    started = time.monotonic()
+    imports.close()
+    assert time.monotonic() - started < 10
+    assert all(p.poll() is not None for p in imports._procs)  # noqa: SLF001
+
+
+def test_tree_stamp_sees_new_files_and_rewrites(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.py").write_text("x = 1\n")
+    first = tree_stamp(tmp_path)
+    assert first == tree_stamp(tmp_path)
+    (tmp_path / "b.py").write_text("")
+    second = tree_stamp(tmp_path)
+    assert second != first
+    os.utime(tmp_path / "sub" / "a.py", ns=(1, 1))  # same bytes, rewritten
+    assert tree_stamp(tmp_path) != second
