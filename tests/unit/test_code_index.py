@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 from pathlib import Path
+from typing import List
 
 import libcst as cst
 import pytest
+from support.paths import EXAMPLE_SDK
 from support.staged_sdk import copy_example, package_dir
 
-from conductor_regen.client.code_index import CodeIndex, content_key, current_index, run_index
+from conductor_regen.client.code_index import CodeIndex, content_key, current_index, run_index, walk_statements
 from conductor_regen.client.references import check_references
-from conductor_regen.compat.hand_refs import _move_import, _move_import_in_text
+from conductor_regen.compat.hand_refs import _find, _Finder, _move_import, _move_import_in_text
 
 PACKAGE = "conductor.asyncio_client"
 
@@ -118,3 +121,75 @@ def test_moving_an_import_in_the_text_equals_moving_it_in_the_whole_module(code:
 def test_the_text_shortcut_steps_aside_for_a_shared_line() -> None:
     code = "import os; from conductor.asyncio_client.http.api_client import ApiClient\n"
     assert _move_import_in_text(code, "api/x_api.py", PACKAGE, "ApiClient", f"{PACKAGE}.adapters") is None
+
+
+TRICKY = '''
+import a
+class A:
+    x = f()
+    def m(self):
+        self.p = P()
+        try:
+            import b
+            self.q = Q()
+        except (E, F) as e:
+            class Inner:
+                self.r = R()
+        else:
+            from c import d
+        finally:
+            self.p = P2()
+        match self.p:
+            case 1:
+                self.s = S()
+            case _:
+                import e
+        with w() as v, u():
+            for i in g(lambda: h()):
+                while True:
+                    self.t = T()
+        return [self.p for _ in range(3)]
+if X:
+    from y import z
+    class B(A): pass
+'''
+
+
+def test_the_statement_walk_meets_statements_in_ast_walk_and_node_visitor_order() -> None:
+    class Visits(ast.NodeVisitor):
+        def __init__(self) -> None:
+            self.seen: List[ast.AST] = []
+
+        def generic_visit(self, node: ast.AST) -> None:
+            self.seen.append(node)
+            super().generic_visit(node)
+
+    sources = [TRICKY] + [p.read_text(encoding="utf-8") for p in sorted(EXAMPLE_SDK.rglob("*.py"))[:80]]
+    for source in sources:
+        tree = ast.parse(source)
+        for root in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))]:
+            expected = [n for n in ast.walk(root) if isinstance(n, ast.stmt)]
+            assert [n for n in walk_statements(root) if isinstance(n, ast.stmt)] == expected
+            visits = Visits()
+            visits.visit(root)
+            expected = [n for n in visits.seen if isinstance(n, ast.stmt)]
+            assert [n for n in walk_statements(root, depth_first=True) if isinstance(n, ast.stmt)] == expected
+
+
+@pytest.mark.parametrize("source", [
+    TRICKY,
+    "from conductor.asyncio_client.adapters import ApiClient\nx = conductor.asyncio_client.adapters.models.Thing\n",
+    "import conductor.asyncio_client.adapters\nif conductor.asyncio_client.orkes.flag: import z\n",
+    "from . import a; y = conductor.asyncio_client.adapters.Y\n",
+    "from conductor.asyncio_client.adapters import A\n# conductor.asyncio_client.adapters.B in a comment\n",
+    "def f():\n    from conductor.asyncio_client.http.models import A\n    from conductor.asyncio_client.adapters import A\n",
+    "from conductor.asyncio_client.adapters import A\ns = 'caf\u00e9'\nv = conductor.asyncio_client.adapters.V\n",
+])
+def test_reading_only_the_imports_finds_what_the_full_walk_finds(source: str) -> None:
+    files = [source] + [p.read_text(encoding="utf-8") for p in sorted(EXAMPLE_SDK.rglob("http/**/*.py"))[:60]]
+    for text in files:
+        with run_index():
+            fast = _find(text, "api/x.py", PACKAGE)
+        full = _Finder("api/x.py", PACKAGE)
+        full.visit(ast.parse(text))
+        assert (fast.imports, fast.attributes) == (full.imports, full.attributes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import shutil
 from pathlib import Path
 from typing import Dict
@@ -163,47 +162,3 @@ def test_a_file_that_does_not_parse_is_skipped_not_fatal(tmp_path: Path) -> None
     pkg = write_tree(tmp_path, {**GENERATED, "orkes/__init__.py": "", "orkes/broken.py": "def (:\n"})
     assert check_references(tmp_path / "none", pkg) == ()
 
-
-TRICKY = '''
-import a
-class A:
-    x = f()
-    def m(self):
-        self.p = P()
-        try:
-            import b
-            self.q = Q()
-        except (E, F) as e:
-            class Inner:
-                self.r = R()
-        else:
-            from c import d
-        finally:
-            self.p = P2()
-        match self.p:
-            case 1:
-                self.s = S()
-            case _:
-                import e
-        with w() as v, u():
-            for i in g(lambda: h()):
-                while True:
-                    self.t = T()
-        return [self.p for _ in range(3)]
-if X:
-    from y import z
-    class B(A): pass
-'''
-
-
-def test_the_statement_walk_meets_statements_in_ast_walk_order() -> None:
-    from support.paths import EXAMPLE_SDK
-
-    from conductor_regen.client.references import _walk_statements
-
-    sources = [TRICKY] + [p.read_text(encoding="utf-8") for p in sorted(EXAMPLE_SDK.rglob("*.py"))[:80]]
-    for source in sources:
-        tree = ast.parse(source)
-        for root in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))]:
-            expected = [n for n in ast.walk(root) if isinstance(n, ast.stmt)]
-            assert [n for n in _walk_statements(root) if isinstance(n, ast.stmt)] == expected

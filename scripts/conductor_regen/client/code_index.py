@@ -14,12 +14,16 @@ import atexit
 import contextlib
 import hashlib
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Dict, Hashable, Iterator, Optional, Tuple, TypeVar
 
 import libcst as cst
 
 T = TypeVar("T")
+
+# Statements, and the nodes that hold blocks of them; no expression holds a statement.
+_BLOCKS = tuple(getattr(ast, name) for name in ("stmt", "excepthandler", "match_case") if hasattr(ast, name))
 
 # Past this many cached contents the cache starts afresh: a bound for long-lived processes (tests).
 DEFAULT_LIMIT = 20_000
@@ -28,6 +32,21 @@ DEFAULT_LIMIT = 20_000
 def content_key(text: str) -> str:
     """The sha256 of the source's UTF-8 bytes (the file's bytes, for a file read as UTF-8)."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def walk_statements(node: ast.AST, depth_first: bool = False) -> Iterator[ast.AST]:
+    """The statements under `node` (and except handlers, match cases; `node` first) in `ast.walk` order.
+
+    With `depth_first`, in the order `ast.NodeVisitor` meets them instead. Every statement's parent is
+    a statement, handler, case or the module, so skipping expressions changes neither order among
+    statements; it spares walking every expression (most nodes of a generated module).
+    """
+    todo = deque([node])
+    while todo:
+        current = todo.pop() if depth_first else todo.popleft()
+        children = [child for child in ast.iter_child_nodes(current) if isinstance(child, _BLOCKS)]
+        todo.extend(reversed(children) if depth_first else children)
+        yield current
 
 
 class CodeIndex:

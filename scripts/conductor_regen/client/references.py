@@ -9,11 +9,10 @@ from __future__ import annotations
 import ast
 import dataclasses
 import logging
-from collections import deque
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
-from conductor_regen.client.code_index import content_key, current_index
+from conductor_regen.client.code_index import content_key, current_index, walk_statements
 from conductor_regen.client.source_tree import DEFAULT_PACKAGE, SourceTree, sdk_root_of, staged_tree
 
 log = logging.getLogger(__name__)
@@ -279,29 +278,11 @@ class Resolver:
         return attrs
 
 
-# Statements, and the nodes that hold blocks of them; no expression holds a statement.
-_BLOCKS = tuple(getattr(ast, name) for name in ("stmt", "excepthandler", "match_case") if hasattr(ast, name))
-
-
-def _walk_statements(node: ast.AST) -> Iterator[ast.AST]:
-    """`ast.walk(node)` restricted to statements (and except handlers, match cases), in the same order.
-
-    ast.walk is breadth-first; every statement's parent is a statement, handler, case or the module,
-    so skipping expressions changes no statement's depth or its order among them. It spares walking
-    every expression of the generated API classes (most of their nodes).
-    """
-    todo = deque([node])
-    while todo:
-        current = todo.popleft()
-        todo.extend(child for child in ast.iter_child_nodes(current) if isinstance(child, _BLOCKS))
-        yield current
-
-
 def _self_assignments(cls: ast.ClassDef) -> List[Tuple[str, ast.expr]]:
     """`self.<attr> = <func>(...)` anywhere in a class, in walk order; walked once per class node."""
     def compute() -> Tuple[ast.ClassDef, List[Tuple[str, ast.expr]]]:
         found: List[Tuple[str, ast.expr]] = []
-        for node in _walk_statements(cls):
+        for node in walk_statements(cls):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 found += [(attr, node.value.func) for attr in map(_self_attr, node.targets) if attr is not None]
         return cls, found
@@ -392,7 +373,7 @@ def file_problems(resolver: Resolver, path: Path, module: str) -> List[Problem]:
 def _checked_nodes(parsed: ast.Module) -> List[ast.AST]:
     """The imports and classes of a module at any depth, in walk order; walked once per parsed module."""
     def compute() -> Tuple[ast.Module, List[ast.AST]]:
-        return parsed, [n for n in _walk_statements(parsed) if isinstance(n, (ast.ImportFrom, ast.Import, ast.ClassDef))]
+        return parsed, [n for n in walk_statements(parsed) if isinstance(n, (ast.ImportFrom, ast.Import, ast.ClassDef))]
 
     # Keyed by the tree's id, kept alive alongside (the index hands out one tree per content).
     return current_index().memo(("checked_nodes", id(parsed)), compute)[1]

@@ -14,11 +14,11 @@ import ast
 import dataclasses
 import re
 from pathlib import Path
-from typing import AbstractSet, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import AbstractSet, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
-from conductor_regen.client.code_index import content_key, current_index
+from conductor_regen.client.code_index import content_key, current_index, walk_statements
 from conductor_regen.compat.codemods import ast_dotted, dotted
 
 
@@ -138,10 +138,38 @@ def _find(text: str, rel: str, package: str) -> _Finder:
     """The file's references (from the shared code index: a content is parsed and walked once)."""
     def compute() -> _Finder:
         finder = _Finder(rel, package)
-        finder.visit(current_index().ast_of(text, rel))
+        tree = current_index().ast_of(text, rel)
+        # An attribute path into the SDK starts with the package's top name, which ASCII source must
+        # spell out (no other spelling normalizes to it). Where it occurs only inside imports, no
+        # expression names it, and the imports (statements) are all there is to read.
+        if text.isascii():
+            imports = [n for n in walk_statements(tree, depth_first=True) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            if not _mentioned_outside(text, imports, package.split(".")[0]):
+                for node in imports:
+                    if isinstance(node, ast.ImportFrom):
+                        finder.visit_ImportFrom(node)
+                return finder
+        finder.visit(tree)
         return finder
 
     return current_index().memo(("hand_refs", content_key(text), rel, package), compute)
+
+
+def _mentioned_outside(text: str, statements: Sequence[ast.stmt], word: str) -> bool:
+    """Whether `word` occurs in ASCII `text` outside the given statements (in code, strings or comments)."""
+    if word not in text:
+        return False
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    spans = sorted((starts[n.lineno - 1] + n.col_offset, starts[(n.end_lineno or n.lineno) - 1] + (n.end_col_offset or 0))
+                   for n in statements)
+    outside, last = [], 0
+    for begin, end in spans:
+        outside.append(text[last:begin])
+        last = max(last, end)
+    outside.append(text[last:])
+    return re.search(rf"\b{re.escape(word)}\b", " ".join(outside)) is not None
 
 
 def _parse(path: Path, rel: str, package: str, wanted: Callable[[str], bool]) -> Optional[_Finder]:
