@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-from support.fake_sdk import make_sdk, target_of
 
 from conductor_regen.sdk.backups import (
     _reserve_folder,
@@ -28,16 +27,6 @@ from conductor_regen.sdk.backups import (
 )
 from conductor_regen.errors import BackupError, ConfigError, SdkError
 from conductor_regen.sdk.target import SdkTarget
-
-
-@pytest.fixture
-def target(tmp_path: Path) -> SdkTarget:
-    return target_of(make_sdk(tmp_path))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
-    return tmp_path / "backups"
 
 
 def test_layout_and_manifest(target: SdkTarget, store: Path) -> None:

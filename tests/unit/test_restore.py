@@ -18,16 +18,6 @@ from conductor_regen.sdk.target import SdkTarget
 from conductor_regen.sdk.swap import staging_root
 
 
-@pytest.fixture
-def target(tmp_path: Path) -> SdkTarget:
-    return target_of(make_sdk(tmp_path))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
-    return tmp_path / "backups"
-
-
 def managed(target: SdkTarget) -> Dict[str, Snapshot]:
     return {name: snapshot(target.package_dir / name) for name in target.managed}
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.fake_sdk import make_sdk, spawn, target_of, wait_for
+from support.fake_sdk import spawn, wait_for
 
 from conductor_regen.errors import SdkError
 from conductor_regen.sdk.lock import lock_path, pid_alive, sdk_lock
@@ -30,11 +30,6 @@ with sdk_lock(target):
     Path(sys.argv[2]).write_text("locked")
     time.sleep(60)
 """
-
-
-@pytest.fixture
-def target(tmp_path: Path) -> SdkTarget:
-    return target_of(make_sdk(tmp_path))
 
 
 def dead_pid() -> int:
