@@ -193,3 +193,19 @@ def test_reading_only_the_imports_finds_what_the_full_walk_finds(source: str) ->
         full = _Finder("api/x.py", PACKAGE)
         full.visit(ast.parse(text))
         assert (fast.imports, fast.attributes) == (full.imports, full.attributes)
+
+
+def test_a_run_freezes_the_trees_it_keeps_for_the_collector_and_unfreezes_at_its_end() -> None:
+    import gc
+
+    gc.unfreeze()
+    with run_index() as index:
+        assert gc.get_freeze_count() == 0
+        tree = index.ast_of("class A:\n    x = 1\n")
+        frozen = gc.get_freeze_count()
+        assert frozen > 0  # the full collections of a run no longer walk its parsed trees
+        assert index.ast_of("class A:\n    x = 1\n") is tree and gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0
+    # The process-wide index (outside a run) leaves the collector alone.
+    current_index().ast_of("y = 2\n")
+    assert gc.get_freeze_count() == 0
