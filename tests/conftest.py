@@ -26,9 +26,13 @@ from typing import Dict as _Dict
 from typing import Iterator as _Iterator
 from typing import List as _List
 from typing import Optional as _Optional
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Tuple as _Tuple
 
 import pytest
+
+if _TYPE_CHECKING:
+    from conductor_regen.sdk.target import SdkTarget
 
 
 @_dataclass
@@ -316,3 +320,21 @@ def sdk(tmp_path: _Path) -> _Path:
 
     shutil.copytree(EXAMPLE_SDK, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     return copy
+
+
+# --- fake SDK target and backup store (backup, restore and lock tests) ---
+# Here rather than in tests/unit/conftest.py: a second module named `conftest` shadowed this one for
+# the tests that import the spec server from it (`from conftest import SpecReply, SpecServer`).
+
+@pytest.fixture
+def target(tmp_path: _Path) -> "SdkTarget":
+    """A small, real fake SDK checkout (not under git)."""
+    from support.fake_sdk import make_sdk, target_of
+
+    return target_of(make_sdk(tmp_path))
+
+
+@pytest.fixture
+def store(tmp_path: _Path) -> _Path:
+    """An empty backup store beside it."""
+    return tmp_path / "backups"
