@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Tuple
 
 from conductor_regen.app.report import FileChanges
-from conductor_regen.compat.scaffold_tests import OutsideFile, adapter_tests
 from conductor_regen.file_tree import digest_tree
 from conductor_regen.generator.provenance import IN_SDK, Provenance, read_provenance
 from conductor_regen.sdk.target import SdkTarget
+
+if TYPE_CHECKING:  # libcst, which a no-op run does not need
+    from conductor_regen.compat.scaffold_tests import OutsideFile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +95,8 @@ def make_plan(target: SdkTarget, staging: Path, staged_only: bool = False, tests
     touched = {p.split("/", 1)[0] for p in (*files.added, *files.removed, *files.changed)}
     folders = tuple(n for n in names if n in touched)
     http = staging / "http" if (staging / "http").is_dir() else target.http_dir
+    from conductor_regen.compat.scaffold_tests import adapter_tests  # libcst: not for a no-op run
+
     outside = tuple(adapter_tests(http, staging, target.package_dir, target.root, package_name(target)))
     steps = (
         "back up " + ", ".join(target.managed) + " to the backup store",

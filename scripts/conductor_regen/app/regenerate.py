@@ -5,12 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import List, Mapping, Optional
 
-from conductor_regen.app.assemble import assemble, check_and_compare
 from conductor_regen.app.plan import Confirm, RegenOptions, TestRunner, make_plan, recorded_provenance
 from conductor_regen.app.report import Report
 from conductor_regen.app.run_report import spec_info
 from conductor_regen.app.transaction import transaction
-from conductor_regen.client.changes import to_json_list
 from conductor_regen.compat.pinning import PinPlan, plan_pinning
 from conductor_regen.config import Settings
 from conductor_regen.generator.pipeline import Document, EarlyGeneration, obtain
@@ -53,6 +51,10 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
                                  "options")
             # Before generating (it takes a while), but only now: a no-op run need not insist on a clean tree.
             txn.check_clean()
+            # Here, not at the top: a no-op run needs neither libcst nor griffe (0.2 s to import).
+            from conductor_regen.app.assemble import assemble, check_and_compare
+            from conductor_regen.client.changes import to_json_list
+
             # A dry run has no import gate, so it imports the generated modules here as it always did.
             gen = early.finish(spec, steps, imports=options.dry_run)
         with steps.step("assemble new tree") as step:

@@ -12,14 +12,13 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Literal, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Iterator, List, Literal, Optional, Sequence, Tuple
 
 from conductor_regen.app.gate import StagedImports, gate_interpreter, import_failures, import_gate
 from conductor_regen.app.live_analysis import LiveAnalysis
 from conductor_regen.app.plan import Confirm, Plan, RegenOptions, TestRunner
 from conductor_regen.app.report import Report, ReportDraft
 from conductor_regen.app.run_report import keep_report
-from conductor_regen.compat.scaffold_tests import OutsideFile
 from conductor_regen.config import Settings
 from conductor_regen.errors import Aborted, RegenError, SdkError, VerificationError
 from conductor_regen.progress import StepLog
@@ -31,6 +30,9 @@ from conductor_regen.sdk.swap import apply_swap, discard_staging, prepare_stagin
 from conductor_regen.sdk.target import (SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size,
                                         safe_join)
 from conductor_regen.sdk.work_dirs import new_work_dir
+
+if TYPE_CHECKING:  # libcst, which a no-op run does not need
+    from conductor_regen.compat.scaffold_tests import OutsideFile
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ import hashlib
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Dict, Hashable, Iterator, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, Iterator, Optional, Tuple, TypeVar
 
-import libcst as cst
+if TYPE_CHECKING:  # imported where a module is parsed: a no-op run never needs libcst (0.1 s to import)
+    import libcst as cst
 
 T = TypeVar("T")
 
@@ -88,7 +89,9 @@ class CodeIndex:
         key = content_key(text)
         module = self._cst.get(key)
         if module is None:
-            module = cst.parse_module(text)
+            import libcst
+
+            module = libcst.parse_module(text)
             with self._lock:
                 self.cst_parses += 1
                 self._room(self._cst)[key] = module
