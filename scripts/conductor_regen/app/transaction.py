@@ -148,8 +148,9 @@ class Transaction:
         python, env_notes = gate_interpreter(target, settings, steps, live.environment if live else None)
         draft.note(env_notes)
         with steps.step("back up") as step:
-            # The staged tree's imports ran while the checks did; when nothing fails there, nothing
-            # needs excusing, so the live tree's own import failures (the baseline) are not looked up.
+            # The staged tree's imports ran while the checks did; their result is taken here, before the
+            # swap exchanges the staging folders they read. When nothing fails there, nothing needs
+            # excusing, so the live tree's own import failures (the baseline) are not looked up.
             checked = self._imports.result() if self._imports is not None else None
             if checked is not None and not checked.failures:
                 baseline: Tuple[Tuple[str, str], ...] = ()
