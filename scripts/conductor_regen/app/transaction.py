@@ -21,6 +21,7 @@ from conductor_regen.app.report import Report, ReportDraft
 from conductor_regen.app.run_report import keep_report
 from conductor_regen.config import Settings
 from conductor_regen.errors import Aborted, RegenError, SdkError, VerificationError
+from conductor_regen.generator.verify import ImportCheck
 from conductor_regen.progress import StepLog
 from conductor_regen.sdk.backups import Backup, create_backup, record_added_outside
 from conductor_regen.sdk.journal import new_run_id
@@ -147,11 +148,17 @@ class Transaction:
         live = self.live
         python, env_notes = gate_interpreter(target, settings, steps, live.environment if live else None)
         draft.note(env_notes)
+        checked: Optional[ImportCheck] = None
+        if self._imports is not None:
+            with steps.step("import new tree") as step:
+                # The staged tree's imports ran while the checks did; their result is taken here, before
+                # the swap exchanges the staging folders they read. The verdict is the import gate's.
+                checked = self._imports.result()
+                step.detail = (f"{checked.modules} module(s) imported from staging, {len(checked.failures)} failed"
+                               if checked is not None else "staging changed meanwhile: the gate imports after the swap")
         with steps.step("back up") as step:
-            # The staged tree's imports ran while the checks did; their result is taken here, before the
-            # swap exchanges the staging folders they read. When nothing fails there, nothing needs
-            # excusing, so the live tree's own import failures (the baseline) are not looked up.
-            checked = self._imports.result() if self._imports is not None else None
+            # When nothing failed in staging, nothing needs excusing: the live tree's own import
+            # failures (the baseline) are not looked up.
             if checked is not None and not checked.failures:
                 baseline: Tuple[Tuple[str, str], ...] = ()
             else:
@@ -175,6 +182,8 @@ class Transaction:
                     draft.note(added)
             with steps.step("import gate") as step:
                 excused = import_gate(target, baseline, settings.import_timeout, python, checked)
+                if checked is not None:
+                    step.detail = "the imports from staging (the same files, now in place)"
                 if excused:
                     step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
                     draft.note(excused)
