@@ -51,6 +51,7 @@ from support.sdk_copies import (
     wait_for_file,
     write,
 )
+from support.spec_variants import oss_like_spec
 from support.paths import SPEC_V1, SPEC_V2
 
 pytestmark = pytest.mark.e2e  # kill -9s regenerate runs
@@ -362,17 +363,6 @@ def test_a_killed_run_leaves_no_work_folder_behind(tmp_path: Path, regen_cache: 
 
 
 # --- bad inputs ---------------------------------------------------------------------------------------
-
-def oss_like_spec(dest: Path) -> Path:
-    """orkes-v1.json without the Orkes-only operations: what a Conductor OSS server describes."""
-    spec = json.loads(SPEC_V1.read_text())
-    for path, method in (("/api/token", "post"), ("/api/applications", "get"), ("/api/secrets", "get")):
-        del spec["paths"][path][method]
-        if not any(k in spec["paths"][path] for k in ("get", "put", "post", "delete", "patch", "head", "options")):
-            del spec["paths"][path]
-    dest.write_text(json.dumps(spec, indent=2))
-    return dest
-
 
 def test_a_conductor_oss_spec_is_refused_before_touching_anything(tmp_path: Path, regen_cache: Path) -> None:
     root = new_sdk(tmp_path)
