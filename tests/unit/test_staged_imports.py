@@ -14,7 +14,7 @@ from typing import Dict
 import pytest
 from support.fake_sdk import PACKAGE, make_sdk, target_of
 
-from conductor_regen.app.gate import Environment, StagedImports, import_gate, tree_stamp
+from conductor_regen.app.gate import Environment, StagedImports, import_gate, third_party_imports, tree_stamp
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.verify import StagedFolders, import_all
 from conductor_regen.sdk.target import SdkTarget
@@ -24,7 +24,10 @@ PKG = "conductor.asyncio_client"
 
 def _staging(root: Path, files: Dict[str, str]) -> Path:
     """A staging folder holding a copy of each live managed folder, with `files` written over it."""
-    staging = root.parent / "staging"
+    return _staging_into(root, root.parent / "staging", files)
+
+
+def _staging_into(root: Path, staging: Path, files: Dict[str, str]) -> Path:
     for name in ("http", "adapters", "orkes"):
         shutil.copytree(root / PACKAGE / name, staging / name, symlinks=True)
     for rel, text in files.items():
@@ -93,6 +96,7 @@ def test_a_write_to_staging_after_the_check_started_discards_its_result(tmp_path
     target = target_of(root)
     staging = _staging(root, {})
     imports = StagedImports(target, staging, _live_env)
+    imports.ready()
     time.sleep(0.01)  # a later mtime even on coarse clocks
     edited = staging / "orkes" / "orkes_clients.py"
     edited.write_text(edited.read_text() + "# rewritten by a codemod\n")
@@ -105,6 +109,7 @@ def test_close_stops_a_check_still_running(tmp_path: Path) -> None:
     target = target_of(root)
     staging = _staging(root, {"orkes/slow.py": "import time\ntime.sleep(60)\n"})
     imports = StagedImports(target, staging, _live_env)
+    imports.ready()
     deadline = time.monotonic() + 10
     while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - wait until it has started
         time.sleep(0.05)
@@ -124,3 +129,31 @@ def test_tree_stamp_sees_new_files_and_rewrites(tmp_path: Path) -> None:
     assert second != first
     os.utime(tmp_path / "sub" / "a.py", ns=(1, 1))  # same bytes, rewritten
     assert tree_stamp(tmp_path) != second
+
+
+def test_the_interpreter_starts_early_but_imports_the_tree_only_once_it_is_ready(tmp_path: Path) -> None:
+    root = make_sdk(tmp_path)
+    target = target_of(root)
+    (root / PACKAGE / "http" / "rest.py").write_text("import json\nimport shlex\n")  # warmed before the go
+    staging = root.parent / "staging"
+    staging.mkdir()
+    imports = StagedImports(target, staging, _live_env)  # before the staged tree exists, as at assembly's start
+    deadline = time.monotonic() + 10
+    while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - the child is up (and waiting)
+        time.sleep(0.05)
+    _staging_into(root, staging, {"orkes/late.py": "raise ImportError('written after the start')\n"})
+    imports.ready()
+    checked = imports.result()
+
+    assert checked is not None and [m for m, _ in checked.failures] == [f"{PKG}.orkes.late"]
+
+
+def test_warm_imports_are_third_party_only(tmp_path: Path) -> None:
+    root = make_sdk(tmp_path)
+    target = target_of(root)
+    (root / PACKAGE / "http" / "rest.py").write_text(
+        "from __future__ import annotations\nimport json\nimport shlex as s\nfrom conductor import x\n"
+        "import sibling\nif True:\n    import indented\n")
+    (root / "src" / "sibling").mkdir()  # a package of the checkout: it might import the live client
+
+    assert third_party_imports(target) == ("json", "shlex")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
@@ -49,35 +51,72 @@ def tree_stamp(root: Path) -> Tuple[Tuple[str, int, int], ...]:
     return tuple(stamp)
 
 
+def third_party_imports(target: SdkTarget) -> Tuple[str, ...]:
+    """Top-level modules the live client imports at module level that are neither the SDK's nor `__future__`.
+
+    Read with a line scan (no parse): a name it gets wrong costs one failed, ignored import in the child.
+    """
+    src = target.root / "src"
+    own = {package_name(target).split(".")[0], "__future__"}
+    found = set()
+    for path in sorted(target.package_dir.rglob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found.update(_TOP_IMPORT.findall(text))
+    # Never a module of the checkout itself: it could import the live client before the staged finder is in place.
+    return tuple(sorted(n for n in found - own if not (src / n).exists() and not (src / f"{n}.py").exists()))
+
+
+_TOP_IMPORT = re.compile(r"^(?:from|import)\s+([A-Za-z_]\w*)", re.M)
+
+
 class StagedImports:
     """The import gate's imports, run from the staging folder while the main thread runs the other checks.
 
     The swap renames exactly these folders into place, so importing them from staging is importing the
     tree the gate would see after the swap (the paths in messages are mapped back to the live ones).
-    The result is used only if nothing in staging changed meanwhile (`result` checks a stamp).
+    The interpreter starts before the tree is written and imports the third-party packages meanwhile;
+    `ready()` lets it import the tree. The result is used only if nothing in staging changed after that
+    (`result` checks a stamp).
     """
 
     def __init__(self, target: SdkTarget, staging: Path, interpreter: Callable[[], Environment],
                  timeout: float = IMPORT_TIMEOUT) -> None:
+        """Start the interpreter now: it imports the client's third-party packages, then waits for `ready()`."""
         self.staging = staging
-        self.stamp = tree_stamp(staging)
-        names = tuple(n for n in target.managed if (staging / n).is_dir())
-        staged = StagedFolders(package_name(target), staging, names, target.package_dir)
+        self.stamp: Optional[Tuple[Tuple[str, int, int], ...]] = None
+        # Every managed name: the finder falls back to the live folder for one staging lacks, as the swap does.
+        staged = StagedFolders(package_name(target), staging, tuple(target.managed), target.package_dir)
+        warm = third_party_imports(target)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staged-imports")
         self._procs: List["subprocess.Popen[str]"] = []
         self._closed = False
+        self._ready = threading.Event()
+
+        def go() -> bool:
+            self._ready.wait()
+            return not self._closed
 
         def run() -> ImportCheck:
             exe = interpreter()[0]
             if self._closed:
                 raise VerificationError("the staged import check was stopped", "")
             return import_all([target.root / "src"], [staged.package], str(exe) if exe else None, timeout, staged,
-                              started=self._procs.append)
+                              started=self._procs.append, warm=warm, go=go)
 
         self._future: Future[ImportCheck] = self._pool.submit(run)
 
+    def ready(self) -> None:
+        """The staged tree is written: stamp it and let the imports begin."""
+        self.stamp = tree_stamp(self.staging)
+        self._ready.set()
+
     def result(self) -> Optional[ImportCheck]:
         """The check, or None when staging changed since it started (the gate then imports after the swap)."""
+        if self.stamp is None:
+            self.ready()
         try:
             check = self._future.result()
         finally:
@@ -87,6 +126,7 @@ class StagedImports:
     def close(self) -> None:
         """Stop the child interpreter if it still runs (a run that ends early does not wait for it)."""
         self._closed = True
+        self._ready.set()
         self._future.cancel()
         for proc in self._procs:
             if proc.poll() is None:

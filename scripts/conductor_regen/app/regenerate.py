@@ -57,9 +57,10 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
 
             # A dry run has no import gate, so it imports the generated modules here as it always did.
             gen = early.finish(spec, steps, imports=options.dry_run)
+        txn.start_import_gate()  # its interpreter imports the SDK's dependencies while assembly runs
         with steps.step("assemble new tree") as step:
             notes = assemble(target, gen.tree.package_dir, gen.tree.provenance, txn.staging, settings, options,
-                             tree_ready=txn.start_import_gate)
+                             tree_ready=txn.import_gate_ready)
             step.detail = f"{len(notes)} note(s), listed in the report"
             draft.note(notes)
         binding, changes = check_and_compare(target, txn.staging, None, prepared.document, settings, steps,

@@ -102,13 +102,18 @@ class Transaction:
             self.live = LiveAnalysis(self.target, self.settings)
 
     def start_import_gate(self) -> None:
-        """Start the import gate's imports of the staged tree, to overlap the checks that follow.
+        """Start the import gate's interpreter (it waits for `import_gate_ready`), to overlap assembly and checks.
 
         Only where the live analysis runs (not in a dry run); the verdict is still taken after the swap.
         """
         if self.live is not None and self._imports is None:
             self._imports = StagedImports(self.target, self.staging, self.live.environment,
                                           self.settings.import_timeout)
+
+    def import_gate_ready(self) -> None:
+        """The staged tree is written: the import gate's imports of it begin (they run during the checks)."""
+        if self._imports is not None:
+            self._imports.ready()
 
     def check_clean(self) -> None:
         """Refuse uncommitted work in the managed folders (a dry run only warns); checked once per run."""

@@ -18,6 +18,18 @@ from conductor_regen.errors import VerificationError
 _IMPORT_ALL = r"""
 import importlib, importlib.machinery, json, pkgutil, sys, traceback
 args = sys.argv[1:]
+if args[:1] == ["--warm"]:
+    # Third-party packages the client imports, imported while the caller is still writing the tree.
+    for name in args[1].split(","):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass  # the module that needs it fails the same way later, and is reported then
+    args = args[2:]
+if args[:1] == ["--wait"]:
+    args = args[1:]
+    if not sys.stdin.readline():
+        sys.exit(0)  # the caller stopped before the tree was ready
 staged = None
 if args[:1] == ["--staged"]:
     # The tree a swap would make live: these subpackages of `parent` come from the staging folder.
@@ -118,20 +130,29 @@ class StagedFolders:
 
 def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[str] = None,
                timeout: float = IMPORT_TIMEOUT, staged: Optional[StagedFolders] = None,
-               started: Optional[Callable[["subprocess.Popen[str]"], None]] = None) -> ImportCheck:
+               started: Optional[Callable[["subprocess.Popen[str]"], None]] = None,
+               warm: Sequence[str] = (), go: Optional[Callable[[], bool]] = None) -> ImportCheck:
     """Import every module under `packages` in a fresh subprocess with `paths` on sys.path.
 
     With `staged`, the named subpackages are imported from the staging folder, so the check sees the
     tree a swap would make live without touching it; messages name the live paths. `started` is given
-    the child process (so a caller can stop it early).
+    the child process (so a caller can stop it early). With `go`, the child starts at once, imports the
+    `warm` modules (third-party ones: none of the tree it checks), then waits until `go()` returns: True
+    when the tree is ready, False to stop it.
     """
     overlay = ["--staged", staged.package, str(staged.staging), ",".join(staged.names)] if staged else []
-    proc = subprocess.Popen([python or sys.executable, "-c", _IMPORT_ALL, *overlay, *packages],
+    early = (["--warm", ",".join(warm)] if warm else []) + (["--wait"] if go is not None else [])
+    proc = subprocess.Popen([python or sys.executable, "-c", _IMPORT_ALL, *early, *overlay, *packages],
+                            stdin=subprocess.PIPE if go is not None else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env_with(paths))
     if started is not None:
         started(proc)
+    if go is not None and not go():
+        proc.kill()
+        proc.communicate()
+        raise VerificationError("the import check was stopped before it started", "")
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(input="go\n" if go is not None else None, timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
