@@ -311,7 +311,10 @@ def bench(session: nox.Session) -> None:
     """Benchmark generate against the raw generator, and regenerate against generate on the real SDK."""
     # Bytecode compiled up front, as pip does on install (uv does not): with PYTHONDONTWRITEBYTECODE set,
     # every measured command would otherwise compile all it imports from source, every time.
-    compile_flag = ("--compile-bytecode",) if session.venv_backend == "uv" else ()
-    session.run_install(*_pip(session), *compile_flag, "-e", str(PROJECT))
-    session.run("python", "-m", "compileall", "-q", str(PROJECT / "scripts"), silent=True)
+    # compileall, not uv's --compile-bytecode: that one compiles only what it installs now, not a reused venv.
+    session.run_install(*_pip(session), "-e", str(PROJECT))
+    purelib = session.run("python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+                          silent=True)
+    for folder in (str(purelib).strip(), str(PROJECT / "scripts")):
+        session.run("python", "-m", "compileall", "-q", folder, silent=True)
     session.run("python", "-m", "conductor_regen.app.bench", *session.posargs)
