@@ -13,6 +13,7 @@ from typing import Callable, List, Optional, Tuple
 from conductor_regen.app.plan import package_name
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
+from conductor_regen.file_tree import iter_entries
 from conductor_regen.generator.verify import IMPORT_TIMEOUT, ImportCheck, StagedFolders, import_all
 from conductor_regen.progress import StepLog
 from conductor_regen.sdk.target import SdkTarget
@@ -42,13 +43,7 @@ Environment = Tuple[Optional[Path], Optional[VerificationError]]
 
 def tree_stamp(root: Path) -> Tuple[Tuple[str, int, int], ...]:
     """Every file under `root` with its size and mtime: any write after the stamp changes it."""
-    stamp = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            st = os.lstat(os.path.join(dirpath, name))
-            stamp.append((os.path.relpath(os.path.join(dirpath, name), root), st.st_size, st.st_mtime_ns))
-    return tuple(stamp)
+    return tuple((rel, st.st_size, st.st_mtime_ns) for rel, path in iter_entries(root) for st in (os.lstat(path),))
 
 
 def third_party_imports(target: SdkTarget) -> Tuple[str, ...]:

@@ -151,13 +151,7 @@ def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[
         proc.kill()
         proc.communicate()
         raise VerificationError("the import check was stopped before it started", "")
-    try:
-        out, err = proc.communicate(input="go\n" if go is not None else None, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise _import_timeout(timeout) from None
-    data = _parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    data = _output_of(proc, timeout, [proc], "go\n" if go is not None else None)
     failures = tuple((m, e) for m, e in data["failures"])
     if staged is not None:
         failures = tuple((m, e.replace(str(staged.staging), str(staged.live_dir))) for m, e in failures)
@@ -169,6 +163,19 @@ def _env_with(paths: Sequence[Path]) -> Dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(p) for p in paths] + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep trees byte-identical
     return env
+
+
+def _output_of(proc: "subprocess.Popen[str]", timeout: float, stop: Sequence["subprocess.Popen[str]"],
+               stdin: Optional[str] = None) -> Dict[str, Any]:
+    """An import check's JSON result; on a timeout, `stop` (the check's processes) are killed first."""
+    try:
+        out, err = proc.communicate(input=stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for p in stop:
+            p.kill()
+            p.communicate()
+        raise _import_timeout(timeout) from None
+    return _parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
 def _parse(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
@@ -217,14 +224,7 @@ def import_split(import_root: Path, package: str, workers: int = 2, timeout: flo
              for chunk in chunks if chunk]
     count, failures = 0, _check_exports(pkg_dir, package)
     for proc in procs:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-                p.communicate()
-            raise _import_timeout(timeout) from None
-        data = _parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+        data = _output_of(proc, timeout, procs)
         count += int(data["count"])
         failures += [(m, e) for m, e in data["failures"]]
     return ImportCheck(count, tuple(failures))
