@@ -124,16 +124,15 @@ def test_the_pristine_tree_is_the_backup_plus_the_live_rest_minus_what_the_run_a
     before = tree_fingerprint(sdk)
     backup = create_backup(tmp_path / "backups", target, "v1")
     _break_get_secret(sdk)
-    added = sdk / "tests/unit/adapters/test_new_adapter.py"
-    added.parent.mkdir(parents=True)
+    added = sdk / "tests/unit/orkes/test_async_new_adapter.py"  # where and how the scaffolder names them
     added.write_text("def test_x():\n    pass\n")
-    record_added_outside(backup, ["tests/unit/adapters/test_new_adapter.py"])
+    record_added_outside(backup, ["tests/unit/orkes/test_async_new_adapter.py"])
     pristine = find_pristine(target, tmp_path / "backups")
     assert pristine is not None and pristine.source == f"backup {backup.id}"
     assert pristine.fingerprint == before != tree_fingerprint(sdk)
     copy = pristine.materialize(tmp_path / "copy")
     assert tree_fingerprint(copy) == before  # the same tree anywhere has the same fingerprint
-    assert not (copy / "tests/unit/adapters/test_new_adapter.py").exists()
+    assert not (copy / "tests/unit/orkes/test_async_new_adapter.py").exists()
 
 
 def test_with_baseline_judges_sessions_that_left_no_test_ids() -> None:

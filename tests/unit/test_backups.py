@@ -90,12 +90,6 @@ def test_absent_managed_folder_is_recorded(target: SdkTarget, store: Path) -> No
     assert verify_tree(backup, target) == ["unexpected: orkes (absent at backup time)"]
 
 
-def test_extra_files_are_backed_up(target: SdkTarget, store: Path) -> None:
-    backup = create_backup(store, target, "v1", extra_files=["__init__.py"])
-    assert load_manifest(backup)["managed"] == ["http", "adapters", "orkes", "__init__.py"]
-    assert (backup.path / "tree" / "__init__.py").is_file()
-
-
 def test_slugify() -> None:
     assert slugify("v1.2/beta rc") == "v1.2-beta-rc"
     assert slugify("../../etc") == "etc"

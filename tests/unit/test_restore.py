@@ -111,16 +111,6 @@ def test_backup_of_another_sdk_is_refused(target: SdkTarget, store: Path, tmp_pa
         restore_backup(target, foreign, store)
 
 
-def test_restore_covers_extra_files(target: SdkTarget, store: Path) -> None:
-    init = target.package_dir / "__init__.py"
-    init.write_text("# original\n")
-    backup = create_backup(store, target, "v1", extra_files=["__init__.py"])
-    init.write_text("# edited by the run\n")
-    restore_backup(target, backup, store)
-    assert init.read_text() == "# original\n"
-    assert_no_leftovers(target)
-
-
 def test_restore_into_a_new_checkout_recreates_everything(target: SdkTarget, store: Path, tmp_path: Path) -> None:
     before = managed(target)
     backup = create_backup(store, target, "v1")

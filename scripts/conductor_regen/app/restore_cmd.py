@@ -17,7 +17,7 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
                 ask: Callable[[str], bool], moved: bool = False) -> List[str]:
     """`invoke restore`: finish an interrupted run, then undo the last run (or restore --backup ID) and verify."""
     from conductor_regen.sdk.backups import get_backup, mark_undone, restore_point, undone_by, verify_tree
-    from conductor_regen.sdk.restore import outside_leftovers
+    from conductor_regen.sdk.restore import outside_leftovers, touched_outside
 
     lines: List[str] = []
     with locked_sdk(target) as recovered:
@@ -34,6 +34,8 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
                 raise BackupError(exc.message, f"{recovered}; the tree is as it was, nothing needs restoring") \
                     from exc
             raise
+        # A manifest naming what this tool never writes is refused before anything, the pre-restore backup included.
+        touched = touched_outside(target, chosen)
         if not verify_tree(chosen, target) and not outside_leftovers(target, chosen):
             # Restoring again would only flip back and forth: a second restore undoes nothing.
             forward = undone_by(chosen)
@@ -46,10 +48,6 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
             raise Aborted("restore declined; nothing was changed", "pass --yes to skip the question")
         # The live tree may hold work nobody saved: keep it too, so a restore never loses anything,
         # including the files outside the managed folders it is about to remove or overwrite.
-        from conductor_regen.sdk.backups import load_manifest
-        from conductor_regen.sdk.restore import touched_outside
-
-        touched = touched_outside(target, load_manifest(chosen))  # refuses names outside the SDK first
         current = set_outcome(create_backup(settings.backups_dir, target, "pre-restore", outside=touched),
                               "pre-restore")
         lines.append(f"saved the current tree as backup {current.id} (go forward again with --backup {current.id})")

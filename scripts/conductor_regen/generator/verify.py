@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from conductor_regen.child_env import child_env
 from conductor_regen.errors import VerificationError
+from conductor_regen.generator.source_shape import check_generated_shape
 
 # Run in a fresh interpreter so a broken module cannot poison ours, and report every failure at once.
 _IMPORT_ALL = r"""
@@ -269,7 +270,8 @@ def verify_package(import_root: Path, package: str, imports: bool = True) -> Tre
     if not_pydantic:
         raise VerificationError(f"models not using pydantic: {', '.join(not_pydantic[:5])}",
                                 "use OpenAPI Generator 7.x's python generator")
-    files = sum(1 for _ in pkg_dir.rglob("*.py"))
+    # The second wall (the first is spec/safety.py): nothing imports a module before its shape is checked.
+    files = check_generated_shape(pkg_dir)
     if not imports:
         return TreeCheck(len(apis), len(models), files, 0)
     # Importing compiles every module; compile_all runs only to locate a syntax error precisely.

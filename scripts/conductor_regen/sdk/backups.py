@@ -30,6 +30,11 @@ _STAMP = "%Y%m%dT%H%M%SZ"
 _SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 # Manifest key: files a run added outside the managed folders (SDK-root-relative), e.g. adapter tests.
 ADDED_OUTSIDE = "added_outside"
+# The only files a run adds outside the managed folders: a test per new adapter, written by
+# compat/scaffold_tests.py (sdk/ cannot import it; tests/unit/test_backup_trust.py checks they agree).
+# A manifest naming anything else outside the managed folders was not written by this tool.
+ADDED_OUTSIDE_DIR = "tests/unit/orkes"
+_ADDED_OUTSIDE_FILE = re.compile(re.escape(ADDED_OUTSIDE_DIR) + r"/test_async_[A-Za-z_][A-Za-z0-9_]*_adapter\.py")
 # Manifest key and folder: files outside the managed folders saved with the backup (SDK-root-relative
 # -> sha256), so a restore that removes or overwrites one keeps a copy in its pre-restore backup.
 SAVED_OUTSIDE = "saved_outside"
@@ -146,25 +151,26 @@ def create_backup(
     target: SdkTarget,
     spec_version: str,
     spec_bytes: Optional[bytes] = None,
-    extra_files: Iterable[str] = (),
     outside: Iterable[str] = (),
 ) -> Backup:
-    """Copy the managed folders (plus `extra_files`, package-relative, and the regular files among
-    `outside`, SDK-root-relative) into a new backup folder."""
+    """Copy the managed folders (the layout's, nothing else: restore refuses any other name) and the
+    regular files among `outside` (SDK-root-relative) into a new backup folder."""
     check_managed_paths(target)
     names = list(target.managed)
-    for extra in extra_files:
-        safe_join(target.package_dir, extra)
-        if extra not in names:
-            names.append(extra)
     store = Path(store).resolve()
-    for live in target.managed_paths():
-        if store == live or live in store.parents:
-            raise BackupError(
-                f"the backup store {store} is inside the managed folder {live}",
-                "set backups_dir to a folder outside the SDK's managed folders",
-            )
+    # The SDK's folder in the store may be a symlink: followed here as restore follows it (both resolve).
     sdk_store = _sdk_store(store, target.name)
+    if sdk_store.is_symlink() and not sdk_store.is_dir():
+        raise BackupError(f"the backup folder {sdk_store} is a symlink to a missing folder",
+                          "create the folder it points to, or remove the link")
+    sdk_store = sdk_store.resolve()
+    for live in target.managed_paths():
+        for where in (store, sdk_store):
+            if where == live or live in where.parents:
+                raise BackupError(
+                    f"the backup store {where} is inside the managed folder {live}",
+                    "set backups_dir to a folder outside the SDK's managed folders",
+                )
     # The tree plus slack for the manifest and reports.
     check_disk_space(sdk_store, managed_size(target) + 1024 * 1024)
     now = datetime.now(timezone.utc)
@@ -302,11 +308,34 @@ def added_outside(manifest: dict[str, Any]) -> list[str]:
     return list(found)
 
 
+def outside_problem(rel: str, sdk_root: Optional[Path] = None) -> str:
+    """Why `rel` is not a file this tool adds outside the managed folders ("" when it is one): only
+    `tests/unit/orkes/test_async_<module>_adapter.py`, and (given `sdk_root`) through real folders."""
+    if rel.startswith("/") or ".." in rel.split("/"):
+        return "an absolute path or one through '..' may lead outside the SDK"
+    if not _ADDED_OUTSIDE_FILE.fullmatch(rel):
+        return f"outside the managed folders this tool only adds {ADDED_OUTSIDE_DIR}/test_async_<module>_adapter.py"
+    if sdk_root is not None:
+        folder = sdk_root
+        for part in ADDED_OUTSIDE_DIR.split("/"):
+            folder = folder / part
+            if folder.is_symlink():
+                return f"{folder} is a symlink"
+    return ""
+
+
 def record_added_outside(backup: Backup, paths: Iterable[str], remove: bool = False) -> list[str]:
-    """Add `paths` to (or, with `remove`, drop them from) the backup's list of files added outside."""
+    """Add `paths` to (or, with `remove`, drop them from) the backup's list of files added outside;
+    BackupError for a path restore would refuse (so a run never records what its rollback cannot undo)."""
     manifest = load_manifest(backup)
     current = added_outside(manifest)
     wanted = [str(p) for p in paths]
+    root = Path(str(manifest.get("sdk_root", ""))) if manifest.get("sdk_root") else None
+    for rel in [] if remove else wanted:
+        problem = outside_problem(rel, root)
+        if problem:
+            raise BackupError(f"refusing to add {rel!r} outside the managed folders: {problem}",
+                              "replace a symlinked tests folder with a real one, or report this as a bug")
     updated = [p for p in current if p not in wanted] if remove else current + [p for p in wanted if p not in current]
     if updated != current:
         manifest[ADDED_OUTSIDE] = updated

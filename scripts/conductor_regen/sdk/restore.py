@@ -10,19 +10,22 @@ from typing import Any
 
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.sdk.backups import (
+    ADDED_OUTSIDE,
     OUTSIDE_TREE,
+    SAVED_OUTSIDE,
     Backup,
     added_outside,
     compare_files,
     load_manifest,
+    outside_problem,
     saved_outside,
     verify_backup,
     verify_tree,
 )
-from conductor_regen.errors import BackupError, RegenError
-from conductor_regen.file_tree import copy_entry, digest_entry, digest_tree
+from conductor_regen.errors import BackupError
+from conductor_regen.file_tree import copy_entry, digest_entry, digest_tree, iter_entries
 from conductor_regen.sdk.journal import new_run_id
-from conductor_regen.sdk.target import SdkTarget, check_disk_space, safe_join
+from conductor_regen.sdk.target import SdkTarget, check_disk_space
 from conductor_regen.sdk.swap import apply_swap, discard_staging, prepare_staging
 
 log = logging.getLogger(__name__)
@@ -51,13 +54,14 @@ def restore_backup(target: SdkTarget, backup: Backup, store: Path, moved: bool =
     The backup must have been taken from this checkout's resolved path, unless `moved` says
     the checkout was moved since (another checkout may share the folder name).
     """
-    store_dir = Path(store).resolve() / target.name
+    # Both sides resolved: the store, or the SDK's folder in it, may be a symlink (create_backup follows it too).
+    store_dir = (Path(store) / target.name).resolve()
     if backup.path.resolve().parent != store_dir:
         raise BackupError(
             f"backup {backup.id} is not a backup of {target.name} in {store}",
             "pick one listed for this SDK",
         )
-    manifest = load_manifest(backup)
+    manifest = trusted_manifest(target, backup)
     recorded = str(manifest.get("sdk_root", ""))
     if not moved and recorded != str(target.root):
         raise BackupError(
@@ -65,15 +69,14 @@ def restore_backup(target: SdkTarget, backup: Backup, store: Path, moved: bool =
             "pick a backup of this checkout; pass --moved only if this checkout was moved from there",
         )
     names = tuple(str(n) for n in manifest["managed"])
-    for name in names:
-        safe_join(target.package_dir, name)
     outside = _outside_paths(target, added_outside(manifest))
     saved = saved_outside(manifest)
     saved_paths = _outside_paths(target, list(saved))
     damaged = verify_backup(backup) + [
         f"changed: {OUTSIDE_TREE}/{rel}" for rel, digest in saved.items()
-        if not (backup.path / OUTSIDE_TREE / rel).is_file() or digest_entry(backup.path / OUTSIDE_TREE / rel) != digest
-    ]
+        if not _is_regular(backup.path / OUTSIDE_TREE / rel)
+        or digest_entry(backup.path / OUTSIDE_TREE / rel) != digest
+    ] + _escaping_links(target, backup, names)
     if damaged:
         raise BackupError(f"backup {backup.id} is damaged: {_problems_line(damaged)}", "restore an older backup")
 
@@ -132,28 +135,79 @@ def _put_back_outside(backup: Backup, saved: dict[str, str], paths: list[tuple[s
     return tuple(back)
 
 
-def touched_outside(target: SdkTarget, manifest: dict[str, Any]) -> list[str]:
-    """The SDK-root-relative files outside the managed folders restoring this manifest removes or
-    overwrites; BackupError if the manifest names one outside the SDK."""
+def trusted_manifest(target: SdkTarget, backup: Backup) -> dict[str, Any]:
+    """The backup's manifest, refused (BackupError naming the backup and the entry) if it names anything
+    this tool never writes: a managed folder the SDK's layout does not have, or a file outside the
+    managed folders other than a scaffolded adapter test reached through real folders. Hashes do not
+    matter: they say a backup is intact, not that it is ours."""
+    manifest = load_manifest(backup)
+    hint = (f"its manifest {backup.manifest_path} is damaged or was edited; nothing was changed: restore "
+            "another backup (`invoke backups` lists them) or delete this one")
+
+    def refuse(key: str, entry: object, why: str) -> BackupError:
+        return BackupError(f"backup {backup.id} lists {key} entry {entry!r}, which this tool never writes: {why}",
+                           hint)
+
+    seen: set[str] = set()
+    for name in manifest["managed"]:
+        if not isinstance(name, str) or name not in target.managed:
+            raise refuse("managed", name, f"this SDK's managed folders are {', '.join(target.managed)} (sdk.managed)")
+        if name in seen:
+            raise refuse("managed", name, "it is listed twice")
+        seen.add(name)
+    if not isinstance(manifest.get("size_bytes", 0), int):
+        raise refuse("size_bytes", manifest.get("size_bytes"), "not a number of bytes")
+    try:
+        listed = [(ADDED_OUTSIDE, rel) for rel in added_outside(manifest)]
+        listed += [(SAVED_OUTSIDE, rel) for rel in saved_outside(manifest)]
+    except BackupError as exc:
+        raise BackupError(f"backup {backup.id}: {exc.message}", hint) from exc
+    for key, rel in listed:
+        problem = outside_problem(rel, target.root)
+        if problem:
+            raise refuse(key, rel, problem)
+    return manifest
+
+
+def _is_regular(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def _escaping_links(target: SdkTarget, backup: Backup, names: tuple[str, ...]) -> list[str]:
+    """The backup's links that would be a managed folder or lead out of the SDK once restored
+    (the one symlink policy: create_backup never keeps such a link)."""
+    root = target.root.resolve()
+    bad: list[str] = []
+    for name in names:
+        top = backup.tree_dir / name
+        if top.is_symlink():
+            bad.append(f"link: {name} -> {os.readlink(top)}")
+            continue
+        links = [(f"{name}/{rel}", p) for rel, p in iter_entries(top) if p.is_symlink()] if top.is_dir() else []
+        for rel, link in links:
+            try:
+                lands = ((target.package_dir / rel).parent / os.readlink(link)).resolve()
+            except (OSError, RuntimeError):  # a loop
+                lands = Path("/")
+            if lands != root and root not in lands.parents:
+                bad.append(f"link: {rel} -> {os.readlink(link)}")
+    return bad
+
+
+def touched_outside(target: SdkTarget, backup: Backup) -> list[str]:
+    """The SDK-root-relative files outside the managed folders restoring `backup` removes or overwrites;
+    BackupError if its manifest names one this tool never writes (see trusted_manifest)."""
+    manifest = trusted_manifest(target, backup)
     listed = added_outside(manifest) + list(saved_outside(manifest))
     return [rel for rel, _ in _outside_paths(target, listed)]
 
 
 def _outside_paths(target: SdkTarget, listed: list[str]) -> list[tuple[str, Path]]:
-    """Resolve the manifest's added-outside names inside the SDK root; refuse the backup if one escapes."""
+    """The files of a trusted manifest's outside lists (see trusted_manifest), as paths in the SDK."""
     out: list[tuple[str, Path]] = []
     managed = target.managed_paths()
     for rel in listed:
-        parent, _, name = rel.rpartition("/")
-        try:
-            # The file itself is never followed (it is unlinked, not opened), only its folder.
-            folder = safe_join(target.root, parent) if parent else target.root
-        except RegenError as exc:
-            raise BackupError(f"backup lists an added file outside the SDK: {rel!r}", "choose another backup") from exc
-        # Nothing this tool writes lives in git's own folder: a manifest naming it is not ours.
-        if not name or name in (".", "..") or "\\" in name or ".git" in rel.split("/"):
-            raise BackupError(f"backup lists an added file with a bad name: {rel!r}", "choose another backup")
-        path = folder / name
+        path = target.root.joinpath(*rel.split("/"))  # a plain name through real folders: trusted_manifest
         if any(path == m or m in path.parents for m in managed):
             continue  # the swap has already put the managed folders back
         out.append((rel, path))
@@ -161,19 +215,19 @@ def _outside_paths(target: SdkTarget, listed: list[str]) -> list[tuple[str, Path
 
 
 def _remove_outside(outside: list[tuple[str, Path]]) -> tuple[str, ...]:
-    """Delete the files a run added outside the managed folders, if they are still there."""
+    """Delete the files a run added outside the managed folders, if they are still regular files."""
     gone: list[str] = []
     for rel, path in outside:
-        if path.is_symlink() or path.is_file():
+        if _is_regular(path):
             path.unlink()
             gone.append(rel)
             log.info("removed %s (added by the run)", rel)
         elif os.path.lexists(path):
-            log.warning("not removing %s: it is no longer a file", rel)
+            log.warning("not removing %s: it is no longer a regular file", rel)
     return tuple(gone)
 
 
 def outside_leftovers(target: SdkTarget, backup: Backup) -> tuple[str, ...]:
     """Files the backup's run added outside the managed folders that are still there."""
-    listed = _outside_paths(target, added_outside(load_manifest(backup)))
+    listed = _outside_paths(target, added_outside(trusted_manifest(target, backup)))
     return tuple(rel for rel, path in listed if os.path.lexists(path))

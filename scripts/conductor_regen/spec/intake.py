@@ -7,7 +7,9 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
@@ -17,6 +19,7 @@ from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.config import FetchConfig
 from conductor_regen.errors import RegenError, SpecFetchError, SpecParseError
 from conductor_regen.spec.fetch import fetch_spec
+from conductor_regen.spec.safety import check_spec_safety
 
 try:  # libyaml is ~10x faster on a multi-megabyte spec
     from yaml import CSafeLoader as _BaseLoader
@@ -114,6 +117,8 @@ def load_spec(source: str, fetch: FetchConfig, env: Optional[Mapping[str, str]] 
         path = Path(source).expanduser()
         origin = str(path)
         document = parse_spec(_read_file(path, fetch.max_bytes), origin)
+    # Before anything validates (the validator follows $refs) or generates (names become code).
+    check_spec_safety(document, origin)
     spec = LoadedSpec.from_document(document, origin)
     log.info("loaded spec from %s (version %s, sha256 %s)", origin, spec.version or "unknown", spec.sha256[:12])
     return spec
@@ -173,9 +178,13 @@ def _check_depth(document: Any, source: str) -> None:
             stack.extend((value, depth + 1) for value in node)
 
 
+def _not_a_json_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _parse_json(decoded: str, source: str) -> Any:
     try:
-        return json.loads(decoded)
+        return json.loads(decoded, parse_constant=_not_a_json_number)
     except RecursionError:
         raise _too_deep(source) from None
     except json.JSONDecodeError as exc:
@@ -190,6 +199,11 @@ def _parse_json(decoded: str, source: str) -> Any:
         raise SpecParseError(
             f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
             "fix the JSON at that position, or download the spec again",
+        ) from None
+    except ValueError as exc:  # NaN/Infinity, or an integer over Python's 4300-digit conversion limit
+        raise SpecParseError(
+            f"{source}: a number JSON cannot hold: {str(exc).split(';')[0]}",
+            "write the value as a string (or a finite number of ordinary size) at its source",
         ) from None
 
 
@@ -240,6 +254,11 @@ def _parse_yaml(decoded: str, source: str) -> Any:
         raise SpecParseError(f"{source}: invalid YAML: {reason}", "save the spec as UTF-8 text") from None
     except RecursionError:
         raise _too_deep(source) from None
+    except ValueError as exc:  # an integer over Python's 4300-digit conversion limit
+        raise SpecParseError(
+            f"{source}: a number YAML cannot hold: {str(exc).split(';')[0]}",
+            "write the value as a string (or a number of ordinary size) at its source",
+        ) from None
     if isinstance(document, dict):
         return _as_json_data(document, source)
     return document
@@ -274,13 +293,27 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
             raise SpecFetchError(
                 f"{path} is a directory, not a spec file", "pass the spec file itself (e.g. api-docs.json)"
             )
-        size = path.stat().st_size
-        if size > max_bytes:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on the open file.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise SpecFetchError(
+                    f"{path} is {_file_kind(info.st_mode)}, not a regular file",
+                    "save the spec to a file first (or pass its URL)",
+                )
+            if info.st_size > max_bytes:
+                raise SpecFetchError(
+                    f"{path} is {info.st_size} bytes, over the {max_bytes}-byte limit",
+                    "check it is the spec; raise fetch.max_bytes if the spec really is that big",
+                )
+            data = handle.read(max_bytes + 1)  # a file that grows while read is cut off too
+        if len(data) > max_bytes:
             raise SpecFetchError(
-                f"{path} is {size} bytes, over the {max_bytes}-byte limit",
+                f"{path} grew past the {max_bytes}-byte limit while it was read",
                 "check it is the spec; raise fetch.max_bytes if the spec really is that big",
             )
-        return path.read_bytes()
+        return data
     except FileNotFoundError:
         raise SpecFetchError(
             f"spec file not found: {path}",
@@ -290,3 +323,9 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
         raise SpecFetchError(
             f"cannot read spec file {path}: {exc.strerror or exc}", "check the file's permissions"
         ) from exc
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
