@@ -99,6 +99,7 @@ def test_the_second_wall_refuses_planted_code_apart_from_the_first(tmp_path: Pat
         assert run_cli(*warm, env=env).code == 0
     models = sorted((cache / "staging").glob("*/conductor/asyncio_client/http/models/tag.py"))
     assert len(models) == 2, models
+    models.append(tmp_path / "out1" / "conductor" / "asyncio_client" / "http" / "models" / "tag.py")
     for model in models:
         text = model.read_text()
         planted = text.replace("    key: Optional[StrictStr] = None",
@@ -111,7 +112,8 @@ def test_the_second_wall_refuses_planted_code_apart_from_the_first(tmp_path: Pat
     for args in (["generate", "--spec", str(SPEC_V2), "--output", str(tmp_path / "out2")],
                  ["diff", "--spec", str(SPEC_V2), "--sdk", str(sdk)],
                  ["regenerate", "--spec", str(SPEC_V2), "--sdk", str(sdk), "--dry-run"],
-                 ["regenerate", "--spec", str(SPEC_V2), "--sdk", str(sdk), "--yes"]):
+                 ["regenerate", "--spec", str(SPEC_V2), "--sdk", str(sdk), "--yes"],
+                 ["replace", "--from", str(tmp_path / "out1"), "--sdk", str(sdk), "--yes"]):
         done = run_cli(*args, env=env)
         assert done.code == 1, (args, done)
         assert "models/tag.py:" in done.output and "refused before anything imports it" in done.output, done

@@ -12,6 +12,7 @@ from conductor_regen.app.transaction import transaction
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.provenance import read_provenance
+from conductor_regen.generator.source_shape import check_generated_shape
 from conductor_regen.progress import StepLog
 from conductor_regen.sdk.target import SdkTarget
 
@@ -31,6 +32,7 @@ def replace_from(target: SdkTarget, source: Path, options: RegenOptions, setting
     else:
         raise VerificationError(f"{source} is neither a staging tree nor a generated package",
                                 "pass the --output of `invoke generate`, or a folder holding api/ and models/")
+    check_generated_shape(generated)  # the tree may come from anywhere: the same wall as a generated one
     with transaction(target, options, settings, steps) as txn:
         txn.check_clean()  # before assembling: the tree to replace must hold no unsaved work
         describe_provenance(txn.draft, prov, str(source))
