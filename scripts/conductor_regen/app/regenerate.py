@@ -54,9 +54,11 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
             # Here, not at the top: a no-op run needs neither libcst nor griffe (0.2 s to import).
             from conductor_regen.app.assemble import assemble, check_and_compare
             from conductor_regen.client.changes import to_json_list
+            from conductor_regen.client.code_index import current_index
 
             # A dry run has no import gate, so it imports the generated modules here as it always did.
-            gen = early.finish(spec, steps, imports=options.dry_run)
+            # The shape check's parses are the run's: assembly reads the same modules.
+            gen = early.finish(spec, steps, imports=options.dry_run, parse=current_index().ast_of)
         txn.start_import_gate()  # its interpreter imports the SDK's dependencies while assembly runs
         with steps.step("assemble new tree") as step:
             notes = assemble(target, gen.tree.package_dir, gen.tree.provenance, txn.staging, settings, options,

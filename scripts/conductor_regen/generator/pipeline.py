@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import logging
 from pathlib import Path
@@ -16,6 +17,7 @@ from conductor_regen.progress import StepLog
 from conductor_regen.generator.provenance import Provenance, public_source
 from conductor_regen.spec.intake import LoadedSpec, dump_spec, load_spec, sha256_hex
 from conductor_regen.spec.validation import ValidationReport, validate_spec
+from conductor_regen.generator.source_shape import Parse
 from conductor_regen.generator.verify import TreeCheck, verify_package
 
 log = logging.getLogger(__name__)
@@ -110,9 +112,10 @@ def provenance_for(spec: PreparedSpec, settings: Settings) -> Provenance:
     return _provenance(spec.loaded, spec.document, spec.fixups, settings)
 
 
-def _verify(tree: GeneratedTree, settings: Settings, steps: StepLog, imports: bool = True) -> TreeCheck:
+def _verify(tree: GeneratedTree, settings: Settings, steps: StepLog, imports: bool = True,
+            parse: Parse = ast.parse) -> TreeCheck:
     with steps.step("verify") as step:
-        result = verify_package(tree.root, settings.generator.package_name, imports)
+        result = verify_package(tree.root, settings.generator.package_name, imports, parse)
         step.detail = (f"{result.api_modules} API modules, {result.model_modules} models, "
                        + (f"{result.imported_modules} modules import" if imports else
                           "imports checked by the import gate"))
@@ -183,8 +186,12 @@ class EarlyGeneration:
         _record_repairs(self.applied, self.settings, steps)
         return PreparedSpec(self.loaded, report, self.fixed, self.applied)
 
-    def finish(self, spec: PreparedSpec, steps: StepLog, imports: bool = True) -> VerifiedGeneration:
-        """The generate and verify steps for `spec` (the pinned document the generator was started on)."""
+    def finish(self, spec: PreparedSpec, steps: StepLog, imports: bool = True,
+               parse: Parse = ast.parse) -> VerifiedGeneration:
+        """The generate and verify steps for `spec` (the pinned document the generator was started on).
+
+        `parse` reads the generated modules for the shape check; a run passes its code index's.
+        """
         with steps.step("generate") as step:
             if self.pending is not None:
                 tree, self.pending = self.pending.finish(), None
@@ -192,7 +199,7 @@ class EarlyGeneration:
                 tree = generate_tree(spec.document, provenance_for(spec, self.settings), self.settings,
                                      self.output, self.use_cache)
             step.detail = _generated_detail(tree, self.settings)
-        return VerifiedGeneration(spec, tree, _verify(tree, self.settings, steps, imports))
+        return VerifiedGeneration(spec, tree, _verify(tree, self.settings, steps, imports, parse))
 
     def cancel(self) -> None:
         """Stop the generator if it is still running."""

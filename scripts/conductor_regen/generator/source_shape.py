@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence, Union
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from conductor_regen.errors import VerificationError
 
@@ -41,6 +41,7 @@ ALLOWED_DUNDERS = frozenset({
 _SUSPECT = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, FORBIDDEN_NAMES))) + r")\b|\.__\w+__\b")
 
 Definition = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+Parse = Callable[[str, str], ast.Module]
 
 
 class ShapeError(VerificationError):
@@ -171,17 +172,18 @@ def _python_files(pkg_dir: Path) -> Iterator[Path]:
     return iter(sorted(pkg_dir.rglob("*.py")))
 
 
-def check_generated_shape(pkg_dir: Path, shown_as: Optional[Path] = None) -> int:
+def check_generated_shape(pkg_dir: Path, shown_as: Optional[Path] = None, parse: Parse = ast.parse) -> int:
     """Parse every module under `pkg_dir` and refuse the first one that holds more than generated code holds.
 
-    Returns the number of modules checked. Nothing is imported or executed.
+    Returns the number of modules checked. Nothing is imported or executed. `parse` may be a run's code
+    index (`ast_of`), so that the trees parsed here serve assembly too.
     """
     count = 0
     for path in _python_files(pkg_dir):
         text = path.read_text(encoding="utf-8")
         where = (shown_as / path.relative_to(pkg_dir)) if shown_as else path
         try:
-            tree = ast.parse(text, filename=str(path))
+            tree = parse(text, str(path))
         except SyntaxError as exc:
             raise VerificationError(
                 f"{where}:{exc.lineno}: generated code does not compile: {exc.msg}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import os
@@ -13,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from conductor_regen.child_env import child_env
 from conductor_regen.errors import VerificationError
-from conductor_regen.generator.source_shape import check_generated_shape
+from conductor_regen.generator.source_shape import Parse, check_generated_shape
 
 # Run in a fresh interpreter so a broken module cannot poison ours, and report every failure at once.
 _IMPORT_ALL = r"""
@@ -246,7 +247,7 @@ def compile_all(root: Path) -> int:
     return count
 
 
-def verify_package(import_root: Path, package: str, imports: bool = True) -> TreeCheck:
+def verify_package(import_root: Path, package: str, imports: bool = True, parse: Parse = ast.parse) -> TreeCheck:
     """Check a generated package under `import_root` (for example a staging tree).
 
     Without `imports`, the modules are not imported here: a caller whose import gate imports the
@@ -271,7 +272,7 @@ def verify_package(import_root: Path, package: str, imports: bool = True) -> Tre
         raise VerificationError(f"models not using pydantic: {', '.join(not_pydantic[:5])}",
                                 "use OpenAPI Generator 7.x's python generator")
     # The second wall (the first is spec/safety.py): nothing imports a module before its shape is checked.
-    files = check_generated_shape(pkg_dir)
+    files = check_generated_shape(pkg_dir, parse=parse)
     if not imports:
         return TreeCheck(len(apis), len(models), files, 0)
     # Importing compiles every module; compile_all runs only to locate a syntax error precisely.
