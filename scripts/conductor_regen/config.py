@@ -58,6 +58,7 @@ class ValidationConfig:
 
     required_endpoints: Tuple[str, ...] = DEFAULT_REQUIRED_ENDPOINTS
     orkes_markers: Tuple[str, ...] = DEFAULT_ORKES_MARKERS
+    timeout: float = 120.0  # seconds openapi-spec-validator may run (the real spec takes a few)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +119,7 @@ class Settings:
     verbose: bool = False
     import_timeout: float = 600.0  # seconds for one import check of the whole async client
     test_timeout: float = 3600.0  # seconds for the nox test gate
+    install_timeout: float = 900.0  # seconds for each uv command building the SDK's own environment
 
     def describe(self) -> str:
         """Render the resolved values as `key = value` lines (no secrets live here)."""
@@ -138,6 +140,8 @@ ENV_KEYS: Mapping[str, str] = {
     "REGEN_GENERATOR_TIMEOUT": "generator.timeout",
     "REGEN_IMPORT_TIMEOUT": "import_timeout",
     "REGEN_TEST_TIMEOUT": "test_timeout",
+    "REGEN_INSTALL_TIMEOUT": "install_timeout",
+    "REGEN_VALIDATION_TIMEOUT": "validation.timeout",
     "REGEN_STRIP_PATH_PREFIX": "fixups.strip_path_prefix",
     "REGEN_REMOVED_POLICY": "sdk.removed",
     "REGEN_KEYWORD_CALLS": "sdk.keyword_calls",
@@ -282,6 +286,11 @@ def check_values(settings: Settings, origins: Optional[Mapping[str, str]] = None
     if fetch.timeout <= 0 or fetch.retries < 0 or fetch.max_bytes <= 0:
         problems.append(("fetch", "fetch.timeout and fetch.max_bytes must be positive, fetch.retries not negative",
                          "fix them in invoke.yaml, the environment or the command line"))
+    timeouts = {"generator.timeout": gen.timeout, "validation.timeout": settings.validation.timeout,
+                "import_timeout": settings.import_timeout, "test_timeout": settings.test_timeout,
+                "install_timeout": settings.install_timeout}
+    problems += [(key, f"{key}={value:g} must be a positive number of seconds", "e.g. 600")
+                 for key, value in timeouts.items() if not value > 0]
     if problems:
         key, message, hint = problems[0]
         where = (origins or {}).get(key)

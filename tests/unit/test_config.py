@@ -59,6 +59,11 @@ def test_describe_lists_every_value() -> None:
     ("sdk.removed", "kep", "is not a policy"),
     ("backups_keep", "-1", "is negative"),
     ("fetch.timeout", "0", "must be positive"),
+    ("generator.timeout", "0", "generator.timeout=0 must be a positive number of seconds"),
+    ("validation.timeout", "-1", "validation.timeout=-1 must be a positive"),
+    ("install_timeout", "0", "install_timeout=0 must be a positive"),
+    ("import_timeout", "nan", "import_timeout=nan must be a positive"),
+    ("test_timeout", "0", "test_timeout=0 must be a positive"),
 ])
 def test_values_that_cannot_work_fail_when_settings_resolve(key: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -69,3 +74,16 @@ def test_values_that_work_resolve() -> None:
     s = resolve_settings({}, {}, {"generator.backend": "npm", "generator.java_heap": "1536m", "sdk.removed": "fail",
                                   "backups_keep": "0"})
     assert (s.generator.backend, s.generator.java_heap, s.sdk.removed, s.backups_keep) == ("npm", "1536m", "fail", 0)
+
+
+def test_every_child_time_limit_is_a_setting_with_its_variable() -> None:
+    defaults = resolve_settings()
+    assert (defaults.validation.timeout, defaults.install_timeout) == (120.0, 900.0)
+    s = resolve_settings({"validation": {"timeout": 30}, "install_timeout": 60},
+                         {"REGEN_VALIDATION_TIMEOUT": "45", "REGEN_INSTALL_TIMEOUT": "300"})
+    assert (s.validation.timeout, s.install_timeout) == (45.0, 300.0)  # the environment beats invoke.yaml
+    s = resolve_settings({"validation": {"timeout": 30}, "install_timeout": 60})
+    assert (s.validation.timeout, s.install_timeout) == (30.0, 60.0)
+    with pytest.raises(ConfigError, match="install_timeout=0 must be a positive") as err:
+        resolve_settings({}, {"REGEN_INSTALL_TIMEOUT": "0"})
+    assert "REGEN_INSTALL_TIMEOUT" in err.value.hint  # where it was set

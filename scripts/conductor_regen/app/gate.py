@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from conductor_regen.app.plan import package_name
+from conductor_regen.child_env import kill
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.file_tree import iter_entries
@@ -33,7 +34,8 @@ def sdk_environment(target: SdkTarget, settings: Settings) -> Tuple[Optional[Pat
     from conductor_regen.sdk.env import sdk_python
 
     try:
-        return sdk_python(target.root, settings.cache_dir, f"{sys.version_info[0]}.{sys.version_info[1]}"), None
+        return sdk_python(target.root, settings.cache_dir, f"{sys.version_info[0]}.{sys.version_info[1]}",
+                          settings.install_timeout), None
     except VerificationError as exc:
         return None, exc
 
@@ -123,9 +125,7 @@ class StagedImports:
         self._closed = True
         self._ready.set()
         self._future.cancel()
-        for proc in self._procs:
-            if proc.poll() is None:
-                proc.kill()
+        kill(*(proc for proc in self._procs if proc.poll() is None))  # each with its process group
         self._pool.shutdown(wait=True)
 
 

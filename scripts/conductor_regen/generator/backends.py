@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -14,9 +15,9 @@ import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from conductor_regen.child_env import child_env
+from conductor_regen.child_env import Limit, child_env, communicate, run, start, stop
 from conductor_regen.config import GENERATOR_BACKENDS, GeneratorConfig
-from conductor_regen.errors import ConfigError, GeneratorError
+from conductor_regen.errors import ConfigError, GeneratorError, RegenError
 from conductor_regen.generator.failure_causes import cause_line, find_cause, missing_tool_hint
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class Invocation:
     env: Tuple[Tuple[str, str], ...] = ()
     # Where the generator writes, as seen from the host (differs from argv for Docker).
     output_dir: Optional[Path] = None
+    # What stops work the process group does not hold (Docker's container runs under the daemon).
+    stop_argv: Tuple[str, ...] = ()
 
 
 def generator_options(config: GeneratorConfig) -> Tuple[str, ...]:
@@ -88,8 +91,11 @@ def _wheel_jar() -> Path:
     return Path(openapi_generator_cli.__file__).parent / "openapi-generator.jar"
 
 
-def find_jar(version: str, cache_dir: Path) -> Path:
-    """Return the generator jar for `version`: the installed wheel's, else a cached copy from PyPI."""
+def find_jar(version: str, cache_dir: Path, timeout: Optional[float] = None) -> Path:
+    """Return the generator jar for `version`: the installed wheel's, else a cached copy from PyPI.
+
+    A download may take `timeout` seconds (generator.timeout).
+    """
     if _installed_wheel_version() == version:
         jar = _wheel_jar()
         if jar.is_file():
@@ -97,17 +103,19 @@ def find_jar(version: str, cache_dir: Path) -> Path:
     cached = cache_dir / "generator" / version / "openapi-generator.jar"
     if cached.is_file():
         return cached
-    return _download_jar(version, cached)
+    return _download_jar(version, cached, timeout)
 
 
-def _download_jar(version: str, dest: Path) -> Path:
+def _download_jar(version: str, dest: Path, timeout: Optional[float] = None) -> Path:
     # PyPI is reachable where Maven Central may not be; the wheel carries the jar.
     log.info("downloading OpenAPI Generator %s from PyPI (once; cached in %s)", version, dest.parent)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         argv = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                 "--only-binary", ":all:", "--dest", tmp, f"{WHEEL}=={version}"]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env())
+        limit = Limit(timeout, f"downloading OpenAPI Generator {version}", "generator.timeout",
+                      "check that PyPI is reachable", GeneratorError)
+        done = run(argv, limit, text=True, env=child_env())
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             output = done.stderr + done.stdout
@@ -128,7 +136,7 @@ def _download_jar(version: str, dest: Path) -> Path:
 
 def jar_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir: Path) -> Invocation:
     """Run the pinned jar on Java."""
-    jar = find_jar(config.version, cache_dir)
+    jar = find_jar(config.version, cache_dir, config.timeout)
     argv = [find_java(), f"-Xmx{config.java_heap}", *config.jvm_options, "-jar", str(jar), "generate", "-i", str(spec), "-o", str(output), *generator_options(config)]
     return Invocation(tuple(argv), cwd=output.parent, output_dir=output)
 
@@ -141,13 +149,15 @@ def docker_invocation(config: GeneratorConfig, spec: Path, output: Path, uid: Op
         raise ConfigError("docker backend needs the spec inside the work dir", f"copy it into {workdir}")
     uid = os.getuid() if uid is None and hasattr(os, "getuid") else (uid or 0)
     gid = os.getgid() if gid is None and hasattr(os, "getgid") else (gid or 0)
-    argv = ["docker", "run", "--rm", "--user", f"{uid}:{gid}",
+    # Named, so a timeout or an interrupt can stop the container: killing the client leaves it running.
+    name = f"conductor-regen-{secrets.token_hex(6)}"
+    argv = ["docker", "run", "--rm", "--user", f"{uid}:{gid}", "--name", name,
             "-e", f"JAVA_OPTS={java_opts(config)}",
             "-v", f"{workdir}:/local",
             f"{config.docker_image}:v{config.version}",
             "generate", "-i", f"/local/{spec.name}", "-o", f"/local/{output.name}",
             *generator_options(config)]
-    return Invocation(tuple(argv), cwd=workdir, output_dir=output)
+    return Invocation(tuple(argv), cwd=workdir, output_dir=output, stop_argv=("docker", "kill", name))
 
 
 def npm_config(config: GeneratorConfig, jar: Path) -> Dict[str, object]:
@@ -167,7 +177,7 @@ def npm_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_dir:
     # The wrapper looks for <storageDir>/<version>.jar and downloads only when it is absent.
     jar = storage / f"{config.version}.jar"
     if not jar.exists():
-        shutil.copyfile(find_jar(config.version, cache_dir), jar)
+        shutil.copyfile(find_jar(config.version, cache_dir, config.timeout), jar)
     (workdir / "openapitools.json").write_text(json.dumps(npm_config(config, jar), indent=2) + "\n")
     npx = shutil.which("npx") or "npx"
     argv = [npx, "--yes", config.npm_package, "generate", "-i", str(spec), "-o", str(output),
@@ -188,7 +198,11 @@ def build_invocation(config: GeneratorConfig, spec: Path, output: Path, cache_di
 
 
 class Running:
-    """A generator process started in the background (so our validation can run meanwhile)."""
+    """A generator process started in the background (so our validation can run meanwhile).
+
+    It runs in its own process group: a timeout or `cancel` kills the wrapper (npx, the shell script)
+    and the JVM it started together.
+    """
 
     def __init__(self, inv: Invocation, log_file: Path, timeout: Optional[float] = None) -> None:
         import time
@@ -200,8 +214,8 @@ class Running:
         self._out = open(log_file, "wb")
         self._start = time.perf_counter()
         try:
-            self.proc = subprocess.Popen(list(inv.argv), cwd=inv.cwd, env=env, stdout=self._out,
-                                         stderr=subprocess.STDOUT)
+            self.proc = start(inv.argv, cwd=inv.cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
+                              stderr=subprocess.STDOUT)
         except FileNotFoundError as exc:
             self._out.close()
             raise GeneratorError(f"cannot run {inv.argv[0]}: not installed", missing_tool_hint(inv.argv[0])) from exc
@@ -210,17 +224,16 @@ class Running:
         """Wait for the generator; return wall seconds since start, or raise with its log named."""
         import time
 
+        limit = Limit(self.timeout, "the generator", "generator.timeout", f"its log so far: {self.log_file}",
+                      GeneratorError)
         try:
-            code = self.proc.wait(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise GeneratorError(
-                f"OpenAPI Generator did not finish in {self.timeout:g}s and was stopped",
-                f"raise generator.timeout (REGEN_GENERATOR_TIMEOUT); its log so far: {self.log_file}",
-            ) from None
+            communicate(self.proc, limit)
+        except BaseException:
+            self._stop_extra()
+            raise
         finally:
             self._out.close()
+        code = self.proc.returncode
         seconds = time.perf_counter() - self._start
         if code != 0:
             output = self.log_file.read_text(errors="replace")
@@ -233,11 +246,21 @@ class Running:
         return seconds
 
     def cancel(self) -> None:
-        """Stop the generator (its output is discarded by the caller)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        """Stop the generator and everything it started (its output is discarded by the caller)."""
+        running = self.proc.poll() is None
+        stop(self.proc)
+        if running:
+            self._stop_extra()
         self._out.close()
+
+    def _stop_extra(self) -> None:
+        """Stop what lives outside the process group (a Docker container); a failure here is only logged."""
+        if not self.inv.stop_argv:
+            return
+        try:
+            run(self.inv.stop_argv, Limit(30.0, " ".join(self.inv.stop_argv)), env=child_env())
+        except (OSError, RegenError) as exc:
+            log.debug("%s failed: %s", " ".join(self.inv.stop_argv), exc)
 
 
 def display(inv: Invocation) -> str:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from conductor_regen.child_env import child_env
+from conductor_regen.child_env import Limit, child_env, communicate, start, stop
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.source_shape import Parse, check_generated_shape
 
@@ -112,12 +112,10 @@ class TreeCheck:
 IMPORT_TIMEOUT = 600.0
 
 
-def _import_timeout(timeout: float) -> VerificationError:
-    return VerificationError(
-        f"the import check did not finish in {timeout:g}s (a module hangs at import time?)",
-        "find the module by importing the package by hand; raise import_timeout (REGEN_IMPORT_TIMEOUT) "
-        "if it is just slow",
-    )
+def _import_limit(timeout: float) -> Limit:
+    return Limit(timeout, "the import check", "import_timeout",
+                 "if it is not just slow, a module hangs at import time: import the package by hand to find it",
+                 VerificationError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,14 +142,18 @@ def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[
     """
     overlay = ["--staged", staged.package, str(staged.staging), ",".join(staged.names)] if staged else []
     early = (["--warm", ",".join(warm)] if warm else []) + (["--wait"] if go is not None else [])
-    proc = subprocess.Popen([python or sys.executable, "-c", _IMPORT_ALL, *early, *overlay, *packages],
-                            stdin=subprocess.PIPE if go is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env_with(paths))
-    if started is not None:
-        started(proc)
-    if go is not None and not go():
-        proc.kill()
-        proc.communicate()
+    proc = start([python or sys.executable, "-c", _IMPORT_ALL, *early, *overlay, *packages],
+                 stdin=subprocess.PIPE if go is not None else subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env_with(paths))
+    try:
+        if started is not None:
+            started(proc)
+        stopped = go is not None and not go()
+    except BaseException:
+        stop(proc)
+        raise
+    if stopped:
+        stop(proc)
         raise VerificationError("the import check was stopped before it started", "")
     data = _output_of(proc, timeout, [proc], "go\n" if go is not None else None)
     failures = tuple((m, e) for m, e in data["failures"])
@@ -169,14 +171,8 @@ def _env_with(paths: Sequence[Path]) -> Dict[str, str]:
 
 def _output_of(proc: "subprocess.Popen[str]", timeout: float, stop: Sequence["subprocess.Popen[str]"],
                stdin: Optional[str] = None) -> Dict[str, Any]:
-    """An import check's JSON result; on a timeout, `stop` (the check's processes) are killed first."""
-    try:
-        out, err = proc.communicate(input=stdin, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        for p in stop:
-            p.kill()
-            p.communicate()
-        raise _import_timeout(timeout) from None
+    """An import check's JSON result; on a timeout or an interrupt, `stop` (the check's processes) are killed first."""
+    out, err = communicate(proc, _import_limit(timeout), stdin, [p for p in stop if p is not proc])
     return _parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
@@ -221,14 +217,18 @@ def import_split(import_root: Path, package: str, workers: int = 2, timeout: flo
     # Round-robin over the sorted list spreads the costly API modules evenly.
     chunks = [modules[i::workers] for i in range(workers)]
     env = _env_with([import_root])
-    procs = [subprocess.Popen([sys.executable, "-c", _IMPORT_SOME, package, str(pkg_dir), *chunk],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    procs = [start([sys.executable, "-c", _IMPORT_SOME, package, str(pkg_dir), *chunk],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for chunk in chunks if chunk]
-    count, failures = 0, _check_exports(pkg_dir, package)
-    for proc in procs:
-        data = _output_of(proc, timeout, procs)
-        count += int(data["count"])
-        failures += [(m, e) for m, e in data["failures"]]
+    try:
+        count, failures = 0, _check_exports(pkg_dir, package)
+        for proc in procs:
+            data = _output_of(proc, timeout, procs)
+            count += int(data["count"])
+            failures += [(m, e) for m, e in data["failures"]]
+    except BaseException:
+        stop(*procs)  # no worker outlives the check, whatever ended it
+        raise
     return ImportCheck(count, tuple(failures))
 
 

@@ -17,12 +17,12 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 
 from conductor_regen.atomic_io import atomic_write_bytes
+from conductor_regen.child_env import GIT_TIMEOUT, Limit, child_env, run
 from conductor_regen.sdk.backups import Backup, added_outside, list_backups, load_manifest
 from conductor_regen.errors import RegenError
 from conductor_regen.file_tree import digest_entry, iter_entries
@@ -50,8 +50,9 @@ class Pristine:
         """Write the pristine tree into the empty folder `dest` and return it."""
         dest.mkdir(parents=True, exist_ok=True)
         if self.git_dir is not None:
-            proc = subprocess.run(["git", "-C", str(self.git_dir), "archive", "--format=tar", self.git_tree],
-                                  capture_output=True, check=False)
+            proc = run(["git", "-C", str(self.git_dir), "archive", "--format=tar", self.git_tree],
+                       Limit(GIT_TIMEOUT, f"`git archive {self.git_tree}`", hint="pass --absolute to judge "
+                             "without a baseline"), env=child_env())
             if proc.returncode != 0:
                 raise RegenError(f"git archive {self.git_tree} failed: {proc.stderr.decode(errors='replace')}",
                                  "pass --absolute to judge without a baseline")
@@ -122,7 +123,8 @@ def from_backup(target: SdkTarget, backup: Backup) -> Pristine:
 
 def _git(root: Path, *args: str) -> Optional[str]:
     try:
-        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+        proc = run(["git", "-C", str(root), *args], Limit(GIT_TIMEOUT, f"`git {' '.join(args)}` in {root}",
+                   hint="check the repository (a stale lock?), or pass --absolute"), text=True, env=child_env())
     except OSError:
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None

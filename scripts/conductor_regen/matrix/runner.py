@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from conductor_regen.child_env import Limit, run
 from conductor_regen.config_sources import SOURCE_ROOT
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.matrix.checkout import sdk_problem
@@ -110,24 +110,11 @@ def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: S
 
 def _run_bounded(cmd: Sequence[str], env: Optional[Mapping[str, str]], stream: bool,
                  timeout: Optional[float]) -> "subprocess.CompletedProcess[bytes]":
-    """Run nox in its own process group, so a timeout stops nox, pip and pytest together."""
-    proc = subprocess.Popen(cmd, cwd=PROJECT, env=dict(env) if env is not None else None,
-                            stdout=None if stream else subprocess.PIPE,
-                            stderr=None if stream else subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise VerificationError(
-            f"the test sessions did not finish in {timeout:g}s and were stopped",
-            "raise test_timeout (REGEN_TEST_TIMEOUT), or look for a hanging test with `invoke test`",
-        ) from None
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)  # Ctrl-C: take the whole tree down with us
-        proc.wait()
-        raise
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, None)
+    """Run nox in its own process group, so a timeout or Ctrl-C stops nox, pip and pytest together."""
+    limit = Limit(timeout, "nox (the test sessions)", "test_timeout",
+                  "if it is not just slow, look for a hanging test with `invoke test`", VerificationError)
+    return run(cmd, limit, capture=False, cwd=PROJECT, env=dict(env) if env is not None else None,
+               stdout=None if stream else subprocess.PIPE, stderr=None if stream else subprocess.STDOUT)
 
 
 Judge = Callable[[List[SessionResult]], List[SessionResult]]

@@ -14,11 +14,10 @@ import hashlib
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from conductor_regen.child_env import child_env
+from conductor_regen.child_env import Limit, child_env, run
 from conductor_regen.errors import VerificationError
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 # The files that decide what `pip install <checkout>` installs.
 PACKAGING_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", "poetry.lock")
 READY = ".regen-ready"
-INSTALL_TIMEOUT = 900.0
+INSTALL_TIMEOUT = 900.0  # the default of the install_timeout setting
 
 
 def env_key(sdk_root: Path, python: str) -> str:
@@ -38,21 +37,24 @@ def env_key(sdk_root: Path, python: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _run(cmd: list[str], what: str) -> None:
+def _run(cmd: list[str], what: str, timeout: float) -> None:
+    """Run one uv command in its own process group; past `timeout` the group (uv and its builds) is killed."""
+    limit = Limit(timeout, what, "install_timeout", "check the network or the package index", VerificationError)
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=INSTALL_TIMEOUT,
-                              check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise VerificationError(f"{what} took over {INSTALL_TIMEOUT:.0f}s", "check the network or the package index") \
-            from exc
+        done = run(cmd, limit, text=True, env=child_env())
+    except OSError as exc:
+        raise VerificationError(f"{what} failed: cannot run {cmd[0]}: {exc}", "reinstall uv") from exc
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
         raise VerificationError(f"{what} failed: {last}", "check the network, the package index or the SDK's "
                                 "declared dependencies")
 
 
-def sdk_python(sdk_root: Path, cache_dir: Path, python: str) -> Path:
-    """The interpreter of a virtualenv holding the SDK and its declared dependencies (built once, then reused)."""
+def sdk_python(sdk_root: Path, cache_dir: Path, python: str, timeout: float = INSTALL_TIMEOUT) -> Path:
+    """The interpreter of a virtualenv holding the SDK and its declared dependencies (built once, then reused).
+
+    Each uv command may run `timeout` seconds (install_timeout).
+    """
     uv = shutil.which("uv")
     if uv is None:
         raise VerificationError("uv is not installed, so the SDK's environment cannot be built",
@@ -66,9 +68,9 @@ def sdk_python(sdk_root: Path, cache_dir: Path, python: str) -> Path:
     # Built beside and renamed into place: a run killed halfway leaves no half-made environment behind.
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=envs))
     try:
-        _run([uv, "venv", "-q", "--python", python, str(work / "venv")], f"creating a Python {python} virtualenv")
+        _run([uv, "venv", "-q", "--python", python, str(work / "venv")], f"creating a Python {python} virtualenv", timeout)
         _run([uv, "pip", "install", "-q", "--python", str(work / "venv" / "bin" / "python"), str(sdk_root)],
-             f"installing {sdk_root.name} and its dependencies")
+             f"installing {sdk_root.name} and its dependencies", timeout)
         (work / "venv" / READY).write_text(python + "\n", encoding="utf-8")
         try:
             os.rename(work / "venv", venv)

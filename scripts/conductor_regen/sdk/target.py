@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from conductor_regen.child_env import child_env
+from conductor_regen.child_env import GIT_TIMEOUT, Limit, child_env, run
 from conductor_regen.config import SdkConfig
 from conductor_regen.errors import ConfigError, SdkError, VerificationError
 from conductor_regen.file_tree import iter_entries, tree_size
@@ -100,11 +100,13 @@ def resolve_sdk(config: SdkConfig) -> SdkTarget:
             "use the default 'src/conductor/asyncio_client'",
         )
     managed = _check_managed_names(tuple(config.managed))
+    _check_printable(str(config.root))
     given = Path(os.path.expanduser(str(config.root)))
     if not given.is_dir():
         what = "is not a directory" if given.exists() else "does not exist"
         raise SdkError(f"SDK root {given} {what}", _SDK_HINT)
     root = given.resolve()
+    _check_printable(str(root))  # a link may lead to such a path too
     package_dir = root.joinpath(*package_parts)
     http = package_dir / "http"
     # A crash inside the three-rename fallback can leave http/ moved aside: with a swap journal
@@ -115,6 +117,22 @@ def resolve_sdk(config: SdkConfig) -> SdkTarget:
     check_no_escape(target, package_dir)
     check_managed_paths(target)
     return target
+
+
+def _check_printable(path: str) -> None:
+    """Refuse an SDK path holding a control character (a newline, a tab, ...), before any work.
+
+    Such a path breaks the tools a run hands it to (PYTHONPATH, nox, pytest, git's output), so the
+    gate would fail on it and call that a new test failure; refusing it up front is the honest answer.
+    """
+    bad = sorted({c for c in path if unicodedata.category(c) == "Cc"})
+    if bad:
+        names = ", ".join(_CONTROL_NAMES.get(c, f"U+{ord(c):04X}") for c in bad)
+        raise SdkError(f"the SDK path {path!r} holds a control character ({names})",
+                       "move or rename the checkout to a path without control characters, then pass that to --sdk")
+
+
+_CONTROL_NAMES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL byte"}
 
 
 def check_no_escape(target: SdkTarget, path: Path) -> None:
@@ -164,18 +182,13 @@ def git_dirty_paths(target: SdkTarget) -> list[str]:
     # -z avoids quoting of odd names; GIT_OPTIONAL_LOCKS=0 keeps `status` from writing the index.
     cmd = ["git", "status", "--porcelain", "-z", "--", *rels]
     env = child_env({"GIT_OPTIONAL_LOCKS": "0"})
+    limit = Limit(GIT_TIMEOUT, f"`git status` in {target.root}",
+                  hint="check the repository (a lock or a huge untracked tree?), or pass --allow-dirty", error=SdkError)
     try:
-        proc = subprocess.run(
-            cmd, cwd=target.root, env=env, capture_output=True, timeout=120, check=False
-        )
+        proc = run(cmd, limit, cwd=target.root, env=env)
     except FileNotFoundError:
         log.info("git is not installed; skipping the uncommitted-changes check")
         return []
-    except subprocess.TimeoutExpired as exc:
-        raise SdkError(
-            f"`git status` in {target.root} did not finish in {exc.timeout:.0f}s",
-            "check the repository (a lock or a huge untracked tree?), or pass --allow-dirty",
-        ) from exc
     if proc.returncode != 0:
         log.info(
             "%s is not a git work tree (git: %s); skipping the uncommitted-changes check",

@@ -1,18 +1,23 @@
 """Spec validation: say whether a document can back the async client, and which fixups would repair it.
 
 Spec content problems are reported, never raised; only configuration errors (an unknown
-fixup name in `fixups.skip`) raise.
+fixup name in `fixups.skip`) and a validator running past `validation.timeout` raise. The validator
+runs in a child process, so a spec built to make it slow is stopped at that deadline.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from conductor_regen.child_env import Limit, child_env, run
 from conductor_regen.config import FixupConfig, ValidationConfig
 from conductor_regen.errors import SpecValidationError
 from conductor_regen.spec.fixups import HTTP_METHODS, AppliedFixup, active_fixups, list_fixups, normalize_prefix, strip_prefix
@@ -174,6 +179,43 @@ def _run_validator(document: Dict[str, Any], family: str) -> List[_Finding]:
         findings.append(_Finding("ValidatorCrash", f"openapi-spec-validator could not finish: {exc}", ()))
     log.debug("openapi-spec-validator: %d finding(s) in %.2fs", len(findings), time.perf_counter() - started)
     return findings
+
+
+# The child: `argv[1]` (the folder holding conductor_regen) replaces the working folder on sys.path.
+_CHILD = ("import sys; sys.path[0] = sys.argv[1]; "
+          "from conductor_regen.spec.validation import _validator_main; _validator_main()")
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _validator_main() -> None:
+    """In the child: read {family, document, fixed} on stdin, print the findings on the document and the fixed one."""
+    request = json.loads(sys.stdin.buffer.read())
+    before = _run_validator(request["document"], request["family"])
+    fixed = request["fixed"]
+    after = _run_validator(fixed, request["family"]) if before and fixed is not None else before
+    rows = {name: [[f.kind, f.message, list(f.location)] for f in found] for name, found in
+            (("before", before), ("after", after))}
+    sys.stdout.write(json.dumps(rows))
+
+
+def _validate_in_child(document: Dict[str, Any], fixed: Optional[Dict[str, Any]], family: str,
+                       timeout: float) -> Tuple[List[_Finding], List[_Finding]]:
+    """The validator's findings on `document` and on `fixed` (None: the same), in a child stopped at `timeout`."""
+    request = json.dumps({"family": family, "document": document, "fixed": fixed}, default=str).encode()
+    limit = Limit(timeout, "validating the spec (openapi-spec-validator)", "validation.timeout",
+                  "a spec this slow to validate is huge or built to be slow; check where it came from",
+                  SpecValidationError)
+    started = time.perf_counter()
+    done = run([sys.executable, "-c", _CHILD, _PACKAGE_ROOT], limit, input=request, env=child_env())
+    log.debug("validator child: %.2fs", time.perf_counter() - started)
+    try:
+        rows = json.loads(done.stdout)
+        before, after = ([_Finding(str(k), str(m), tuple(str(p) for p in where)) for k, m, where in rows[name]]
+                         for name in ("before", "after"))
+    except (ValueError, KeyError, TypeError):
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        before = after = [_Finding("ValidatorCrash", f"openapi-spec-validator could not finish: {last}", ())]
+    return before, after
 
 
 def _attribute(finding: _Finding, applied: Sequence[AppliedFixup]) -> Optional[str]:
@@ -377,9 +419,8 @@ def validate_spec(document: Dict[str, Any], config: ValidationConfig, fixups: Fi
     family, problems = _format_problems(document)
     fixed, applied, would_change, fixup_problems = _preview_fixups(document, fixups)
     if family is not None:
-        before = _run_validator(document, family)
         # The fixed document only needs a second run when it differs and the first run found something.
-        after = _run_validator(fixed, family) if before and applied else before
+        before, after = _validate_in_child(document, fixed if applied else None, family, config.timeout)
         problems += _classify_findings(before, after, applied, prefix)
         if family == "3.1":
             problems.append(
