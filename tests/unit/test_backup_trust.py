@@ -289,3 +289,15 @@ def test_a_symlinked_sdk_folder_leading_into_a_managed_folder_is_refused_at_back
     with pytest.raises(BackupError, match="inside the managed folder"):
         create_backup(store, checkout, "v1")
     assert snapshot(checkout.root) == before
+
+
+@pytest.mark.parametrize("entry", ["../../../outside", "/etc"])
+def test_the_pristine_tree_of_a_tampered_backup_is_refused(checkout: SdkTarget, tmp_path: Path, entry: str) -> None:
+    """The verdicts' pristine tree (matrix/pristine.py) reads a backup's manifest through the same check."""
+    from conductor_regen.matrix.pristine import from_backup
+
+    backup = create_backup(tmp_path / "store", checkout, "v1")
+    tamper(backup, lambda m: m["managed"].append(entry))
+    with pytest.raises(BackupError) as caught:
+        from_backup(checkout, backup)
+    assert entry in caught.value.render()

@@ -326,3 +326,12 @@ def test_the_validate_command_prints_one_line_naming_the_setting(tmp_path: Path)
         "ERROR: validating the spec (openapi-spec-validator) ran past validation.timeout (0.05 s) and was stopped / "
         "hint: raise REGEN_VALIDATION_TIMEOUT (or validation.timeout in invoke.yaml); a spec this slow to validate "
         "is huge or built to be slow; check where it came from"), done
+
+
+def test_the_verify_step_stops_its_imports_at_import_timeout(tmp_path: Path, generator_cache: Path) -> None:
+    """`generate`'s verify step takes import_timeout from settings too (it had a fixed 600 s)."""
+    env = cli_env(tmp_path / "backups", generator_cache, REGEN_IMPORT_TIMEOUT="0.01")
+    done = run_cli("generate", "--spec", str(SPEC_V1), "--output", str(tmp_path / "out"), env=env)
+    assert done.code == 1, done
+    assert done.the_error().startswith("ERROR: the import check ran past import_timeout"), done
+    assert "REGEN_IMPORT_TIMEOUT" in done.the_error()

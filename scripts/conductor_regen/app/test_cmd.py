@@ -34,7 +34,7 @@ def judge(s: Settings, target: SdkTarget, pytest_args: Sequence[str] = (),
     from conductor_regen.matrix.verdicts import judge_against
 
     return judge_against(lambda: find_pristine(target, s.backups_dir), cache_dir=s.cache_dir / "baselines",
-                         pytest_args=tuple(pytest_args), env=env)
+                         pytest_args=tuple(pytest_args), env=env, timeout=s.test_timeout)
 
 
 def test_gate(s: Settings, sessions: Sequence[str] = (), python: Optional[str] = None,
@@ -91,7 +91,7 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
     captured: List[str] = []
     # nox's own output streams with --verbose; otherwise it is shown only for the sessions that failed.
     results = run_matrix(s.sdk.root, tuple(sessions or ("async_tests",)), tuple(pythons), args, reuse=reuse,
-                         env=store_env(s), stream=s.verbose, captured=captured)
+                         env=store_env(s), stream=s.verbose, captured=captured, timeout=s.test_timeout)
     if not absolute and any(r.result == "failed" for r in results):
         results = judge(s, resolve_sdk(s.sdk), args)(results)
     return MatrixRun(tuple(results), captured[0] if captured else "")

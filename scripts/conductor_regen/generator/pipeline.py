@@ -115,7 +115,8 @@ def provenance_for(spec: PreparedSpec, settings: Settings) -> Provenance:
 def _verify(tree: GeneratedTree, settings: Settings, steps: StepLog, imports: bool = True,
             parse: Parse = ast.parse) -> TreeCheck:
     with steps.step("verify") as step:
-        result = verify_package(tree.root, settings.generator.package_name, imports, parse)
+        result = verify_package(tree.root, settings.generator.package_name, imports, parse,
+                                timeout=settings.import_timeout)
         step.detail = (f"{result.api_modules} API modules, {result.model_modules} models, "
                        + (f"{result.imported_modules} modules import" if imports else
                           "imports checked by the import gate"))

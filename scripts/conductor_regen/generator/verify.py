@@ -247,7 +247,8 @@ def compile_all(root: Path) -> int:
     return count
 
 
-def verify_package(import_root: Path, package: str, imports: bool = True, parse: Parse = ast.parse) -> TreeCheck:
+def verify_package(import_root: Path, package: str, imports: bool = True, parse: Parse = ast.parse,
+                   timeout: float = IMPORT_TIMEOUT) -> TreeCheck:
     """Check a generated package under `import_root` (for example a staging tree).
 
     Without `imports`, the modules are not imported here: a caller whose import gate imports the
@@ -276,7 +277,7 @@ def verify_package(import_root: Path, package: str, imports: bool = True, parse:
     if not imports:
         return TreeCheck(len(apis), len(models), files, 0)
     # Importing compiles every module; compile_all runs only to locate a syntax error precisely.
-    check = import_split(import_root, package)
+    check = import_split(import_root, package, timeout=timeout)
     if any("SyntaxError" in err for _, err in check.failures):
         compile_all(pkg_dir)
     if check.failures:

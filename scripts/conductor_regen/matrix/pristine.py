@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.child_env import GIT_TIMEOUT, Limit, child_env, run
 from conductor_regen.sdk.backups import Backup, added_outside, list_backups, load_manifest
+from conductor_regen.sdk.restore import trusted_manifest
 from conductor_regen.errors import RegenError
 from conductor_regen.file_tree import digest_entry, iter_entries
 from conductor_regen.sdk.target import RESERVED_PREFIX, SdkTarget
@@ -105,7 +106,7 @@ def _newest_backup(target: SdkTarget, backups_dir: Path) -> Optional[Backup]:
 
 def from_backup(target: SdkTarget, backup: Backup) -> Pristine:
     """The SDK as it was when `backup` was taken: its managed folders, the rest live, minus what it added."""
-    manifest = load_manifest(backup)
+    manifest = trusted_manifest(target, backup)  # a manifest's names must not take the copy out of its folder
     names = tuple(str(n) for n in manifest["managed"])
     package = target.package_dir.relative_to(target.root).as_posix()
     added = set(added_outside(manifest))

@@ -37,7 +37,8 @@ def _key(full_name: str, pytest_args: Sequence[str], env: Optional[Mapping[str, 
 
 def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir: Path,
                       pytest_args: Sequence[str] = (), envdir: Optional[Path] = None,
-                      env: Optional[Mapping[str, str]] = None) -> Dict[str, List[Tuple[str, str]]]:
+                      env: Optional[Mapping[str, str]] = None,
+                      timeout: Optional[float] = None) -> Dict[str, List[Tuple[str, str]]]:
     """What failed in each session (full names, `async_unit-3.12`) on the pristine tree: cached, else run."""
     before: Dict[str, List[Tuple[str, str]]] = {}
     missing: List[str] = []
@@ -54,7 +55,7 @@ def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir:
     with tempfile.TemporaryDirectory(prefix="regen-pristine-") as tmp:
         copy = pristine.materialize(Path(tmp) / "sdk")
         ran = run_matrix(copy, missing, (), pytest_args, junit_dir=Path(tmp) / "junit", envdir=envdir,
-                            stream=False, env=env)
+                            stream=False, env=env, timeout=timeout)
     for result in ran:
         # A skipped or passing session had no failures; one without JUnit ids is one failure.
         found = list(result.failures) or [(i, result.message) for i in result.failure_ids]
@@ -65,7 +66,8 @@ def pristine_failures(pristine: Pristine, sessions: Sequence[str], *, cache_dir:
 
 
 def judge_against(find: Callable[[], Optional[Pristine]], *, cache_dir: Path, pytest_args: Sequence[str] = (),
-                  envdir: Optional[Path] = None, env: Optional[Mapping[str, str]] = None) -> Judge:
+                  envdir: Optional[Path] = None, env: Optional[Mapping[str, str]] = None,
+                  timeout: Optional[float] = None) -> Judge:
     """A judge for `runner.gate` / `invoke test`: failed sessions compared with the pristine tree.
 
     `find` locates the pristine tree (e.g. `pristine.find_pristine`); it is called only when
@@ -78,7 +80,7 @@ def judge_against(find: Callable[[], Optional[Pristine]], *, cache_dir: Path, py
         if pristine is None:
             return list(results)
         before = pristine_failures(pristine, failed, cache_dir=cache_dir, pytest_args=pytest_args,
-                                   envdir=envdir, env=env)
+                                   envdir=envdir, env=env, timeout=timeout)
         return with_baseline(results, before, pristine.source)
 
     return judge
