@@ -220,6 +220,19 @@ def test_drop_array_properties_reaches_operation_schemas() -> None:
     assert "properties" in spec["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
 
 
+@pytest.mark.parametrize("kind,dropped", [(["array", "null"], True), (["array", "object"], False),
+                                          (["object", "null"], False), ("array", True), ("object", False)])
+def test_drop_array_properties_reads_openapi_31_type_lists(kind: Any, dropped: bool) -> None:
+    # A schema that may be an array or an object keeps its object keywords: they apply to the object case.
+    spec = _spec()
+    spec["components"]["schemas"]["Either"] = {"type": kind, "items": {"type": "string"},
+                                               "properties": {"x": {"type": "string"}}, "required": ["x"]}
+    fixed, changes = _fixup("drop-array-properties").apply(spec, FixupConfig())
+    either = fixed["components"]["schemas"]["Either"]
+    assert ("properties" not in either and "required" not in either) is dropped
+    assert any(line.startswith("schema Either:") for line in changes) is dropped
+
+
 def test_drop_array_properties_change_lines_name_the_schema() -> None:
     _, changes = _fixup("drop-array-properties").apply(_spec(), FixupConfig())
     assert "schema Proto.names: removed 'properties' from array schema" in changes
