@@ -7,6 +7,7 @@ SDK checkout (everything but .git), before and after.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -40,15 +41,21 @@ from support.sdk_copies import (
     perturb,
     pkg,
     run_cli,
+    never_confirm,
     run_core,
     sdk_digest,
+    settings_for,
+    target_for,
     tree_digest,
     wait_for_file,
     write,
 )
 from support.paths import SPEC_V1, SPEC_V2
 
+from conductor_regen.app.plan import RegenOptions
+from conductor_regen.app.regenerate import regenerate
 from conductor_regen.errors import VerificationError
+from conductor_regen.progress import StepLog
 
 pytestmark = pytest.mark.e2e  # runs the real generator and kill -9s runs
 
@@ -109,6 +116,16 @@ def test_v1_on_v1_tree_adds_only_provenance_then_reruns_as_noop(tmp_path: Path, 
     assert not any(s.name in ("swap", "back up") for s in steps2.steps)
     assert sdk_digest(root) == committed
     assert len(backup_dirs(backups)) == 1
+
+    # A changed setting that changes the generator's input is not a no-op, though the spec is the same.
+    s = settings_for(root, backups, regen_cache)
+    other = dataclasses.replace(s, fixups=dataclasses.replace(s.fixups, strip_path_prefix="/apix"))
+    steps4 = StepLog()
+    report4 = regenerate(target_for(other), RegenOptions(spec=str(SPEC_V1), yes=True, skip_tests=True, dry_run=True),
+                         other, steps4, never_confirm, None, env={})
+    assert report4.outcome == "dry-run" and report4.plan, report4.outcome
+    assert [s.status for s in steps4.steps if s.name == "generate"] == ["ok"]
+    assert sdk_digest(root) == committed
 
     # Forced past the provenance check, a dry run generates again; the same tree ends as a no-op, as every writer's
     # does (one transaction), saying why, with the plan's file counts and nothing touched.
