@@ -338,3 +338,19 @@ def target(tmp_path: _Path) -> "SdkTarget":
 def store(tmp_path: _Path) -> _Path:
     """An empty backup store beside it."""
     return tmp_path / "backups"
+
+
+@pytest.fixture
+def edge_logging_restored() -> _Iterator[None]:
+    """The edge points the package's logger at stdout, unpropagated: undo that for the tests that follow."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("conductor_regen", "conductor_regen.progress")]
+    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    try:
+        yield
+    finally:
+        for lg, handlers, level, propagate in saved:
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate = propagate

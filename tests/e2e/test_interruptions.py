@@ -37,19 +37,18 @@ from support.sdk_copies import (
     PACKAGE,
     RUN_DEBRIS,
     Digest,
+    add_gate_probe,
     backup_dirs,
     cli_env,
     debris,
     invoke_cmd,
     manifest,
     new_sdk,
-    perturb,
     pkg,
     run_cli,
     run_core,
     sdk_digest,
     wait_for_file,
-    write,
 )
 from support.spec_variants import oss_like_spec
 from support.paths import SPEC_V1, SPEC_V2
@@ -156,28 +155,6 @@ def add_bulk(root: Path) -> None:
         path.write_bytes(hashlib.sha256(b"blob%d" % i).digest() * 65536)  # 2 MiB, same every time
 
 
-GATE_PROBE = '''\
-"""Test-gate probe: tells the interruption test that the gate is running, then waits to be killed."""
-import os
-import time
-
-
-def test_gate_probe():
-    marker = os.environ.get("INTERRUPTION_GATE_MARKER")
-    if not marker:
-        return
-    with open(marker + ".tmp", "w") as f:
-        f.write(str(os.getpid()))
-    os.replace(marker + ".tmp", marker)
-    time.sleep(600)
-'''
-
-
-def add_gate_probe(root: Path) -> None:
-    perturb(root)
-    write(root / "tests" / "unit" / "orkes" / "test_async_aa_gate_probe.py", GATE_PROBE)
-
-
 # --- running and killing ------------------------------------------------------------------------------
 
 def start(tmp_path: Path, root: Path, cache: Path, spec: Path, *args: str, **env: str) -> "subprocess.Popen[bytes]":
@@ -266,7 +243,7 @@ def test_sigkill_then_restore_gives_the_old_tree(tmp_path: Path, regen_cache: Pa
         extra = {"REGEN_TEST_PAUSE_AFTER_EXCHANGE": "1" if point == "after-first-exchange" else "commit",
                  "REGEN_TEST_PAUSE_MARKER": str(marker)}
     elif point == "test-gate":
-        extra = {"INTERRUPTION_GATE_MARKER": str(marker)}
+        extra = {"GATE_PROBE_MARKER": str(marker)}
         args = ()
 
     proc = start(tmp_path, root, regen_cache, spec, *args, **extra)

@@ -275,3 +275,42 @@ def wait_for_file(path: Path, proc: "subprocess.Popen[bytes]", timeout: float = 
             os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError(f"timed out waiting for {path}")
         time.sleep(0.02)
+
+
+def as_plain_user() -> List[str]:
+    """A command prefix under which root, too, is bound by permission bits (no DAC override)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to drop root's permission override")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def run_plain(task: str, *args: str, env: Dict[str, str]) -> CliResult:
+    """`run_cli` without root's permission override, so permission bits bind."""
+    done = subprocess.run(as_plain_user() + invoke_cmd(task, *args), capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=600)
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+GATE_PROBE = '''\
+"""Test-gate probe: tells an interruption test that the gate is running, then waits to be stopped."""
+import os
+import time
+
+
+def test_gate_probe():
+    marker = os.environ.get("GATE_PROBE_MARKER")
+    if not marker:
+        return
+    with open(marker + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(marker + ".tmp", marker)
+    time.sleep(600)
+'''
+
+
+def add_gate_probe(root: Path) -> None:
+    """A test in the SDK that, with GATE_PROBE_MARKER set, writes its pid there and sleeps: the gate is running."""
+    perturb(root)  # so that spec v1 (the example's own client) still changes the tree
+    write(root / "tests" / "unit" / "orkes" / "test_async_aa_gate_probe.py", GATE_PROBE)

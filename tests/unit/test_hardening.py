@@ -18,13 +18,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Iterator, List
 
 import pytest
 from conftest import SpecReply, SpecServer
 from support.fake_sdk import make_sdk, target_of
 from support.sdk_copies import (
-    CliResult,
     backup_dirs,
     cli_env,
     commit_all,
@@ -34,6 +33,7 @@ from support.sdk_copies import (
     new_sdk,
     pkg,
     run_cli,
+    run_plain,
     sdk_digest,
     wait_for_file,
     write,
@@ -536,19 +536,6 @@ def test_slow_answers_and_retries_stop_at_the_fetch_deadline(spec_server: SpecSe
 
 # --- 13. File-system errors: one line, the tree whole, and no run blocked by a failed cleanup -----
 
-def _as_plain_user() -> List[str]:
-    """A command prefix under which root, too, is bound by permission bits (no DAC override)."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("needs setpriv to drop root's permission override")
-    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
-
-
-def run_plain(task: str, *args: str, env: Dict[str, str]) -> CliResult:
-    done = subprocess.run(_as_plain_user() + invoke_cmd(task, *args), capture_output=True, text=True,
-                          env=env, stdin=subprocess.DEVNULL, timeout=600)
-    return CliResult(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.mark.e2e

@@ -17,6 +17,8 @@ from conductor_regen.app.report import Report
 from conductor_regen.config import Settings
 from conductor_regen.errors import RegenError
 from conductor_regen.progress import StepLog
+from conductor_regen.sdk import signals
+from conductor_regen.sdk.failures import describe
 from conductor_regen.sdk.target import SdkTarget
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,8 +48,31 @@ def show_task_help(name: str) -> None:
     Program(namespace=ns, binary=options.PROGRAM).run([options.PROGRAM, "--help", name], exit=False)
 
 
+def interrupted_line(signum: int) -> str:
+    """The one line for a command a signal stopped: which signal, and what became of the SDK tree.
+
+    A run that swapped says so itself (`RunInterrupted`, `SwapInterrupted`); anything else reaching the
+    edge was stopped before it changed the tree, or after its run had committed (`signals.committed`).
+    """
+    committed = signals.committed()
+    if committed is not None:
+        what, hint = committed
+        return f"ERROR: {signals.interrupted_by(signum)} after the run had committed: {what} / hint: {hint}"
+    return f"ERROR: {signals.interrupted_by(signum)}; the SDK tree was left as it was / hint: run again when ready"
+
+
+def error_line(exc: RegenError) -> str:
+    """A domain error's line; a signal that arrived while it was being cleaned up after is named at its end."""
+    signum = signals.received()
+    if signum is None or isinstance(exc, signals.RunInterrupted) or exc.message.startswith("interrupted"):
+        return exc.render()
+    return f"ERROR: {exc.message} (then {signals.interrupted_by(signum)}, after cleaning up)" + (
+        f" / hint: {exc.hint}" if exc.hint else "")
+
+
 def edge(func: F) -> F:
-    """Turn domain errors and Ctrl-C into one `ERROR: ... / hint: ...` line and an exit code."""
+    """Turn domain errors, OS errors and Ctrl-C, SIGTERM or SIGHUP into one `ERROR: ... / hint: ...` line and
+    an exit code (128 + the signal's number for a signal: 130, 143, 129)."""
 
     @functools.wraps(func)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
@@ -57,21 +82,30 @@ def edge(func: F) -> F:
         setup_logging(bool(kwargs.get("verbose")))
         from conductor_regen.client.code_index import run_index
 
-        try:
-            # One code index per command: each file content is parsed once, and all is let go at the end.
-            with run_index():
-                return func(c, *args, **kwargs)
-        except RegenError as exc:
-            raise Exit(exc.render(), code=exc.exit_code) from None
-        except OSError as exc:
-            # Permission denied, disk full, ...: the core leaves the tree whole (a swap undoes itself,
-            # or the next run finishes it); the user needs the cause and the path, not a traceback.
-            where = f": {exc.filename}" if exc.filename else ""
-            raise Exit(f"ERROR: {exc.strerror or exc}{where} / hint: check that path's permissions and the free "
-                       "disk space, then run again; the SDK tree was left whole", code=1) from None
-        except KeyboardInterrupt:
-            raise Exit("ERROR: interrupted / hint: the SDK tree was left as it was; "
-                       f"rerun, or `{options.PROGRAM} restore` if a swap was under way", code=130) from None
+        # SIGTERM (a CI runner's cancel) and SIGHUP (a closed terminal) end the command as Ctrl-C does:
+        # rollback, staging and the lock are cleaned up, the children stopped (see sdk/signals.py).
+        with signals.handling_signals():
+            try:
+                # One code index per command: each file content is parsed once, and all is let go at the end.
+                with run_index():
+                    result = func(c, *args, **kwargs)
+            except RegenError as exc:
+                signum = signals.received()
+                raise Exit(error_line(exc), code=signals.exit_code(signum) if signum else exc.exit_code) from None
+            except OSError as exc:
+                # Permission denied, disk full, ...: the core leaves the tree whole (a swap undoes itself,
+                # or the next run finishes it); the user needs the cause and the path, not a traceback.
+                signum = signals.received()
+                raise Exit(f"ERROR: {describe(exc)} / hint: check that path's permissions and the free disk space, "
+                           "then run again; the SDK tree was left whole",
+                           code=signals.exit_code(signum) if signum else 1) from None
+            except KeyboardInterrupt as exc:
+                signum = signals.signal_of(exc)
+                raise Exit(interrupted_line(signum), code=signals.exit_code(signum)) from None
+            signum = signals.received()
+            if signum is not None:  # it arrived where nothing could be cut short, and was held to the end
+                raise Exit(interrupted_line(signum), code=signals.exit_code(signum))
+            return result
 
     return cast(F, wrapper)
 

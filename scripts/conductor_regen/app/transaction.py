@@ -22,12 +22,14 @@ from conductor_regen.app.run_report import keep_report
 from conductor_regen.config import Settings
 from conductor_regen.errors import Aborted, RegenError, SdkError, VerificationError
 from conductor_regen.generator.verify import ImportCheck
-from conductor_regen.progress import StepLog
+from conductor_regen.progress import StepLog, pause_for_test
 from conductor_regen.sdk.backups import Backup, create_backup, record_added_outside
+from conductor_regen.sdk.failures import describe
 from conductor_regen.sdk.journal import new_run_id
 from conductor_regen.sdk.lock import sdk_lock
 from conductor_regen.sdk.restore import restore_backup
-from conductor_regen.sdk.swap import apply_swap, discard_staging, prepare_staging, recover
+from conductor_regen.sdk.signals import Hold, RunInterrupted, deferred, interrupted_by, note_committed, signal_of
+from conductor_regen.sdk.swap import SwapInterrupted, apply_swap, discard_staging, prepare_staging, recover
 from conductor_regen.sdk.target import (SdkTarget, check_clean, check_disk_space, check_managed_paths, managed_size,
                                         safe_join)
 from conductor_regen.sdk.work_dirs import new_work_dir
@@ -66,6 +68,7 @@ class Transaction:
         self._clean_checked = False
         self.live: Optional[LiveAnalysis] = None
         self._imports: Optional[StagedImports] = None
+        self._failure_handled = False  # _apply's failure path has begun (its rollback runs once)
 
     @property
     def staging(self) -> Path:
@@ -193,17 +196,83 @@ class Transaction:
                     step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
                     draft.note(excused)
             self._test_gate(run_tests)
+            # From here the run has committed: a signal now is acted on once the report says so.
+            hold = Hold().start()
         except BaseException as exc:
-            error = exc.render() if isinstance(exc, RegenError) else f"{type(exc).__name__}: {exc}"
+            try:
+                instead = self._after_failure(exc, backup, swapped)
+            except KeyboardInterrupt as late:
+                if self._failure_handled:
+                    raise
+                # The signal landed in the few bytecodes before the rollback's hold began: roll back all the same.
+                exc, instead = late, self._after_failure(late, backup, swapped)
+            if instead is None:
+                raise exc
+            raise instead from exc
+        try:
+            report = draft.finish("succeeded", steps.steps)
+            note_committed(f"the new tree is in place (backup {backup.id} holds the previous one; report: "
+                           f"{backup.path / 'report.md'})",
+                           f"`{self._program()} restore --backup {backup.id}` puts the previous tree back if you "
+                           "do not want the new one")
+            keep_report(report, backup, "succeeded", self.options, settings)
+        except BaseException:
+            hold.release(failed=True)
+            raise
+        hold.release()
+        pause_for_test("committed")
+        return report
+
+    def _program(self) -> str:
+        return self.options.command.split(" ", 1)[0] or "invoke"
+
+    def _after_failure(self, exc: BaseException, backup: Backup, swapped: bool) -> Optional[RegenError]:
+        """Roll back (unless --keep-failed) and file the report, whole whatever signal arrives meanwhile.
+
+        Returns the error to raise instead of `exc`: when the rollback failed too (naming `exc` first, the
+        cause), or for an interruption (saying what became of the tree); None to re-raise `exc`.
+        """
+        # A second Ctrl-C or a CI runner's SIGTERM must not stop a rollback halfway: it is acted on after.
+        with deferred(act=False):
+            self._failure_handled = True
+            steps = self.steps
+            where = next((f"the {s.name} step" for s in reversed(steps.steps) if s.status == "failed"), "the run")
+            rollback_error: Optional[BaseException] = None
             outcome: Literal["failed", "rolled-back"] = "failed"
             if swapped and not self.options.keep_failed:
-                self._roll_back(backup)
-                outcome = "rolled-back"
-            keep_report(draft.finish(outcome, steps.steps, error), backup, outcome, self.options, settings)
-            raise
-        report = draft.finish("succeeded", steps.steps)
-        keep_report(report, backup, "succeeded", self.options, settings)
-        return report
+                try:
+                    self._roll_back(backup)
+                    outcome = "rolled-back"
+                except BaseException as failed:  # noqa: B036 - reported with the cause, not instead of it
+                    rollback_error = failed
+            instead = self._failure_error(exc, backup, where, outcome, swapped, rollback_error)
+            shown = instead if instead is not None else exc
+            error = shown.render() if isinstance(shown, RegenError) else describe(exc)
+            try:
+                keep_report(self.draft.finish(outcome, steps.steps, error), backup, outcome, self.options,
+                            self.settings)
+            except Exception as unfiled:  # the run's own error says more than a report that could not be filed
+                log.warning("could not file the report in backup %s: %s", backup.id, describe(unfiled))
+        return instead
+
+    def _failure_error(self, exc: BaseException, backup: Backup, where: str, outcome: str, swapped: bool,
+                       rollback_error: Optional[BaseException]) -> Optional[RegenError]:
+        restore = f"`{self._program()} restore --backup {backup.id}`"
+        if rollback_error is not None:
+            return SdkError(f"{describe(exc)}; rolling back to backup {backup.id} failed too: "
+                            f"{describe(rollback_error)}",
+                            f"fix that cause, then run {restore}: it puts the previous tree back (or finds it "
+                            "already in place)")
+        if not isinstance(exc, (KeyboardInterrupt, SwapInterrupted)):
+            return None
+        signum = signal_of(exc)
+        if outcome == "rolled-back":
+            state, hint = f"backup {backup.id} was restored: the SDK tree is as it was", "run again when ready"
+        elif swapped:
+            state, hint = "the new tree was kept (--keep-failed)", f"{restore} puts the previous tree back"
+        else:
+            state, hint = "the SDK tree was left as it was", "run again when ready"
+        return RunInterrupted(f"{interrupted_by(signum)} during {where}; {state}", hint, signum)
 
     def _test_gate(self, run_tests: Optional[TestRunner]) -> None:
         """Run the test sessions on the swapped tree; failures new since the pristine tree stop the run."""
@@ -252,7 +321,8 @@ def transaction(target: SdkTarget, options: RegenOptions, settings: Settings,
         try:
             yield txn
         finally:
-            txn.close()
+            with deferred(act=False):  # staging goes whole; a signal now is acted on when the command ends
+                txn.close()
 
 
 def write_outside(target: SdkTarget, backup: Backup, files: Sequence[OutsideFile]) -> List[str]:

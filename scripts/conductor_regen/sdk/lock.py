@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from conductor_regen.errors import SdkError
+from conductor_regen.sdk.signals import deferred
 from conductor_regen.sdk.target import SdkTarget
 
 log = logging.getLogger(__name__)
@@ -135,11 +136,13 @@ def sdk_lock(target: SdkTarget) -> Iterator[Path]:
     finally:
         # Unlink while still holding the lock, so nobody can lock the file we are removing
         # and believe it is the live one (_open_locked checks the path against its fd).
-        try:
-            if _same_file(fd, path):
-                path.unlink()
-        except OSError:
-            pass  # a leftover lock file is harmless: nobody holds its flock
-        finally:
-            os.close(fd)
-        log.debug("released %s", path)
+        # A signal arriving meanwhile (SIGTERM) is acted on once the lock is gone, not halfway.
+        with deferred(act=False):
+            try:
+                if _same_file(fd, path):
+                    path.unlink()
+            except OSError:
+                pass  # a leftover lock file is harmless: nobody holds its flock
+            finally:
+                os.close(fd)
+            log.debug("released %s", path)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 from conductor_regen.atomic_io import fsync_dir, fsync_tree
 from conductor_regen.errors import Aborted, RegenError, SdkError
 from conductor_regen.file_tree import remove_path
+from conductor_regen.sdk.failures import describe
 from conductor_regen.sdk.journal import (
     FolderEntry,
     check_run_id,
@@ -35,6 +36,7 @@ from conductor_regen.sdk.journal import (
     remove_journal,
     write_journal,
 )
+from conductor_regen.sdk.signals import deferred, exit_code, label, signal_of
 from conductor_regen.sdk.target import SdkTarget, check_no_escape, safe_join
 
 log = logging.getLogger(__name__)
@@ -73,15 +75,23 @@ _renameat2 = _load_renameat2()
 
 
 class SwapInterrupted(Aborted):
-    """Ctrl-C during a swap; `committed` says whether the new trees ended up in place."""
+    """Ctrl-C (or SIGTERM, SIGHUP) during a swap; `committed` says whether the new trees ended up in place."""
 
-    # An interruption, not a declined prompt: an ERROR line and the shell's Ctrl-C status.
+    # An interruption, not a declined prompt: an ERROR line and the shell's status for the signal.
     exit_code = 130
     render = RegenError.render
 
-    def __init__(self, message: str, hint: str = "", committed: bool = False) -> None:
+    def __init__(self, message: str, hint: str = "", committed: bool = False, signum: int = 2) -> None:
         super().__init__(message, hint)
         self.committed = committed
+        self.signum = signum
+        self.exit_code = exit_code(signum)
+
+
+def _interrupted(exc: BaseException) -> tuple[str, int]:
+    """("interrupted" or "interrupted by SIGTERM", the signal): Ctrl-C reads as it always did."""
+    signum = signal_of(exc)
+    return ("interrupted" if signum == 2 else f"interrupted by {label(signum)}"), signum
 
 
 @dataclass(frozen=True)
@@ -272,10 +282,11 @@ def apply_swap(
         _maybe_pause("commit", target)
         _finish(target, run_id)
     except KeyboardInterrupt as exc:
+        what, signum = _interrupted(exc)
         raise SwapInterrupted(
-            "interrupted while deleting the replaced trees; the new tree is in place",
+            f"{what} while deleting the replaced trees; the new tree is in place",
             "the next run removes the leftovers; restore the backup if you did not want the new tree",
-            committed=True,
+            committed=True, signum=signum,
         ) from exc
     except OSError as exc:
         log.warning("swap done, but cleaning up %s failed (%s); the next run retries", expected, exc)
@@ -284,7 +295,9 @@ def apply_swap(
 def _undo_after_failure(target: SdkTarget, exc: BaseException) -> None:
     """Recover after a swap failed part way, then raise the error the caller should see."""
     try:
-        outcome = _recover(target)
+        # Whole, whatever signal arrives meanwhile (a second Ctrl-C, a CI runner's SIGTERM).
+        with deferred(act=False):
+            outcome = _recover(target)
     except KeyboardInterrupt as again:
         raise SwapInterrupted(
             "interrupted again while undoing an interrupted swap",
@@ -292,17 +305,20 @@ def _undo_after_failure(target: SdkTarget, exc: BaseException) -> None:
         ) from again
     except Exception as failed:
         raise SdkError(
-            f"the swap failed ({exc!r}) and so did undoing it ({failed})",
+            f"the swap failed ({describe(exc)}), and undoing it failed too ({describe(failed)})",
             f"the journal {journal_path(target)} is kept; the next run retries, or restore the latest backup",
         ) from exc
     forward = outcome is not None and outcome[0] == "forward"
     state = "the new tree is in place" if forward else "the previous tree was put back"
     if isinstance(exc, KeyboardInterrupt):
-        raise SwapInterrupted(f"interrupted during the swap; {state}", "run again when ready", committed=forward) from exc
+        what, signum = _interrupted(exc)
+        raise SwapInterrupted(f"{what} during the swap; {state}", "run again when ready", committed=forward,
+                              signum=signum) from exc
     if isinstance(exc, RegenError):
         return  # the caller re-raises it unchanged
     if isinstance(exc, OSError):
-        raise SdkError(f"the swap failed: {exc}; {state}", "check permissions and free space, then run again") from exc
+        raise SdkError(f"the swap failed: {describe(exc)}; {state}",
+                       "check permissions and free space, then run again") from exc
 
 
 def _finish(target: SdkTarget, run_id: str) -> None:
