@@ -159,4 +159,12 @@ def test_free_text_is_generated_as_data(tmp_path: Path) -> None:
                            text=True, env={**env, "PYTHONPATH": str(out)}, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == list(texts.values()) and len(texts) == 3
+    # The same spec through the commands that import the generated client in the run itself.
+    sdk = new_sdk(tmp_path)
+    before = sdk_digest(sdk)
+    for args in (["diff", "--spec", str(spec), "--sdk", str(sdk)],
+                 ["regenerate", "--spec", str(spec), "--sdk", str(sdk), "--dry-run"]):
+        done = run_cli(*args, env=env, cwd=tmp_path)
+        assert done.code == 0, (args, done)
+    assert sdk_digest(sdk) == before
     assert not (tmp_path / "MARKER").exists()

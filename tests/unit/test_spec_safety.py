@@ -262,3 +262,20 @@ def test_a_spec_refused_by_the_wall_is_refused_by_every_loader(tmp_path: Path) -
     with pytest.raises(RegenError) as caught:
         load_spec(str(spec), FetchConfig())
     assert "#/components/schemas/Tag/properties/" in caught.value.render()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+def test_a_spec_in_any_unicode_encoding_with_a_bom_loads_the_same(tmp_path: Path, encoding: str) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_bytes(SPEC_V2.read_text().encode(encoding))
+    assert load_spec(str(spec), FetchConfig()).document == BASE
+
+
+@pytest.mark.parametrize("data,expect", [(b"\x00" * 64, "control characters"), (b"\x1f\x8b\x08\x00\xff", "not UTF-8"),
+                                         ("{\"t\": \"\u00d6\"}".encode("latin-1"), "not UTF-8")])
+def test_bytes_that_are_no_text_are_one_line(tmp_path: Path, data: bytes, expect: str) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_bytes(data)
+    with pytest.raises(SpecParseError) as caught:
+        load_spec(str(spec), FetchConfig())
+    assert expect in caught.value.render() and "\n" not in caught.value.render()

@@ -142,7 +142,13 @@ def write_spec(document: Mapping[str, Any], path: Path) -> str:
 def _decode(text: Union[bytes, str], source: str) -> str:
     if isinstance(text, str):
         return text[1:] if text.startswith("\ufeff") else text
-    encoding = "utf-16" if text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
+    # UTF-32's little-endian BOM starts with UTF-16's, so it is tested first.
+    if text.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
     try:
         return text.decode(encoding)
     except UnicodeDecodeError as exc:
