@@ -103,9 +103,11 @@ def test_analysis_is_deterministic(v2_http: Path, v2_changes: Tuple[Change, ...]
 
 def test_json_and_markdown(v2_changes: Tuple[Change, ...]) -> None:
     rows = to_json_list(v2_changes)
-    assert rows[0].keys() == {"severity", "kind", "operation", "detail", "impact", "impact_detail"}
+    assert rows[0].keys() == {"severity", "kind", "operation", "detail", "impact", "impact_detail", "old", "new",
+                              "where", "methods"}
     assert {"severity": "breaking", "kind": "operation-removed", "operation": "DELETE /secrets/{key}",
-            "detail": "SecretResourceApi.delete_secret is gone", "impact": "", "impact_detail": ""} in rows
+            "detail": "SecretResourceApi.delete_secret is gone", "impact": "", "impact_detail": "",
+            "old": "SecretResourceApi.delete_secret", "new": "", "where": [], "methods": []} in rows
     text = render_markdown(v2_changes)
     assert text.startswith("## API changes\n\n9 breaking, 9 compatible, 0 info\n")
     assert "| breaking | operation-renamed | `GET /workflow/search` | WorkflowResourceApi.search -> " in text

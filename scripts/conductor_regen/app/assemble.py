@@ -12,7 +12,7 @@ import griffe
 from conductor_regen.app.plan import RegenOptions, package_name
 from conductor_regen.client.binding import BindingResult, check_bindings
 from conductor_regen.client.changes import Change, analyze
-from conductor_regen.client.impact import count_by_impact, usage_from
+from conductor_regen.client.impact import count_by_impact, removed_callers, removed_line, usage_from
 from conductor_regen.client.references import check_references
 from conductor_regen.client.source_tree import SourceTree, staged_tree
 from conductor_regen.compat.fields import keep_removed_fields
@@ -146,6 +146,8 @@ def check_and_compare(target: SdkTarget, staging: Path, old_spec: Optional[Mappi
         changes = analyze(target.http_dir, staging / "http", old_spec, new_spec,
                           settings.fixups.strip_path_prefix, usage=usage, old_package=old_package)
         step.detail = "; ".join(f"{n} {group}" for group, n in count_by_impact(changes).items())
+        if removed_callers(changes):  # the terminal line names what will fail against the new server
+            step.detail += f"; {removed_line(changes)}"
     return binding, changes
 
 

@@ -76,13 +76,13 @@ def diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog",
 
 
 def write_diff_report(result: SdkDiff, path: Path) -> None:
-    """Write the changes as JSON to `path` and as Markdown beside it."""
-    import json
-
-    from conductor_regen.client.changes import render_markdown, to_json_list
+    """Write the changes as JSON to `path` (schema, summary, changes[]: docs/compatibility.md) and as Markdown beside it."""
+    from conductor_regen.app.report import changes_document
+    from conductor_regen.client.changes import render_markdown
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json_list(result.changes), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    path.write_text(changes_document(result.changes, "invoke diff", {"version": result.spec_version}),
+                    encoding="utf-8")
     path.with_suffix(".md").write_text(render_markdown(result.changes), encoding="utf-8")
 
 

@@ -8,8 +8,12 @@ import re
 from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple
 
 from conductor_regen.client.changes import INFO, SEVERITIES, Change, Severity, render_markdown
-from conductor_regen.client.impact import count_by_impact
+from conductor_regen.client.impact import count_by_impact, removed_line, summary
 from conductor_regen.progress import StepResult
+
+# The JSON reports' format (`invoke regenerate --report`, the backup's report.json, `invoke diff --report`):
+# bumped whenever a documented key (docs/compatibility.md, "The JSON reports") changes meaning or goes away.
+SCHEMA = "conductor-regen.report/1"
 
 # How a run ended: swapped and gated, undone after the swap, stopped before it, planned only, or nothing to do.
 Outcome = Literal["succeeded", "rolled-back", "failed", "dry-run", "no-op"]
@@ -51,9 +55,11 @@ class Report:
     plan: tuple[str, ...] = ()  # a dry run's plan (steps, file counts, files added outside)
 
     def to_json(self) -> str:
-        """Stable JSON (sorted keys, file lists sorted)."""
+        """Stable JSON (sorted keys, file lists sorted), with the format's `schema` and the changes' `summary`."""
         data = dataclasses.asdict(self)
         data["files"] = {k: sorted(v) for k, v in data["files"].items()}
+        data["schema"] = SCHEMA
+        data["summary"] = summary([_change(c) for c in self.changes])
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def to_markdown(self) -> str:
@@ -62,7 +68,8 @@ class Report:
         changes = [_change(c) for c in self.changes]
         if any(c.impact for c in changes):
             # What this run means for the SDK's code, before anything else: one line per impact group.
-            out += [f"- {group}: {n}" for group, n in count_by_impact(changes).items()] + [""]
+            out += [f"- {group}: {n}" for group, n in count_by_impact(changes).items()]
+            out += [f"- {removed_line(changes)}", ""]
         out += [f"- command: `{self.command}`", f"- SDK: `{self.sdk}`"]
         out.append(f"- spec: `{self.spec.get('source', '?')}` (info.version {self.spec.get('version', '?')}, "
                    f"sha256 `{str(self.spec.get('sha256', ''))[:16]}`)")
@@ -150,10 +157,21 @@ def _binding_section(binding: Dict[str, Any]) -> List[str]:
 
 
 def _change(data: Dict[str, Any]) -> Change:
-    """A change back from its report dict (fields the dict lacks keep their defaults)."""
+    """A change back from its report dict (fields the dict lacks keep their defaults; lists become tuples)."""
     known = {f.name for f in dataclasses.fields(Change)} - {"severity"}
     severity: Severity = next((s for s in SEVERITIES if s == data.get("severity")), INFO)
-    return Change(severity, **{k: str(v) for k, v in data.items() if k in known})
+    values: Dict[str, Any] = {k: tuple(str(x) for x in v) if isinstance(v, (list, tuple)) else str(v)
+                              for k, v in data.items() if k in known}
+    return Change(severity, **values)
+
+
+def changes_document(changes: Sequence[Change], command: str, spec: Dict[str, Any]) -> str:
+    """`invoke diff --report`'s JSON: the same `schema`, `summary` and `changes[]` as a run's report."""
+    from conductor_regen.client.changes import to_json_list
+
+    data = {"schema": SCHEMA, "command": command, "spec": spec, "summary": summary(changes),
+            "changes": to_json_list(changes)}
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 # Notes a maintainer has to act on (review, fix or decide); all the others are only in the report.

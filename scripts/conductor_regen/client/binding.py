@@ -21,6 +21,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from conductor_regen.client.code_index import current_index
 from conductor_regen.client.models import field_required_alias
 from conductor_regen.client.references import Resolver, Target, class_members
+from conductor_regen.client.sdk_uses import (FieldDeclaration, HandCall, ResultUse, caller_name, field_declarations,
+                                             result_uses)
 from conductor_regen.client.signatures import (
     KEYWORD_ONLY,
     CallShape,
@@ -59,6 +61,8 @@ class CallSite:
     live: Optional[Signature]
     new: Signature
     through_adapter: bool = False  # the callable is the adapter's own (an override or an alias)
+    caller: str = ""  # the hand-written method making the call: "OrkesWorkflowClient.execute_workflow"
+    uses: Tuple[ResultUse, ...] = ()  # what that method does with the result (returns it, reads it)
 
     def new_problems(self) -> List[Problem]:
         """Problems against the new signature that the live one does not have (plus shifts)."""
@@ -103,6 +107,9 @@ class BindingResult:
     # Where SDK code reads attribute names and imports names (for the impact of model changes).
     attributes: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     imported: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    # Fields model adapters declare themselves, and calls between hand-written methods (for impact).
+    declarations: Tuple[FieldDeclaration, ...] = ()
+    hand_calls: Tuple[HandCall, ...] = ()
 
     def summary(self) -> str:
         """One line for the steps table."""
@@ -239,6 +246,8 @@ class _Scope:
     module: str
     cls: Optional[Target]
     locals: Dict[str, Target]
+    caller: str = ""  # the enclosing function, "Class.method"
+    uses: Dict[int, Tuple[ResultUse, ...]] = dataclasses.field(default_factory=dict)  # by id(call node)
 
 
 def _shape(call: ast.Call) -> CallShape:
@@ -301,6 +310,8 @@ class _Walker:
         self.unresolved: List[str] = []
         self.attributes: Dict[str, List[str]] = {}
         self.imported: Dict[str, List[str]] = {}
+        self.declarations: List[FieldDeclaration] = []
+        self.hand_calls: List[HandCall] = []
 
     def file(self, path: Path, module: str, where: str, tree: ast.Module) -> None:
         self._body(tree.body, _Scope(module, None, {}), path, where)
@@ -316,9 +327,14 @@ class _Walker:
             if isinstance(stmt, ast.ClassDef):
                 cls = self.sides.new.resolve(scope.module, stmt.name) if scope.cls is None else None
                 cls = cls if cls is not None and cls.node is stmt else Target("class", scope.module, stmt.name, stmt)
+                model = self.sides.generated_ancestor(self.sides.new, cls)
+                if model is not None and model.module.startswith(self.sides.http + ".models") and model is not cls:
+                    self.declarations += field_declarations(stmt, model.name, where)
                 self._body(stmt.body, _Scope(scope.module, cls, {}), path, where)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                inner = _Scope(scope.module, scope.cls, _local_types(self.sides.new, scope.module, stmt))
+                caller = caller_name(scope.cls.name if scope.cls else None, stmt)
+                inner = _Scope(scope.module, scope.cls, _local_types(self.sides.new, scope.module, stmt), caller,
+                               result_uses(stmt, where, caller))
                 for node in _calls(stmt):
                     self._call(node, inner, path, where)
             else:
@@ -379,11 +395,14 @@ class _Walker:
             return
         sig, owner = found
         generated = owner if sides.in_http(owner.module) else sides.generated_ancestor(sides.new, owner)
+        uses = scope.uses.get(id(call), ())
         if generated is None:
-            return  # a hand-written method of a hand-written class: not the generator's business
+            # A hand-written method of a hand-written class: not the generator's business, but a caller of one.
+            self.hand_calls.append(HandCall(sig.owner, scope.caller, f"{where}:{call.lineno}", uses))
+            return
         self.calls.append(CallSite(path, f"{where}:{call.lineno}", call.lineno, call.col_offset, sig.owner,
                                    (generated.name, member), _shape(call), live[0] if live else None, sig,
-                                   not sides.in_http(owner.module)))
+                                   not sides.in_http(owner.module), scope.caller, uses))
 
 
 def _calls(node: ast.AST) -> Iterator[ast.Call]:
@@ -443,7 +462,8 @@ def check_bindings(live: SourceTree, new: SourceTree, sdk_root: Path,
     if unresolved:
         log.info("%d call(s) that look like generated API calls have receivers we cannot type", len(unresolved))
     return BindingResult(calls, tuple(findings), tuple(preexisting), unresolved,
-                         attributes=_frozen(walker.attributes), imported=_frozen(walker.imported))
+                         attributes=_frozen(walker.attributes), imported=_frozen(walker.imported),
+                         declarations=tuple(walker.declarations), hand_calls=tuple(walker.hand_calls))
 
 
 def _frozen(index: Dict[str, List[str]]) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:

@@ -9,51 +9,41 @@ Python-level comparison of the two packages is folded in for everything else.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import (TYPE_CHECKING, Any, Dict, Final, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Set, Tuple,
-                    get_args)
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import griffe
 
+from conductor_regen.client.change_types import BREAKING as BREAKING
+from conductor_regen.client.change_types import COMPATIBLE as COMPATIBLE
+from conductor_regen.client.change_types import INFO as INFO
+from conductor_regen.client.change_types import SEVERITIES as SEVERITIES
+from conductor_regen.client.change_types import Change as Change
+from conductor_regen.client.change_types import Severity as Severity
 from conductor_regen.client.models import Model, ModelField, load_package, read_models
-from conductor_regen.spec.fixups import normalize_prefix, strip_prefix
+from conductor_regen.client.operation_changes import (api_changes, convention_changes, operation_changes,
+                                                      operation_ids)
+from conductor_regen.client.validations import compare as compare_checks
+from conductor_regen.client.validations import split as split_checks
 from conductor_regen.generator.naming import camelize, sanitize_name
+from conductor_regen.client.type_direction import SAME
 from conductor_regen.client.type_direction import compatible as type_compatible
 from conductor_regen.client.type_direction import describe as describe_direction
 from conductor_regen.client.type_direction import direction, schema_roles
-from conductor_regen.client.operations import (ClientOperation, OperationKey, label, read_api_classes, read_client_operations,
-                         spec_operations)
+from conductor_regen.client.operations import (ClientOperation, OperationKey, label, read_api_classes,
+                                               read_client_operations)
 
 if TYPE_CHECKING:
     from conductor_regen.client.impact import Usage
 
 log = logging.getLogger(__name__)
 
-# Breaking: SDK users' code may stop working; compatible: additions and widenings; info: no effect on callers.
-Severity = Literal["breaking", "compatible", "info"]
-SEVERITIES: Tuple[Severity, ...] = get_args(Severity)
-BREAKING: Final = "breaking"
-COMPATIBLE: Final = "compatible"
-INFO: Final = "info"
-_SEVERITY_ORDER: Dict[Severity, int] = {BREAKING: 0, COMPATIBLE: 1, INFO: 2}
 _VARIANTS = ("_with_http_info", "_without_preload_content")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One user-visible difference between two clients."""
-
-    severity: Severity
-    kind: str  # operation-renamed, model-removed, ...
-    operation: str  # "GET /workflow/search", a model ("Workflow") or a field ("Workflow.idempotencyKey")
-    detail: str
-    impact: str = ""  # one of impact.GROUPS once SDK usage is known
-    impact_detail: str = ""  # file:line of the SDK code concerned, or how it was repaired
-
-    def sort_key(self) -> Tuple[int, str, str, str]:
-        """Breaking first, then by kind, subject and detail."""
-        return (_SEVERITY_ORDER.get(self.severity, 9), self.kind, self.operation, self.detail)
+# The change a dropped or loosened client-side check makes (pattern, bounds, enum): values pass that failed before.
+VALIDATION_DROPPED = "field-validation-dropped"
+VALIDATION_CHANGED = "field-validation-changed"
+VALIDATION_KINDS = (VALIDATION_DROPPED, VALIDATION_CHANGED)
 
 
 # --- spec details -------------------------------------------------------------------------------
@@ -100,58 +90,6 @@ def _spec_property(schemas: Mapping[str, Mapping[str, Any]], model: str, prop: s
 # --- comparisons --------------------------------------------------------------------------------
 
 
-def _operation_ids(spec: Optional[Mapping[str, Any]], prefix: str) -> Dict[OperationKey, str]:
-    """{key: operationId}, with the SDK's path prefix stripped so raw and repaired specs both match."""
-    if not isinstance(spec, Mapping):
-        return {}
-    out: Dict[OperationKey, str] = {}
-    for (method, path), op in spec_operations(spec).items():
-        if op.operation_id:
-            out[(method, strip_prefix(path, prefix))] = op.operation_id
-    return out
-
-
-def _operation_changes(old: Mapping[OperationKey, ClientOperation], new: Mapping[OperationKey, ClientOperation],
-                       new_ids: Mapping[OperationKey, str]) -> List[Change]:
-    changes: List[Change] = []
-    new_sites = {(c, op.name): key for key, op in new.items() for c in op.classes}
-
-    def reused(op: ClientOperation) -> str:
-        # The worst case: the old name still exists but now sends a different request.
-        other = new_sites.get((op.class_name, op.name))
-        return f"; {op.qualified_name} now calls {label(other)}" if other and other != op.key else ""
-
-    for key in sorted(old.keys() - new.keys()):
-        op = old[key]
-        changes.append(Change(BREAKING, "operation-removed", label(key), f"{op.qualified_name} is gone{reused(op)}"))
-    for key in sorted(new.keys() - old.keys()):
-        op = new[key]
-        opid = f" (operationId {new_ids[key]})" if key in new_ids else ""
-        changes.append(Change(COMPATIBLE, "operation-added", label(key), f"new {op.qualified_name}{opid}"))
-    for key in sorted(old.keys() & new.keys()):
-        before, after = old[key], new[key]
-        opid = f" (operationId {new_ids[key]})" if key in new_ids else ""
-        if set(before.classes) != set(after.classes) or before.class_name != after.class_name:
-            changes.append(Change(BREAKING, "operation-moved", label(key),
-                                  f"{before.qualified_name} -> {after.qualified_name}{opid}{reused(before)}"))
-        elif before.name != after.name:
-            changes.append(Change(BREAKING, "operation-renamed", label(key),
-                                  f"{before.qualified_name} -> {after.qualified_name}{opid}{reused(before)}"))
-    return changes
-
-
-def _api_changes(old: Mapping[str, str], new: Mapping[str, str],
-                 old_ops: Mapping[OperationKey, ClientOperation]) -> List[Change]:
-    changes: List[Change] = []
-    for cls in sorted(old.keys() - new.keys()):
-        count = sum(1 for op in old_ops.values() if cls in op.classes)
-        changes.append(Change(BREAKING, "api-removed", cls,
-                              f"{cls} ({old[cls]}.py) is gone with its {count} operation(s)"))
-    for cls in sorted(new.keys() - old.keys()):
-        changes.append(Change(COMPATIBLE, "api-added", cls, f"new {cls} ({new[cls]}.py)"))
-    return changes
-
-
 def _field_text(field: ModelField) -> str:
     return f"{field.name}: {field.annotation}" + ("" if field.required else " = None")
 
@@ -189,21 +127,41 @@ def _model_changes(old: Mapping[str, Model], new: Mapping[str, Model], old_spec:
     return changes
 
 
+def _types(old: ModelField, new: ModelField) -> str:
+    return "" if old.base_type == new.base_type else f" ({old.base_type} -> {new.base_type})"
+
+
 def _field_changes(model: str, prop: str, old: ModelField, new: ModelField, old_schema: Any,
                    new_schema: Any, role: Optional[Set[str]] = None) -> List[Change]:
     subject = f"{model}.{prop}"
     changes: List[Change] = []
-    if old.base_type != new.base_type:
-        spec = ""
-        if old_schema is not None and new_schema is not None:
-            spec = f"{describe_schema(old_schema)} -> {describe_schema(new_schema)} "
+    spec = ""
+    if old_schema is not None and new_schema is not None:
+        spec = f"{describe_schema(old_schema)} -> {describe_schema(new_schema)} "
+    (old_plain, old_checks), (new_plain, new_checks) = split_checks(old.base_type), split_checks(new.base_type)
+    loosened, tightened = compare_checks(old_checks + old.validators, new_checks + new.validators)
+    travels = describe_direction(SAME, set(role or ()))[1]
+    if old.base_type != new.base_type and (direction(old_plain, new_plain) != SAME or not (loosened or tightened)):
         # A model only sent may accept more; one only received may narrow (the reader gets less variety).
         way = direction(old.base_type, new.base_type)
-        text, travels = describe_direction(way, set(role or ()))
-        severity: Severity = (INFO if way == "same" else COMPATIBLE if type_compatible(way, set(role or ()))
+        text = describe_direction(way, set(role or ()))[0]
+        severity: Severity = (INFO if way == SAME else COMPATIBLE if type_compatible(way, set(role or ()))
                               else BREAKING)
-        changes.append(Change(severity, "field-type-changed",
-                              subject, f"{spec}({old.base_type} -> {new.base_type}); {text}, {travels}".strip()))
+        changes.append(Change(severity, "field-type-changed", subject,
+                              f"{spec}({old.base_type} -> {new.base_type}); {text}, {travels}".strip(),
+                              old=old.annotation, new=new.annotation))
+    elif tightened:
+        # The same type, checked more strictly: values the SDK sent or read before may now fail validation.
+        changes.append(Change(BREAKING, VALIDATION_CHANGED, subject,
+                              f"{spec}{'; '.join(tightened + loosened)}{_types(old, new)}; "
+                              f"checked more strictly client-side, {travels}".strip(),
+                              old=old.annotation, new=new.annotation))
+    elif loosened:
+        # The same type with fewer checks: what passed before still passes; what failed reaches the server/caller.
+        changes.append(Change(COMPATIBLE, VALIDATION_DROPPED, subject,
+                              f"{spec}{'; '.join(loosened)}{_types(old, new)}; "
+                              f"no longer checked client-side, {travels}".strip(),
+                              old=old.annotation, new=new.annotation))
     if old.required != new.required:
         became = "required" if new.required else "optional"
         changes.append(Change(BREAKING if new.required else COMPATIBLE, "field-required-changed", subject,
@@ -211,32 +169,11 @@ def _field_changes(model: str, prop: str, old: ModelField, new: ModelField, old_
     elif new.required and old.nullable != new.nullable:
         # Optional fields are Optional[...] either way; only required ones show nullability in Python.
         changes.append(Change(BREAKING if new.nullable else COMPATIBLE, "field-nullable-changed", subject,
-                              f"{old.annotation} -> {new.annotation}"))
+                              f"{old.annotation} -> {new.annotation}", old=old.annotation, new=new.annotation))
     if old.name != new.name:
-        changes.append(Change(BREAKING, "field-renamed", subject, f"Python attribute {old.name} -> {new.name}"))
+        changes.append(Change(BREAKING, "field-renamed", subject, f"Python attribute {old.name} -> {new.name}",
+                              old=old.name, new=new.name))
     return changes
-
-
-def _convention_changes(old: Mapping[OperationKey, ClientOperation], new: Mapping[OperationKey, ClientOperation],
-                        prefix: str) -> List[Change]:
-    """The new client must keep the old client's base-path convention (with or without /api)."""
-    prefix = normalize_prefix(prefix)
-    if not prefix or not old or not new:
-        return []
-
-    def prefixed(ops: Mapping[OperationKey, ClientOperation]) -> int:
-        return sum(1 for key in ops if strip_prefix(key[1], prefix) != key[1])
-
-    old_n, new_n = prefixed(old), prefixed(new)
-    if old_n == 0 and new_n:
-        return [Change(BREAKING, "convention-changed", prefix,
-                       f"{new_n} of {len(new)} new resource paths start with {prefix} (old client: 0 of {len(old)}); "
-                       f"the SDK puts {prefix} in the server URL, so these would call {prefix}{prefix}/...")]
-    if old_n == len(old) and new_n < len(new):
-        return [Change(BREAKING, "convention-changed", prefix,
-                       f"{len(new) - new_n} of {len(new)} new resource paths lack the {prefix} prefix "
-                       f"every old one had (old client: {old_n} of {len(old)})")]
-    return []
 
 
 # --- griffe -------------------------------------------------------------------------------------
@@ -289,7 +226,7 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
         if not _narrowed_return(breakage):
             breaking_groups.add((kind, subject))
     changes = [Change(COMPATIBLE if _narrows(before, after) else BREAKING, "operation-return-changed", label(key),
-                      f"{where}: Return type changed: {before} -> {after}")
+                      f"{where}: Return type changed: {before} -> {after}", old=before, new=after)
                for key, where, before, after in _return_changes(old_pkg, new_pkg, old_ops, new_ops)]
     for (kind, subject), places in grouped.items():
         texts = []
@@ -374,6 +311,12 @@ def _covered(changes: Sequence[Change], old_ops: Mapping[OperationKey, ClientOpe
             name, prop = change.operation.split(".", 1)
             model = old_models[name]
             covered.add(("models", model.module, model.name, model.fields[prop].name))
+        if change.kind in VALIDATION_KINDS + ("field-type-changed",):
+            # The generator's validator methods of a field whose checks changed: explained by that change.
+            name, prop = change.operation.split(".", 1)
+            model = old_models[name]
+            for suffix in ("_validate_enum", "_validate_regular_expression"):
+                covered.add(("models", model.module, model.name, model.fields[prop].name + suffix))
     return covered
 
 
@@ -392,10 +335,11 @@ def analyze(old_http: Path, new_http: Path, old_spec: Optional[Mapping[str, Any]
     old_apis, new_apis = read_api_classes(old_http), read_api_classes(new_http)
     old_pkg, new_pkg = old_package or load_package(old_http), load_package(new_http)
     old_models, new_models = read_models(old_pkg), read_models(new_pkg)
-    changes = _operation_changes(old_ops, new_ops, _operation_ids(new_spec, path_prefix))
-    changes += _api_changes(old_apis, new_apis, old_ops)
+    server = operation_ids(new_spec, path_prefix)  # what the server's API has, when its spec is known
+    changes = operation_changes(old_ops, new_ops, server, old_pkg, new_pkg)
+    changes += api_changes(old_apis, new_apis, old_ops, new_ops, server)
     changes += _model_changes(old_models, new_models, old_spec, new_spec)
-    changes += _convention_changes(old_ops, new_ops, path_prefix)
+    changes += convention_changes(old_ops, new_ops, path_prefix)
     changes += _griffe_changes(old_pkg, new_pkg, old_ops, new_ops, _covered(changes, old_ops, old_apis, old_models))
     log.debug("change analysis: %d change(s)", len(changes))
     unique = sorted(set(changes), key=Change.sort_key)
@@ -414,9 +358,9 @@ def count_by_severity(changes: Iterable[Change]) -> Dict[Severity, int]:
     return counts
 
 
-def to_json_list(changes: Iterable[Change]) -> List[Dict[str, str]]:
-    """The changes as plain dicts (the report's `changes` section)."""
-    return [asdict(c) for c in changes]
+def to_json_list(changes: Iterable[Change]) -> List[Dict[str, Any]]:
+    """The changes as plain dicts (the reports' `changes[]`: docs/compatibility.md, "The JSON reports")."""
+    return [{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(c).items()} for c in changes]
 
 
 def _cell(text: str) -> str:
@@ -425,14 +369,14 @@ def _cell(text: str) -> str:
 
 def render_markdown(changes: Sequence[Change]) -> str:
     """A Markdown summary: one count line per impact group, then each group's table, what breaks first."""
-    from conductor_regen.client.impact import GROUPS, count_by_impact
+    from conductor_regen.client.impact import GROUPS, count_by_impact, removed_line
 
     counts = count_by_severity(changes)
     out = ["## API changes", ""]
     tagged = any(c.impact for c in changes)
     if tagged:
         out += [f"- {group}: {n}" for group, n in count_by_impact(changes).items()]
-        out.append("")
+        out += [f"- {removed_line(changes)}", ""]
     out += [f"{counts[BREAKING]} breaking, {counts[COMPATIBLE]} compatible, {counts[INFO]} info", ""]
     groups = [(g, [c for c in changes if c.impact == g]) for g in GROUPS] if tagged else [("", list(changes))]
     for group, members in groups:

@@ -6,9 +6,9 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import griffe
 
@@ -28,6 +28,8 @@ class ModelField:
     json_name: str  # the spec's property name (the alias, when there is one)
     annotation: str  # "Optional[StrictInt]"
     required: bool
+    # What its @field_validator methods check: (("pattern", ("^\\w*$",)),); annotation constraints are in `annotation`.
+    validators: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
 
     @property
     def base_type(self) -> str:
@@ -93,8 +95,29 @@ def field_required_alias(value: Optional[str]) -> Tuple[bool, str]:
     return required, alias.group(2) if alias else ""
 
 
+def _validators(cls: Any) -> Dict[str, List[Tuple[str, Tuple[str, ...]]]]:
+    """{python field name: checks} from a model class's `@field_validator` methods."""
+    from conductor_regen.client.validations import validator_checks
+
+    found: Dict[str, List[Tuple[str, Tuple[str, ...]]]] = {}
+    for member in cls.members.values():
+        if member.is_alias or not member.is_function:
+            continue
+        decorator = next((str(d.value) for d in member.decorators if str(d.value).startswith("field_validator(")), "")
+        if not decorator:
+            continue
+        try:
+            source = member.source
+        except (OSError, ValueError):  # no source lines: the check is still known by its method name
+            source = ""
+        field, check = validator_checks(member.name, decorator, source)
+        if check is not None:
+            found.setdefault(field, []).append(check)
+    return found
+
+
 def read_models(package: griffe.Module) -> Dict[str, Model]:
-    """Every class of the package's `models` subpackage, with its fields."""
+    """Every class of the package's `models` subpackage, with its fields (and their validators' checks)."""
     if "models" not in package.members or not package["models"].is_module:
         return {}
     out: Dict[str, Model] = {}
@@ -103,9 +126,11 @@ def read_models(package: griffe.Module) -> Dict[str, Model]:
             if member.is_alias or not member.is_class:
                 continue
             fields: Dict[str, ModelField] = {}
+            validators = _validators(member)
             for attr in member.members.values():
                 field = None if attr.is_alias else _field(attr)
                 if field is not None:
-                    fields[field.json_name] = field
+                    checks = tuple(sorted(validators.get(field.name, ())))
+                    fields[field.json_name] = replace(field, validators=checks) if checks else field
             out[member.name] = Model(member.name, module_name, dict(sorted(fields.items())))
     return dict(sorted(out.items()))
