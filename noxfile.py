@@ -5,7 +5,7 @@
     nox -s async_unit -p 3.12 -- --sdk PATH -k search       one session, one Python
     nox -s lint -- --sdk PATH [--absolute]                  the SDK's linter; only new findings fail
     nox -s typecheck -- --sdk PATH --accept REASON          accept its new findings (listed, not failed)
-    nox -s contract -- --sdk PATH [--spec FILE]             request contract against a mock server
+    nox -s contract -- --sdk PATH [--spec FILE]             request and response contract against a mock server
     CONDUCTOR_SDK_ROOT=PATH nox -R                          reuse venvs, skip installs
 
 Each session runs in its own reused virtualenv (uv when available) with the SDK installed
@@ -32,6 +32,7 @@ from conductor_regen.matrix import checkout, interpreters, requirements, runner,
 from conductor_regen.atomic_io import atomic_write_bytes  # noqa: E402
 from conductor_regen.child_env import secret_names  # noqa: E402
 from conductor_regen.matrix.contract import run as contract_run  # noqa: E402
+from conductor_regen.matrix.contract.inputs import ContractInputs  # noqa: E402
 from conductor_regen.errors import RegenError  # noqa: E402
 from conductor_regen.matrix.findings import to_junit  # noqa: E402
 
@@ -208,7 +209,11 @@ def tools_impl(session: nox.Session, *, name: str) -> None:
 
 
 def contract_impl(session: nox.Session) -> None:
-    """Run the request contract: the driver in the SDK's venv, verdicts and JUnit here."""
+    """Run the request and response contract: the driver in the SDK's venv, verdicts and JUnit here.
+
+    Failures are judged against the pristine tree (newest backup, else git HEAD) checked against the same spec,
+    or against `--baseline FILE`; `--absolute` counts every failure. `--accept REASON` accepts the new ones into
+    .conductor-regen/accepted-findings.json."""
     _no_secrets(session)
     if sys.version_info[:2] < cc.MIN_PYTHON:
         session.skip(f"the contract's mock server (openapi-core) needs Python >= "
@@ -217,37 +222,61 @@ def contract_impl(session: nox.Session) -> None:
     parser = _Parser(prog="nox -s contract --", add_help=False, allow_abbrev=False)
     parser.add_argument("--spec", default=os.environ.get(sessions.CONTRACT_SPEC_ENV))
     parser.add_argument("--baseline", default=None)
+    parser.add_argument("--absolute", action="store_true")
+    parser.add_argument("--accept", default=None)
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--verbose", action="store_true")
+    usage = ("Usage: nox -s contract -- --sdk PATH [--spec FILE_OR_URL] [--baseline JUNIT.xml | --absolute] "
+             "[--accept REASON] [--junit-dir DIR] [--timeout S] [--verbose]")
     try:
         opts = parser.parse_args(rest)
     except _UsageError as exc:
-        session.error(f"Usage: nox -s contract -- --sdk PATH [--spec FILE_OR_URL] [--baseline JUNIT.xml] "
-                      f"[--junit-dir DIR] [--timeout S] [--verbose]: {exc}")
+        session.error(f"{usage}: {exc}")
+    if opts.baseline and opts.absolute:
+        session.error(f"{usage}: --baseline and --absolute exclude each other")
+    if opts.accept is not None and not opts.accept.strip():
+        session.error(f"{usage}: the reason given to --accept is empty")
     invoked_from = Path(session.invoked_from)
-    baseline = checkout.resolve_invoked_path(opts.baseline, session.invoked_from)
+    baseline_file = checkout.resolve_invoked_path(opts.baseline, session.invoked_from)
     try:
         settings = contract_run.session_settings(PROJECT, os.environ)
+        judging = contract_run.judging(sdk, os.environ, invoked_from)  # a broken accepted-findings file stops here
+        baseline = contract_run.baseline_file(baseline_file) if baseline_file is not None else None
         inputs = contract_run.start(sdk, opts.spec, invoked_from, Path(session.create_tmp()), settings,
                                     os.environ, opts.timeout)
     except RegenError as exc:
         session.error(exc.render())
     session.log(f"spec: {inputs.spec_source}")
     _install_sdk(session, sdk, *cc.REQUIREMENTS)
-    session.run("python", "-m", cc.DRIVER_MODULE, "--input", str(inputs.input_file),
-                "--output", str(inputs.output_file),
-                # The checkout's own code first: a venv reused across checkouts may hold another SDK's files.
-                env={**RUN_ENV, "PYTHONPATH": os.pathsep.join((str(cc.DRIVER_PATH), str(inputs.import_root)))})
+
+    def drive(run_inputs: ContractInputs) -> bool:
+        run_inputs.output_file.unlink(missing_ok=True)
+        session.run("python", "-m", cc.DRIVER_MODULE, "--input", str(run_inputs.input_file),
+                    "--output", str(run_inputs.output_file), success_codes=list(range(256)),
+                    # The checkout's own code first: a venv reused across checkouts may hold another SDK's files.
+                    env={**RUN_ENV, "PYTHONPATH": os.pathsep.join((str(cc.DRIVER_PATH), str(run_inputs.import_root)))})
+        return run_inputs.output_file.is_file()
+
+    drive(inputs)
     try:
-        result = contract_run.finish(inputs, junit_dir / f"{session.name}.xml", baseline)
+        if baseline is None and not opts.absolute:
+            baseline, note = contract_run.pristine_baseline(judging, inputs, drive)
+            session.log(note)
+        done = contract_run.finish(inputs, junit_dir / f"{session.name}.xml", baseline, judging, opts.accept or "")
     except RegenError as exc:
         session.error(exc.render())
+    result = done.result
     for line in result.lines(opts.verbose):
         print(line)
+    if done.accepted_file is not None:
+        print(f"contract: accepted {done.accepted_now} failure(s) in {done.accepted_file}: review and commit it")
+    elif opts.accept:
+        print("contract: nothing new to accept")
     print(result.summary_line(), flush=True)
     if result.new_failures:
-        session.error(f"{len(result.new_failures)} new contract failure(s); "
-                      f"JUnit: {junit_dir / f'{session.name}.xml'}")
+        session.error(f"{len(result.new_failures)} new contract failure(s); first: {result.new_failures[0].id}: "
+                      f"{result.new_failures[0].headline} (fix it, or accept it: nox -s contract -- --sdk {sdk} "
+                      f"--accept REASON); JUnit: {junit_dir / f'{session.name}.xml'}")
 
 
 # --- the matrix (guide step 5) -------------------------------------------------------------------
@@ -302,7 +331,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=interpreters.current_python(), tags=["contract"])
 def contract(session: nox.Session) -> None:
-    """Request contract: every Orkes client method against a mock server validating with the spec."""
+    """Request contract: every Orkes client method against a mock server validating with the spec, and what it returns."""
     contract_impl(session)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from conductor_regen.matrix.results import SessionResult, gate_detail, parse_junit
 from conductor_regen.matrix.contract import classify as c
-from conductor_regen.matrix.contract.junit import failed_ids, to_xml, write_junit
+from conductor_regen.matrix.contract.junit import failed_rules, to_xml, write_junit
 from conductor_regen.errors import ConfigError
 
 OPS = (
@@ -152,7 +152,8 @@ def _result(baseline: Any = None) -> c.ContractResult:
                   {"id": "orkes_event_client.import", "status": "setup-failed",
                    "exception": exception("ImportError", "cannot import name 'EventHandler'")}],
         "methods": [
-            record("OrkesWorkflowClient.get_workflow", requests=[request("GET", "/api/workflow/abc")]),
+            record("OrkesWorkflowClient.get_workflow", requests=[request("GET", "/api/workflow/abc")],
+                   returned={"returned": "WorkflowAdapter", "promised": "WorkflowAdapter", "rule": "", "detail": ""}),
             record("OrkesWorkflowClient.search", requests=[request("GET", "/api/workflow/search", "PathNotFound")]),
             record("OrkesSecretClient.delete_secret", requests=[request("DELETE", "/api/secrets/k", "PathNotFound")]),
             record("OrkesWorkflowClient.pause", "raised",
@@ -165,22 +166,32 @@ def _result(baseline: Any = None) -> c.ContractResult:
 
 def test_counts_and_the_last_line_without_a_baseline() -> None:
     result = _result()
-    assert (result.total, result.exercised, result.valid) == (5, 4, 1)
+    assert (result.total, result.exercised, result.valid, result.kept_promise) == (5, 4, 1, 1)
     assert [v.id for v in result.failures] == ["setup.orkes_event_client.import", "OrkesWorkflowClient.pause",
                                                "OrkesWorkflowClient.search"]
     assert result.summary_line() == ("contract: 4 of 5 SDK methods exercised, 1 sent spec-valid requests, "
-                                     "3 new failures")
+                                     "1 returned what they promise, 3 new failures")
     lines = result.lines()
-    assert lines[-1] == "verdicts: 1 valid, 1 rejected, 1 binding, 1 removed, 1 not-exercised"
+    assert lines[-2] == "verdicts: 1 valid, 1 rejected, 1 binding, 0 return, 1 removed, 1 not-exercised"
+    assert lines[-1] == ("returns: 1 kept their promise (0 with a type not judged), 0 wrong return type, "
+                         "0 drops response data")
     assert any(line.startswith("OrkesSecretClient.delete_secret: calls an operation the spec removed") for line in lines)
 
 
 def test_baseline_excuses_pre_existing_failures_only() -> None:
-    result = _result(frozenset({"OrkesWorkflowClient.search", "setup.orkes_event_client.import"}))
+    result = _result(frozenset({("OrkesWorkflowClient.search", "request rejected (unknown path)"),
+                                ("setup.orkes_event_client.import", "setup failed")}))
     assert [v.id for v in result.new_failures] == ["OrkesWorkflowClient.pause"]
     assert result.summary_line().endswith("1 new failures")
     assert any(line.startswith("pre-existing OrkesWorkflowClient.search") for line in result.lines())
     assert any(line.startswith("new OrkesWorkflowClient.pause") for line in result.lines())
+
+
+def test_a_failure_is_pre_existing_only_by_the_same_rule() -> None:
+    """The same method failing by another rule on the baseline (the id alone) does not excuse it."""
+    result = _result(frozenset({("OrkesWorkflowClient.search", "failed before sending (binding)"),
+                                ("OrkesWorkflowClient.pause", "failed before sending (binding)")}))
+    assert [v.id for v in result.new_failures] == ["setup.orkes_event_client.import", "OrkesWorkflowClient.search"]
 
 
 def test_junit_has_one_case_per_method_and_is_its_own_baseline(tmp_path: Path) -> None:
@@ -192,16 +203,17 @@ def test_junit_has_one_case_per_method_and_is_its_own_baseline(tmp_path: Path) -
     assert 'classname="OrkesWorkflowClient" name="pause"' in text
     assert '<skipped message="not exercised: sent no request (a local helper)"' in text
     assert to_xml(result) == path.read_bytes()  # no timestamps: the same result, the same bytes
-    ids = failed_ids(path)
-    assert ids == {v.id for v in result.failures}
-    assert _result(ids).new_failures == ()
+    failures = failed_rules(path)
+    assert failures == {(v.id, v.headline) for v in result.failures}
+    assert ("OrkesWorkflowClient.search", "request rejected (unknown path)") in failures
+    assert _result(failures).new_failures == ()
 
 
 def test_unreadable_baseline_is_a_config_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.xml"
     bad.write_text("<testsuite")
     with pytest.raises(ConfigError):
-        failed_ids(bad)
+        failed_rules(bad)
 
 
 def test_template_regex_takes_one_segment_per_parameter() -> None:
@@ -215,7 +227,7 @@ def test_template_regex_takes_one_segment_per_parameter() -> None:
 def test_the_gate_reads_the_contract_summary_from_junit(tmp_path: Path) -> None:
     write_junit(_result(), tmp_path / "contract.xml")
     summary = parse_junit(tmp_path / "contract.xml")
-    assert summary.summary == _result().summary_line()
+    assert summary.summary == _result().summary_line() == _result().junit_summary()
     assert (summary.passed, summary.failed, summary.skipped) == (2, 3, 1)
     row = SessionResult("contract", "", "failed", summary.passed, summary.failed, summary.skipped, 1.0,
                            summary.first_failure, summary.message, summary.summary).as_row()

@@ -1,4 +1,6 @@
-"""Argument synthesis and the mock's smallest responses (the driver's pure parts, run here on real pydantic models)."""
+"""Argument synthesis and the smallest spec values (the driver's pure parts, run here on real pydantic models).
+
+The mock server's full responses are tested in test_contract_responses.py."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 pytest.importorskip("polyfactory")
 
-from conductor_regen.matrix.contract.in_sdk_venv.minimal import minimal_value, response_for  # noqa: E402
+from conductor_regen.matrix.contract.in_sdk_venv.minimal import minimal_value  # noqa: E402
 from conductor_regen.matrix.contract.in_sdk_venv.synthesis import (  # noqa: E402
     CannotSynthesize,
     Synthesizer,
@@ -176,13 +178,3 @@ def test_recursive_schema_is_bounded() -> None:
         value = value["child"]
         depth += 1
     assert 5 < depth <= 13
-
-
-def test_responses() -> None:
-    json_response = response_for(SPEC, SPEC["paths"]["/auth/{type}/{id}"]["get"])
-    assert (json_response.status, json_response.content_type) == (200, "application/json")
-    assert json.loads(json_response.body)["name"] == "contract"
-    text = response_for(SPEC, SPEC["paths"]["/workflow"]["post"])
-    assert (text.content_type, text.body) == ("text/plain", b"contract")
-    empty = response_for(SPEC, SPEC["paths"]["/empty"]["delete"])
-    assert (empty.status, empty.content_type, empty.body) == (200, None, b"")

@@ -86,8 +86,8 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
         raise ConfigError("no SDK checkout given",
                           "pass --sdk PATH, run from inside the checkout, or set CONDUCTOR_SDK_ROOT")
     args = shlex.split(pytest_args)
-    # lint and typecheck judge themselves; --absolute reaches them as a session option.
-    args = [*args, "--absolute"] if absolute and set(sessions) <= {"lint", "typecheck"} else args
+    # lint, typecheck and contract judge themselves; --absolute reaches them as a session option.
+    args = [*args, "--absolute"] if absolute and set(sessions) <= {"lint", "typecheck", "contract"} else args
     captured: List[str] = []
     # nox's own output streams with --verbose; otherwise it is shown only for the sessions that failed.
     results = run_matrix(s.sdk.root, tuple(sessions or ("async_tests",)), tuple(pythons), args, reuse=reuse,

@@ -1,8 +1,10 @@
-"""Accepted lint and typecheck findings: new ones a maintainer reviewed and chose to keep, with a reason.
+"""Accepted lint, typecheck and contract findings: new ones a maintainer reviewed and chose to keep, with a reason.
 
 The SDK keeps them in `.conductor-regen/accepted-findings.json` (committed, reviewed like code).
 Each entry is one finding's fingerprint (tool, file, rule, message with `line N` masked, enclosing
-symbol; never a line number) and the reason it was accepted. The file holds nothing about who or
+symbol; never a line number) and the reason it was accepted. The contract's entries (tool
+`contract`) name the client's module, the failure's rule, its detail and the method
+(`matrix/contract/judge.py`); each tool reads only its own entries. The file holds nothing about who or
 when, and is written sorted, so accepting the same findings twice gives the same bytes. An accepted
 finding does not fail its session; it is still listed, as accepted, and an entry that matches no
 new finding any more is reported as stale so it can be removed.
@@ -90,8 +92,9 @@ def write_accepted(sdk_root: Path, entries: Sequence[Accepted]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ordered = sorted(entries, key=lambda e: (e.tool, e.file, e.symbol, e.rule, e.message, e.reason))
     payload: Dict[str, Any] = {
-        "about": "lint/typecheck findings reviewed and accepted; each matches one finding by tool, file, rule, "
-                 "message and enclosing symbol (no line). Written by `nox -s lint|typecheck -- --accept REASON`.",
+        "about": "lint/typecheck/contract findings reviewed and accepted; each matches one finding by tool, file, "
+                 "rule, message and enclosing symbol (no line). Written by "
+                 "`nox -s lint|typecheck|contract -- --accept REASON`.",
         "accepted": [e.to_json() for e in ordered],
     }
     atomic_write_json(path, payload)

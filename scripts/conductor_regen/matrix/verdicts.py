@@ -23,8 +23,9 @@ from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, TOOL_SESSIONS
 log = logging.getLogger(__name__)
 
 KIND = "tests-v2"  # entries are [test id, message]
-# Sessions that compare with the pristine tree themselves (their exit status is already a verdict).
-JUDGED_IN_SESSION = frozenset(TOOL_SESSIONS)
+# Sessions that compare with the pristine tree themselves (their exit status is already a verdict). The
+# contract compares each failure's rule too, which a rerun here (by test id) could not.
+JUDGED_IN_SESSION = frozenset((*TOOL_SESSIONS, "contract"))
 
 
 def _key(full_name: str, pytest_args: Sequence[str], env: Optional[Mapping[str, str]] = None) -> str:

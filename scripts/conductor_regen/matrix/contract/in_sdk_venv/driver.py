@@ -2,8 +2,9 @@
 
 Runs inside the SDK's virtualenv (`python -m in_sdk_venv --input IN.json --output OUT.json`, with the
 folder above `in_sdk_venv/` on PYTHONPATH): only the SDK's own dependencies plus openapi-core and
-polyfactory. It records facts (requests, validation errors, exceptions); conductor_regen's
-`contract.classify` turns them into verdicts.
+polyfactory. It records facts (requests, validation errors, exceptions, and for a method that
+returned, what it returned against its annotation and the responses it got: `returns.check`);
+conductor_regen's `contract.classify` turns them into verdicts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from .mock_server import MockServer
-from .synthesis import CannotSynthesize, Synthesizer
+from .returns import check, return_hint
+from .synthesis import CannotSynthesize, Synthesizer, type_hints
 
 _CLIENT_NAME = re.compile(r"^Orkes\w*Client$")
 _EXCLUDED = frozenset({"OrkesBaseClient"})
@@ -136,10 +138,12 @@ class Driver:
                 except Exception as exc:
                     reason = f"could not construct {class_name}: {type(exc).__name__}: {_message(exc)}"
                     methods += [{"id": f"{class_name}.{n}", "client": class_name, "method": n,
-                                 "status": "skipped", "reason": reason, "requests": []} for n in names]
+                                 "module": cls.__module__, "status": "skipped", "reason": reason, "requests": []}
+                                for n in names]
                     continue
                 for name in names:
-                    methods.append(await self._exercise(instance, class_name, name))
+                    record = await self._exercise(instance, class_name, name)
+                    methods.append(dict(record, module=cls.__module__))
             close = getattr(api_client, "close", None)
             if close is not None:
                 await close()
@@ -173,19 +177,23 @@ class Driver:
         method_id = f"{class_name}.{name}"
         record: Dict[str, Any] = {"id": method_id, "client": class_name, "method": name, "requests": []}
         func = getattr(instance, name)
-        # Seeded by the method's id, so adding a method never changes another one's arguments.
-        self.synth.seed(zlib.crc32(method_id.encode()))
+        # Seeded by the method's id, so adding a method never changes another one's arguments or responses.
+        seed = zlib.crc32(method_id.encode())
+        self.synth.seed(seed)
+        self.server.seed = seed
         try:
             kwargs = self.synth.arguments(func)
         except CannotSynthesize as exc:
             record.update(status="skipped", reason=f"no arguments: {exc}")
             return record
         self.server.sink = record["requests"]
+        self.server.sent = []
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # kept (deprecated) methods warn on every call
-                await asyncio.wait_for(func(**kwargs), self.timeout)
+                value = await asyncio.wait_for(func(**kwargs), self.timeout)
             record["status"] = "returned"
+            record["returned"] = self._returned(func, value)
         except asyncio.TimeoutError:
             record["status"] = "timeout"
             record["reason"] = f"still running after {self.timeout:g} s"
@@ -193,7 +201,18 @@ class Driver:
             record.update(status="raised", exception=_exception(exc, self.package_dir))
         finally:
             self.server.sink = []
+            self.server.sent = []
         return record
+
+    def _returned(self, func: Any, value: Any) -> Dict[str, str]:
+        """The return check (`returns.check`) of a value against the method's annotation and responses."""
+        try:
+            hint = return_hint(func, type_hints(func))
+            namespace = getattr(getattr(func, "__func__", func), "__globals__", {})
+            return check(value, hint, list(self.server.sent), namespace)
+        except Exception as exc:  # the check itself must never lose the method's record
+            return {"returned": type(value).__name__, "promised": "?", "rule": "",
+                    "detail": "", "note": f"return not checked: {type(exc).__name__}: {_message(exc)}"}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,21 +1,17 @@
-"""Small JSON values a schema accepts: the mock server's responses, and spec-shaped argument fields.
+"""Small JSON values a schema accepts: spec-shaped argument fields, and the required parts of responses.
 
 Required properties are filled (near the top, optional ones too); strings take their enum's first
-value, their format's fixed example or a fixed text; numbers their minimum or 1. A response keeps
-arrays and maps empty; a sample (an argument's field) gives them one element. Deterministic, and
-bounded on recursive schemas.
+value, their format's fixed example or a fixed text; numbers their minimum or 1. Arrays and maps
+stay empty; a sample (an argument's field) gives them one element. Deterministic, and bounded on
+recursive schemas. The mock server's full responses are `responses.py`'s.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Mapping, Optional
 
 # Recursive required properties (rare) stop here; the value is then the emptiest of its kind.
 MAX_DEPTH = 12
-# Responses fill every property of the top two object levels (deeper, only the required ones):
-# SDK code reads response fields it assumes are there (an absent list would be None, not []).
-RESPONSE_FILL = 2
 TEXT = "contract"
 
 _FORMATS: Dict[str, str] = {
@@ -44,6 +40,16 @@ def resolve(document: Mapping[str, Any], node: Any) -> Any:
     return node
 
 
+def schema_kind(schema: Dict[str, Any]) -> Optional[str]:
+    """The schema's one type: the first non-null of an OpenAPI 3.1 list; `object` when it has properties."""
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind is None and ("properties" in schema or "additionalProperties" in schema):
+        kind = "object"
+    return kind if isinstance(kind, str) else None
+
+
 def minimal_value(document: Mapping[str, Any], schema: Any, depth: int = 0, fill: int = 0,
                   sample: bool = False) -> Any:
     """A small value `schema` accepts (None for no schema at all).
@@ -69,11 +75,7 @@ def minimal_value(document: Mapping[str, Any], schema: Any, depth: int = 0, fill
     for key in ("oneOf", "anyOf"):
         if isinstance(schema.get(key), list) and schema[key]:
             return minimal_value(document, schema[key][0], depth, fill, sample)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), None)
-    if kind is None and ("properties" in schema or "additionalProperties" in schema):
-        kind = "object"
+    kind = schema_kind(schema)
     if kind == "object":
         return _object(document, schema, depth, fill, sample)
     if kind == "array":
@@ -133,24 +135,3 @@ class MockResponse:
 
     def __repr__(self) -> str:
         return f"MockResponse({self.status}, {self.content_type!r}, {self.body!r})"
-
-
-def response_for(document: Mapping[str, Any], operation: Mapping[str, Any]) -> MockResponse:
-    """The status, content type and body of the smallest success response an operation declares."""
-    responses = operation.get("responses")
-    if not isinstance(responses, dict):
-        return MockResponse(200, None, b"")
-    code = (sorted(c for c in responses if str(c).startswith("2")) or ["200"])[0]
-    response = resolve(document, responses.get(code) or {})
-    content = response.get("content") if isinstance(response, dict) else None
-    status = int(code) if code.isdigit() else 200
-    if not isinstance(content, dict) or not content:
-        return MockResponse(status, None, b"")
-    media = "application/json" if "application/json" in content else sorted(content)[0]
-    schema = resolve(document, (content.get(media) or {}).get("schema"))
-    value = minimal_value(document, schema, fill=RESPONSE_FILL)
-    if media == "application/octet-stream":
-        return MockResponse(status, media, b"")
-    if media.startswith("text/") or (media == "*/*" and isinstance(value, str)):
-        return MockResponse(status, "text/plain", str(value if value is not None else "").encode())
-    return MockResponse(status, "application/json", json.dumps(value).encode() if value is not None else b"")

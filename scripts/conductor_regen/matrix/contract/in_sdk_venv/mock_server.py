@@ -1,9 +1,11 @@
 """A spec-driven mock Conductor server: aiohttp on 127.0.0.1, every request validated with openapi-core.
 
-A valid request gets the smallest success response its operation declares; a rejected one gets
-404/405/401/400 with the reason. Each request is recorded (method, path, query names, the spec
-operation it matched, the validation errors) into `sink`, which the driver points at the record of
-the SDK method being exercised. Runs inside the SDK's virtualenv: no conductor_regen imports.
+A valid request gets a full success response of its operation (`responses.full_response`: every
+property, one element per array, varied by `seed`, which the driver sets per SDK method); a
+rejected one gets 404/405/401/400 with the reason. Each request is recorded (method, path, query
+names, the spec operation it matched, the validation errors) into `sink`, which the driver points
+at the record of the SDK method being exercised, and the data of each success response it sent
+into `sent`, for the driver's return check. Runs inside the SDK's virtualenv: no conductor_regen imports.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from aiohttp import web
 
-from .minimal import MockResponse, resolve, response_for
+from .minimal import MockResponse, resolve
+from .responses import full_response
 
 # openapi-core matches a request's full URL against the spec's servers; this host is never resolved.
 MOCK_HOST = "http://contract.mock"
@@ -62,8 +65,11 @@ class MockServer:
         self.openapi = OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None))
         self.finder = APICallPathFinder(self.openapi.spec)
         self.sink: List[Dict[str, Any]] = []
+        # Each success response: (its data: JSON value, text, bytes or None; is its schema free-form?).
+        self.sent: List[Tuple[Any, bool]] = []
+        self.seed = 0  # varies the responses; the driver sets it from the method's id
         self._runner: Optional[web.AppRunner] = None
-        self._responses: Dict[str, MockResponse] = {}
+        self._responses: Dict[Tuple[str, int], Tuple[MockResponse, Any, bool]] = {}
         self.port = 0
 
     async def start(self) -> int:
@@ -115,8 +121,10 @@ class MockServer:
             return record, MockResponse(status, "application/json",
                                         json.dumps({"status": status, "message": errors[0]["message"]}).encode())
         assert operation is not None and operation_key is not None
-        record["status"] = 200
-        return record, self._response(operation_key, operation)
+        response, value, open_shape = self._response(operation_key, operation)
+        record["status"] = response.status
+        self.sent.append((value, open_shape))
+        return record, response
 
     def _operation(self, method: str, path: str) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
         from openapi_core.templating.paths.exceptions import PathError
@@ -129,12 +137,12 @@ class MockServer:
         operation = self.document["paths"][template][method.lower()]
         return f"{method.upper()} {template}", operation
 
-    def _response(self, key: str, operation: Dict[str, Any]) -> MockResponse:
+    def _response(self, key: str, operation: Dict[str, Any]) -> Tuple[MockResponse, Any, bool]:
         if key in self.canned:
-            return MockResponse(200, "application/json", json.dumps(self.canned[key]).encode())
-        if key not in self._responses:
-            self._responses[key] = response_for(self.document, operation) or MockResponse(200, None, b"")
-        return self._responses[key]
+            return MockResponse(200, "application/json", json.dumps(self.canned[key]).encode()), self.canned[key], False
+        if (key, self.seed) not in self._responses:
+            self._responses[(key, self.seed)] = full_response(self.document, operation, self.seed)
+        return self._responses[(key, self.seed)]
 
 
 def _error(exc: BaseException) -> Dict[str, Any]:

@@ -90,7 +90,7 @@ class Synthesizer:
     def arguments(self, func: Callable[..., Any]) -> Dict[str, Any]:
         """Keyword arguments for every parameter of `func` (a bound method); *args/**kwargs get none."""
         signature = inspect.signature(func)
-        hints = _type_hints(func)
+        hints = type_hints(func)
         self._namespace = dict(getattr(getattr(func, "__func__", func), "__globals__", {}))
         out: Dict[str, Any] = {}
         for name, param in signature.parameters.items():
@@ -330,7 +330,7 @@ def _is_union_type(hint: Any) -> bool:
     return type(hint).__name__ == "UnionType"
 
 
-def _type_hints(func: Callable[..., Any]) -> Dict[str, Any]:
+def type_hints(func: Callable[..., Any]) -> Dict[str, Any]:
     """Resolved annotations; one by one when some name cannot be resolved (left as a string)."""
     target = getattr(func, "__func__", func)
     try:
