@@ -166,3 +166,46 @@ def test_processes_racing_for_a_stale_lock_never_both_hold_it(target: SdkTarget,
     assert len(held) > 50, "the racers hardly ever took the stale lock over"
     overlaps = [(a, b) for a, b in zip(held, held[1:]) if b[0] < a[1]]
     assert not overlaps, f"{len(overlaps)} times two processes held the lock at once, e.g. {overlaps[0]}"
+
+
+# --- read-only commands: a shared lock, never a verdict from a half-swapped tree ------------------
+
+def _listing(target: SdkTarget) -> list:
+    return sorted(p.name for p in target.package_dir.iterdir())
+
+
+def test_a_reader_is_refused_while_a_run_holds_the_sdk(target: SdkTarget) -> None:
+    from conductor_regen.sdk.lock import sdk_read_lock
+
+    with sdk_lock(target):
+        with pytest.raises(SdkError) as caught:
+            with sdk_read_lock(target):
+                pass
+    line = caught.value.render()
+    assert f"pid {os.getpid()}" in line and "half swapped" in line
+
+
+def test_a_run_is_refused_while_a_reader_reads_and_readers_share(target: SdkTarget) -> None:
+    from conductor_regen.sdk.lock import sdk_read_lock
+
+    before = _listing(target)
+    with sdk_read_lock(target), sdk_read_lock(target):  # two readers at once
+        assert _listing(target) == before  # a reader writes nothing into the checkout
+        with pytest.raises(SdkError) as caught:
+            with sdk_lock(target):
+                pass
+        assert "read-only command" in caught.value.render()
+        assert _listing(target) == before  # the refused run left no lock file behind
+    with sdk_lock(target):  # free again once the readers are done
+        pass
+
+
+def test_a_reader_is_refused_while_a_killed_runs_swap_is_unfinished(target: SdkTarget) -> None:
+    from conductor_regen.sdk.journal import journal_path
+    from conductor_regen.sdk.lock import sdk_read_lock
+
+    journal_path(target).write_text("{}")
+    with pytest.raises(SdkError) as caught:
+        with sdk_read_lock(target):
+            pass
+    assert "interrupted run left a swap to finish" in caught.value.render()

@@ -108,6 +108,56 @@ def _open_locked(path: Path) -> int:
     raise SdkError(f"could not acquire the lock {path}", "another run keeps taking it; wait for it to finish")
 
 
+def _package_fd(target: SdkTarget) -> int:
+    try:
+        return os.open(target.package_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SdkError(f"cannot open {target.package_dir}: {exc.strerror}",
+                       "check that the SDK's package folder exists and is readable") from exc
+
+
+def _flock_package(target: SdkTarget, mode: int) -> Optional[int]:
+    """flock the package folder itself (`mode` LOCK_EX or LOCK_SH); None when someone holds it the other way.
+
+    The folder, not a file: a reader must not create a file in the checkout, and the folder keeps its
+    inode while the managed folders inside it are swapped.
+    """
+    fd = _package_fd(target)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return None
+        raise SdkError(f"cannot lock {target.package_dir}: {exc.strerror}",
+                       "the filesystem must support flock (a local disk does)") from exc
+    return fd
+
+
+@contextmanager
+def sdk_read_lock(target: SdkTarget) -> Iterator[None]:
+    """Hold a shared lock while a read-only command reads the SDK: no run can swap the tree meanwhile.
+
+    Refuses while a run holds the SDK (it may be halfway through a swap), and when a killed run left a
+    swap to finish: a verdict read from such a tree would be wrong.
+    """
+    from conductor_regen.sdk.journal import journal_path
+
+    fd = _flock_package(target, fcntl.LOCK_SH)
+    if fd is None:
+        raw = lock_path(target).read_bytes()[:_MAX_INFO_BYTES] if lock_path(target).is_file() else b""
+        held = _held(lock_path(target), raw)
+        raise SdkError(held.message + "; its tree may be half swapped",
+                       "wait for it to finish, then run this command again")
+    try:
+        if journal_path(target).exists():
+            raise SdkError(f"an interrupted run left a swap to finish in {target.package_dir}",
+                           "finish or undo it first with `invoke restore` (or any command that writes to the SDK)")
+        yield
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def sdk_lock(target: SdkTarget) -> Iterator[Path]:
     """Hold the SDK's run lock for the duration of the block; a dead holder's lock is taken over."""
@@ -127,7 +177,14 @@ def sdk_lock(target: SdkTarget) -> Iterator[Path]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, payload, 0)
         os.fsync(fd)
+        # Readers (diff, test) hold the package folder shared; a run waits for none of them: it says so.
+        folder = _flock_package(target, fcntl.LOCK_EX)
+        if folder is None:
+            raise SdkError("a read-only command (diff or test) is reading this SDK",
+                           "wait for it to finish (a run would change the tree it reads), then run again")
     except BaseException:
+        if _same_file(fd, path):
+            path.unlink()
         os.close(fd)
         raise
     log.debug("acquired %s", path)
@@ -145,4 +202,5 @@ def sdk_lock(target: SdkTarget) -> Iterator[Path]:
                 pass  # a leftover lock file is harmless: nobody holds its flock
             finally:
                 os.close(fd)
+                os.close(folder)
             log.debug("released %s", path)
