@@ -74,6 +74,36 @@ def test_a_method_failing_by_another_rule_on_the_baseline_is_new() -> None:
     assert same.new_failures == () and same.junit_summary().endswith("0 new failures; 1 pre-existing (vs backup b)")
 
 
+def test_a_return_failure_is_not_new_where_the_baseline_never_showed_its_return() -> None:
+    # The old client's model rejected a value the new spec allows (priority 635 > le=99): it raised after
+    # its spec-valid request, so what it would have returned was never seen. The wrong type is not "new".
+    raised = {**method("update_task_sync", {}), "status": "raised",
+              "exception": {"type": "ValidationError", "message": "1 validation error for WorkflowAdapter priority "
+                                                                 "Input should be less than or equal to 99"}}
+    unseen = c.classify(raised)
+    assert unseen.kind == c.VALID and unseen.return_unseen and not c.classify(KEPT).return_unseen
+    before = frozenset({(unseen.id, c.RETURN_UNSEEN)})
+    wrong = method("update_task_sync", returned(c.WRONG_TYPE, "returns WorkflowAdapter, promises str"))
+    assert c.evaluate({"methods": [wrong]}, baseline=before, baseline_source="backup b").new_failures == ()
+    # Only a return failure is excused so: a rejected request of the same method is still new.
+    assert c.evaluate({"methods": [WRONG]}, baseline=frozenset({("OrkesWorkflowClient.execute_workflow",
+                                                                  c.RETURN_UNSEEN)})).new_failures == ()
+    rejected = {**method("update_task_sync", {}), "requests": [{**VALID, "errors": [{"kind": "MissingParameter"}],
+                                                               "status": 400}]}
+    assert len(c.evaluate({"methods": [rejected]}, baseline=before).new_failures) == 1
+
+
+def test_a_junit_baseline_remembers_a_return_never_seen(tmp_path: Path) -> None:
+    from conductor_regen.matrix.contract.junit import failed_rules, write_junit
+
+    raised = {**method("update_task_sync", {}), "status": "raised",
+              "exception": {"type": "ValidationError", "message": "priority Input should be less than or equal to 99"}}
+    write_junit(c.evaluate({"methods": [raised, KEPT, DROPS]}), tmp_path / "contract.xml")
+    assert failed_rules(tmp_path / "contract.xml") == {
+        ("OrkesWorkflowClient.update_task_sync", c.RETURN_UNSEEN),
+        ("OrkesWorkflowClient.execute_workflow", c.DROPPED)}
+
+
 # --- the pristine tree's baseline ------------------------------------------------------------------
 
 @pytest.fixture

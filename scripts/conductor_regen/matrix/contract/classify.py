@@ -86,6 +86,12 @@ class Verdict:
         return self.kind in FAILURES
 
     @property
+    def return_unseen(self) -> bool:
+        """It sent spec-valid requests, then raised: what it returns was never seen."""
+        return self.kind == VALID and not self.kept_promise and any(n.startswith("after the requests:")
+                                                                    for n in self.notes)
+
+    @property
     def headline(self) -> str:
         """`request rejected (unknown path)`, `failed before sending (binding)`, ..."""
         return {
@@ -219,6 +225,8 @@ def classify(record: Mapping[str, Any], operations: Sequence[Operation] = (), ba
 
 
 Failure = Tuple[str, str]  # (verdict id, rule: its headline), what a baseline remembers of a failure
+# What a baseline remembers of a method that sent spec-valid requests and then raised: no return seen.
+RETURN_UNSEEN = "return not seen"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,8 +271,15 @@ class ContractResult:
         return tuple(v for v in (*self.setup, *self.verdicts) if v.failed)
 
     def is_preexisting(self, verdict: Verdict) -> bool:
-        """Did the baseline run fail the same method by the same rule?"""
-        return verdict.failed and self.baseline is not None and (verdict.id, verdict.headline) in self.baseline
+        """Did the baseline run fail the same method by the same rule (or never show what it returned)?
+
+        A return failure is not new when the baseline's method raised after its requests: what it would
+        have returned was never seen (its old model rejecting a value the new spec allows, say).
+        """
+        if not verdict.failed or self.baseline is None:
+            return False
+        return (verdict.id, verdict.headline) in self.baseline or (
+            verdict.kind == RETURN and (verdict.id, RETURN_UNSEEN) in self.baseline)
 
     def is_accepted(self, verdict: Verdict) -> bool:
         """Is it a new failure the SDK accepted?"""

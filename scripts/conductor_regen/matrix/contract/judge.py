@@ -25,14 +25,14 @@ from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tup
 
 from conductor_regen.errors import VerificationError
 from conductor_regen.matrix.accepted import Accepted, entries_for, split_accepted, write_accepted
-from conductor_regen.matrix.contract.classify import ContractResult, Failure, Verdict, evaluate
+from conductor_regen.matrix.contract.classify import RETURN_UNSEEN, ContractResult, Failure, Verdict, evaluate
 from conductor_regen.matrix.contract.inputs import ContractInputs, client_operations
 from conductor_regen.matrix.contract.junit import failed_rules
 from conductor_regen.matrix.findings import Finding
 from conductor_regen.matrix.pristine import Pristine, cached, store
 
 TOOL = "contract"  # the tool name of contract entries in the accepted findings
-KIND = "contract-v1"  # the baseline cache's entries: [[id, rule], ...]
+KIND = "contract-v2"  # the baseline cache's entries: [[id, rule], ...]
 _CODE = Path(__file__).resolve().parent
 
 
@@ -107,7 +107,8 @@ def from_pristine(pristine: Pristine, inputs: ContractInputs, package_dir: str, 
         if not run(twin):
             return None
         result = evaluate(read_records(twin), twin.operations, twin.base_path)
-    failures = sorted({(v.id, v.headline) for v in result.failures})
+    failures = sorted({(v.id, v.headline) for v in result.failures}
+                      | {(v.id, RETURN_UNSEEN) for v in result.methods if v.return_unseen})
     store(cache_dir, KIND, pristine.fingerprint, key, [list(f) for f in failures])
     return Baseline(pristine.source, frozenset(failures))
 

@@ -6,7 +6,8 @@ message="RULE: detail">` (pre-existing ones too; the session's exit status says 
 new), failures the SDK accepted and methods not exercised are `<skipped>`, calls to
 removed-but-kept operations pass with a `<system-out>` note. New failures come first (what
 `invoke test` and the gate name is the first failure), then the rest in id order. No timestamps or
-durations: the same run writes the same bytes. Read back as a baseline, a failure is its id and its rule.
+durations: the same run writes the same bytes. Read back as a baseline, a failure is its id and its rule,
+and a method that raised after its requests is remembered as one whose return was never seen.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import FrozenSet, Optional
 
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.errors import ConfigError
-from conductor_regen.matrix.contract.classify import NOT_EXERCISED, REMOVED, ContractResult, Failure, Verdict
+from conductor_regen.matrix.contract.classify import (NOT_EXERCISED, REMOVED, RETURN_UNSEEN, ContractResult, Failure,
+                                                     Verdict)
 
 SUITE = "contract"
 
@@ -80,8 +82,10 @@ def failed_rules(path: Path) -> FrozenSet[Failure]:
         problem = case.find("failure")
         if problem is None:
             problem = case.find("error")
+        classname, name = case.get("classname") or "", case.get("name") or ""
+        case_id = f"{classname}.{name}" if classname else name
         if problem is not None:
-            classname, name = case.get("classname") or "", case.get("name") or ""
-            rule = (problem.get("message") or "").split(": ", 1)[0]
-            found.add((f"{classname}.{name}" if classname else name, rule))
+            found.add((case_id, (problem.get("message") or "").split(": ", 1)[0]))
+        elif any(line.startswith("note: after the requests:") for line in (case.findtext("system-out") or "").splitlines()):
+            found.add((case_id, RETURN_UNSEEN))  # it raised after its requests: its return was never seen
     return frozenset(found)
