@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple
 
 from conductor_regen.client.changes import INFO, SEVERITIES, Change, Severity, render_markdown
 from conductor_regen.client.impact import count_by_impact, removed_line, summary
+from conductor_regen.matrix.contract.notes import ACCEPTED_BREAK
 from conductor_regen.progress import StepResult
 
 # The JSON reports' format (`invoke regenerate --report`, the backup's report.json, `invoke diff --report`):
@@ -98,8 +99,12 @@ class Report:
             out += [f"| {t.get('session', '')} | {t.get('python', '')} | {t.get('result', '')} | "
                     f"{t.get('verdict') or '-'} | {t.get('detail', '')} |" for t in self.tests]
             out.append("")
-        if self.notes:
-            out += ["## Notes", ""] + [f"- {n}" for n in self.notes] + [""]
+        accepted = [n for n in self.notes if n.startswith(ACCEPTED_BREAK)]
+        if accepted:  # breaks a maintainer went ahead with, apart from everything else
+            out += ["## Accepted breaks", ""] + [f"- {n[len(ACCEPTED_BREAK):]}" for n in accepted] + [""]
+        others = [n for n in self.notes if not n.startswith(ACCEPTED_BREAK)]
+        if others:
+            out += ["## Notes", ""] + [f"- {n}" for n in others] + [""]
         return "\n".join(out).rstrip() + "\n"
 
 
@@ -175,7 +180,8 @@ def changes_document(changes: Sequence[Change], command: str, spec: Dict[str, An
 
 
 # Notes a maintainer has to act on (review, fix or decide); all the others are only in the report.
-_ACTION = re.compile(r"^(warning|unresolved|would not bind|carried over|review)\b|deprecated|did not import|cannot",
+_ACTION = re.compile(r"^(warning|unresolved|would not bind|carried over|review|accepted break)\b|deprecated|"
+                     r"did not import|cannot",
                      re.I)
 
 

@@ -289,6 +289,8 @@ class Transaction:
             step.detail = gate_detail(tests)  # the contract's figures, each session's result
             # lint/typecheck in the gate: their new or accepted findings are action notes (also on a rollback).
             self.draft.note(review_notes(tests, self.target.root))
+            if any(t.get("session") == "contract" for t in tests):
+                self.draft.note(self._contract_notes())
             if not ok:
                 failed = [t for t in tests if t.get("result") == "failed" and t.get("verdict") != "pre-existing"]
                 first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"
@@ -296,6 +298,16 @@ class Transaction:
                     f"gate failed after the swap: {first.replace('contract: contract: ', 'contract: ')}",
                     "the backup was restored; fix the adapters, or rerun with --keep-failed to inspect",
                 )
+
+    def _contract_notes(self) -> List[str]:
+        """Each new contract failure (method, file:line, what changed, the choices), each accepted one apart."""
+        from conductor_regen.matrix.contract.notes import review_notes as contract_notes
+        from conductor_regen.matrix.runner import DEFAULT_JUNIT_DIR
+
+        accept = (f"`{self._program()} regenerate --sdk {self.target.root} --spec {self.options.spec} "
+                  "--accept \"REASON\"` records the finding with your reason and lists it as an accepted break")
+        return contract_notes(DEFAULT_JUNIT_DIR / "contract.xml", self.target.root, self.target.package_dir,
+                              self.draft.changes, accept)
 
     def _roll_back(self, backup: Backup) -> None:
         with self.steps.step("roll back") as step:
