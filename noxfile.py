@@ -161,7 +161,7 @@ def tools_impl(session: nox.Session, *, name: str) -> None:
     sdk, junit_dir, rest = _options(session, name)
     parser = _Parser(prog=f"nox -s {name} --", add_help=False, allow_abbrev=False)
     parser.add_argument("--absolute", action="store_true")
-    parser.add_argument("--accept", default=None)
+    parser.add_argument("--accept", default=os.environ.get(sessions.ACCEPT_ENV) or None)
     try:
         opts, args = parser.parse_known_args(rest)
     except _UsageError as exc:
@@ -223,7 +223,7 @@ def contract_impl(session: nox.Session) -> None:
     parser.add_argument("--spec", default=os.environ.get(sessions.CONTRACT_SPEC_ENV))
     parser.add_argument("--baseline", default=None)
     parser.add_argument("--absolute", action="store_true")
-    parser.add_argument("--accept", default=None)
+    parser.add_argument("--accept", default=os.environ.get(sessions.ACCEPT_ENV) or None)
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--verbose", action="store_true")
     usage = ("Usage: nox -s contract -- --sdk PATH [--spec FILE_OR_URL] [--baseline JUNIT.xml | --absolute] "

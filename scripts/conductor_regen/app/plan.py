@@ -30,6 +30,7 @@ class RegenOptions:
     use_cache: bool = True
     force: bool = False  # regenerate even when the recorded provenance matches
     pin_names: bool = True  # keep the live client's method names (operationIds pinned to them)
+    accept: str = ""  # a reason: the gate's new contract/lint/typecheck findings are accepted with it
     command: str = "invoke regenerate"
 
 

@@ -38,12 +38,15 @@ def judge(s: Settings, target: SdkTarget, pytest_args: Sequence[str] = (),
 
 
 def test_gate(s: Settings, sessions: Sequence[str] = (), python: Optional[str] = None,
-              spec: Optional[str] = None) -> TestRunner:
-    """Regenerate's gate after the swap; the sessions and the Python are checked now, before any work."""
+              spec: Optional[str] = None, accept: str = "") -> TestRunner:
+    """Regenerate's gate after the swap; the sessions and the Python are checked now, before any work.
+
+    With `accept` (a reason), the contract, lint and typecheck sessions accept their new findings with it.
+    """
     try:
         from conductor_regen.matrix.interpreters import check_pythons
         from conductor_regen.matrix.runner import gate
-        from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, GATE_SESSIONS, check_sessions
+        from conductor_regen.matrix.sessions import ACCEPT_ENV, CONTRACT_SPEC_ENV, GATE_SESSIONS, check_sessions
     except ImportError as exc:
         # A gate that cannot run is not a gate that passed: stop before anything is touched.
         raise ConfigError(f"the test gate cannot run: {exc}",
@@ -60,8 +63,9 @@ def test_gate(s: Settings, sessions: Sequence[str] = (), python: Optional[str] =
     # The pristine rerun checks the contract against this run's spec too: a pristine tree records none,
     # and its failures are pre-existing only when judged against the same spec.
     judge_env = {**store_env(s), **({CONTRACT_SPEC_ENV: spec} if spec else {})}
+    gate_env = {**store_env(s), **({ACCEPT_ENV: accept} if accept else {})}
     return lambda target: gate(target.root, sessions=chosen, pythons=pythons, spec=spec,
-                                judge=judge(s, target, env=judge_env), env=store_env(s),
+                                judge=judge(s, target, env=judge_env), env=gate_env,
                                 timeout=s.test_timeout)
 
 

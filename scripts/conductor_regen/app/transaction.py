@@ -12,13 +12,14 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, List, Literal, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
 
 from conductor_regen.app.gate import StagedImports, gate_interpreter, import_failures, import_gate
 from conductor_regen.app.live_analysis import LiveAnalysis
 from conductor_regen.app.plan import Confirm, Plan, RegenOptions, TestRunner
 from conductor_regen.app.report import Report, ReportDraft
 from conductor_regen.app.run_report import keep_report
+from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.config import Settings
 from conductor_regen.errors import Aborted, RegenError, SdkError, VerificationError
 from conductor_regen.generator.verify import ImportCheck
@@ -284,7 +285,7 @@ class Transaction:
             from conductor_regen.matrix.lint import review_notes
             from conductor_regen.matrix.results import gate_detail
 
-            ok, tests = run_tests(self.target)
+            ok, tests = self._gate_keeping_accepted(run_tests)
             self.draft.tests = tuple(tests)
             step.detail = gate_detail(tests)  # the contract's figures, each session's result
             # lint/typecheck in the gate: their new or accepted findings are action notes (also on a rollback).
@@ -296,8 +297,28 @@ class Transaction:
                 first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"
                 raise VerificationError(
                     f"gate failed after the swap: {first.replace('contract: contract: ', 'contract: ')}",
-                    "the backup was restored; fix the adapters, or rerun with --keep-failed to inspect",
+                    "the backup was restored; the review notes name each new failure: fix the SDK code, or go "
+                    "ahead deliberately with --accept REASON (--keep-failed keeps the new tree to inspect)",
                 )
+
+    def _gate_keeping_accepted(self, run_tests: TestRunner) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
+        """The gate; with --accept its sessions write the accepted-findings file, which stays only if it passes."""
+        from conductor_regen.matrix.accepted import ACCEPTED_FILE
+
+        path = self.target.root / ACCEPTED_FILE
+        before = path.read_bytes() if self.options.accept and path.is_file() else None
+        passed = False
+        try:
+            ok, tests = run_tests(self.target)
+            passed = ok
+            return ok, tests
+        finally:
+            if self.options.accept and not passed:  # a rolled-back run records nothing
+                with deferred():
+                    if before is not None:
+                        atomic_write_bytes(path, before)
+                    elif path.is_file():
+                        path.unlink()
 
     def _contract_notes(self) -> List[str]:
         """Each new contract failure (method, file:line, what changed, the choices), each accepted one apart."""

@@ -66,6 +66,8 @@ ALL_SESSIONS: Tuple[str, ...] = (*SESSIONS, *TOOL_SESSIONS, "contract", "bench")
 # What `invoke regenerate` runs after the swap unless --session says otherwise (--skip-tests: none).
 GATE_SESSIONS: Tuple[str, ...] = ("contract", "async_tests")
 # How the gate hands the contract session the spec of the run (it may record none: --only).
+# The reason `regenerate --accept` gives: the contract, lint and typecheck sessions accept their new findings with it.
+ACCEPT_ENV = "REGEN_ACCEPT"
 CONTRACT_SPEC_ENV = "REGEN_CONTRACT_SPEC"
 
 SERVER_ENV = "CONDUCTOR_SERVER_URL"
