@@ -80,13 +80,15 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path, env: Dict[s
     assert r.code == 0, r
     assert sdk_digest(root) == before
     assert no_backups(tmp_path) and debris(root) == []
-    lines = r.stdout.splitlines()
+    # Data on stdout (the report's path, alone); the plan, steps and notes are talk, on stderr.
+    assert r.stdout.splitlines() == [f"report: {report.with_suffix('.md')}"], r
+    lines = r.stderr.splitlines()
     assert "plan:" in lines
     steps = [line for line in lines if re.match(r"^  \d\. ", line)]
     assert [s.split(".", 1)[0].strip() for s in steps] == [str(n) for n in range(1, len(steps) + 1)], steps
     assert any(". back up " in s for s in steps) and any(". swap in http" in s for s in steps), steps
-    # Quiet by default: one line per step, the plan, the notes that need action (each once), the report last.
-    assert len(lines) < 50 and lines[-1] == f"report: {report.with_suffix('.md')}", r
+    # Quiet by default: one line per step, the plan, the notes that need action (each once).
+    assert len(lines) < 50 and lines[-1].startswith("done in "), r
     notes = [line for line in lines if line.startswith("note: ")]
     assert len(notes) == len(set(notes)) and any("deprecated" in n for n in notes), r
     # The filed files are exactly what a real v2 run changes, and the counts add up.
@@ -125,8 +127,9 @@ def test_declining_the_prompt_aborts_and_changes_nothing(tmp_path: Path, env: Di
     r = regen(root, env, "--skip-tests", input=answer)
 
     assert r.code == 1, r
-    assert "Swap this into the SDK? [y/N]" in r.stdout
-    assert "plan:" in r.stdout and f"  + {PROVENANCE}" in r.stdout
+    # The plan and the question are talk (stderr), so `regenerate > out` still shows them.
+    assert "Swap this into the SDK? [y/N]" in r.stderr and r.stdout == "", r
+    assert "plan:" in r.stderr and f"  + {PROVENANCE}" in r.stderr
     # A choice, not a failure: a plain line, no ERROR.
     assert r.error_lines() == [] and "Traceback" not in r.output, r
     [line] = [x for x in r.stderr.splitlines() if "declined" in x]
@@ -142,7 +145,7 @@ def test_accepting_the_prompt_swaps(tmp_path: Path, env: Dict[str, str]) -> None
     r = regen(root, env, "--skip-tests", input="y\n")
 
     assert r.code == 0, r
-    assert "Swap this into the SDK? [y/N]" in r.stdout
+    assert "Swap this into the SDK? [y/N]" in r.stderr
     assert diff(before, sdk_digest(root)) == ([f"{PACKAGE}/{PROVENANCE}"], [], [])
     assert [manifest(b)["outcome"] for b in backup_dirs(tmp_path / "backups")] == ["succeeded"]
 
@@ -237,7 +240,7 @@ def test_a_dry_run_on_a_dirty_tree_warns_and_changes_nothing(tmp_path: Path, env
     r = regen(root, env, "--dry-run")
 
     assert r.code == 0, r
-    assert "warning: 1 uncommitted change(s)" in r.stdout and "--allow-dirty" in r.stdout, r
+    assert "warning: 1 uncommitted change(s)" in r.stderr and "--allow-dirty" in r.stderr, r
     assert sdk_digest(root) == before
     assert no_backups(tmp_path)
 
@@ -327,7 +330,8 @@ def test_backups_and_backup(tmp_path: Path, env: Dict[str, str]) -> None:
 
     r = run_cli("backups", "--sdk", str(root), env=env)
     assert r.code == 0, r
-    header, *rows, footer = [line.split() for line in r.stdout.splitlines() if line.strip()]
+    header, *rows = [line.split() for line in r.stdout.splitlines() if line.strip()]
+    [footer] = [line.split() for line in r.stderr.splitlines() if line.strip()]  # talk: stdout is the table
     assert header == ["ID", "CREATED", "SPEC", "SIZE", "(B)", "OUTCOME"], r
     # `*` marks the default restore point: the newest backup not taken by a restore.
     marks = [row[0] == "*" for row in rows]
@@ -453,14 +457,14 @@ def test_replace_swaps_in_a_staging_tree_from_generate(tmp_path: Path, env: Dict
     # Its dry run (the transaction every writer shares) shows the plan and changes nothing.
     dry = run_cli("replace", "--from", str(staging), "--sdk", str(root), "--dry-run", env=env)
     assert dry.code == 0, dry
-    assert "files: 1 added, 1 removed, 1 changed in http" in dry.stdout, dry
+    assert "files: 1 added, 1 removed, 1 changed in http" in dry.stderr, dry
     assert dry.stdout.splitlines()[-1].endswith("-dry-run.md"), dry
     assert sdk_digest(root) == before and no_backups(tmp_path)
 
     r = run_cli("replace", "--from", str(staging), "--sdk", str(root), "--yes", env=env)
 
     assert r.code == 0, r
-    assert "import gate ok" in r.stdout, r
+    assert "import gate ok" in r.stderr, r
     added, removed, changed = diff(before, sdk_digest(root))
     assert added == [f"{PACKAGE}/{PROVENANCE}"]
     assert removed == [f"{PACKAGE}/http/stale_module.py"]

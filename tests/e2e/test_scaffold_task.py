@@ -65,7 +65,7 @@ def test_scaffold_adapters_recreates_the_adapter_then_is_a_noop_and_restore_undo
 
     dry = scaffold(root, env, "--dry-run")
     assert dry.code == 0, dry
-    assert f"  + {TEST_REL} (tests TokenResourceApiAdapter)" in dry.stdout, dry
+    assert f"  + {TEST_REL} (tests TokenResourceApiAdapter)" in dry.stderr, dry
     # The file listing is in the report (the last line names it); the output shows the counts.
     dry_report = Path(dry.stdout.splitlines()[-1].split("report: ", 1)[1])
     assert f"`{ADAPTER}`" in dry_report.read_text() and f"`{BASE_CLIENT}`" in dry_report.read_text(), dry

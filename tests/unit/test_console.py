@@ -100,8 +100,10 @@ def test_sdk_settings_apply_from_inside_the_checkout(tmp_path: Path) -> None:
     done = console("fixups", "--verbose", cwd=inside, env=plain_env())
     assert done.returncode == 0, done.stderr
     assert re.search(r"^strip-path-prefix +\[skipped\]", done.stdout, re.M), done.stdout
-    assert f"sdk.root = {str(root.resolve())!r}" in done.stdout.replace("PosixPath(", "").replace("')", "'")
-    assert f"the SDK's own settings read from {root / 'pyproject.toml'}" in done.stdout
+    # The resolved settings are talk, on stderr: stdout holds the listing alone.
+    assert "resolved settings" not in done.stdout
+    assert f"sdk.root = {str(root.resolve())!r}" in done.stderr.replace("PosixPath(", "").replace("')", "'")
+    assert f"the SDK's own settings read from {root / 'pyproject.toml'}" in done.stderr
     # The environment still beats the SDK's file, and outside the checkout the file does not apply.
     outside = console("fixups", cwd=tmp_path, env=plain_env())
     assert re.search(r"^strip-path-prefix +\[on\]", outside.stdout, re.M), outside.stdout

@@ -60,7 +60,7 @@ def test_help_is_clean(name: str) -> None:
 @pytest.mark.parametrize("program", [("conductor_regen",), ("invoke",)])
 def test_help_after_the_task_name_is_help(program: Tuple[str, ...]) -> None:
     """`TASK --help` prints the task's help, also for tasks whose first argument is positional (spec)."""
-    for name in ("regenerate", "replace", "diff", "restore"):
+    for name in ("regenerate", "replace", "diff", "restore", "generate"):  # generate: two positionals
         done = subprocess.run([sys.executable, "-m", *program, name, "--help"], cwd=REPO, capture_output=True,
                               text=True, env=dict(os.environ, COLUMNS="100"))
         assert (done.returncode, done.stderr) == (0, ""), name

@@ -75,14 +75,20 @@ def diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog",
     return SdkDiff(changes, lines, spec.loaded.version)
 
 
-def write_diff_report(result: SdkDiff, path: Path) -> None:
-    """Write the changes as JSON to `path` (schema, summary, changes[]: docs/compatibility.md) and as Markdown beside it."""
+def diff_document(result: SdkDiff, command: str = "invoke diff") -> str:
+    """The changes as JSON (schema conductor-regen.report/1, summary, changes[]: docs/compatibility.md): what
+    `diff --report` writes and `diff --format json` prints."""
     from conductor_regen.app.report import changes_document
+
+    return changes_document(result.changes, command, {"version": result.spec_version})
+
+
+def write_diff_report(result: SdkDiff, path: Path, command: str = "invoke diff") -> None:
+    """Write the changes as JSON to `path` (`diff_document`) and as Markdown beside it."""
     from conductor_regen.client.changes import render_markdown
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(changes_document(result.changes, "invoke diff", {"version": result.spec_version}),
-                    encoding="utf-8")
+    path.write_text(diff_document(result, command), encoding="utf-8")
     path.with_suffix(".md").write_text(render_markdown(result.changes), encoding="utf-8")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, cast
 
@@ -26,7 +27,7 @@ def program() -> str:
 # task: -s was --spec in one and --sdk in another). Every other option is long only.
 SHORT_FLAGS: Dict[str, str] = {
     "spec": "s", "sdk": "d", "yes": "y", "dry-run": "n", "verbose": "v", "output": "o", "report": "r",
-    "backup": "b", "python": "p", "url": "u", "from": "f",
+    "backup": "b", "python": "p", "url": "u", "from": "f", "quiet": "q",
 }
 
 
@@ -55,7 +56,8 @@ class LetterFlagTask(Task[Any]):
 
 
 def task(**kwargs: Any) -> Callable[[Callable[..., Any]], LetterFlagTask]:
-    """`@invoke.task(...)` with LetterFlagTask as the task class."""
+    """`@invoke.task(...)` with LetterFlagTask as the task class; --verbose and --quiet explained in every task."""
+    kwargs["help"] = {"verbose": VERBOSE_HELP, "quiet": QUIET_HELP, **kwargs.get("help", {})}
     return cast(Callable[[Callable[..., Any]], LetterFlagTask], invoke_task(klass=LetterFlagTask, **kwargs))
 
 
@@ -71,12 +73,12 @@ def settings(c: Context, **cli: Any) -> Settings:
 
     run = resolve_run_settings(_plain(c.config.get("regen", {})), os.environ, cli, Path.cwd(), tool_repository())
     resolved = run.settings
-    if resolved.verbose:
-        print("resolved settings:\n  " + resolved.describe().replace("\n", "\n  "))
+    if resolved.verbose:  # talk, so on stderr: stdout is for a command's data
+        print("resolved settings:\n  " + resolved.describe().replace("\n", "\n  "), file=sys.stderr)
         if run.sdk_detected:
-            print(f"  (sdk.root found from the working folder {Path.cwd()})")
+            print(f"  (sdk.root found from the working folder {Path.cwd()})", file=sys.stderr)
         if run.sdk_source is not None:
-            print(f"  (the SDK's own settings read from {run.sdk_source})")
+            print(f"  (the SDK's own settings read from {run.sdk_source})", file=sys.stderr)
     return resolved
 
 
@@ -104,13 +106,14 @@ def sdk_target(s: Settings) -> SdkTarget:
     return resolve_sdk(s.sdk)
 
 
+VERBOSE_HELP = "show everything: resolved settings, debug logs, the whole report (on stderr)"
+QUIET_HELP = "print only errors and the command's data or result lines (no steps, notes or warnings)"
 GEN_HELP = {
     "spec": "spec file or URL (a server base URL gets /api-docs appended)",
     "generator-version": "OpenAPI Generator version (default 7.14.0, the SDK's)",
     "backend": "jar (default, bundled wheel on Java), docker or npm",
     "java-heap": "JVM heap for the generator, e.g. 2g",
     "no-fixups": "feed the spec to the generator without repairs",
-    "verbose": "show resolved settings and debug logs",
 }
 SDK_HELP = "SDK checkout (default: CONDUCTOR_SDK_ROOT, sdk.root in invoke.yaml, else the checkout you are in)"
 MOVED_HELP = ("this checkout was moved: also use backups taken from another path with the same folder name "

@@ -31,7 +31,7 @@ def replace_from(target: SdkTarget, source: Path, options: RegenOptions, setting
         generated, prov = source, None
     else:
         raise VerificationError(f"{source} is neither a staging tree nor a generated package",
-                                "pass the --output of `invoke generate`, or a folder holding api/ and models/")
+                                "pass the folder `invoke generate --output DIR` wrote, or a folder holding api/ and models/")
     check_generated_shape(generated)  # the tree may come from anywhere: the same wall as a generated one
     with transaction(target, options, settings, steps) as txn:
         txn.check_clean()  # before assembling: the tree to replace must hold no unsaved work

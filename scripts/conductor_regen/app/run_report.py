@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Iterator, Optional
 
 from conductor_regen.app.plan import RegenOptions
 from conductor_regen.app.report import Report, ReportDraft
@@ -64,3 +67,25 @@ def report_file(report: Report, settings: Settings, target: SdkTarget, wanted: O
     path = settings.cache_dir / "reports" / f"{target.name}-{report.outcome}.json"
     write_report(report, path)
     return path.with_suffix(".md")
+
+
+STDOUT = "-"  # `--report -`: the JSON report on stdout
+
+
+@contextmanager
+def report_destination(wanted: Optional[str], settings: Settings) -> Iterator[Optional[Path]]:
+    """Where a run files its JSON report: `--report PATH`, or for `--report -` a scratch file whose JSON is
+    written to stdout when the command ends (a failed run's report too, once the run has filed one)."""
+    if wanted != STDOUT:
+        yield Path(wanted) if wanted else None
+        return
+    scratch = settings.cache_dir / "reports" / f"stdout-{os.getpid()}.json"
+    scratch.unlink(missing_ok=True)  # an earlier process's, with this pid
+    try:
+        yield scratch
+    finally:
+        if scratch.is_file():
+            sys.stdout.write(scratch.read_text(encoding="utf-8"))
+            sys.stdout.flush()
+        for path in (scratch, scratch.with_suffix(".md")):
+            path.unlink(missing_ok=True)

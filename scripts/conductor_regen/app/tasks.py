@@ -1,7 +1,8 @@
 """Invoke tasks: a thin edge over the conductor_regen package (parse options, call, render errors).
 
 `invoke` finds them through the repository's `tasks.py`; `conductor-regen` (console.py) runs the same namespace.
-Option parsing lives in app/options.py, output and error rendering in app/render.py.
+Option parsing lives in app/options.py, output and error rendering in app/render.py: a task prints its data
+with `say` (stdout) and talks with `talk` (stderr; nothing with --quiet). Every task takes --verbose and --quiet.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from typing import List, Optional
 from invoke.collection import Collection
 from invoke.context import Context
 
+from conductor_regen.app.console import adopt_running_invoke
 from conductor_regen.app.options import (GEN_HELP, MOVED_HELP, SDK_HELP, comma_list, gen_cli, program, sdk_target,
                                         settings, task)
-from conductor_regen.app.render import ask, confirm, edge, finish, summary
+from conductor_regen.app.render import ask, commands, confirm, edge, finish, say, summary, talk
 from conductor_regen.config_sources import SOURCE_ROOT
 
 # The tool's repository (tests/fixtures, backups/, .cache/ live there); see config_sources.tool_repository.
 ROOT = SOURCE_ROOT
+DIFF_FORMATS = ("markdown", "json")
 
 
 # --- spec intake ---------------------------------------------------------------------------------
@@ -28,11 +31,10 @@ ROOT = SOURCE_ROOT
 @task(help={"url": "full spec URL, or server base URL (then /api-docs is appended)",
             "output": "where to write the pretty-printed JSON (default: swagger.json)",
             "insecure": "turn TLS verification off (loudly)",
-            "timeout": "seconds per request",
-            "verbose": GEN_HELP["verbose"]})
+            "timeout": "seconds per request"})
 @edge
 def fetch_spec(c: Context, url: str, output: str = "swagger.json", insecure: bool = False,
-               timeout: Optional[float] = None, verbose: bool = False) -> None:
+               timeout: Optional[float] = None, verbose: bool = False, quiet: bool = False) -> None:
     """Download a server's OpenAPI spec (with Orkes token auth from CONDUCTOR_AUTH_KEY/SECRET)."""
     from conductor_regen.spec.intake import load_spec, write_spec
 
@@ -40,13 +42,12 @@ def fetch_spec(c: Context, url: str, output: str = "swagger.json", insecure: boo
     loaded = load_spec(url, s.fetch, os.environ)
     digest = write_spec(loaded.document, Path(output))
     paths = len(loaded.document.get("paths") or {})
-    print(f"wrote {output}: info.version {loaded.version or '?'}, {paths} paths, sha256 {digest}")
+    say(f"wrote {output}: info.version {loaded.version or '?'}, {paths} paths, sha256 {digest}")
 
 
-@task(help={"spec": GEN_HELP["spec"], "no-fixups": "report defects as errors (as if unrepaired)",
-            "verbose": GEN_HELP["verbose"]})
+@task(help={"spec": GEN_HELP["spec"], "no-fixups": "report defects as errors (as if unrepaired)"})
 @edge
-def validate_spec(c: Context, spec: str, no_fixups: bool = False, verbose: bool = False) -> None:
+def validate_spec(c: Context, spec: str, no_fixups: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Check a spec: OpenAPI validity, the guide's checks, and which defects fixups repair."""
     from conductor_regen.spec.intake import load_spec
     from conductor_regen.spec.validation import format_report, require_usable, validate_spec as run_validation
@@ -54,22 +55,21 @@ def validate_spec(c: Context, spec: str, no_fixups: bool = False, verbose: bool 
     s = settings(c, **{"fixups.enabled": False if no_fixups else None, "verbose": verbose or None})
     loaded = load_spec(spec, s.fetch, os.environ)
     report = run_validation(loaded.document, s.validation, s.fixups)
-    for line in format_report(report):
-        print(line)
+    say(*format_report(report))
     require_usable(report, spec, f"{program()} generate")
-    print(f"OK: {spec} is usable ({len(report.fixable)} known defect(s) will be repaired)")
+    say(f"OK: {spec} is usable ({len(report.fixable)} known defect(s) will be repaired)")
 
 
-@task(help={"verbose": GEN_HELP["verbose"]})
+@task()
 @edge
-def fixups(c: Context, verbose: bool = False) -> None:
+def fixups(c: Context, verbose: bool = False, quiet: bool = False) -> None:
     """List the spec repairs (fixups), in the order they run."""
     from conductor_regen.spec.fixups import list_fixups
 
     s = settings(c, verbose=verbose or None)
     for fix in list_fixups():
         state = "skipped" if (fix.name in s.fixups.skip or not s.fixups.enabled) else "on"
-        print(f"{fix.name:28} [{state}] {fix.reason}")
+        say(f"{fix.name:28} [{state}] {fix.reason}")
 
 
 # --- generation ----------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def fixups(c: Context, verbose: bool = False) -> None:
 @edge
 def generate(c: Context, spec: str, output: str, generator_version: Optional[str] = None,
              backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
-             no_cache: bool = False, verbose: bool = False) -> None:
+             no_cache: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Validate, repair and generate a spec into a verified staging tree (touches no SDK)."""
     from conductor_regen.generator.pipeline import generate as run_generate
     from conductor_regen.progress import StepLog
@@ -88,8 +88,7 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
     steps = StepLog()
     result = run_generate(spec, Path(output), s, steps, os.environ, use_cache=not no_cache)
     summary(steps)
-    print(f"staging tree: {result.tree.package_dir}")
-    print(f"provenance:   {result.tree.root / '.regen' / 'provenance.json'}")
+    say(f"staging tree: {result.tree.package_dir}", f"provenance:   {result.tree.root / '.regen' / 'provenance.json'}")
 
 
 # --- target SDK, backups, swap -------------------------------------------------------------------
@@ -101,7 +100,7 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
             "keep-failed": "leave a failed tree in place instead of restoring the backup",
             "allow-dirty": "run even with uncommitted changes in the managed folders",
             "only": "comma-separated API modules to update (incremental mode), e.g. workflow_resource_api",
-            "report": "write the JSON report here (Markdown beside it)",
+            "report": "write the JSON report here (Markdown beside it); - prints it on stdout",
             "session": "nox session(s) used as the gate, repeatable (default: contract and async_tests)",
             "python": "Python version for the test gate (default: this interpreter)",
             "no-cache": "always run the generator",
@@ -117,11 +116,13 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                python: Optional[str] = None, generator_version: Optional[str] = None,
                backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
                no_cache: bool = False, no_pin_names: bool = False, force: bool = False,
-               removed: Optional[str] = None, no_keyword_calls: bool = False, verbose: bool = False) -> None:
+               removed: Optional[str] = None, no_keyword_calls: bool = False, verbose: bool = False,
+               quiet: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
     from conductor_regen.app.plan import RegenOptions
     from conductor_regen.app.regenerate import regenerate as run_regenerate
+    from conductor_regen.app.run_report import STDOUT, report_destination
     from conductor_regen.app.test_cmd import test_gate
 
     s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
@@ -129,15 +130,15 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     # Validates --session/--python before any work; --skip-tests needs no test matrix at all.
     gate = None if skip_tests else test_gate(s, session or (), python, spec)
     target = sdk_target(s)
-    options = RegenOptions(
-        spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
-        allow_dirty=allow_dirty, only=comma_list(only),
-        report_path=Path(report) if report else None, use_cache=not no_cache, pin_names=not no_pin_names,
-        force=force, command=f"{program()} regenerate",
-    )
-    steps = StepLog()
-    result = run_regenerate(target, options, s, steps, confirm, gate, os.environ)
-    finish(result, s, target, steps, report)
+    with report_destination(report, s) as report_path:
+        options = RegenOptions(
+            spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
+            allow_dirty=allow_dirty, only=comma_list(only), report_path=report_path, use_cache=not no_cache,
+            pin_names=not no_pin_names, force=force, command=f"{program()} regenerate",
+        )
+        steps = StepLog()
+        result = run_regenerate(target, options, s, steps, confirm, gate, os.environ)
+        finish(result, s, target, steps, report_path, to_stdout=report == STDOUT)
 
 
 @task(help={**GEN_HELP, "sdk": SDK_HELP,
@@ -145,17 +146,22 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
             "no-pin-names": "compare with plain generator names (shows the renames pinning prevents)",
             "no-keyword-calls": "count calls a new signature would misbind as breaking (regenerate would refuse)",
             "report": "also write the changes as JSON here (Markdown beside it)",
+            "format": "what stdout gets: markdown (default) or json (the --report JSON, schema conductor-regen.report/1)",
             "fail-on-breaking": "exit with 1 when any change is breaking (for CI)"})
 @edge
 def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[str] = None,
-         no_pin_names: bool = False, report: Optional[str] = None, fail_on_breaking: bool = False,
-         generator_version: Optional[str] = None, backend: Optional[str] = None, java_heap: Optional[str] = None,
-         no_fixups: bool = False, no_keyword_calls: bool = False, verbose: bool = False) -> None:
+         no_pin_names: bool = False, report: Optional[str] = None, format: str = "markdown",
+         fail_on_breaking: bool = False, generator_version: Optional[str] = None, backend: Optional[str] = None,
+         java_heap: Optional[str] = None, no_fixups: bool = False, no_keyword_calls: bool = False,
+         verbose: bool = False, quiet: bool = False) -> None:
     """Report what regenerating the SDK from SPEC would change for its users; touches nothing."""
-    from conductor_regen.app.diff import check_no_breaking, diff_sdk, write_diff_report
+    from conductor_regen.app.diff import check_no_breaking, diff_document, diff_sdk, write_diff_report
     from conductor_regen.client.changes import render_markdown
+    from conductor_regen.errors import ConfigError
     from conductor_regen.progress import StepLog
 
+    if format not in DIFF_FORMATS:
+        raise ConfigError(f"--format {format!r} is not a diff format", f"use one of: {', '.join(DIFF_FORMATS)}")
     s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
                  **{"sdk.root": sdk, "sdk.keyword_calls": False if no_keyword_calls else None})
     target = sdk_target(s)
@@ -163,21 +169,19 @@ def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[st
     result = diff_sdk(target.http_dir, spec, s, steps, os.environ, pin_names=not no_pin_names, old_source=old_spec,
                       target=target)
     summary(steps)
-    for line in result.pinning:
-        print(f"pinned: {line}")
+    talk(*(f"pinned: {line}" for line in result.pinning))
     if result.binding is not None:
-        print(f"bindings: {result.binding.summary()}")
-        for finding in result.binding.findings:
-            print(f"  would not bind: {finding.render()}")
-        for note in result.binding.rewritten:
-            print(f"  regenerate would rewrite: {note}")
+        talk(f"bindings: {result.binding.summary()}")
+        talk(*(f"  would not bind: {finding.render()}" for finding in result.binding.findings))
+        talk(*(f"  regenerate would rewrite: {note}" for note in result.binding.rewritten))
         if verbose:
-            for line in result.binding.unresolved:
-                print(f"  receiver not resolved: {line}")
-    print(render_markdown(result.changes), end="")
+            talk(*(f"  receiver not resolved: {line}" for line in result.binding.unresolved))
+    # stdout is the report alone (`diff > changes.md`, `diff --format json | jq`); the steps went to stderr.
+    say(diff_document(result, f"{program()} diff").rstrip("\n") if format == "json"
+        else render_markdown(result.changes).rstrip("\n"))
     if report:
-        write_diff_report(result, Path(report))
-        print(f"report: {report} (+ .md)")
+        write_diff_report(result, Path(report), f"{program()} diff")
+        talk(f"report: {report} (+ .md)")
     if fail_on_breaking:
         check_no_breaking(result)
 
@@ -186,33 +190,32 @@ def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[st
             "spec": "spec the SDK's http/ was generated from (default: the file its provenance names)",
             "output": "write the proposals (data/local_edits.json format) here instead of stdout",
             "generator-version": GEN_HELP["generator-version"], "backend": GEN_HELP["backend"],
-            "java-heap": GEN_HELP["java-heap"], "verbose": GEN_HELP["verbose"]})
+            "java-heap": GEN_HELP["java-heap"]})
 @edge
 def detect_edits(c: Context, sdk: Optional[str] = None, spec: Optional[str] = None, output: Optional[str] = None,
                  generator_version: Optional[str] = None, backend: Optional[str] = None,
-                 java_heap: Optional[str] = None, verbose: bool = False) -> None:
+                 java_heap: Optional[str] = None, verbose: bool = False, quiet: bool = False) -> None:
     """Diff the SDK's http/ against a pristine generation and propose local edits as JSON."""
     from conductor_regen.compat.edits import detect_in_sdk
     from conductor_regen.progress import StepLog
 
     s = settings(c, **gen_cli(generator_version, backend, java_heap, False, verbose), **{"sdk.root": sdk})
     found = detect_in_sdk(sdk_target(s), spec, s, StepLog(), os.environ)
-    for line in found.lines():
-        print(line, file=sys.stderr)  # keep stdout pure JSON
+    talk(*found.lines())  # stdout is the JSON alone
     if output:
         Path(output).write_text(found.to_json(), encoding="utf-8")
-        print(f"wrote {output}", file=sys.stderr)
+        talk(f"wrote {output}")
     else:
-        print(found.to_json(), end="")
+        sys.stdout.write(found.to_json())
 
 
 @task(help={"from": "a staging tree from `invoke generate` (or a generated http/ package)", "sdk": SDK_HELP,
             "dry-run": "print the plan (files added/removed/changed) and change nothing",
             "yes": "never prompt", "keep-failed": "leave a failed tree in place",
-            "allow-dirty": "run even with uncommitted changes", "verbose": GEN_HELP["verbose"]})
+            "allow-dirty": "run even with uncommitted changes"})
 @edge
 def replace(c: Context, from_: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
-            keep_failed: bool = False, allow_dirty: bool = False, verbose: bool = False) -> None:
+            keep_failed: bool = False, allow_dirty: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Swap an already generated tree into the SDK (backup, atomic swap, import gate, rollback)."""
     from conductor_regen.progress import StepLog
     from conductor_regen.app.plan import RegenOptions
@@ -230,11 +233,11 @@ def replace(c: Context, from_: str, sdk: Optional[str] = None, dry_run: bool = F
 @task(help={"sdk": SDK_HELP, "dry-run": "print the plan (adapters, wiring, tests to add) and change nothing",
             "yes": "never prompt (else: asks once before the swap)",
             "keep-failed": "leave a failed tree in place instead of restoring the backup",
-            "allow-dirty": "run even with uncommitted changes in the managed folders",
-            "verbose": GEN_HELP["verbose"]})
+            "allow-dirty": "run even with uncommitted changes in the managed folders"})
 @edge
 def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
-                      keep_failed: bool = False, allow_dirty: bool = False, verbose: bool = False) -> None:
+                      keep_failed: bool = False, allow_dirty: bool = False, verbose: bool = False,
+                      quiet: bool = False) -> None:
     """Add missing adapters (wiring, tests) for the SDK's live http/: backup, atomic swap, import gate, rollback."""
     from conductor_regen.progress import StepLog
     from conductor_regen.app.plan import RegenOptions
@@ -250,11 +253,10 @@ def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = Fal
 
 
 @task(help={"sdk": SDK_HELP, "keep-failed": "leave a failed tree in place instead of restoring the backup",
-            "allow-dirty": "run even with uncommitted changes in the managed folders",
-            "verbose": GEN_HELP["verbose"]})
+            "allow-dirty": "run even with uncommitted changes in the managed folders"})
 @edge
 def fix_imports(c: Context, sdk: Optional[str] = None, keep_failed: bool = False, allow_dirty: bool = False,
-                verbose: bool = False) -> None:
+                verbose: bool = False, quiet: bool = False) -> None:
     """Rewrite generator default package names (openapi_client, ...) in the SDK: backup, atomic swap, import gate."""
     from conductor_regen.progress import StepLog
     from conductor_regen.app.fix_imports_cmd import fix_sdk_imports
@@ -264,69 +266,70 @@ def fix_imports(c: Context, sdk: Optional[str] = None, keep_failed: bool = False
     options = RegenOptions(spec="", yes=True, keep_failed=keep_failed, allow_dirty=allow_dirty,
                            command=f"{program()} fix-imports")
     steps = StepLog()
-    for line in fix_sdk_imports(sdk_target(s), s, steps, options):
-        print(line)
+    say(*(commands(line) for line in fix_sdk_imports(sdk_target(s), s, steps, options)))
     summary(steps)
 
 
-@task(help={"sdk": SDK_HELP, "verbose": GEN_HELP["verbose"]})
+@task(help={"sdk": SDK_HELP})
 @edge
-def backup(c: Context, sdk: Optional[str] = None, verbose: bool = False) -> None:
+def backup(c: Context, sdk: Optional[str] = None, verbose: bool = False, quiet: bool = False) -> None:
     """Back up the SDK's managed folders on their own (under the run lock, after recovery)."""
     from conductor_regen.app.backup_commands import backup_sdk
 
     s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
     made, recovered = backup_sdk(sdk_target(s), s)
-    if recovered:
-        print(recovered)
-    print(f"backup {made.id}: {made.file_count} files, {made.size_bytes} bytes in {made.path}")
+    if recovered:  # a result too: the tree changed
+        say(recovered)
+    say(f"backup {made.id}: {made.file_count} files, {made.size_bytes} bytes in {made.path}")
 
 
 @task(help={"sdk": SDK_HELP, "moved": MOVED_HELP})
 @edge
-def backups(c: Context, sdk: Optional[str] = None, moved: bool = False) -> None:
+def backups(c: Context, sdk: Optional[str] = None, moved: bool = False, verbose: bool = False,
+            quiet: bool = False) -> None:
     """List an SDK's backups: id, time, spec version, size, outcome; `*` marks what restore goes back to."""
     from conductor_regen.app.backup_commands import list_sdk_backups
 
-    s = settings(c, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
     target = sdk_target(s)
     found, point = list_sdk_backups(target, s, moved)
     if not found:
-        print(f"no backups of {target.name} in {s.backups_dir}")
+        say(f"no backups of {target.name} in {s.backups_dir}")
         return
     row = "{:1} {:40} {:23} {:10} {:>12}  {}"
-    print(row.format("", "ID", "CREATED", "SPEC", "SIZE (B)", "OUTCOME"))
+    say(row.format("", "ID", "CREATED", "SPEC", "SIZE (B)", "OUTCOME"))
     for b in found:
         when = b.created.strftime("%Y-%m-%d %H:%M:%S UTC")
-        print(row.format("*" if b.id == point else "", b.id, when, b.spec_version, b.size_bytes, b.outcome))
+        say(row.format("*" if b.id == point else "", b.id, when, b.spec_version, b.size_bytes, b.outcome))
     if point:
-        print(f"* `{program()} restore` goes back to {point} (the state before the last run); "
+        talk(f"* `{program()} restore` goes back to {point} (the state before the last run); "
               f"keeping the last {s.backups_keep or 'all'} runs")
 
 
 @task(help={"keep": "how many backups to keep (default 5, at least 1; the newest is never pruned)",
             "sdk": SDK_HELP, "moved": MOVED_HELP})
 @edge
-def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None, moved: bool = False) -> None:
+def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None, moved: bool = False, verbose: bool = False,
+                  quiet: bool = False) -> None:
     """Remove an SDK's oldest backups, keeping the newest N (and any an unfinished or the last good run needs)."""
     from conductor_regen.app.backup_commands import prune_sdk
 
-    s = settings(c, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
     removed = prune_sdk(sdk_target(s), s, keep, moved)
-    print(f"removed {len(removed)} backup(s)" + "".join(f"\n  {b.id}" for b in removed))
+    say(f"removed {len(removed)} backup(s)" + "".join(f"\n  {b.id}" for b in removed))
 
 
 @task(help={"backup": "backup id (default: the state before the last run; a pre-restore id goes forward again)",
             "sdk": SDK_HELP, "yes": "do not ask for confirmation", "moved": MOVED_HELP})
 @edge
 def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False,
-            moved: bool = False) -> None:
+            moved: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Undo the last run: put the managed folders back byte for byte (also finishes interrupted runs)."""
     from conductor_regen.app.restore_cmd import restore_sdk
 
-    s = settings(c, **{"sdk.root": sdk})
-    for line in restore_sdk(sdk_target(s), s, backup, lambda what: ask(f"Restore {what}", yes), moved):
-        print(line)
+    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    lines = restore_sdk(sdk_target(s), s, backup, lambda what: ask(f"Restore {what}", yes), moved)
+    say(*(commands(line) for line in lines))
 
 
 # --- test matrix ---------------------------------------------------------------------------------
@@ -337,12 +340,11 @@ def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None,
             "python": "X.Y interpreter, repeatable (default: every one the machine has)",
             "reuse": "reuse the venvs and skip installs (nox -R); a changed SDK is still reinstalled",
             "pytest-args": 'extra pytest arguments as one string, e.g. "-k search -x"',
-            "absolute": "fail on any failure, not only on failures the SDK's pristine tree did not have",
-            "verbose": GEN_HELP["verbose"]})
+            "absolute": "fail on any failure, not only on failures the SDK's pristine tree did not have"})
 @edge
 def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = None,
          python: Optional[List[str]] = None, reuse: bool = False, pytest_args: str = "",
-         absolute: bool = False, verbose: bool = False) -> None:
+         absolute: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Run the guide's step-5 test matrix against an SDK checkout; failures are new or pre-existing."""
     from conductor_regen.app.test_cmd import check_passed, run_tests
     from conductor_regen.matrix.results import format_summary, session_output
@@ -352,19 +354,18 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
     for r in run.results:
         if r.result == "failed" and run.output and not s.verbose:
             name = f"{r.session}-{r.python}" if r.python else r.session
-            print(session_output(run.output, name) or run.output)
-    print()
-    for line in format_summary(run.results):
-        print(line)
+            talk(session_output(run.output, name) or run.output)
+    talk("")
+    say(*format_summary(run.results))
     check_passed(run.results, absolute)
 
 
 # --- demo ----------------------------------------------------------------------------------------
 
 @task(help={"keep": "keep the temporary workspace and print its path",
-            "skip-tests": "do not run the nox test gate", "verbose": GEN_HELP["verbose"]})
+            "skip-tests": "do not run the nox test gate"})
 @edge
-def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool = False) -> None:
+def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Run the main job offline: regenerate a copy of the bundled example SDK from spec v1 to v2."""
     from conductor_regen.app.demo import demo_workspace, run_demo
     from conductor_regen.app.test_cmd import test_gate
@@ -373,13 +374,14 @@ def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool
     with demo_workspace(keep) as workdir:
         try:
             gate = None if skip_tests else test_gate(s)
-            for line in run_demo(ROOT / "tests" / "fixtures", workdir, s, gate):
-                print(line)
+            say(*(commands(line) for line in run_demo(ROOT / "tests" / "fixtures", workdir, s, gate)))
         finally:
             if keep:
-                print(f"workspace kept: {workdir}")
+                say(f"workspace kept: {workdir}")
 
 
 ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, diff, detect_edits, replace,
                 scaffold_adapters, fix_imports, backup, backups, prune_backups, restore, test, demo)
 ns.configure({"regen": {}})
+# The repository's `invoke`, loading these tasks now, parses them as strictly as `conductor-regen` does.
+adopt_running_invoke()
