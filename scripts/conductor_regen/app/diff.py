@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
@@ -16,6 +17,7 @@ from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.pipeline import generate_verified, prepare_spec
 from conductor_regen.progress import StepLog
+from conductor_regen.sdk.lock import sdk_read_lock
 from conductor_regen.sdk.target import SdkTarget
 from conductor_regen.sdk.work_dirs import new_work_dir
 from conductor_regen.spec.fixups import apply_fixups
@@ -40,8 +42,14 @@ def diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog",
 
     With the SDK `target`, the scratch tree is assembled as `invoke regenerate` would assemble it
     (aliases, kept code, scaffolding, keyword codemod) and every change is tagged with its impact,
-    counted the same way as a run's report.
+    counted the same way as a run's report. The SDK is read under its shared lock: no run swaps it meanwhile.
     """
+    with sdk_read_lock(target) if target is not None else nullcontext():
+        return _diff_sdk(http_dir, source, settings, steps, env, pin_names, old_source, target)
+
+
+def _diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog", env: Optional[Mapping[str, str]],
+              pin_names: bool, old_source: Optional[str], target: Optional[SdkTarget]) -> SdkDiff:
     if not (http_dir / "api").is_dir():
         raise VerificationError(f"{http_dir} has no generated client (no api/ folder)",
                                 "point --sdk at a conductor-python checkout")

@@ -107,7 +107,9 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
             "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)",
             "force": "regenerate even when the live client records the same spec and options",
             "removed": "API items the spec drops but SDK code uses: keep (default, deprecated), drop or fail",
-            "no-keyword-calls": "do not rewrite positional calls a new signature would misbind; refuse instead"},
+            "no-keyword-calls": "do not rewrite positional calls a new signature would misbind; refuse instead",
+            "accept": "go ahead past the gate's new contract/lint/typecheck findings, recording them with this "
+                      "reason in .conductor-regen/accepted-findings.json (the report lists them as accepted breaks)"},
       iterable=["session"])
 @edge
 def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
@@ -116,25 +118,30 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                python: Optional[str] = None, generator_version: Optional[str] = None,
                backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
                no_cache: bool = False, no_pin_names: bool = False, force: bool = False,
-               removed: Optional[str] = None, no_keyword_calls: bool = False, verbose: bool = False,
-               quiet: bool = False) -> None:
+               removed: Optional[str] = None, no_keyword_calls: bool = False, accept: str = "",
+               verbose: bool = False, quiet: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
     from conductor_regen.app.plan import RegenOptions
     from conductor_regen.app.regenerate import regenerate as run_regenerate
     from conductor_regen.app.run_report import STDOUT, report_destination
     from conductor_regen.app.test_cmd import test_gate
+    from conductor_regen.errors import ConfigError
 
     s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
                  **{"sdk.root": sdk, "sdk.removed": removed, "sdk.keyword_calls": False if no_keyword_calls else None})
     # Validates --session/--python before any work; --skip-tests needs no test matrix at all.
-    gate = None if skip_tests else test_gate(s, session or (), python, spec)
+    if accept and not accept.strip():
+        raise ConfigError("--accept needs a reason", 'e.g. --accept "execute_workflow returns SignalResponse by design"')
+    if accept and skip_tests:
+        raise ConfigError("--accept goes with the test gate, which --skip-tests turns off", "drop one of them")
+    gate = None if skip_tests else test_gate(s, session or (), python, spec, accept)
     target = sdk_target(s)
     with report_destination(report, s) as report_path:
         options = RegenOptions(
             spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
             allow_dirty=allow_dirty, only=comma_list(only), report_path=report_path, use_cache=not no_cache,
-            pin_names=not no_pin_names, force=force, command=f"{program()} regenerate",
+            pin_names=not no_pin_names, force=force, command=f"{program()} regenerate", accept=accept,
         )
         steps = StepLog()
         result = run_regenerate(target, options, s, steps, confirm, gate, os.environ)

@@ -83,6 +83,7 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
     from conductor_regen.matrix.interpreters import check_pythons
     from conductor_regen.matrix.runner import run_matrix
     from conductor_regen.matrix.sessions import check_sessions
+    from conductor_regen.sdk.lock import sdk_read_lock
 
     check_sessions(tuple(sessions))
     check_pythons(tuple(pythons), os.environ)
@@ -94,10 +95,12 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
     args = [*args, "--absolute"] if absolute and set(sessions) <= {"lint", "typecheck", "contract"} else args
     captured: List[str] = []
     # nox's own output streams with --verbose; otherwise it is shown only for the sessions that failed.
-    results = run_matrix(s.sdk.root, tuple(sessions or ("async_tests",)), tuple(pythons), args, reuse=reuse,
-                         env=store_env(s), stream=s.verbose, captured=captured, timeout=s.test_timeout)
-    if not absolute and any(r.result == "failed" for r in results):
-        results = judge(s, resolve_sdk(s.sdk), args)(results)
+    target = resolve_sdk(s.sdk)
+    with sdk_read_lock(target):  # no run swaps the tree while the tests read it
+        results = run_matrix(s.sdk.root, tuple(sessions or ("async_tests",)), tuple(pythons), args, reuse=reuse,
+                             env=store_env(s), stream=s.verbose, captured=captured, timeout=s.test_timeout)
+        if not absolute and any(r.result == "failed" for r in results):
+            results = judge(s, target, args)(results)
     return MatrixRun(tuple(results), captured[0] if captured else "")
 
 

@@ -289,10 +289,13 @@ class Transaction:
             self.draft.tests = tuple(tests)
             step.detail = gate_detail(tests)  # the contract's figures, each session's result
             # lint/typecheck in the gate: their new or accepted findings are action notes (also on a rollback).
-            self.draft.note(review_notes(tests, self.target.root))
+            gate_notes = review_notes(tests, self.target.root)
             if any(t.get("session") == "contract" for t in tests):
-                self.draft.note(self._contract_notes())
+                gate_notes += self._contract_notes()
+            self.draft.note(gate_notes)
             if not ok:
+                for note in gate_notes:  # the run ends on an error line: what to do about it comes first
+                    log.warning("%s", note)
                 failed = [t for t in tests if t.get("result") == "failed" and t.get("verdict") != "pre-existing"]
                 first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"
                 raise VerificationError(

@@ -286,7 +286,18 @@ def recorded_spec(http_dir: Path) -> Optional[str]:
 
 def detect_in_sdk(target: SdkTarget, spec: Optional[str], settings: Settings, steps: StepLog,
                   env: Optional[Mapping[str, str]] = None) -> Detection:
-    """Generate `spec` pristine (fixups and import fixing as a run does) and diff the SDK's http/ to it."""
+    """Generate `spec` pristine (fixups and import fixing as a run does) and diff the SDK's http/ to it.
+
+    The SDK is read under its shared lock: no run swaps it meanwhile.
+    """
+    from conductor_regen.sdk.lock import sdk_read_lock
+
+    with sdk_read_lock(target):
+        return _detect_in_sdk(target, spec, settings, steps, env)
+
+
+def _detect_in_sdk(target: SdkTarget, spec: Optional[str], settings: Settings, steps: StepLog,
+                   env: Optional[Mapping[str, str]]) -> Detection:
     from conductor_regen.compat.imports import fix_imports
     from conductor_regen.generator.pipeline import generate
 
