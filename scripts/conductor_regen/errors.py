@@ -8,10 +8,11 @@ class RegenError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", notes: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.notes = notes  # what to do about it, in detail: printed before the error line
 
     def render(self) -> str:
         """One line for humans: the cause, then the fix."""

@@ -229,6 +229,8 @@ def edge(func: F) -> F:
                     result = func(c, *args, **kwargs)
             except RegenError as exc:
                 signum = signals.received()
+                for note in exc.notes:
+                    talk(commands(note))
                 raise Exit(error_line(exc), code=signals.exit_code(signum) if signum else exc.exit_code) from None
             except OSError as exc:
                 # Permission denied, disk full, ...: the core leaves the tree whole (a swap undoes itself,

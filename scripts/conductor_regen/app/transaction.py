@@ -294,14 +294,13 @@ class Transaction:
                 gate_notes += self._contract_notes()
             self.draft.note(gate_notes)
             if not ok:
-                for note in gate_notes:  # the run ends on an error line: what to do about it comes first
-                    log.warning("%s", note)
                 failed = [t for t in tests if t.get("result") == "failed" and t.get("verdict") != "pre-existing"]
                 first = f"{failed[0].get('session', '')}: {failed[0].get('detail', '')}" if failed else "see report"
                 raise VerificationError(
                     f"gate failed after the swap: {first.replace('contract: contract: ', 'contract: ')}",
                     "the backup was restored; the review notes name each new failure: fix the SDK code, or go "
                     "ahead deliberately with --accept REASON (--keep-failed keeps the new tree to inspect)",
+                    notes=tuple(gate_notes),  # printed after the rollback, right before the error line
                 )
 
     def _gate_keeping_accepted(self, run_tests: TestRunner) -> Tuple[bool, Tuple[Dict[str, str], ...]]:
