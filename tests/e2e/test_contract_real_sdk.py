@@ -66,8 +66,7 @@ def test_execute_workflow_returning_a_signal_response_is_a_new_failure(tmp_path:
     assert re.search(r"^pre-existing OrkesWorkflowClient\.update_state: drops response data: ", out, re.M), out[-4000:]
 
     # Judged again (the pristine verdicts come from the cache): the same bytes; --absolute counts everything.
-    again, seconds = contract()
+    again, _ = contract()
     assert (tmp_path / "junit" / "contract.xml").is_file() and LAST.findall(again.stdout)[-1] == LAST.findall(out)[-1]
-    assert seconds < 60, f"the contract session took {seconds:.1f} s with a cached baseline"
     absolute, _ = contract("--absolute")
     assert int(LAST.findall(absolute.stdout)[-1][4]) > 20

@@ -269,7 +269,7 @@ def test_request_contract_on_the_regenerated_sdk(real_run: RealRun, tmp_path: Pa
     baseline = tmp_path / "pristine" / "contract.xml"
     assert baseline.is_file(), pristine.stdout[-2000:] + pristine.stderr[-2000:]
     # The regenerated tree: the spec comes from its provenance.
-    proc, seconds = _contract(real_run.root, tmp_path / "regen", envdir, "--baseline", str(baseline))
+    proc, _ = _contract(real_run.root, tmp_path / "regen", envdir, "--baseline", str(baseline))
     exercised, total, valid, kept, new = (int(x) for x in CONTRACT_LAST.findall(proc.stdout)[-1])
     assert total >= 250 and exercised >= 0.9 * total and valid >= 0.9 * total and kept >= 200
     # The spec's new response body changes what execute_workflow returns (SignalResponse): new failures.
@@ -279,7 +279,6 @@ def test_request_contract_on_the_regenerated_sdk(real_run: RealRun, tmp_path: Pa
     assert set(re.findall(r"^new (\S+): wrong return type: ", proc.stdout, re.M)) == {
         "OrkesWorkflowClient.execute_workflow", "OrkesWorkflowClient.execute_workflow_with_return_strategy"}, \
         proc.stdout[-3000:]
-    assert seconds < 30, f"the contract run took {seconds:.1f} s"
     again, _ = _contract(real_run.root, tmp_path / "again", envdir, "--baseline", str(baseline))
     assert again.returncode == proc.returncode
     assert (tmp_path / "again" / "contract.xml").read_bytes() == (tmp_path / "regen" / "contract.xml").read_bytes()
