@@ -204,6 +204,7 @@ SLOW = {"unusable-spec": pytest.mark.e2e}
 ONLY = {"fix-imports": ("conductor-regen",)}
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program, scenario", [
     pytest.param(program, name, marks=[SLOW[name]] if name in SLOW else [], id=f"{name}-{program}")
     for name in sorted(SCENARIOS) for program in ONLY.get(name, PROGRAMS)])
@@ -222,6 +223,7 @@ def test_hints_on_the_main_error_paths_name_what_exists(program: str, scenario: 
     assert checked
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_a_slow_server_names_the_timeout_each_command_has(program: str, spec_server: SpecServer,
                                                           tmp_path: Path) -> None:
@@ -244,6 +246,7 @@ def test_a_slow_server_names_the_timeout_each_command_has(program: str, spec_ser
     assert "raise --timeout" in runs["fetch-spec"].stderr, runs["fetch-spec"]
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_a_bad_certificate_names_how_each_command_turns_verification_off(program: str,
                                                                          tls_spec_server: SpecServer,

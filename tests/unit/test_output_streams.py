@@ -17,6 +17,9 @@ from support.sdk_copies import cli_env, new_sdk, pkg
 from conductor_regen.spec.fixups import list_fixups
 
 
+pytestmark = pytest.mark.e2e  # every test runs the CLI in subprocesses
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> Dict[str, str]:
     return cli_env(tmp_path / "backups", tmp_path / "cache")

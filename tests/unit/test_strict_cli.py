@@ -57,6 +57,7 @@ CASES: List[Tuple[str, List[str], str, Optional[str]]] = [
 ]
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
 @pytest.mark.parametrize("case, args, message, suggestion", CASES, ids=[c[0] for c in CASES])
 def test_a_misread_word_is_refused_before_any_work(program: str, case: str, args: List[str], message: str,
@@ -76,6 +77,7 @@ def test_a_misread_word_is_refused_before_any_work(program: str, case: str, args
     assert sdk_digest(sdk) == before and backup_dirs(tmp_path / "backups") == []
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_a_value_that_starts_with_a_dash_goes_after_the_equals_sign(program: str, sdk: Path, env: Dict[str, str],
                                                                    tmp_path: Path) -> None:
@@ -109,6 +111,7 @@ def test_the_suggestion_comes_from_that_tasks_own_options() -> None:
 
 # --- invoke's core options: gone from conductor-regen, kept by invoke ---------------------------------
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_conductor_regen_help_shows_only_the_core_options_that_apply(env: Dict[str, str], tmp_path: Path) -> None:
     r = run_as("conductor-regen", "--help", env=env, cwd=tmp_path)
 
@@ -124,6 +127,7 @@ def test_conductor_regen_help_shows_only_the_core_options_that_apply(env: Dict[s
     assert "--pty" not in task.stdout and "--echo" not in task.stdout, task
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("flag", ["--dry", "--pty", "--echo", "--warn-only", "-R"])
 def test_conductor_regen_refuses_invokes_core_options(flag: str, env: Dict[str, str], tmp_path: Path) -> None:
     # Before the task (a core option) and after it (invoke let core options follow a task name).
@@ -142,6 +146,7 @@ def test_every_dropped_core_option_is_refused(flag: str, capsys: pytest.CaptureF
         assert f"has no option {flag}" in capsys.readouterr().err, args
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_invoke_in_the_repository_keeps_its_core_options(env: Dict[str, str], tmp_path: Path) -> None:
     r = run_as("invoke", "--echo", "fixups", env=env, cwd=tmp_path)
 
@@ -150,6 +155,7 @@ def test_invoke_in_the_repository_keeps_its_core_options(env: Dict[str, str], tm
     assert listed.code == 0 and "regenerate" in listed.stdout, listed
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_help_list_and_version_still_work(program: str, env: Dict[str, str], tmp_path: Path) -> None:
     for args in (("--help",), ("--list",), ("--list", "--list-format", "json"), ("regenerate", "--help"),
@@ -168,6 +174,7 @@ def test_every_task_takes_verbose_and_quiet() -> None:
         assert {"verbose", "v", "quiet", "q"} <= names, name
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_backups_prune_and_restore_take_verbose_and_quiet(program: str, sdk: Path, env: Dict[str, str],
                                                           tmp_path: Path) -> None:
@@ -180,6 +187,7 @@ def test_backups_prune_and_restore_take_verbose_and_quiet(program: str, sdk: Pat
         assert quiet.code == 0 and quiet.stderr == "", quiet
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_verbose_and_quiet_together_are_bad_usage(program: str, env: Dict[str, str], tmp_path: Path) -> None:
     r = run_as(program, "fixups", "--verbose", "--quiet", env=env, cwd=tmp_path)

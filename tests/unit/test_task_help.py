@@ -57,6 +57,7 @@ def test_help_is_clean(name: str) -> None:
         assert match.group(1), f"{name}: option without help: {line!r}"
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", [("conductor_regen",), ("invoke",)])
 def test_help_after_the_task_name_is_help(program: Tuple[str, ...]) -> None:
     """`TASK --help` prints the task's help, also for tasks whose first argument is positional (spec)."""
@@ -74,6 +75,7 @@ def test_invoke_shows_the_same_options() -> None:
     assert "--no-cache" in text and "--, --no-cache" not in text
 
 
+@pytest.mark.e2e  # runs the CLI in subprocesses
 def test_shell_completion(tmp_path: Path) -> None:
     """The completion script names the command, and completion offers task names and options."""
     def run(*args: str) -> str:
