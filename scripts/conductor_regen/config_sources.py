@@ -33,8 +33,13 @@ INVOKE_FILES = ("invoke.yaml", "invoke.yml")
 STORE_KEYS = ("backups_dir", "cache_dir")
 
 
-# The folder holding scripts/conductor_regen: a clone of this project when installed editable.
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
+# The installed package, and the data it ships (the demo's example SDK and specs, local edits, templates).
+PACKAGE_ROOT = Path(__file__).resolve().parent
+PACKAGE_DATA = PACKAGE_ROOT / "data"
+DEMO_DATA = PACKAGE_DATA / "demo"
+# The folder holding scripts/conductor_regen: a clone of this project when installed editable (else site-packages'
+# parent folder: see tool_repository).
+SOURCE_ROOT = PACKAGE_ROOT.parents[1]
 
 
 def tool_repository() -> Optional[Path]:

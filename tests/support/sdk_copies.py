@@ -1,7 +1,7 @@
 """Helpers for the end-to-end tests: committed copies of the example SDK, tree digests, CLI runs.
 
 Used by test_regenerate_e2e.py and test_cli_tasks.py. Everything here runs the real thing: the
-example SDK under tests/fixtures, the real OpenAPI Generator (through the shared cache dir) and
+example SDK (package data, see paths.py), the real OpenAPI Generator (through the shared cache dir) and
 `python -m invoke` against this project's tasks.py.
 """
 

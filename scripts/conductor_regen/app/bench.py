@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from conductor_regen.config import GeneratorConfig, resolve_settings
-from conductor_regen.config_sources import SOURCE_ROOT
+from conductor_regen.config_sources import DEMO_DATA, SOURCE_ROOT
 from conductor_regen.spec.fixups import apply_fixups
 from conductor_regen.generator.backends import build_invocation
 from conductor_regen.spec.intake import dump_spec, load_spec
@@ -49,7 +49,7 @@ def bench_rerun(work: Path) -> Tuple[float, float]:
     """`invoke regenerate` on a copy of the example SDK: first run (v1 -> v2), then the no-op rerun."""
     import shutil
 
-    fixtures = PROJECT / "tests" / "fixtures"
+    fixtures = DEMO_DATA
     sdk = work / "example_sdk"
     shutil.copytree(fixtures / "example_sdk", sdk, ignore=shutil.ignore_patterns("__pycache__"))
     git = ["git", "-c", "user.email=bench@example.invalid", "-c", "user.name=bench"]
@@ -133,7 +133,7 @@ def bench_nox(work: Path) -> Tuple[float, float, float]:
 
     sdk = work / "example_sdk"
     if not sdk.exists():
-        shutil.copytree(PROJECT / "tests" / "fixtures" / "example_sdk", sdk,
+        shutil.copytree(DEMO_DATA / "example_sdk", sdk,
                         ignore=shutil.ignore_patterns("__pycache__"))
     envdir, py = work / "nox-envs", current_python()
     cold, _ = measure(nox_command(sdk, ("async_tests",), (py,), envdir=envdir, junit_dir=work / "junit"), work)

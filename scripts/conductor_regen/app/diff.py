@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import shutil
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from typing import Iterator, Mapping, Optional, Tuple
 
 from conductor_regen.app.assemble import assemble, check_and_compare
-from conductor_regen.app.plan import RegenOptions
+from conductor_regen.app.plan import RegenOptions, diff_trees
+from conductor_regen.app.report import FileChanges
 from conductor_regen.client.binding import BindingResult
 from conductor_regen.client.changes import Change, analyze, count_by_severity
 from conductor_regen.compat.pinning import pin_step
 from conductor_regen.config import Settings
-from conductor_regen.errors import VerificationError
+from conductor_regen.errors import RegenError, VerificationError
+from conductor_regen.file_tree import digest_tree
 from conductor_regen.generator.pipeline import generate_verified, prepare_spec
+from conductor_regen.generator.provenance import IN_SDK
 from conductor_regen.progress import StepLog
 from conductor_regen.sdk.lock import sdk_read_lock
 from conductor_regen.sdk.target import SdkTarget
@@ -33,6 +36,8 @@ class SdkDiff:
     spec_version: str
     binding: Optional[BindingResult] = None  # with an SDK: the call binding check on the assembled tree
     notes: Tuple[str, ...] = ()  # with an SDK: what assembly (aliases, kept code, scaffolding) would do
+    # With an SDK: the files a run would change in the managed folders (its provenance record aside).
+    files: Optional[FileChanges] = None
 
 
 def diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog",
@@ -71,7 +76,8 @@ def _diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog",
                 step.detail = f"{len(notes)} note(s)"
             binding, tagged = check_and_compare(target, assembled, old_doc, prepared.document, settings, steps,
                                                 notes, refuse=False)
-            return SdkDiff(tagged or (), lines, spec.loaded.version, binding, tuple(notes) + binding.rewritten)
+            return SdkDiff(tagged or (), lines, spec.loaded.version, binding, tuple(notes) + binding.rewritten,
+                           tree_changes(target, assembled))
         with steps.step("compare") as step:
             # The unpinned document, so the report quotes the server's operationIds.
             changes = analyze(http_dir, generated.tree.package_dir, old_doc, prepared.document,
@@ -81,6 +87,52 @@ def _diff_sdk(http_dir: Path, source: str, settings: Settings, steps: "StepLog",
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SdkDiff(changes, lines, spec.loaded.version)
+
+
+def tree_changes(target: SdkTarget, assembled: Path) -> FileChanges:
+    """The files of the managed folders the assembled tree adds, removes or changes (as a run's plan counts them).
+
+    The provenance record is left out: a spec that differs only in bytes, key order or parts the generator
+    ignores gives the same client, and only the record of its sha256 would change.
+    """
+    provenance = f"http/{IN_SDK}"
+    old = {k: v for k, v in digest_tree(target.package_dir, target.managed).items() if k != provenance}
+    new = {k: v for k, v in digest_tree(assembled, target.managed).items() if k != provenance}
+    return diff_trees(old, new)
+
+
+def would_change(result: SdkDiff) -> Optional[str]:
+    """`--exit-code`: one line saying what regenerating would change in the client, or None when nothing."""
+    files = result.files
+    if files is None or not files.total:
+        return None
+    return (f"regenerating would change the client: {len(files.added)} file(s) added, {len(files.removed)} "
+            f"removed, {len(files.changed)} changed")
+
+
+# `diff --exit-code`: 0 no change, 1 a change (as `git diff --exit-code`); the diff itself failing is 3.
+DIFF_FAILED = 3
+
+
+@contextmanager
+def failing_with(code: Optional[int]) -> Iterator[None]:
+    """With `code`, a failure of the diff itself (error or OSError) exits with it, not with 1, which means "changed"."""
+    if code is None:
+        yield
+        return
+    try:
+        yield
+    except RegenError as exc:
+        if exc.exit_code == 1:
+            exc.exit_code = code
+        raise
+    except OSError as exc:
+        from conductor_regen.sdk.failures import describe
+
+        failed = VerificationError(describe(exc), "check that path's permissions and the free disk space, then run "
+                                   "again")
+        failed.exit_code = code
+        raise failed from exc
 
 
 def diff_document(result: SdkDiff, command: str = "invoke diff") -> str:

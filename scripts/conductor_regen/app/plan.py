@@ -32,6 +32,11 @@ class RegenOptions:
     pin_names: bool = True  # keep the live client's method names (operationIds pinned to them)
     accept: str = ""  # a reason: the gate's new contract/lint/typecheck findings are accepted with it
     command: str = "invoke regenerate"
+    # A run on a branch (app/drift.py): in a scratch worktree at HEAD, ending in one commit on the new branch.
+    branch: str = ""  # --branch NAME
+    commit: bool = False  # --commit (goes with --branch)
+    pr_body: Optional[Path] = None  # --pr-body FILE: the commit's Markdown body, for a pull request
+    argv: Tuple[str, ...] = ()  # the command line as typed (the commit's "reproduce" command)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -109,7 +109,11 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
             "removed": "API items the spec drops but SDK code uses: keep (default, deprecated), drop or fail",
             "no-keyword-calls": "do not rewrite positional calls a new signature would misbind; refuse instead",
             "accept": "go ahead past the gate's new contract/lint/typecheck findings, recording them with this "
-                      "reason in .conductor-regen/accepted-findings.json (the report lists them as accepted breaks)"},
+                      "reason in .conductor-regen/accepted-findings.json (the report lists them as accepted breaks)",
+            "branch": "run in a scratch git worktree at HEAD and commit the result on this new branch (with --commit); "
+                      "your branch and work tree are not touched, nothing is pushed",
+            "commit": "end the run with one commit on --branch, its message the impact summary",
+            "pr-body": "also write the commit's Markdown body here (a pull request's body)"},
       iterable=["session"])
 @edge
 def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
@@ -119,6 +123,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
                no_cache: bool = False, no_pin_names: bool = False, force: bool = False,
                removed: Optional[str] = None, no_keyword_calls: bool = False, accept: str = "",
+               branch: str = "", commit: bool = False, pr_body: Optional[str] = None,
                verbose: bool = False, quiet: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
@@ -127,6 +132,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     from conductor_regen.app.run_report import STDOUT, report_destination
     from conductor_regen.app.test_cmd import test_gate
     from conductor_regen.errors import ConfigError
+    from dataclasses import replace
 
     s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
                  **{"sdk.root": sdk, "sdk.removed": removed, "sdk.keyword_calls": False if no_keyword_calls else None})
@@ -135,15 +141,33 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
         raise ConfigError("--accept needs a reason", 'e.g. --accept "execute_workflow returns SignalResponse by design"')
     if accept and skip_tests:
         raise ConfigError("--accept goes with the test gate, which --skip-tests turns off", "drop one of them")
+    options = RegenOptions(
+        spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
+        allow_dirty=allow_dirty, only=comma_list(only), use_cache=not no_cache, pin_names=not no_pin_names,
+        force=force, command=f"{program()} regenerate", accept=accept, branch=branch, commit=commit,
+        pr_body=Path(pr_body) if pr_body else None, argv=tuple(sys.argv[1:]),
+    )
+    if branch or commit or pr_body:
+        from conductor_regen.app.drift import check_usage
+
+        check_usage(options)  # bad usage is refused before the gate or the SDK is looked at
     gate = None if skip_tests else test_gate(s, session or (), python, spec, accept)
     target = sdk_target(s)
     with report_destination(report, s) as report_path:
-        options = RegenOptions(
-            spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
-            allow_dirty=allow_dirty, only=comma_list(only), report_path=report_path, use_cache=not no_cache,
-            pin_names=not no_pin_names, force=force, command=f"{program()} regenerate", accept=accept,
-        )
+        options = replace(options, report_path=report_path)
         steps = StepLog()
+        if branch:
+            from conductor_regen.app.drift import regenerate_on_branch
+
+            made = regenerate_on_branch(target, options, s, steps, confirm, gate, os.environ)
+            # Data, unless stdout is for the JSON report alone (`--report -`).
+            (talk if report == STDOUT else say)(
+                f"branch: {made.branch} at {made.commit[:12]}: {made.text.subject}" if made.text is not None
+                else f"branch: none made ({made.report.outcome}: the client already is what {spec} gives)")
+            if made.text is not None and pr_body:
+                talk(f"pull request body: {pr_body}")
+            finish(made.report, s, target, steps, made.report_path, to_stdout=report == STDOUT)
+            return
         result = run_regenerate(target, options, s, steps, confirm, gate, os.environ)
         finish(result, s, target, steps, report_path, to_stdout=report == STDOUT)
 
@@ -154,27 +178,33 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
             "no-keyword-calls": "count calls a new signature would misbind as breaking (regenerate would refuse)",
             "report": "also write the changes as JSON here (Markdown beside it)",
             "format": "what stdout gets: markdown (default) or json (the --report JSON, schema conductor-regen.report/1)",
-            "fail-on-breaking": "exit with 1 when any change is breaking (for CI)"})
+            "fail-on-breaking": "exit with 1 when any change is breaking (for CI)",
+            "exit-code": "exit with 1 when regenerating would change the client, 0 when not (as `git diff "
+                         "--exit-code`); the diff failing exits with 3"})
 @edge
 def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[str] = None,
          no_pin_names: bool = False, report: Optional[str] = None, format: str = "markdown",
          fail_on_breaking: bool = False, generator_version: Optional[str] = None, backend: Optional[str] = None,
          java_heap: Optional[str] = None, no_fixups: bool = False, no_keyword_calls: bool = False,
-         verbose: bool = False, quiet: bool = False) -> None:
+         exit_code: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Report what regenerating the SDK from SPEC would change for its users; touches nothing."""
-    from conductor_regen.app.diff import check_no_breaking, diff_document, diff_sdk, write_diff_report
+    from invoke.exceptions import Exit
+
+    from conductor_regen.app.diff import (DIFF_FAILED, check_no_breaking, diff_document, diff_sdk, failing_with,
+                                          would_change, write_diff_report)
     from conductor_regen.client.changes import render_markdown
     from conductor_regen.errors import ConfigError
     from conductor_regen.progress import StepLog
 
     if format not in DIFF_FORMATS:
         raise ConfigError(f"--format {format!r} is not a diff format", f"use one of: {', '.join(DIFF_FORMATS)}")
-    s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
-                 **{"sdk.root": sdk, "sdk.keyword_calls": False if no_keyword_calls else None})
-    target = sdk_target(s)
-    steps = StepLog()
-    result = diff_sdk(target.http_dir, spec, s, steps, os.environ, pin_names=not no_pin_names, old_source=old_spec,
-                      target=target)
+    with failing_with(DIFF_FAILED if exit_code else None):
+        s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
+                     **{"sdk.root": sdk, "sdk.keyword_calls": False if no_keyword_calls else None})
+        target = sdk_target(s)
+        steps = StepLog()
+        result = diff_sdk(target.http_dir, spec, s, steps, os.environ, pin_names=not no_pin_names,
+                          old_source=old_spec, target=target)
     summary(steps)
     talk(*(f"pinned: {line}" for line in result.pinning))
     if result.binding is not None:
@@ -187,10 +217,16 @@ def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[st
     say(diff_document(result, f"{program()} diff").rstrip("\n") if format == "json"
         else render_markdown(result.changes).rstrip("\n"))
     if report:
-        write_diff_report(result, Path(report), f"{program()} diff")
+        with failing_with(DIFF_FAILED if exit_code else None):
+            write_diff_report(result, Path(report), f"{program()} diff")
         talk(f"report: {report} (+ .md)")
     if fail_on_breaking:
         check_no_breaking(result)
+    if exit_code:
+        changed = would_change(result)
+        talk(changed or "regenerating would not change the client")
+        if changed:
+            raise Exit(code=1)
 
 
 @task(help={"sdk": SDK_HELP,
@@ -367,6 +403,34 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
     check_passed(run.results, absolute)
 
 
+# --- spec drift in CI ----------------------------------------------------------------------------
+
+@task(help={"cron": "when it runs, a five-field cron schedule in UTC (default '17 3 * * *')",
+            "branch": "the drift branch its pull request comes from (default conductor-regen/spec-drift)",
+            "python": "Python version for the job (default 3.11)",
+            "install": "pip requirement for conductor-regen, best pinned (default conductor-regen)",
+            "environment": "GitHub environment holding the secrets (default conductor-regen)",
+            "output": "write the workflow here (e.g. .github/workflows/spec-drift.yml) instead of stdout"})
+@edge
+def ci_template(c: Context, cron: Optional[str] = None, branch: Optional[str] = None, python: Optional[str] = None,
+                install: Optional[str] = None, environment: Optional[str] = None, output: Optional[str] = None,
+                verbose: bool = False, quiet: bool = False) -> None:
+    """Print a GitHub Actions workflow that watches the server's spec and proposes the new client as a pull request."""
+    from dataclasses import replace
+
+    from conductor_regen.app.ci_template import WorkflowOptions, render_workflow
+
+    given = {"cron": cron, "branch": branch, "python": python, "install": install, "environment": environment}
+    text = render_workflow(replace(WorkflowOptions(), **{k: v for k, v in given.items() if v is not None}))
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+        say(f"wrote {output}")
+        talk("next: the environment and its secrets, as its header says (docs/drift.md in conductor-regen)")
+    else:
+        sys.stdout.write(text)
+
+
 # --- demo ----------------------------------------------------------------------------------------
 
 @task(help={"keep": "keep the temporary workspace and print its path",
@@ -374,21 +438,23 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
 @edge
 def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Run the main job offline: regenerate a copy of the bundled example SDK from spec v1 to v2."""
-    from conductor_regen.app.demo import demo_workspace, run_demo
+    from conductor_regen.app.demo import demo_settings, demo_workspace, fixture_paths, run_demo
     from conductor_regen.app.test_cmd import test_gate
 
     s = settings(c, verbose=verbose or None)
     with demo_workspace(keep) as workdir:
         try:
-            gate = None if skip_tests else test_gate(s)
-            say(*(commands(line) for line in run_demo(ROOT / "tests" / "fixtures", workdir, s, gate)))
+            # The gate judges failures against the demo's own backup and checks the contract against the run's
+            # spec, as regenerate's does (else what the v1 tree fails too would count as new).
+            gate = None if skip_tests else test_gate(demo_settings(s, workdir), spec=str(fixture_paths()[2]))
+            say(*(commands(line) for line in run_demo(workdir, s, gate)))
         finally:
             if keep:
                 say(f"workspace kept: {workdir}")
 
 
 ns = Collection(fetch_spec, validate_spec, fixups, generate, regenerate, diff, detect_edits, replace,
-                scaffold_adapters, fix_imports, backup, backups, prune_backups, restore, test, demo)
+                scaffold_adapters, fix_imports, backup, backups, prune_backups, restore, test, demo, ci_template)
 ns.configure({"regen": {}})
 # The repository's `invoke`, loading these tasks now, parses them as strictly as `conductor-regen` does.
 adopt_running_invoke()

@@ -45,17 +45,18 @@ def test_gate(s: Settings, sessions: Sequence[str] = (), python: Optional[str] =
     """
     try:
         from conductor_regen.matrix.interpreters import check_pythons
-        from conductor_regen.matrix.runner import gate
-        from conductor_regen.matrix.sessions import ACCEPT_ENV, CONTRACT_SPEC_ENV, GATE_SESSIONS, check_sessions
+        from conductor_regen.matrix.runner import check_gate_ready, gate
+        from conductor_regen.matrix.sessions import ACCEPT_ENV, CONTRACT_SPEC_ENV, GATE_SESSIONS
     except ImportError as exc:
         # A gate that cannot run is not a gate that passed: stop before anything is touched.
         raise ConfigError(f"the test gate cannot run: {exc}",
-                          'install the dev dependencies (python -m pip install -e ".[dev]"), '
-                          "or pass --skip-tests to run without it") from None
+                          "reinstall conductor-regen with its dependencies, or pass --skip-tests to run without it"
+                          ) from None
     chosen = tuple(sessions or GATE_SESSIONS)
     pythons = (python or f"{sys.version_info[0]}.{sys.version_info[1]}",)
-    # Checked now, before any work: a misspelled session must not fail after the swap.
-    check_sessions(chosen)
+    # Checked now, before any work: a misspelled session, or a gate that cannot load (nox, the noxfile or its
+    # sessions missing), must not fail after the swap.
+    check_gate_ready(chosen)
     check_pythons(pythons, os.environ)
     # nox runs in this project's folder: a relative spec path means the caller's folder.
     if spec and not re.match(r"^https?://", spec) and Path(spec).expanduser().exists():
@@ -81,11 +82,10 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
               reuse: bool = False, absolute: bool = False) -> MatrixRun:
     """Run the matrix on the settings' SDK; without `absolute`, failures are judged against the pristine tree."""
     from conductor_regen.matrix.interpreters import check_pythons
-    from conductor_regen.matrix.runner import run_matrix
-    from conductor_regen.matrix.sessions import check_sessions
+    from conductor_regen.matrix.runner import check_gate_ready, run_matrix
     from conductor_regen.sdk.lock import sdk_read_lock
 
-    check_sessions(tuple(sessions))
+    check_gate_ready(tuple(sessions or ("async_tests",)))
     check_pythons(tuple(pythons), os.environ)
     if s.sdk.root is None:
         raise ConfigError("no SDK checkout given",
@@ -107,6 +107,7 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
 def check_passed(results: Sequence["SessionResult"], absolute: bool = False) -> None:
     """The matrix's pass rule (the gate's too): no failure that counts (any, with `absolute`), and something ran."""
     from conductor_regen.matrix.results import blocking_failures, matrix_passed
+    from conductor_regen.matrix.runner import DEFAULT_JUNIT_DIR
 
     if matrix_passed(results, absolute):
         return
@@ -114,5 +115,5 @@ def check_passed(results: Sequence["SessionResult"], absolute: bool = False) -> 
     if failed:
         raise VerificationError(f"{len(failed)} of {len(results)} session(s) failed; first: "
                                 f"{failed[0].session}-{failed[0].python or 'nox'}: {failed[0].detail}",
-                                "JUnit XML is in .cache/junit/; rerun one with --session NAME --python X.Y")
+                                f"JUnit XML is in {DEFAULT_JUNIT_DIR}; rerun one with --session NAME --python X.Y")
     raise VerificationError("no session ran (all skipped)", "see the skip reasons above")

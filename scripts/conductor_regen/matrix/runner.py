@@ -6,9 +6,11 @@ errors are `RegenError`s.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from conductor_regen.child_env import Limit, run
-from conductor_regen.config_sources import SOURCE_ROOT
+from conductor_regen.config_sources import default_cache_dir, tool_repository
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.matrix.checkout import sdk_problem
 from conductor_regen.matrix.interpreters import current_python
@@ -25,16 +27,27 @@ from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, GATE_SESSIONS, SE
 
 log = logging.getLogger(__name__)
 
-PROJECT = SOURCE_ROOT
-NOXFILE = PROJECT / "noxfile.py"
-DEFAULT_JUNIT_DIR = PROJECT / ".cache" / "junit"
+# The clone of this tool the package runs from (editable install, `invoke`), else None: an installed wheel.
+REPOSITORY = tool_repository()
+# The sessions' module, and the noxfile that ships with it (all an installed tool has).
+SESSIONS_MODULE = "conductor_regen.matrix.nox_sessions"
+PACKAGED_NOXFILE = Path(__file__).resolve().with_name("noxfile.py")
+# A clone runs its own noxfile (`nox -s ...` there runs the same sessions).
+NOXFILE = REPOSITORY / "noxfile.py" if REPOSITORY is not None else PACKAGED_NOXFILE
+# The repository's .cache/, else the per-user cache folder: JUnit files, interpreter links, and (installed) the
+# virtualenvs, which in a clone stay in nox's default .nox/.
+TOOL_CACHE = default_cache_dir(REPOSITORY)
+DEFAULT_JUNIT_DIR = TOOL_CACHE / "junit"
+DEFAULT_ENVDIR: Optional[Path] = None if REPOSITORY is not None else TOOL_CACHE / "nox" / "envs"
+# Where nox starts (its folder heads nox's sys.path): the clone, else a folder of its own in the cache.
+RUN_DIR = REPOSITORY if REPOSITORY is not None else TOOL_CACHE / "nox" / "run"
 
 
 def nox_command(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: Sequence[str] = (),
                 pytest_args: Sequence[str] = (), *, noxfile: Path = NOXFILE,
                 junit_dir: Optional[Path] = None, report: Optional[Path] = None,
                 envdir: Optional[Path] = None, reuse: bool = False) -> List[str]:
-    """`python -m nox -f <project>/noxfile.py -s ... -p ... -- --sdk SDK [pytest args]`.
+    """`python -m nox -f NOXFILE -s ... -p ... -- --sdk SDK [pytest args]` (the clone's noxfile, else the package's).
 
     Paths are made absolute here: nox changes into the noxfile's folder before it runs.
     `reuse` adds `-R` (reuse venvs, skip installs; the SDK is still reinstalled if it changed).
@@ -78,9 +91,8 @@ def run_matrix(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: S
     problem = sdk_problem(sdk)
     if problem:
         raise ConfigError(problem, "pass --sdk with a conductor-python checkout")
-    if not NOXFILE.is_file():
-        raise ConfigError(f"the test matrix's noxfile is missing ({NOXFILE})",
-                          "install conductor-regen from its checkout: python -m pip install -e .")
+    check_gate_ready(sessions)
+    envdir = envdir if envdir is not None else DEFAULT_ENVDIR
     junit_dir = Path(junit_dir or DEFAULT_JUNIT_DIR).resolve()
     junit_dir.mkdir(parents=True, exist_ok=True)
     for name in sessions:  # stale results of an earlier run must not be read as this run's
@@ -113,8 +125,41 @@ def _run_bounded(cmd: Sequence[str], env: Optional[Mapping[str, str]], stream: b
     """Run nox in its own process group, so a timeout or Ctrl-C stops nox, pip and pytest together."""
     limit = Limit(timeout, "nox (the test sessions)", "test_timeout",
                   "if it is not just slow, look for a hanging test with `invoke test`", VerificationError)
-    return run(cmd, limit, capture=False, cwd=PROJECT, env=dict(env) if env is not None else None,
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    return run(cmd, limit, capture=False, cwd=RUN_DIR, env=dict(env) if env is not None else None,
                stdout=None if stream else subprocess.PIPE, stderr=None if stream else subprocess.STDOUT)
+
+
+def gate_problem(sessions: Sequence[str]) -> Optional[str]:
+    """Why the test sessions cannot run here (None: they can): nox, the noxfile or the sessions' module missing or
+    broken, or a chosen session the noxfile does not define. Imports the sessions' module (registering its
+    sessions in this process's nox, which never runs them here) but changes nothing else."""
+    try:
+        import nox.registry
+    except ImportError as exc:
+        return f"nox cannot be imported ({exc})"
+    if not NOXFILE.is_file():
+        return f"the test matrix's noxfile is missing ({NOXFILE})"
+    try:
+        importlib.import_module(SESSIONS_MODULE)
+    except Exception as exc:  # noqa: BLE001 - any failure to load means no gate
+        return f"the test sessions ({SESSIONS_MODULE}) cannot be imported: {type(exc).__name__}: {exc}"
+    defined = set(nox.registry.get())
+    missing = [s for s in sessions if re.sub(r"-\d+\.\d+$", "", s) not in defined]
+    if missing:
+        return f"the noxfile defines no session {', '.join(missing)} (it has {', '.join(sorted(defined))})"
+    return None
+
+
+def check_gate_ready(sessions: Sequence[str]) -> None:
+    """ConfigError, before any work, when the chosen sessions cannot run (see `gate_problem`)."""
+    check_sessions(sessions)
+    problem = gate_problem(sessions)
+    if problem:
+        raise ConfigError(f"the test gate cannot run: {problem}",
+                          "reinstall conductor-regen (uv tool install --reinstall conductor-regen, pipx reinstall "
+                          "conductor-regen, or python -m pip install --force-reinstall), or pass --skip-tests "
+                          "to run without it")
 
 
 Judge = Callable[[List[SessionResult]], List[SessionResult]]
