@@ -85,3 +85,18 @@ def test_no_nox_stops_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_misspelled_session_is_still_a_usage_error() -> None:
     with pytest.raises(ConfigError, match="unknown test session"):
         runner.check_gate_ready(("async_test",))
+
+
+def test_the_contract_resolves_the_sdks_own_settings_as_lint_and_the_tasks_do(tmp_path: Path) -> None:
+    """`fixups.skip` in the SDK's pyproject reaches the contract too: its mock serves the spec repaired exactly as
+    the client was generated (the contract used to read only this repository's invoke.yaml and the environment)."""
+    from support.sdk_copies import new_sdk
+
+    from conductor_regen.matrix import nox_sessions
+
+    sdk = new_sdk(tmp_path)
+    pyproject = sdk / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.conductor-regen.fixups]\nskip = ["strip-path-prefix"]\n')
+    settings = nox_sessions._contract_settings(sdk, {}, sdk)
+    assert settings.fixups.skip == ("strip-path-prefix",)
+    assert nox_sessions._contract_settings(tmp_path / "sdk", {"REGEN_BACKUPS_KEEP": "3"}, sdk).backups_keep == 3

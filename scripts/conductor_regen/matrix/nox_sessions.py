@@ -35,7 +35,7 @@ from conductor_regen.matrix import lint as lint_checks
 from conductor_regen.matrix import checkout, interpreters, requirements, runner, sessions
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.child_env import secret_names
-from conductor_regen.config import ENV_KEYS, Settings, resolve_settings
+from conductor_regen.config import ENV_KEYS, Settings
 from conductor_regen.config_sources import default_backups_dir
 from conductor_regen.matrix.contract import run as contract_run
 from conductor_regen.matrix.contract.inputs import ContractInputs
@@ -228,12 +228,13 @@ def tools_impl(session: nox.Session, *, name: str) -> None:
                       f"(fix it, or accept it: nox -s {name} -- --sdk {sdk} --accept REASON)")
 
 
-def _contract_settings(sdk: Path, env: Mapping[str, str]) -> Settings:
-    """The contract's settings: as before from the repository's invoke.yaml; installed, from the environment, with
-    the store folders an installed tool uses for `sdk` (the test gate and `invoke test` set both anyway)."""
+def _contract_settings(sdk: Path, env: Mapping[str, str], cwd: Path) -> Settings:
+    """The contract's settings, resolved as lint's and the tasks' are (the repository's invoke.yaml, the SDK's own
+    settings, the environment); installed, with the store folders an installed tool uses for `sdk` (the test
+    gate and `invoke test` set both anyway)."""
+    settings = lint_checks.session_settings(sdk, env, cwd)
     if REPOSITORY is not None:
-        return contract_run.session_settings(REPOSITORY, env)
-    settings = resolve_settings({}, env)
+        return settings
     given = {setting for var, setting in ENV_KEYS.items() if env.get(var)}
     return dataclasses.replace(
         settings,
@@ -272,7 +273,9 @@ def contract_impl(session: nox.Session) -> None:
     invoked_from = Path(session.invoked_from)
     baseline_file = checkout.resolve_invoked_path(opts.baseline, session.invoked_from)
     try:
-        settings = _contract_settings(sdk, os.environ)
+        # As the tasks and lint resolve them, the SDK's own settings included: the mock must serve the spec
+        # repaired exactly as the client was generated from it (fixups.skip in its pyproject, say).
+        settings = _contract_settings(sdk, os.environ, invoked_from)
         judging = contract_run.judging(sdk, os.environ, invoked_from)  # a broken accepted-findings file stops here
         baseline = contract_run.baseline_file(baseline_file) if baseline_file is not None else None
         inputs = contract_run.start(sdk, opts.spec, invoked_from, Path(session.create_tmp()), settings,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Mapping, Optional, Tuple
 
-from conductor_regen.config import Settings, resolve_settings
+from conductor_regen.config import Settings
 from conductor_regen.errors import ConfigError
 from conductor_regen.matrix.accepted import Accepted, load_accepted
 from conductor_regen.matrix.contract.classify import ContractResult, evaluate
@@ -25,18 +25,6 @@ from conductor_regen.matrix.contract.junit import write_junit
 
 if TYPE_CHECKING:
     from conductor_regen.sdk.target import SdkTarget
-
-
-def session_settings(project: Path, env: Mapping[str, str]) -> Settings:
-    """Settings as invoke resolves them (defaults < the project's invoke.yaml < environment)."""
-    file_config: Dict[str, Any] = {}
-    config_file = project / "invoke.yaml"
-    if config_file.is_file():
-        import yaml
-
-        data = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        file_config = dict(data.get("regen") or {}) if isinstance(data, dict) else {}
-    return resolve_settings(file_config, env)
 
 
 def start(sdk_root: Path, spec: Optional[str], invoked_from: Path, work_dir: Path, settings: Settings,
