@@ -388,3 +388,14 @@ def test_a_renamed_path_parameter_is_one_change(sdk: MiniSdk, call: str, impact:
     assert "path parameter {event} -> {eventHandlerName}" in change.detail
     assert "Python parameter event -> event_handler_name" in change.detail and "is gone" not in change.detail
     assert change.impact == impact, change
+
+
+# --- a new field: required breaks every constructor call, optional does not ---------------------------
+
+def test_a_new_required_field_is_breaking_and_a_new_optional_one_compatible(sdk: MiniSdk) -> None:
+    old = 'name: StrictStr\n'
+    new = 'name: StrictStr\ncode: StrictStr\nnote: Optional[StrictStr] = None\n'
+    sdk.clients({}, {}, {"start_request": ("StartRequest", old)}, {"start_request": ("StartRequest", new)})
+    changes = sdk.analyze()
+    assert only(changes, "StartRequest.code", "field-added").severity == "breaking"
+    assert only(changes, "StartRequest.note", "field-added").severity == "compatible"
