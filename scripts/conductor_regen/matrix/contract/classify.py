@@ -34,6 +34,10 @@ REMOVED = "removed"
 NOT_EXERCISED = "not-exercised"
 SETUP = "setup-failed"
 FAILURES = frozenset({REJECTED, BINDING, RETURN, SETUP})
+# What a baseline remembers of a method that sent spec-valid requests and then raised: no return seen.
+RETURN_UNSEEN = "return not seen"
+# The note such a method carries (its exception after the requests); junit.py reads it back from JUnit.
+AFTER_REQUESTS = "after the requests: "
 # The return rules (the driver's `returns.WRONG_TYPE` and `returns.DROPPED`).
 WRONG_TYPE = "wrong return type"
 DROPPED = "drops response data"
@@ -88,7 +92,7 @@ class Verdict:
     @property
     def return_unseen(self) -> bool:
         """It sent spec-valid requests, then raised: what it returns was never seen."""
-        return self.kind == VALID and not self.kept_promise and any(n.startswith("after the requests:")
+        return self.kind == VALID and not self.kept_promise and any(n.startswith(AFTER_REQUESTS)
                                                                     for n in self.notes)
 
     @property
@@ -196,7 +200,7 @@ def classify(record: Mapping[str, Any], operations: Sequence[Operation] = (), ba
     binding = bool(exception) and is_binding_error(exception)
     if binding and (not requests or at_argument_check(exception)):
         return Verdict(method_id, client, method, BINDING, detail=error_text, requests=lines, module=module)
-    notes: Tuple[str, ...] = (f"after the requests: {error_text}",) if error_text else ()
+    notes: Tuple[str, ...] = (f"{AFTER_REQUESTS}{error_text}",) if error_text else ()
     returned: Mapping[str, Any] = record.get("returned") or {}
     if returned:
         notes += tuple(f"return {n}" for n in (f"not checked: {returned.get('note')}" if returned.get("note") else "",
@@ -225,8 +229,6 @@ def classify(record: Mapping[str, Any], operations: Sequence[Operation] = (), ba
 
 
 Failure = Tuple[str, str]  # (verdict id, rule: its headline), what a baseline remembers of a failure
-# What a baseline remembers of a method that sent spec-valid requests and then raised: no return seen.
-RETURN_UNSEEN = "return not seen"
 
 
 @dataclasses.dataclass(frozen=True)

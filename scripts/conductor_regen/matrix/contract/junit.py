@@ -18,8 +18,8 @@ from typing import FrozenSet, Optional
 
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.errors import ConfigError
-from conductor_regen.matrix.contract.classify import (NOT_EXERCISED, REMOVED, RETURN_UNSEEN, ContractResult, Failure,
-                                                     Verdict)
+from conductor_regen.matrix.contract.classify import (AFTER_REQUESTS, NOT_EXERCISED, REMOVED, RETURN_UNSEEN,
+                                                     ContractResult, Failure, Verdict)
 
 SUITE = "contract"
 
@@ -86,6 +86,7 @@ def failed_rules(path: Path) -> FrozenSet[Failure]:
         case_id = f"{classname}.{name}" if classname else name
         if problem is not None:
             found.add((case_id, (problem.get("message") or "").split(": ", 1)[0]))
-        elif any(line.startswith("note: after the requests:") for line in (case.findtext("system-out") or "").splitlines()):
+        elif any(line.startswith(f"note: {AFTER_REQUESTS}")
+                 for line in (case.findtext("system-out") or "").splitlines()):
             found.add((case_id, RETURN_UNSEEN))  # it raised after its requests: its return was never seen
     return frozenset(found)
