@@ -144,8 +144,10 @@ def _reference_problem(parts: Tuple[str, ...], node: Dict[str, Any]) -> Optional
 
 def check_spec_safety(document: Dict[str, Any], source: str) -> None:
     """Raise SpecSafetyError on the first value that could run as code, reach outside the spec or be lost."""
+    clashes = _Clashes(document)
     for parts, node, parent in _walk(document):
         if isinstance(node, dict):
+            clashes.collect(parts, node)
             found = _reference_problem(parts, node)
             if found is not None:
                 raise _refuse(source, found[0], found[1],
@@ -173,7 +175,7 @@ def check_spec_safety(document: Dict[str, Any], source: str) -> None:
                 raise _refuse(source, name_parts, f"{problem}{shown}",
                               "fix the name on the server (names must be plain identifiers or URL paths); "
                               "a spec that holds it is never generated from")
-    _check_clashes(document, source)
+    clashes.check(source)
 
 
 def _check_text(source: str, parts: Tuple[str, ...], text: str, is_key: bool = False) -> None:
@@ -219,26 +221,29 @@ def _clash(names: List[str]) -> Optional[Tuple[str, str]]:
     return None
 
 
-def _check_clashes(document: Dict[str, Any], source: str) -> None:
-    components = document.get("components")
-    schemas = components.get("schemas") if isinstance(components, dict) else None
-    groups: List[Tuple[Tuple[str, ...], List[str], str]] = []
-    if isinstance(schemas, dict):
-        groups.append((("components", "schemas"), [str(n) for n in schemas], "schemas"))
-    tags: List[str] = []
-    for parts, node, _ in _walk(document):
-        if not isinstance(node, dict):
-            continue
+class _Clashes:
+    """The groups of names that must stay apart, gathered on the one walk of the document, checked at its end."""
+
+    def __init__(self, document: Dict[str, Any]) -> None:
+        components = document.get("components")
+        schemas = components.get("schemas") if isinstance(components, dict) else None
+        self.groups: List[Tuple[Tuple[str, ...], List[str], str]] = []
+        if isinstance(schemas, dict):
+            self.groups.append((("components", "schemas"), [str(n) for n in schemas], "schemas"))
+        self.tags: List[str] = []
+
+    def collect(self, parts: Tuple[str, ...], node: Dict[str, Any]) -> None:
         if isinstance(node.get("properties"), dict):
-            groups.append((parts + ("properties",), [str(n) for n in node["properties"]], "properties"))
+            self.groups.append((parts + ("properties",), [str(n) for n in node["properties"]], "properties"))
         if len(parts) == 3 and parts[0] == "paths" and parts[-1] in _OPERATION_KEYS:
-            tags += [t for t in node.get("tags") or [] if isinstance(t, str)]
+            self.tags += [t for t in node.get("tags") or [] if isinstance(t, str)]
             params = [p.get("name") for p in node.get("parameters") or [] if isinstance(p, dict)]
-            groups.append((parts + ("parameters",), [p for p in params if isinstance(p, str)], "parameters"))
-    groups.append((("paths",), sorted(set(tags)), "tags"))
-    for parts, names, kind in groups:
-        pair = _clash(names)
-        if pair is not None:
-            raise _refuse(source, parts, f"the {kind} {_shown(pair[0])} and {_shown(pair[1])} would become the "
-                          "same Python name or file, and one would silently replace the other",
-                          "rename one of them on the server")
+            self.groups.append((parts + ("parameters",), [p for p in params if isinstance(p, str)], "parameters"))
+
+    def check(self, source: str) -> None:
+        for parts, names, kind in [*self.groups, (("paths",), sorted(set(self.tags)), "tags")]:
+            pair = _clash(names)
+            if pair is not None:
+                raise _refuse(source, parts, f"the {kind} {_shown(pair[0])} and {_shown(pair[1])} would become "
+                              "the same Python name or file, and one would silently replace the other",
+                              "rename one of them on the server")
