@@ -156,10 +156,13 @@ def test_children_in_sessions_of_their_own_are_stopped_with_their_children(tmp_p
 
     def command(c: Context) -> None:
         # Like nox: its own session (a signal to our process alone never reaches it), and a child of its own.
-        proc = subprocess.Popen(["sh", "-c", f'sleep 1000 & echo "$$ $!" > {pids}; wait'], start_new_session=True)
+        # The pids file appears whole (renamed into place), so a half-written one is never read.
+        script = f'sleep 1000 & echo "$$ $!" > {pids}.tmp && mv {pids}.tmp {pids}; wait'
+        proc = subprocess.Popen(["sh", "-c", script], start_new_session=True)
         started.append(proc)
-        deadline = time.monotonic() + 10
-        while not (pids.exists() and len(pids.read_text().split()) == 2):
+        deadline = time.monotonic() + 120  # generous: a loaded CI machine can take seconds to fork
+        while not pids.exists():
+            assert proc.poll() is None, f"the child exited early (rc {proc.returncode})"
             assert time.monotonic() < deadline, "the child did not start"
             time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGTERM)
