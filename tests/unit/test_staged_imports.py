@@ -110,7 +110,7 @@ def test_close_stops_a_check_still_running(tmp_path: Path) -> None:
     staging = _staging(root, {"orkes/slow.py": "import time\ntime.sleep(60)\n"})
     imports = StagedImports(target, staging, _live_env)
     imports.ready()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - wait until it has started
         time.sleep(0.05)
     started = time.monotonic()
@@ -138,7 +138,7 @@ def test_the_interpreter_starts_early_but_imports_the_tree_only_once_it_is_ready
     staging = root.parent / "staging"
     staging.mkdir()
     imports = StagedImports(target, staging, _live_env)  # before the staged tree exists, as at assembly's start
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - the child is up (and waiting)
         time.sleep(0.05)
     _staging_into(root, staging, {"orkes/late.py": "raise ImportError('written after the start')\n"})
