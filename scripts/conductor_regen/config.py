@@ -40,67 +40,94 @@ GENERATOR_BACKENDS: Tuple[GeneratorBackend, ...] = get_args(GeneratorBackend)
 REMOVED_POLICIES: Tuple[RemovedPolicy, ...] = get_args(RemovedPolicy)
 
 
+def setting(default: Any, doc: str, *, env: str = "", flag: str = "", flag_help: str = "") -> Any:
+    """A settings field and its one declaration: default, doc text, environment variable and command-line flag.
+
+    `doc` is the text docs/configuration.md shows; `flag_help` the flag's `--help` text when it must say more
+    (or less) than `doc`. A flag `--no-X` on a true-by-default switch turns it off.
+    """
+    return dataclasses.field(default=default, metadata={"doc": doc, "env": env, "flag": flag,
+                                                        "flag_help": flag_help or doc})
+
+
 @dataclasses.dataclass(frozen=True)
 class FetchConfig:
     """How specs are downloaded."""
 
-    timeout: float = 30.0
-    deadline: float = 300.0  # seconds for the whole fetch: token, every attempt and backoff
-    retries: int = 3
-    backoff: float = 0.5
-    max_bytes: int = 64 * 1024 * 1024
-    insecure: bool = False
+    timeout: float = setting(30.0, "seconds per connect and per read", env="REGEN_FETCH_TIMEOUT", flag="--timeout",
+                             flag_help="seconds per request (fetch-spec)")
+    deadline: float = setting(300.0, "seconds for the whole fetch: token, every attempt and backoff",
+                              env="REGEN_FETCH_DEADLINE")
+    retries: int = setting(3, "retries after the first attempt on a connection error, a timeout or a 5xx response")
+    backoff: float = setting(0.5, "seconds before the first retry (doubling after each)")
+    max_bytes: int = setting(64 * 1024 * 1024, "largest spec accepted, in bytes")
+    insecure: bool = setting(False, "turn TLS verification off (loudly)", flag="--insecure")
 
 
 @dataclasses.dataclass(frozen=True)
 class ValidationConfig:
     """What a usable spec must contain."""
 
-    required_endpoints: Tuple[str, ...] = DEFAULT_REQUIRED_ENDPOINTS
-    orkes_markers: Tuple[str, ...] = DEFAULT_ORKES_MARKERS
-    timeout: float = 120.0  # seconds openapi-spec-validator may run (the real spec takes a few)
+    required_endpoints: Tuple[str, ...] = setting(
+        DEFAULT_REQUIRED_ENDPOINTS, "the Conductor server's core endpoints: a spec without them cannot back the client")
+    orkes_markers: Tuple[str, ...] = setting(
+        DEFAULT_ORKES_MARKERS, "endpoints only an Orkes server has: without them the spec is a Conductor OSS one")
+    timeout: float = setting(120.0, "seconds openapi-spec-validator may run (the real spec takes a few)",
+                             env="REGEN_VALIDATION_TIMEOUT")
 
 
 @dataclasses.dataclass(frozen=True)
 class FixupConfig:
     """Which spec repairs run."""
 
-    enabled: bool = True
-    skip: Tuple[str, ...] = ()
+    enabled: bool = setting(True, "repair the spec's known defects before generating (`fixups` lists them)",
+                            flag="--no-fixups", flag_help="feed the spec to the generator without repairs")
+    skip: Tuple[str, ...] = setting((), "fixup names to leave out (`fixups` lists them)")
     # The SDK puts /api in the server URL, so generated resource paths must not carry it.
-    strip_path_prefix: str = "/api"
+    strip_path_prefix: str = setting("/api", "path prefix taken off every path (the SDK's server URL holds it)",
+                                     env="REGEN_STRIP_PATH_PREFIX")
 
 
 @dataclasses.dataclass(frozen=True)
 class GeneratorConfig:
     """How OpenAPI Generator is run: the guide's options, pinned."""
 
-    version: str = "7.14.0"
-    backend: GeneratorBackend = "jar"
-    java_heap: str = "2g"
-    timeout: float = 1800.0  # seconds the generator may run (the real spec takes about a minute)
+    version: str = setting("7.14.0", "OpenAPI Generator version (the SDK's is 7.14.0)",
+                           env="REGEN_GENERATOR_VERSION", flag="--generator-version")
+    backend: GeneratorBackend = setting("jar", "how the generator runs: the bundled jar on Java, Docker or npm",
+                                        env="REGEN_GENERATOR_BACKEND", flag="--backend")
+    java_heap: str = setting("2g", "JVM heap for the generator (-Xmx), e.g. 2g or 1536m",
+                             env="REGEN_JAVA_HEAP", flag="--java-heap")
+    timeout: float = setting(1800.0, "seconds the generator may run (the real spec takes about a minute)",
+                             env="REGEN_GENERATOR_TIMEOUT")
     # A short batch job: the C1 compiler alone and the serial GC cut both wall time and memory.
-    jvm_options: Tuple[str, ...] = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
-    package_name: str = "conductor.asyncio_client.http"
-    project_name: str = "conductor-python-async-sdk"
-    library: str = "asyncio"
-    docker_image: str = "openapitools/openapi-generator-cli"
-    npm_package: str = "@openapitools/openapi-generator-cli"
+    jvm_options: Tuple[str, ...] = setting(("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
+                                           "extra JVM options for the generator")
+    package_name: str = setting("conductor.asyncio_client.http", "the generated package's import name")
+    project_name: str = setting("conductor-python-async-sdk", "the generator's projectName")
+    library: str = setting("asyncio", "the generator's python library option")
+    docker_image: str = setting("openapitools/openapi-generator-cli", "image for the docker backend")
+    npm_package: str = setting("@openapitools/openapi-generator-cli", "package for the npm backend")
 
 
 @dataclasses.dataclass(frozen=True)
 class SdkConfig:
     """Where the SDK checkout is and which of its folders a run may touch."""
 
-    root: Optional[Path] = None
-    package_dir: str = "src/conductor/asyncio_client"
-    managed: Tuple[str, ...] = ("http", "adapters", "orkes")
-    # What to do with an API, model or method the new spec drops but SDK code still uses:
-    # keep (the previous code, deprecated), drop (then the reference check stops the run), or fail.
-    removed: RemovedPolicy = "keep"
-    # Rewrite positional calls into the generated client as keyword calls (named from the live
-    # signature) when a new signature would misbind them; off: such calls stop the run instead.
-    keyword_calls: bool = True
+    root: Optional[Path] = setting(
+        None, "the SDK checkout (default: the checkout the working folder is in)", env="CONDUCTOR_SDK_ROOT",
+        flag="--sdk",
+        flag_help="SDK checkout (default: CONDUCTOR_SDK_ROOT, sdk.root in invoke.yaml, else the checkout you are in)")
+    package_dir: str = setting("src/conductor/asyncio_client", "the async client package, relative to the SDK")
+    managed: Tuple[str, ...] = setting(("http", "adapters", "orkes"),
+                                       "the package's folders a run may replace (must include http)")
+    removed: RemovedPolicy = setting(
+        "keep", "API items the spec drops but SDK code uses: keep (the previous code, deprecated), drop (then the "
+        "reference check stops the run) or fail", env="REGEN_REMOVED_POLICY", flag="--removed")
+    keyword_calls: bool = setting(
+        True, "rewrite positional calls a new signature would misbind as keyword calls (off: refuse them)",
+        env="REGEN_KEYWORD_CALLS", flag="--no-keyword-calls",
+        flag_help="do not rewrite positional calls a new signature would misbind; refuse instead")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,48 +139,100 @@ class Settings:
     fixups: FixupConfig = FixupConfig()
     generator: GeneratorConfig = GeneratorConfig()
     sdk: SdkConfig = SdkConfig()
-    backups_dir: Path = Path("backups")
-    # Automatic retention after each run and restore: backups older than the last N runs go (0 keeps all).
-    backups_keep: int = 10
-    cache_dir: Path = Path(".cache")
-    verbose: bool = False
-    import_timeout: float = 600.0  # seconds for one import check of the whole async client
-    test_timeout: float = 3600.0  # seconds for the nox test gate
-    install_timeout: float = 900.0  # seconds for each uv command building the SDK's own environment
+    backups_dir: Path = setting(Path("backups"), "where backups go (default: see \"Where backups and the cache go\")",
+                                env="REGEN_BACKUPS_DIR")
+    backups_keep: int = setting(10, "runs whose backups are kept after each run and restore (0: keep all)",
+                                env="REGEN_BACKUPS_KEEP")
+    cache_dir: Path = setting(Path(".cache"), "generator jar, generation cache, staging and work folders",
+                              env="REGEN_CACHE_DIR")
+    verbose: bool = setting(False, "print everything: resolved settings, debug logs, the whole report (on stderr)",
+                            flag="--verbose")
+    import_timeout: float = setting(600.0, "seconds for one import check of the whole async client",
+                                    env="REGEN_IMPORT_TIMEOUT")
+    test_timeout: float = setting(3600.0, "seconds for the nox test gate", env="REGEN_TEST_TIMEOUT")
+    install_timeout: float = setting(900.0, "seconds for each uv command building the SDK's own environment",
+                                     env="REGEN_INSTALL_TIMEOUT")
 
     def describe(self) -> str:
         """Render the resolved values as `key = value` lines (no secrets live here)."""
-        return "\n".join(f"{k} = {v!r}" for k, v in sorted(_flatten(dataclasses.asdict(self)).items()))
+        return "\n".join(f"{k} = {v!r}" for k, v in sorted(flatten(dataclasses.asdict(self)).items()))
 
 
+@dataclasses.dataclass(frozen=True)
+class SettingInfo:
+    """One setting as declared: the table the CLI, the files, the environment, the sessions and the docs use."""
+
+    key: str  # dotted: generator.version
+    type: Any
+    default: Any
+    doc: str
+    env: str = ""  # REGEN_* (or CONDUCTOR_SDK_ROOT)
+    flag: str = ""  # --generator-version; --no-X turns a switch off
+    flag_help: str = ""
+
+    @property
+    def choices(self) -> Tuple[str, ...]:
+        """The accepted values of a Literal setting (else none)."""
+        return tuple(get_args(self.type)) if get_origin(self.type) is Literal else ()
+
+    @property
+    def invoke_env(self) -> str:
+        """Invoke's own variable for it: INVOKE_REGEN_ and the dotted key in capitals, dots as underscores."""
+        return "INVOKE_REGEN_" + self.key.replace(".", "_").upper()
+
+    @property
+    def param(self) -> str:
+        """The task parameter its flag is: --no-keyword-calls -> no_keyword_calls."""
+        return self.flag[2:].replace("-", "_")
+
+    def from_flag(self, value: Any) -> Any:
+        """The setting's value for the flag's parsed value; None means "not given"."""
+        if self.type is bool:
+            return (False if self.flag.startswith("--no-") else True) if value else None
+        return value
+
+
+def _table(cls: Any, prefix: str = "") -> Tuple[SettingInfo, ...]:
+    rows: list[SettingInfo] = []
+    hints = get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        if dataclasses.is_dataclass(hint):
+            rows += _table(hint, f"{prefix}{field.name}.")
+        else:
+            meta = field.metadata
+            rows.append(SettingInfo(f"{prefix}{field.name}", hint, field.default, meta["doc"], meta["env"],
+                                    meta["flag"], meta["flag_help"]))
+    return tuple(rows)
+
+
+# Every setting, in declaration order: the one table everything else reads.
+SETTINGS: Tuple[SettingInfo, ...] = _table(Settings)
+BY_KEY: Mapping[str, SettingInfo] = {info.key: info for info in SETTINGS}
 # Environment variables that feed settings; CONDUCTOR_SDK_ROOT is the SDK's own convention.
-ENV_KEYS: Mapping[str, str] = {
-    "CONDUCTOR_SDK_ROOT": "sdk.root",
-    "REGEN_GENERATOR_VERSION": "generator.version",
-    "REGEN_GENERATOR_BACKEND": "generator.backend",
-    "REGEN_JAVA_HEAP": "generator.java_heap",
-    "REGEN_BACKUPS_DIR": "backups_dir",
-    "REGEN_BACKUPS_KEEP": "backups_keep",
-    "REGEN_CACHE_DIR": "cache_dir",
-    "REGEN_FETCH_TIMEOUT": "fetch.timeout",
-    "REGEN_FETCH_DEADLINE": "fetch.deadline",
-    "REGEN_GENERATOR_TIMEOUT": "generator.timeout",
-    "REGEN_IMPORT_TIMEOUT": "import_timeout",
-    "REGEN_TEST_TIMEOUT": "test_timeout",
-    "REGEN_INSTALL_TIMEOUT": "install_timeout",
-    "REGEN_VALIDATION_TIMEOUT": "validation.timeout",
-    "REGEN_STRIP_PATH_PREFIX": "fixups.strip_path_prefix",
-    "REGEN_REMOVED_POLICY": "sdk.removed",
-    "REGEN_KEYWORD_CALLS": "sdk.keyword_calls",
-}
+ENV_KEYS: Mapping[str, str] = {info.env: info.key for info in SETTINGS if info.env}
+# Task parameters that are settings' flags (sdk, generator_version, no_fixups, ...).
+FLAG_PARAMS: Mapping[str, SettingInfo] = {info.param: info for info in SETTINGS if info.flag}
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def cli_settings(**params: Any) -> dict[str, Any]:
+    """Task parameters named for settings' flags (`sdk=..., no_keyword_calls=True`) as settings keys."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        info = FLAG_PARAMS.get(name)
+        if info is None:
+            raise TypeError(f"{name} is not a setting's flag")  # a programming error, not a user's
+        out[info.key] = info.from_flag(value)
+    return out
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: nested settings tables as dotted keys."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{name}."))
+            out.update(flatten(value, f"{name}."))
         else:
             out[name] = value
     return out
@@ -204,21 +283,9 @@ def _build(cls: Any, values: Mapping[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def _known_keys(cls: Any, prefix: str = "") -> set[str]:
-    keys: set[str] = set()
-    hints = get_type_hints(cls)
-    for field in dataclasses.fields(cls):
-        hint = hints[field.name]
-        if dataclasses.is_dataclass(hint):
-            keys |= _known_keys(hint, f"{prefix}{field.name}.")
-        else:
-            keys.add(f"{prefix}{field.name}")
-    return keys
-
-
 def known_settings() -> frozenset[str]:
     """Every dotted setting name (`generator.version`, `backups_dir`, ...)."""
-    return frozenset(_known_keys(Settings))
+    return frozenset(BY_KEY)
 
 
 def resolve_settings(
@@ -233,8 +300,8 @@ def resolve_settings(
     """
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    known = _known_keys(Settings)
-    for key, value in _flatten(dict(file_config or {})).items():
+    known = known_settings()
+    for key, value in flatten(dict(file_config or {})).items():
         if key not in known:
             raise ConfigError(
                 f"unknown setting '{key}' in invoke.yaml",

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-from conductor_regen.config import ENV_KEYS, SdkConfig, Settings, known_settings, resolve_settings
+from conductor_regen.config import (ENV_KEYS, SETTINGS, SdkConfig, Settings, flatten, known_settings,
+                                    resolve_settings)
 from conductor_regen.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -124,23 +125,13 @@ def _load_yaml(path: Path) -> Any:
         raise ConfigError(f"cannot read {path}: {first}", "fix the file's YAML syntax") from exc
 
 
-def _flat_keys(data: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            out.update(_flat_keys(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _check_section(values: Any, source: Path, where: str) -> Dict[str, Any]:
     if values is None:
         return {}
     if not isinstance(values, Mapping):
         raise ConfigError(f"{where} in {source} is not a table of settings", "see docs/configuration.md")
     known = known_settings()
-    for key in _flat_keys(values):
+    for key in flatten(values):
         if key not in known:
             raise ConfigError(f"unknown setting '{key}' in {source}", f"known settings: {', '.join(sorted(known))}")
         if key == "sdk.root":
@@ -192,11 +183,63 @@ def _given(key: str, layers: tuple[Mapping[str, Any], ...], env: Mapping[str, st
         return True
     if any(env.get(var) for var, setting in ENV_KEYS.items() if setting == key):
         return True
-    return any(key in _flat_keys(layer) for layer in layers)
+    return any(key in flatten(layer) for layer in layers)
 
 
 def _anchor(path: Path, base: Path) -> Path:
     return path if path.is_absolute() else base / path
+
+
+# Invoke's own variables for the tool's invoke.yaml layer: INVOKE_REGEN_BACKUPS_KEEP, INVOKE_REGEN_GENERATOR_JAVA_HEAP...
+INVOKE_ENV = {info.invoke_env: info.key for info in SETTINGS}
+INVOKE_ENV_PREFIX = "INVOKE_REGEN_"
+
+
+def invoke_env_layer(env: Mapping[str, str]) -> Dict[str, Any]:
+    """The settings INVOKE_REGEN_* variables give, as a nested table (Invoke itself reads such a variable only
+    for a key some config file already has, so the tool reads them all); an unknown one is an error."""
+    out: Dict[str, Any] = {}
+    for var in sorted(env):
+        if not var.startswith(INVOKE_ENV_PREFIX) or not env[var]:
+            continue
+        key = INVOKE_ENV.get(var)
+        if key is None:
+            import difflib
+
+            close = difflib.get_close_matches(var, list(INVOKE_ENV), n=1)
+            raise ConfigError(f"the environment variable {var} names no setting",
+                              f"did you mean {close[0]}?" if close else "see docs/configuration.md")
+        out = _merge(out, _nested(key, env[var]))
+    return out
+
+
+def _nested(key: str, value: Any) -> Dict[str, Any]:
+    head, _, rest = key.partition(".")
+    return {head: _nested(rest, value) if rest else value}
+
+
+def load_tool_config(repo: Optional[Path]) -> Dict[str, Any]:
+    """The `regen:` section of the invoke.yaml files the tasks read (Invoke's system and user files, and this
+    repository's), for code not started by Invoke: the nox sessions."""
+    from invoke.config import Config
+
+    config = Config(project_location=repo, lazy=True)
+    config.load_system(merge=False)
+    config.load_user(merge=False)
+    if repo is not None:
+        config.load_project(merge=False)
+    config.merge()
+    section = config.get("regen")
+    if section is not None and not hasattr(section, "items"):
+        raise ConfigError("the regen: section of invoke.yaml is not a table of settings", "see docs/configuration.md")
+    found: Dict[str, Any] = plain(section or {})
+    return found
+
+
+def plain(value: Any) -> Any:
+    if hasattr(value, "items"):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
@@ -216,7 +259,11 @@ def resolve_run_settings(
     repo: Optional[Path],
 ) -> RunSettings:
     """Resolve every layer, find the SDK from `cwd` when none is named, and anchor the store folders."""
-    first = resolve_settings(tool_config, env, cli)
+    from_env = invoke_env_layer(env)
+    tool_config = _merge(plain(tool_config), from_env)
+    tool_sources = {key: f"the environment variable {INVOKE_ENV_PREFIX}{key.replace('.', '_').upper()}"
+                    for key in flatten(from_env)}
+    first = resolve_settings(tool_config, env, cli, tool_sources)
     root = first.sdk.root
     detected = False
     if root is None:
@@ -229,7 +276,8 @@ def resolve_run_settings(
     merged = _merge(tool_config, checkout.values)
     if detected:
         merged = _merge(merged, {"sdk": {"root": str(root)}})
-    sources = {key: str(checkout.source) for key in _flat_keys(checkout.values)} if checkout.source else {}
+    sources = {**tool_sources,
+               **({key: str(checkout.source) for key in flatten(checkout.values)} if checkout.source else {})}
     settings = resolve_settings(merged, env, cli, sources)
     # Relative store paths from the tool's file or the environment are relative to the tool's repository.
     base = repo if repo is not None else cwd
@@ -239,3 +287,10 @@ def resolve_run_settings(
              else default_cache_dir(repo))
     settings = dataclasses.replace(settings, backups_dir=backups, cache_dir=cache)
     return RunSettings(settings, detected, checkout.source)
+
+
+def resolve_session_settings(sdk: Path, env: Mapping[str, str], cwd: Path) -> Settings:
+    """Settings as the tasks resolve them for `sdk`, for a nox session (no Invoke context there): the same
+    invoke.yaml files, the SDK's own settings, the environment."""
+    repo = tool_repository()
+    return resolve_run_settings(load_tool_config(repo), env, {"sdk.root": str(sdk)}, cwd, repo).settings

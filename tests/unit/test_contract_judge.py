@@ -18,7 +18,7 @@ from conductor_regen.matrix.contract import judge as j
 from conductor_regen.matrix.contract import run as contract_run
 from conductor_regen.matrix.contract.inputs import ContractInputs, prepare
 from conductor_regen.matrix.findings import Finding
-from conductor_regen.matrix.lint import session_settings
+from conductor_regen.config_sources import resolve_session_settings
 from conductor_regen.matrix.pristine import Pristine
 
 PKG = "src/conductor/asyncio_client"
@@ -109,7 +109,7 @@ def test_a_junit_baseline_remembers_a_return_never_seen(tmp_path: Path) -> None:
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> ContractInputs:
-    settings = session_settings(EXAMPLE_SDK, {}, REPO)
+    settings = resolve_session_settings(EXAMPLE_SDK, {}, REPO)
     return prepare(EXAMPLE_SDK, str(SPEC_V1), tmp_path / "work", settings, {})
 
 

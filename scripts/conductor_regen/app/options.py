@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from conductor_regen.config import Settings
+from conductor_regen.config import FLAG_PARAMS, Settings, cli_settings
 from conductor_regen.sdk.target import SdkTarget
 
 # The program the user typed, as reports and hints name it; console.py sets "conductor-regen".
@@ -56,22 +57,26 @@ class LetterFlagTask(Task[Any]):
 
 
 def task(**kwargs: Any) -> Callable[[Callable[..., Any]], LetterFlagTask]:
-    """`@invoke.task(...)` with LetterFlagTask as the task class; --verbose and --quiet explained in every task."""
-    kwargs["help"] = {"verbose": VERBOSE_HELP, "quiet": QUIET_HELP, **kwargs.get("help", {})}
-    return cast(Callable[[Callable[..., Any]], LetterFlagTask], invoke_task(klass=LetterFlagTask, **kwargs))
+    """`@invoke.task(...)` with LetterFlagTask as the task class; the help of --verbose, --quiet and every
+    setting's flag (--sdk, --generator-version, ...) comes from the settings table unless the task says more."""
+    def decorate(func: Callable[..., Any]) -> LetterFlagTask:
+        names = inspect.signature(func).parameters
+        table = {info.flag[2:]: info.flag_help for info in FLAG_PARAMS.values() if info.param in names}
+        kwargs["help"] = {**table, "quiet": QUIET_HELP, **kwargs.get("help", {})}
+        return cast(LetterFlagTask, invoke_task(klass=LetterFlagTask, **kwargs)(func))
+
+    return decorate
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+def settings(c: Context, **flags: Any) -> Settings:
+    """Resolve defaults < invoke.yaml < the SDK's own settings < environment < command line, once per task.
 
+    `flags` are the task's parameters for settings' flags, as parsed (`sdk=..., no_keyword_calls=True`).
+    """
+    from conductor_regen.config_sources import plain, resolve_run_settings, tool_repository
 
-def settings(c: Context, **cli: Any) -> Settings:
-    """Resolve defaults < invoke.yaml < the SDK's own settings < environment < command line, once per task."""
-    from conductor_regen.config_sources import resolve_run_settings, tool_repository
-
-    run = resolve_run_settings(_plain(c.config.get("regen", {})), os.environ, cli, Path.cwd(), tool_repository())
+    run = resolve_run_settings(plain(c.config.get("regen", {})), os.environ, cli_settings(**flags), Path.cwd(),
+                               tool_repository())
     resolved = run.settings
     if resolved.verbose:  # talk, so on stderr: stdout is for a command's data
         print("resolved settings:\n  " + resolved.describe().replace("\n", "\n  "), file=sys.stderr)
@@ -80,18 +85,6 @@ def settings(c: Context, **cli: Any) -> Settings:
         if run.sdk_source is not None:
             print(f"  (the SDK's own settings read from {run.sdk_source})", file=sys.stderr)
     return resolved
-
-
-def gen_cli(generator_version: Optional[str], backend: Optional[str], java_heap: Optional[str],
-            no_fixups: bool, verbose: bool) -> Dict[str, Any]:
-    """The generator options every generating task shares, as settings keys (None: not given)."""
-    return {
-        "generator.version": generator_version,
-        "generator.backend": backend,
-        "generator.java_heap": java_heap,
-        "fixups.enabled": False if no_fixups else None,
-        "verbose": verbose or None,
-    }
 
 
 def comma_list(value: str) -> Tuple[str, ...]:
@@ -106,15 +99,7 @@ def sdk_target(s: Settings) -> SdkTarget:
     return resolve_sdk(s.sdk)
 
 
-VERBOSE_HELP = "show everything: resolved settings, debug logs, the whole report (on stderr)"
 QUIET_HELP = "print only errors and the command's data or result lines (no steps, notes or warnings)"
-GEN_HELP = {
-    "spec": "spec file or URL (a server base URL gets /api-docs appended)",
-    "generator-version": "OpenAPI Generator version (default 7.14.0, the SDK's)",
-    "backend": "jar (default, bundled wheel on Java), docker or npm",
-    "java-heap": "JVM heap for the generator, e.g. 2g",
-    "no-fixups": "feed the spec to the generator without repairs",
-}
-SDK_HELP = "SDK checkout (default: CONDUCTOR_SDK_ROOT, sdk.root in invoke.yaml, else the checkout you are in)"
+SPEC_HELP = "spec file or URL (a server base URL gets /api-docs appended)"
 MOVED_HELP = ("this checkout was moved: also use backups taken from another path with the same folder name "
               "(by default only backups of this checkout's resolved path count)")

@@ -20,7 +20,7 @@ from invoke.exceptions import Exit
 from conductor_regen.app import options
 from conductor_regen.app.plan import Plan
 from conductor_regen.app.report import Report
-from conductor_regen.config import ENV_KEYS, Settings
+from conductor_regen.config import ENV_KEYS, SETTINGS, Settings
 from conductor_regen.errors import RegenError
 from conductor_regen.progress import StepLog
 from conductor_regen.sdk import signals
@@ -70,14 +70,12 @@ def setup_logging(verbose: bool, quiet: bool = False) -> None:
 
 # An option a task may lack, and the setting that does the same for every task: (setting, implied value).
 SETTING_OF_FLAG: Dict[str, tuple[str, Optional[str]]] = {
-    "--timeout": ("fetch.timeout", None), "--insecure": ("fetch.insecure", "true"),
-    "--generator-version": ("generator.version", None), "--backend": ("generator.backend", None),
-    "--java-heap": ("generator.java_heap", None), "--sdk": ("sdk.root", None), "--removed": ("sdk.removed", None),
-    "--no-keyword-calls": ("sdk.keyword_calls", "false"), "--no-fixups": ("fixups.enabled", "false"),
-}
+    info.flag: (info.key, ("false" if info.flag.startswith("--no-") else "true") if info.type is bool else None)
+    for info in SETTINGS if info.flag and info.key != "verbose"}
 # What may follow such an option as its value in a hint ("--backend docker", "--java-heap 4g").
-_SETTING_VALUE = {"--backend": r"jar|docker|npm", "--removed": r"keep|drop|fail", "--java-heap": r"\d+[kKmMgG]?",
-                  "--generator-version": r"\d+(?:\.\d+)+", "--timeout": r"\d+(?:\.\d+)?", "--sdk": r"PATH|/\S+"}
+_SETTING_VALUE = {**{info.flag: "|".join(info.choices) for info in SETTINGS if info.flag and info.choices},
+                  "--java-heap": r"\d+[kKmMgG]?", "--generator-version": r"\d+(?:\.\d+)+",
+                  "--timeout": r"\d+(?:\.\d+)?", "--sdk": r"PATH|/\S+"}
 # The task a hint points to for an option the running task lacks (else the first task that has it).
 _HOME_OF_FLAG = ("test", "restore", "generate", "regenerate")
 _COMMAND = re.compile(r"(?<![\w./-])(?:invoke|conductor-regen) (?P<task>[a-z][a-z-]*)"

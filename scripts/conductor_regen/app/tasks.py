@@ -16,8 +16,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 
 from conductor_regen.app.console import adopt_running_invoke
-from conductor_regen.app.options import (GEN_HELP, MOVED_HELP, SDK_HELP, comma_list, gen_cli, program, sdk_target,
-                                        settings, task)
+from conductor_regen.app.options import MOVED_HELP, SPEC_HELP, comma_list, program, sdk_target, settings, task
 from conductor_regen.app.render import ask, commands, confirm, edge, finish, say, summary, talk
 from conductor_regen.config_sources import SOURCE_ROOT
 
@@ -29,30 +28,28 @@ DIFF_FORMATS = ("markdown", "json")
 # --- spec intake ---------------------------------------------------------------------------------
 
 @task(help={"url": "full spec URL, or server base URL (then /api-docs is appended)",
-            "output": "where to write the pretty-printed JSON (default: swagger.json)",
-            "insecure": "turn TLS verification off (loudly)",
-            "timeout": "seconds per request"})
+            "output": "where to write the pretty-printed JSON (default: swagger.json)"})
 @edge
 def fetch_spec(c: Context, url: str, output: str = "swagger.json", insecure: bool = False,
                timeout: Optional[float] = None, verbose: bool = False, quiet: bool = False) -> None:
     """Download a server's OpenAPI spec (with Orkes token auth from CONDUCTOR_AUTH_KEY/SECRET)."""
     from conductor_regen.spec.intake import load_spec, write_spec
 
-    s = settings(c, **{"fetch.insecure": insecure or None, "fetch.timeout": timeout, "verbose": verbose or None})
+    s = settings(c, insecure=insecure, timeout=timeout, verbose=verbose)
     loaded = load_spec(url, s.fetch, os.environ)
     digest = write_spec(loaded.document, Path(output))
     paths = len(loaded.document.get("paths") or {})
     say(f"wrote {output}: info.version {loaded.version or '?'}, {paths} paths, sha256 {digest}")
 
 
-@task(help={"spec": GEN_HELP["spec"], "no-fixups": "report defects as errors (as if unrepaired)"})
+@task(help={"spec": SPEC_HELP, "no-fixups": "report defects as errors (as if unrepaired)"})
 @edge
 def validate_spec(c: Context, spec: str, no_fixups: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Check a spec: OpenAPI validity, the guide's checks, and which defects fixups repair."""
     from conductor_regen.spec.intake import load_spec
     from conductor_regen.spec.validation import format_report, require_usable, validate_spec as run_validation
 
-    s = settings(c, **{"fixups.enabled": False if no_fixups else None, "verbose": verbose or None})
+    s = settings(c, no_fixups=no_fixups, verbose=verbose)
     loaded = load_spec(spec, s.fetch, os.environ)
     report = run_validation(loaded.document, s.validation, s.fixups)
     say(*format_report(report))
@@ -66,7 +63,7 @@ def fixups(c: Context, verbose: bool = False, quiet: bool = False) -> None:
     """List the spec repairs (fixups), in the order they run."""
     from conductor_regen.spec.fixups import list_fixups
 
-    s = settings(c, verbose=verbose or None)
+    s = settings(c, verbose=verbose)
     for fix in list_fixups():
         state = "skipped" if (fix.name in s.fixups.skip or not s.fixups.enabled) else "on"
         say(f"{fix.name:28} [{state}] {fix.reason}")
@@ -74,7 +71,7 @@ def fixups(c: Context, verbose: bool = False, quiet: bool = False) -> None:
 
 # --- generation ----------------------------------------------------------------------------------
 
-@task(help={**GEN_HELP, "output": "staging folder to create (never an SDK; replaced if made by us)",
+@task(help={"spec": SPEC_HELP, "output": "staging folder to create (never an SDK; replaced if made by us)",
             "no-cache": "always run the generator, even for inputs seen before"})
 @edge
 def generate(c: Context, spec: str, output: str, generator_version: Optional[str] = None,
@@ -84,7 +81,8 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
     from conductor_regen.generator.pipeline import generate as run_generate
     from conductor_regen.progress import StepLog
 
-    s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose))
+    s = settings(c, generator_version=generator_version, backend=backend, java_heap=java_heap, no_fixups=no_fixups,
+                 verbose=verbose)
     steps = StepLog()
     result = run_generate(spec, Path(output), s, steps, os.environ, use_cache=not no_cache)
     summary(steps)
@@ -93,7 +91,7 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
 
 # --- target SDK, backups, swap -------------------------------------------------------------------
 
-@task(help={**GEN_HELP, "sdk": SDK_HELP,
+@task(help={"spec": SPEC_HELP,
             "dry-run": "print the plan (steps, files added/removed/changed) and change nothing",
             "yes": "never prompt (else: asks once before the swap)",
             "skip-tests": "do not run the gate sessions (contract and tests) after the swap",
@@ -106,8 +104,6 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
             "no-cache": "always run the generator",
             "no-pin-names": "let generated method names follow the spec's operationIds (may rename methods)",
             "force": "regenerate even when the live client records the same spec and options",
-            "removed": "API items the spec drops but SDK code uses: keep (default, deprecated), drop or fail",
-            "no-keyword-calls": "do not rewrite positional calls a new signature would misbind; refuse instead",
             "accept": "go ahead past the gate's new contract/lint/typecheck findings, recording them with this "
                       "reason in .conductor-regen/accepted-findings.json (the report lists them as accepted breaks)",
             "branch": "run in a scratch git worktree at HEAD and commit the result on this new branch (with --commit); "
@@ -134,8 +130,8 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     from conductor_regen.errors import ConfigError
     from dataclasses import replace
 
-    s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
-                 **{"sdk.root": sdk, "sdk.removed": removed, "sdk.keyword_calls": False if no_keyword_calls else None})
+    s = settings(c, generator_version=generator_version, backend=backend, java_heap=java_heap, no_fixups=no_fixups,
+                 verbose=verbose, sdk=sdk, removed=removed, no_keyword_calls=no_keyword_calls)
     # Validates --session/--python before any work; --skip-tests needs no test matrix at all.
     if accept and not accept.strip():
         raise ConfigError("--accept needs a reason", 'e.g. --accept "execute_workflow returns SignalResponse by design"')
@@ -172,7 +168,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
         finish(result, s, target, steps, report_path, to_stdout=report == STDOUT)
 
 
-@task(help={**GEN_HELP, "sdk": SDK_HELP,
+@task(help={"spec": SPEC_HELP,
             "old-spec": "the spec the SDK's client came from (file or URL): adds schema types to the report",
             "no-pin-names": "compare with plain generator names (shows the renames pinning prevents)",
             "no-keyword-calls": "count calls a new signature would misbind as breaking (regenerate would refuse)",
@@ -199,8 +195,8 @@ def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[st
     if format not in DIFF_FORMATS:
         raise ConfigError(f"--format {format!r} is not a diff format", f"use one of: {', '.join(DIFF_FORMATS)}")
     with failing_with(DIFF_FAILED if exit_code else None):
-        s = settings(c, **gen_cli(generator_version, backend, java_heap, no_fixups, verbose),
-                     **{"sdk.root": sdk, "sdk.keyword_calls": False if no_keyword_calls else None})
+        s = settings(c, generator_version=generator_version, backend=backend, java_heap=java_heap,
+                     no_fixups=no_fixups, verbose=verbose, sdk=sdk, no_keyword_calls=no_keyword_calls)
         target = sdk_target(s)
         steps = StepLog()
         result = diff_sdk(target.http_dir, spec, s, steps, os.environ, pin_names=not no_pin_names,
@@ -229,11 +225,8 @@ def diff(c: Context, spec: str, sdk: Optional[str] = None, old_spec: Optional[st
             raise Exit(code=1)
 
 
-@task(help={"sdk": SDK_HELP,
-            "spec": "spec the SDK's http/ was generated from (default: the file its provenance names)",
-            "output": "write the proposals (data/local_edits.json format) here instead of stdout",
-            "generator-version": GEN_HELP["generator-version"], "backend": GEN_HELP["backend"],
-            "java-heap": GEN_HELP["java-heap"]})
+@task(help={"spec": "spec the SDK's http/ was generated from (default: the file its provenance names)",
+            "output": "write the proposals (data/local_edits.json format) here instead of stdout"})
 @edge
 def detect_edits(c: Context, sdk: Optional[str] = None, spec: Optional[str] = None, output: Optional[str] = None,
                  generator_version: Optional[str] = None, backend: Optional[str] = None,
@@ -242,7 +235,8 @@ def detect_edits(c: Context, sdk: Optional[str] = None, spec: Optional[str] = No
     from conductor_regen.compat.edits import detect_in_sdk
     from conductor_regen.progress import StepLog
 
-    s = settings(c, **gen_cli(generator_version, backend, java_heap, False, verbose), **{"sdk.root": sdk})
+    s = settings(c, generator_version=generator_version, backend=backend, java_heap=java_heap, verbose=verbose,
+                 sdk=sdk)
     found = detect_in_sdk(sdk_target(s), spec, s, StepLog(), os.environ)
     talk(*found.lines())  # stdout is the JSON alone
     if output:
@@ -252,8 +246,7 @@ def detect_edits(c: Context, sdk: Optional[str] = None, spec: Optional[str] = No
         sys.stdout.write(found.to_json())
 
 
-@task(help={"from": "a staging tree from `invoke generate` (or a generated http/ package)", "sdk": SDK_HELP,
-            "dry-run": "print the plan (files added/removed/changed) and change nothing",
+@task(help={"from": "a staging tree from `invoke generate` (or a generated http/ package)", "dry-run": "print the plan (files added/removed/changed) and change nothing",
             "yes": "never prompt", "keep-failed": "leave a failed tree in place",
             "allow-dirty": "run even with uncommitted changes"})
 @edge
@@ -264,7 +257,7 @@ def replace(c: Context, from_: str, sdk: Optional[str] = None, dry_run: bool = F
     from conductor_regen.app.plan import RegenOptions
     from conductor_regen.app.replace import replace_from
 
-    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose, sdk=sdk)
     options = RegenOptions(spec="", dry_run=dry_run, yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
                            command=f"{program()} replace")
     steps = StepLog()
@@ -273,7 +266,7 @@ def replace(c: Context, from_: str, sdk: Optional[str] = None, dry_run: bool = F
     finish(result, s, target, steps)
 
 
-@task(help={"sdk": SDK_HELP, "dry-run": "print the plan (adapters, wiring, tests to add) and change nothing",
+@task(help={"dry-run": "print the plan (adapters, wiring, tests to add) and change nothing",
             "yes": "never prompt (else: asks once before the swap)",
             "keep-failed": "leave a failed tree in place instead of restoring the backup",
             "allow-dirty": "run even with uncommitted changes in the managed folders"})
@@ -286,7 +279,7 @@ def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = Fal
     from conductor_regen.app.plan import RegenOptions
     from conductor_regen.app.scaffold_cmd import scaffold_sdk
 
-    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose, sdk=sdk)
     options = RegenOptions(spec="", dry_run=dry_run, yes=yes, keep_failed=keep_failed, allow_dirty=allow_dirty,
                            command=f"{program()} scaffold-adapters")
     steps = StepLog()
@@ -295,7 +288,7 @@ def scaffold_adapters(c: Context, sdk: Optional[str] = None, dry_run: bool = Fal
     finish(result, s, target, steps)
 
 
-@task(help={"sdk": SDK_HELP, "keep-failed": "leave a failed tree in place instead of restoring the backup",
+@task(help={"keep-failed": "leave a failed tree in place instead of restoring the backup",
             "allow-dirty": "run even with uncommitted changes in the managed folders"})
 @edge
 def fix_imports(c: Context, sdk: Optional[str] = None, keep_failed: bool = False, allow_dirty: bool = False,
@@ -305,7 +298,7 @@ def fix_imports(c: Context, sdk: Optional[str] = None, keep_failed: bool = False
     from conductor_regen.app.fix_imports_cmd import fix_sdk_imports
     from conductor_regen.app.plan import RegenOptions
 
-    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose, sdk=sdk)
     options = RegenOptions(spec="", yes=True, keep_failed=keep_failed, allow_dirty=allow_dirty,
                            command=f"{program()} fix-imports")
     steps = StepLog()
@@ -313,27 +306,27 @@ def fix_imports(c: Context, sdk: Optional[str] = None, keep_failed: bool = False
     summary(steps)
 
 
-@task(help={"sdk": SDK_HELP})
+@task()
 @edge
 def backup(c: Context, sdk: Optional[str] = None, verbose: bool = False, quiet: bool = False) -> None:
     """Back up the SDK's managed folders on their own (under the run lock, after recovery)."""
     from conductor_regen.app.backup_commands import backup_sdk
 
-    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose, sdk=sdk)
     made, recovered = backup_sdk(sdk_target(s), s)
     if recovered:  # a result too: the tree changed
         say(recovered)
     say(f"backup {made.id}: {made.file_count} files, {made.size_bytes} bytes in {made.path}")
 
 
-@task(help={"sdk": SDK_HELP, "moved": MOVED_HELP})
+@task(help={"moved": MOVED_HELP})
 @edge
 def backups(c: Context, sdk: Optional[str] = None, moved: bool = False, verbose: bool = False,
             quiet: bool = False) -> None:
     """List an SDK's backups: id, time, spec version, size, outcome; `*` marks what restore goes back to."""
     from conductor_regen.app.backup_commands import list_sdk_backups
 
-    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose, sdk=sdk)
     target = sdk_target(s)
     found, point = list_sdk_backups(target, s, moved)
     if not found:
@@ -350,27 +343,27 @@ def backups(c: Context, sdk: Optional[str] = None, moved: bool = False, verbose:
 
 
 @task(help={"keep": "how many backups to keep (default 5, at least 1; the newest is never pruned)",
-            "sdk": SDK_HELP, "moved": MOVED_HELP})
+            "moved": MOVED_HELP})
 @edge
 def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None, moved: bool = False, verbose: bool = False,
                   quiet: bool = False) -> None:
     """Remove an SDK's oldest backups, keeping the newest N (and any an unfinished or the last good run needs)."""
     from conductor_regen.app.backup_commands import prune_sdk
 
-    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose, sdk=sdk)
     removed = prune_sdk(sdk_target(s), s, keep, moved)
     say(f"removed {len(removed)} backup(s)" + "".join(f"\n  {b.id}" for b in removed))
 
 
 @task(help={"backup": "backup id (default: the state before the last run; a pre-restore id goes forward again)",
-            "sdk": SDK_HELP, "yes": "do not ask for confirmation", "moved": MOVED_HELP})
+            "yes": "do not ask for confirmation", "moved": MOVED_HELP})
 @edge
 def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False,
             moved: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Undo the last run: put the managed folders back byte for byte (also finishes interrupted runs)."""
     from conductor_regen.app.restore_cmd import restore_sdk
 
-    s = settings(c, verbose=verbose or None, **{"sdk.root": sdk})
+    s = settings(c, verbose=verbose, sdk=sdk)
     lines = restore_sdk(sdk_target(s), s, backup, lambda what: ask(f"Restore {what}", yes), moved)
     say(*(commands(line) for line in lines))
 
@@ -378,8 +371,7 @@ def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None,
 # --- test matrix ---------------------------------------------------------------------------------
 
 @task(iterable=["session", "python"],
-      help={"sdk": SDK_HELP,
-            "session": "nox session to run, repeatable (default: async_tests); `nox -l` lists them",
+      help={"session": "nox session to run, repeatable (default: async_tests); `nox -l` lists them",
             "python": "X.Y interpreter, repeatable (default: every one the machine has)",
             "reuse": "reuse the venvs and skip installs (nox -R); a changed SDK is still reinstalled",
             "pytest-args": 'extra pytest arguments as one string, e.g. "-k search -x"',
@@ -392,7 +384,7 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
     from conductor_regen.app.test_cmd import check_passed, run_tests
     from conductor_regen.matrix.results import format_summary, session_output
 
-    s = settings(c, **{"sdk.root": sdk, "verbose": verbose or None})
+    s = settings(c, sdk=sdk, verbose=verbose)
     run = run_tests(s, session or (), python or (), pytest_args, reuse=reuse, absolute=absolute)
     for r in run.results:
         if r.result == "failed" and run.output and not s.verbose:
@@ -441,7 +433,7 @@ def demo(c: Context, keep: bool = False, skip_tests: bool = False, verbose: bool
     from conductor_regen.app.demo import demo_settings, demo_workspace, fixture_paths, run_demo
     from conductor_regen.app.test_cmd import test_gate
 
-    s = settings(c, verbose=verbose or None)
+    s = settings(c, verbose=verbose)
     with demo_workspace(keep) as workdir:
         try:
             # The gate judges failures against the demo's own backup and checks the contract against the run's

@@ -14,81 +14,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from conductor_regen.child_env import Limit, child_env, communicate, start, stop
 from conductor_regen.errors import VerificationError
+from conductor_regen.generator import import_probe
 from conductor_regen.generator.source_shape import Parse, check_generated_shape
 
-# Run in a fresh interpreter so a broken module cannot poison ours, and report every failure at once.
-_IMPORT_ALL = r"""
-import importlib, importlib.machinery, json, pkgutil, sys, traceback
-args = sys.argv[1:]
-if args[:1] == ["--warm"]:
-    # Third-party packages the client imports, imported while the caller is still writing the tree.
-    for name in args[1].split(","):
-        try:
-            importlib.import_module(name)
-        except Exception:
-            pass  # the module that needs it fails the same way later, and is reported then
-    args = args[2:]
-if args[:1] == ["--wait"]:
-    args = args[1:]
-    if not sys.stdin.readline():
-        sys.exit(0)  # the caller stopped before the tree was ready
-staged = None
-if args[:1] == ["--staged"]:
-    # The tree a swap would make live: these subpackages of `parent` come from the staging folder.
-    _, parent, folder, names = args[:4]
-    args = args[4:]
-    names = set(names.split(","))
-    class StagedFinder:
-        @classmethod
-        def find_spec(cls, name, path=None, target=None):
-            head, _, tail = name.rpartition(".")
-            if head != parent or tail not in names:
-                return None
-            return importlib.machinery.PathFinder.find_spec(name, [folder])
-    sys.meta_path.insert(0, StagedFinder)
-    staged = (parent, folder)
-failures = []
-count = 0
-for top in args:
-    try:
-        pkg = importlib.import_module(top)
-    except Exception as exc:
-        failures.append([top, type(exc).__name__ + ": " + str(exc).splitlines()[0] if str(exc) else type(exc).__name__])
-        continue
-    count += 1
-    path = list(getattr(pkg, "__path__", []))
-    if staged is not None and staged[0] == top:
-        path.append(staged[1])  # after the live folder: the walk lists names in the same order as after a swap
-    for info in pkgutil.walk_packages(path, top + "."):
-        try:
-            importlib.import_module(info.name)
-            count += 1
-        except Exception as exc:
-            msg = str(exc).splitlines()[0] if str(exc) else ""
-            failures.append([info.name, type(exc).__name__ + (": " + msg if msg else "")])
-print(json.dumps({"count": count, "failures": failures}))
-"""
-
-
-# One worker of a split import check: the package and its api/models subpackages are stubbed so their
-# __init__ (which imports everything) does not run in every worker; the __init__ files are checked
-# statically instead (see _check_exports).
-_IMPORT_SOME = r"""
-import importlib, json, sys, types
-pkg, pkg_dir = sys.argv[1], sys.argv[2]
-for name, path in ((pkg, pkg_dir), (pkg + ".api", pkg_dir + "/api"), (pkg + ".models", pkg_dir + "/models")):
-    stub = types.ModuleType(name)
-    stub.__path__ = [path]
-    sys.modules[name] = stub
-failures = []
-for mod in sys.argv[3:]:
-    try:
-        importlib.import_module(mod)
-    except Exception as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        failures.append([mod, type(exc).__name__ + (": " + msg if msg else "")])
-print(json.dumps({"count": len(sys.argv) - 3, "failures": failures}))
-"""
+# The import checks run import_probe.py by its path in a fresh interpreter (often the SDK's own, where this
+# package is not installed), so a broken module cannot poison ours, and every failure is reported at once.
+PROBE = Path(import_probe.__file__).resolve()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +73,7 @@ def import_all(paths: Sequence[Path], packages: Sequence[str], python: Optional[
     """
     overlay = ["--staged", staged.package, str(staged.staging), ",".join(staged.names)] if staged else []
     early = (["--warm", ",".join(warm)] if warm else []) + (["--wait"] if go is not None else [])
-    proc = start([python or sys.executable, "-c", _IMPORT_ALL, *early, *overlay, *packages],
+    proc = start([python or sys.executable, str(PROBE), "packages", *early, *overlay, *packages],
                  stdin=subprocess.PIPE if go is not None else subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env_with(paths))
     try:
@@ -217,7 +148,9 @@ def import_split(import_root: Path, package: str, workers: int = 2, timeout: flo
     # Round-robin over the sorted list spreads the costly API modules evenly.
     chunks = [modules[i::workers] for i in range(workers)]
     env = _env_with([import_root])
-    procs = [start([sys.executable, "-c", _IMPORT_SOME, package, str(pkg_dir), *chunk],
+    # Each worker stubs the package and its api/models subpackages (their __init__ imports everything):
+    # _check_exports checks the __init__ files statically instead.
+    procs = [start([sys.executable, str(PROBE), "modules", package, str(pkg_dir), *chunk],
                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for chunk in chunks if chunk]
     try:

@@ -15,15 +15,12 @@ import dataclasses
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 from conductor_regen.errors import ConfigError
 from conductor_regen.matrix.accepted import ACCEPTED_FILE, entries_for, load_accepted, with_accepted, write_accepted
 from conductor_regen.matrix.findings import Finding, ToolVerdict, from_json, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
 from conductor_regen.matrix.pristine import Pristine, cached, store
-
-if TYPE_CHECKING:
-    from conductor_regen.config import Settings
 
 GUIDE_TARGET = "src/conductor/asyncio_client/"
 
@@ -133,17 +130,6 @@ def judged_run(sdk: Path, tool: Tool, run: Runner, pristine: Optional[Pristine],
 
 # --- one judged session, as the noxfile runs it --------------------------------------------------
 
-def session_settings(sdk: Path, env: Mapping[str, str], cwd: Path) -> "Settings":
-    """Settings as `invoke` resolves them for `sdk` (this clone's invoke.yaml, the SDK's own, environment)."""
-    from conductor_regen.config_sources import _load_yaml, resolve_run_settings, tool_repository
-
-    repo = tool_repository()
-    config = _load_yaml(repo / "invoke.yaml") if repo is not None and (repo / "invoke.yaml").is_file() else {}
-    section = config.get("regen") if isinstance(config, dict) else None
-    return resolve_run_settings(section if isinstance(section, dict) else {}, env, {"sdk.root": str(sdk)}, cwd,
-                                repo).settings
-
-
 @dataclasses.dataclass(frozen=True)
 class SessionVerdict:
     """A judged session: the verdict (accepted findings applied) and what `--accept` wrote, if anything."""
@@ -162,7 +148,9 @@ def judged_session(sdk: Path, tool: Tool, run: Runner, *, env: Mapping[str, str]
 
     if accept and not accept.strip():
         raise ConfigError("--accept needs a reason", "pass --accept \"why these findings are fine\"")
-    settings = session_settings(sdk, env, cwd)
+    from conductor_regen.config_sources import resolve_session_settings
+
+    settings = resolve_session_settings(sdk, env, cwd)
     target = resolve_sdk(settings.sdk)
     entries = load_accepted(target.root)  # a broken file stops here, before the tools run
     pristine = None if absolute else find_pristine(target, settings.backups_dir)

@@ -36,7 +36,7 @@ from conductor_regen.matrix import checkout, interpreters, requirements, runner,
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.child_env import secret_names
 from conductor_regen.config import ENV_KEYS, Settings
-from conductor_regen.config_sources import default_backups_dir
+from conductor_regen.config_sources import default_backups_dir, resolve_session_settings
 from conductor_regen.matrix.contract import run as contract_run
 from conductor_regen.matrix.contract.inputs import ContractInputs
 from conductor_regen.errors import RegenError
@@ -232,7 +232,7 @@ def _contract_settings(sdk: Path, env: Mapping[str, str], cwd: Path) -> Settings
     """The contract's settings, resolved as lint's and the tasks' are (the repository's invoke.yaml, the SDK's own
     settings, the environment); installed, with the store folders an installed tool uses for `sdk` (the test
     gate and `invoke test` set both anyway)."""
-    settings = lint_checks.session_settings(sdk, env, cwd)
+    settings = resolve_session_settings(sdk, env, cwd)
     if REPOSITORY is not None:
         return settings
     given = {setting for var, setting in ENV_KEYS.items() if env.get(var)}
@@ -385,4 +385,5 @@ def bench(session: nox.Session) -> None:
                           silent=True)
     for folder in (str(purelib).strip(), str(REPOSITORY / "scripts")):
         session.run("python", "-m", "compileall", "-q", folder, silent=True)
-    session.run("python", "-m", "conductor_regen.app.bench", *session.posargs)
+    # The benchmark is a developer's script of the clone (scripts/bench.py), not a module of the package.
+    session.run("python", str(REPOSITORY / "scripts" / "bench.py"), *session.posargs)

@@ -55,10 +55,10 @@ class Judging:
 
 def judging(sdk: Path, env: Mapping[str, str], cwd: Path) -> Judging:
     """Settings as `invoke` resolves them for `sdk` (the backups and cache it uses), and its accepted findings."""
-    from conductor_regen.matrix.lint import session_settings as run_settings
+    from conductor_regen.config_sources import resolve_session_settings
     from conductor_regen.sdk.target import resolve_sdk
 
-    settings = run_settings(sdk, env, cwd)
+    settings = resolve_session_settings(sdk, env, cwd)
     target = resolve_sdk(settings.sdk)
     return Judging(target, target.package_dir.relative_to(target.root).as_posix(), settings.backups_dir,
                    settings.cache_dir, load_accepted(target.root))

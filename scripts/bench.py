@@ -1,8 +1,12 @@
 """Benchmark `invoke generate` against the raw generator command, in the same run.
 
-Usage: python -m conductor_regen.app.bench [SPEC] [--repeat N]
+    nox -s bench -- [SPEC] [--repeat N]      # from a clone: installs it in a venv of its own, compiles bytecode
+    python scripts/bench.py [SPEC] [--repeat N]
+
 Prints wall seconds and peak RSS (the process tree's largest member) and the ratios, and, when the
 real SDK's tarball is there, `regenerate --skip-tests --no-cache` against `generate --no-cache` on it.
+A developer's tool, outside the package (it does not ship in the wheel): it runs this clone's tasks
+(`invoke --search-root` the clone) on the data in ../shared; see docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -18,14 +22,15 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from conductor_regen.config import GeneratorConfig, resolve_settings
-from conductor_regen.config_sources import DEMO_DATA, SOURCE_ROOT
+from conductor_regen.config_sources import DEMO_DATA
 from conductor_regen.spec.fixups import apply_fixups
 from conductor_regen.generator.backends import build_invocation
 from conductor_regen.spec.intake import dump_spec, load_spec
 
-DEFAULT_SPEC = SOURCE_ROOT.parent / "shared" / "specs" / "orkes-conductor-api-v2.json"
-REAL_SDK = SOURCE_ROOT.parent / "shared" / "sdk" / "conductor-python-225f598f.tar.gz"
-PROJECT = SOURCE_ROOT
+# The clone this file lives in (scripts/bench.py): its tasks are what is measured.
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_SPEC = PROJECT.parent / "shared" / "specs" / "orkes-conductor-api-v2.json"
+REAL_SDK = PROJECT.parent / "shared" / "sdk" / "conductor-python-225f598f.tar.gz"
 
 
 def measure(argv: Sequence[str], cwd: Path, env: Optional[Mapping[str, str]] = None) -> Tuple[float, int]:
@@ -147,7 +152,7 @@ def bench_nox(work: Path) -> Tuple[float, float, float]:
 
 def main(args: List[str]) -> int:
     """Run both commands `--repeat` times and print medians and ratios."""
-    parser = argparse.ArgumentParser(prog="python -m conductor_regen.app.bench")
+    parser = argparse.ArgumentParser(prog="python scripts/bench.py")
     parser.add_argument("spec", nargs="?", default=str(DEFAULT_SPEC))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-rerun", action="store_true", help="skip the regenerate no-op rerun figure")
@@ -155,7 +160,7 @@ def main(args: List[str]) -> int:
     parser.add_argument("--skip-real-sdk", action="store_true",
                         help="skip regenerate vs generate on the real SDK (../shared/sdk)")
     opts = parser.parse_args(args)
-    spec = Path(opts.spec)
+    spec = Path(opts.spec).resolve()  # the commands run in a scratch folder
     if not spec.is_file():
         print(f"spec {spec} not found; pass a spec path", file=sys.stderr)
         return 2
