@@ -1,7 +1,7 @@
 """An installed conductor-regen, with no clone of this project around, runs every command from an SDK checkout.
 
 The wheel is built from the working tree as a clean clone has it, installed into a fresh virtualenv (runtime
-dependencies only, no dev extras) and as a uv tool, and run from a committed copy of the example SDK outside
+dependencies only, no dev extras), as a uv tool and with pipx, and run from a committed copy of the example SDK outside
 this repository, with per-user folders of its own: `demo`, `diff`, `regenerate` with its default gate (contract +
 async_tests), `test` (every session), `backups`, `restore`; and a gate that cannot run refuses before any work.
 """
@@ -17,7 +17,7 @@ import pytest
 from support.paths import EXAMPLE_SDK, REPO, SPEC_V1, SPEC_V2
 from support.sdk_copies import files_only, git, new_sdk, sdk_digest
 from support.wheel_install import (Installed, build_wheel, clean_source, install_as_uv_tool, install_in_venv,
-                                   isolated_env, relative_files, wheel_files)
+                                   install_with_pipx, isolated_env, relative_files, wheel_files)
 
 from conductor_regen.config_sources import checkout_key
 from conductor_regen.matrix.interpreters import current_python
@@ -167,3 +167,17 @@ def test_a_uv_tool_install_runs_the_demo_and_the_contract(tmp_path: Path, wheel:
     contract = tool.run("test", "--session", "contract", "--python", PY, cwd=sdk, REGEN_CONTRACT_SPEC=str(spec))
     assert contract.code == 0 and "contract" in contract.stdout and "passed" in contract.stdout, contract
     assert (home / "cache" / "conductor-regen" / "junit" / "contract.xml").is_file()
+
+
+def test_a_pipx_install_regenerates_diffs_and_restores(tmp_path: Path, wheel: Path, sdk: Path) -> None:
+    home = tmp_path / "user"
+    tool = install_with_pipx(wheel, tmp_path / "pipx", isolated_env(home))
+    assert REPO not in tool.site_package().parents
+    before = sdk_digest(sdk)
+    changes = tool.run("diff", "--spec", str(SPEC_V2), "--exit-code", cwd=sdk)
+    assert changes.code == 1 and changes.stdout.startswith("#"), changes  # the report alone on stdout
+    run = tool.run("regenerate", "--spec", str(SPEC_V2), "--yes", "--skip-tests", cwd=sdk)
+    assert run.code == 0 and sdk_digest(sdk) != before, run
+    undone = tool.run("restore", "--yes", cwd=sdk)
+    assert undone.code == 0 and sdk_digest(sdk) == before, undone
+    assert (home / "data" / "conductor-regen" / "backups" / checkout_key(sdk)).is_dir()

@@ -1,5 +1,5 @@
 """A wheel of this project, built from the working tree as a clean clone would have it, and installed the
-ways users install it: into a fresh virtualenv (`uv venv` + `uv pip install`) or as a uv tool.
+ways users install it: into a fresh virtualenv (`uv venv` + `uv pip install`), as a uv tool, or with pipx.
 
 Used by tests/e2e/test_installed_tool.py. The runs use an isolated per-user data and cache folder (XDG_*)
 but uv's usual package cache, so installing the runtime dependencies stays fast.
@@ -70,7 +70,7 @@ def isolated_env(home: Path, **extra: str) -> Dict[str, str]:
     virtualenv active, no credentials; uv keeps its package cache."""
     # Index settings (UV_INDEX_URL, PIP_INDEX_URL, ...) stay: the installs and the sessions' venvs resolve with them.
     keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("REGEN_", "CONDUCTOR_", "NOX_", "UV_TOOL_"))
+            if not k.startswith(("REGEN_", "CONDUCTOR_", "NOX_", "UV_TOOL_", "PIPX_", "INVOKE_"))
             and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT")}
     keep.update(XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"),
                 XDG_CONFIG_HOME=str(home / "config"), UV_CACHE_DIR=uv_cache_dir(), PYTHONDONTWRITEBYTECODE="1")
@@ -116,6 +116,23 @@ def install_as_uv_tool(wheel: Path, tools: Path, env: Mapping[str, str]) -> Inst
     tool_env = {**env, "UV_TOOL_DIR": str(tools / "tools"), "UV_TOOL_BIN_DIR": str(tools / "bin")}
     subprocess.run([uv_bin(), "tool", "install", "-q", "--python", sys.executable, str(wheel)], check=True,
                    env=tool_env, capture_output=True, timeout=600)
+    return Installed(tools / "bin" / "conductor-regen", None, dict(env))
+
+
+def install_with_pipx(wheel: Path, tools: Path, env: Mapping[str, str]) -> Installed:
+    """`pipx install WHEEL` (pipx itself from PyPI, in a virtualenv of its own; PIPX_HOME and PIPX_BIN_DIR under
+    `tools`): the other way a maintainer installs the tool. pipx installs with pip, not uv."""
+    uv = uv_bin()
+    pipx_venv = tools / "pipx-venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(pipx_venv)], check=True, env=dict(env),
+                   capture_output=True, timeout=120)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(pipx_venv / "bin" / "python"), "pipx"], check=True,
+                   env=dict(env), capture_output=True, timeout=600)
+    pipx_env = {**env, "PIPX_HOME": str(tools / "home"), "PIPX_BIN_DIR": str(tools / "bin"),
+                "PIPX_MAN_DIR": str(tools / "man")}
+    done = subprocess.run([str(pipx_venv / "bin" / "pipx"), "install", "--python", sys.executable, str(wheel)],
+                          env=pipx_env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
     return Installed(tools / "bin" / "conductor-regen", None, dict(env))
 
 
