@@ -17,7 +17,7 @@ from typing import Optional
 import pytest
 
 from conductor_regen.matrix.interpreters import PYTHONS
-from conductor_regen.matrix.results import SessionResult, format_summary, with_baseline
+from conductor_regen.matrix.results import format_summary, with_baseline
 from conductor_regen.matrix.runner import gate, run_matrix
 from conductor_regen.sdk.backups import create_backup, record_added_outside
 from conductor_regen.matrix.pristine import Pristine, cached, content_fingerprint, find_pristine
@@ -135,14 +135,6 @@ def test_the_pristine_tree_is_the_backup_plus_the_live_rest_minus_what_the_run_a
     assert not (copy / "tests/unit/orkes/test_async_new_adapter.py").exists()
 
 
-def test_with_baseline_judges_sessions_that_left_no_test_ids() -> None:
-    crashed = SessionResult("async_unit", PY, "failed", message="install failed")
-    other = SessionResult("serdeser", PY, "failed", message="install failed")
-    judged = with_baseline([crashed, other], {f"async_unit-{PY}": [f"session async_unit-{PY}"],
-                                                 f"serdeser-{PY}": []}, "backup b")
-    assert [(r.verdict, r.blocking) for r in judged] == [("pre-existing", False), ("new", True)]
-
-
 def test_regenerate_rolls_back_only_on_a_new_failure(generator_cache: Path, tmp_path: Path, envdir: Path,
                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
     """The real gate in `regenerate`: the known failure is excused and shown; the run succeeds."""
@@ -168,27 +160,6 @@ def test_regenerate_rolls_back_only_on_a_new_failure(generator_cache: Path, tmp_
     assert [(t["result"], t["verdict"]) for t in report.tests] == [("failed", "pre-existing")]
     assert {s.name: s.detail for s in steps.steps}["tests"] == f"async_unit-{PY} failed (pre-existing)"
     assert "| async_unit | " + PY + " | failed | pre-existing | 0 new, 1 pre-existing" in report.to_markdown()
-
-
-def test_a_new_module_that_fails_to_import_the_pristine_way_is_pre_existing() -> None:
-    """Python 3.9 and conductor-python 1.2.2: every module importing typing.Self fails, new adapter tests too."""
-    self_error = "ImportError: cannot import name 'Self' from 'typing'"
-    before = {f"async_unit-{PY}": [["tests.unit.orkes.test_async_workflow_client", self_error]]}
-
-    def judged(*failures: tuple[str, str]) -> SessionResult:
-        result = SessionResult("async_unit", PY, "failed", failed=len(failures), failures=failures,
-                                  first_failure=failures[0][0], message=failures[0][1])
-        (out,) = with_baseline([result], before, "backup b")
-        return out
-
-    same_cause = judged(("tests.unit.orkes.test_async_workflow_client", self_error),
-                        ("tests.unit.orkes.test_async_human_task_api_adapter", self_error))  # added by the run
-    assert (same_cause.verdict, same_cause.preexisting) == ("pre-existing", 2)
-    other_cause = judged(("tests.unit.orkes.test_async_human_task_api_adapter", "ImportError: no module x"))
-    assert other_cause.verdict == "new"
-    a_test_not_a_module = judged(("tests.unit.orkes.test_async_x::test_y", self_error))
-    assert a_test_not_a_module.verdict == "new"
-    assert a_test_not_a_module.detail.startswith("1 new, 0 pre-existing (vs backup b): FAILED tests.unit")
 
 
 def test_regenerate_judges_the_contract_on_the_pristine_tree_against_the_run_spec(

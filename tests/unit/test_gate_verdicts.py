@@ -79,3 +79,36 @@ def test_the_gate_fails_on_a_mixed_session(tmp_path: Path, monkeypatch: pytest.M
     ok, rows = runner.gate(tmp_path, ("async_unit",), ("3.12",), judge=cached_judge(tmp_path / "cache"))
     assert ok is False
     assert [(r["result"], r["verdict"]) for r in rows] == [("failed", NEW)]
+
+
+# Moved from tests/e2e/test_verdicts.py: pure logic, no nox.
+
+PY = "3.11"  # a session's label only
+
+def test_with_baseline_judges_sessions_that_left_no_test_ids() -> None:
+    crashed = SessionResult("async_unit", PY, "failed", message="install failed")
+    other = SessionResult("serdeser", PY, "failed", message="install failed")
+    judged = with_baseline([crashed, other], {f"async_unit-{PY}": [f"session async_unit-{PY}"],
+                                                 f"serdeser-{PY}": []}, "backup b")
+    assert [(r.verdict, r.blocking) for r in judged] == [("pre-existing", False), ("new", True)]
+
+
+def test_a_new_module_that_fails_to_import_the_pristine_way_is_pre_existing() -> None:
+    """Python 3.9 and conductor-python 1.2.2: every module importing typing.Self fails, new adapter tests too."""
+    self_error = "ImportError: cannot import name 'Self' from 'typing'"
+    before = {f"async_unit-{PY}": [["tests.unit.orkes.test_async_workflow_client", self_error]]}
+
+    def judged(*failures: tuple[str, str]) -> SessionResult:
+        result = SessionResult("async_unit", PY, "failed", failed=len(failures), failures=failures,
+                                  first_failure=failures[0][0], message=failures[0][1])
+        (out,) = with_baseline([result], before, "backup b")
+        return out
+
+    same_cause = judged(("tests.unit.orkes.test_async_workflow_client", self_error),
+                        ("tests.unit.orkes.test_async_human_task_api_adapter", self_error))  # added by the run
+    assert (same_cause.verdict, same_cause.preexisting) == ("pre-existing", 2)
+    other_cause = judged(("tests.unit.orkes.test_async_human_task_api_adapter", "ImportError: no module x"))
+    assert other_cause.verdict == "new"
+    a_test_not_a_module = judged(("tests.unit.orkes.test_async_x::test_y", self_error))
+    assert a_test_not_a_module.verdict == "new"
+    assert a_test_not_a_module.detail.startswith("1 new, 0 pre-existing (vs backup b): FAILED tests.unit")
