@@ -4,8 +4,8 @@ The spec variant changes what `GET /api/workflow/{workflowId}` answers (a Task, 
 example SDK's `OrkesWorkflowClient.get_workflow`, which promises a WorkflowAdapter, returns something
 else. The default gate (contract + async_tests) must stop the run with an action note naming the method,
 its file:line, what changed and the choices; `--accept` must let it through, record the finding and
-list it as an accepted break; afterwards `invoke test` and `nox -s contract` agree with the gate. While
-a run holds the SDK, `diff` and `test` refuse to read it.
+list it as an accepted break; afterwards `invoke test` and `nox -s contract` agree with the gate, and
+`restore` undoes the acceptance with the tree. While a run holds the SDK, `diff` and `test` refuse to read it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Dict
 
 import pytest
 from support.paths import SPEC_V2
-from support.sdk_copies import backup_dirs, cli_env, invoke_cmd, new_sdk, pkg, run_cli, sdk_digest
+from support.sdk_copies import backup_dirs, cli_env, invoke_cmd, managed_digest, new_sdk, pkg, run_cli, sdk_digest
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def test_a_new_return_break_stops_the_gate_and_accept_is_the_recorded_way_on(tmp
                                                                              env: Dict[str, str]) -> None:
     sdk = new_sdk(tmp_path)
     spec = task_for_workflow_spec(tmp_path)
-    before = sdk_digest(sdk)
+    before, managed_before = sdk_digest(sdk), managed_digest(sdk)
 
     stopped = run_cli("regenerate", "--sdk", str(sdk), "--spec", str(spec), "--yes", env=env, timeout=900)
     assert stopped.code == 1, stopped.output[-3000:]
@@ -72,6 +72,14 @@ def test_a_new_return_break_stops_the_gate_and_accept_is_the_recorded_way_on(tmp
     # The same verdict afterwards, whoever asks: the finding is accepted, nothing new fails.
     again = run_cli("test", "--sdk", str(sdk), "--session", "contract", env=env, timeout=900)
     assert again.code == 0, again.output[-3000:]
+
+    # Undoing the run undoes its acceptance too: the file was not there before, so restore removes it.
+    undone = run_cli("restore", "--sdk", str(sdk), "--yes", env=env, timeout=300)
+    assert undone.code == 0, undone.output[-3000:]
+    assert not (sdk / ACCEPTED).exists() and not (sdk / ACCEPTED.parent).exists(), undone.output[-3000:]
+    assert managed_digest(sdk) == managed_before and sdk_digest(sdk) == before
+    [removed] = [line for line in undone.stdout.splitlines() if "the run had added outside the managed" in line]
+    assert ACCEPTED.as_posix() in removed, undone.output[-3000:]
 
 
 def test_diff_and_test_refuse_to_read_an_sdk_a_run_holds(tmp_path: Path, env: Dict[str, str]) -> None:

@@ -60,4 +60,7 @@ def restore_sdk(target: SdkTarget, settings: Settings, backup_id: Optional[str],
     if result.removed_outside:
         lines.append(f"removed {len(result.removed_outside)} file(s) the run had added outside the managed "
                      f"folders: {', '.join(result.removed_outside)}")
+    if result.put_back_outside:
+        lines.append(f"put back {len(result.put_back_outside)} file(s) outside the managed folders as the backup "
+                     f"saved them: {', '.join(result.put_back_outside)}")
     return lines

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
 
@@ -24,7 +24,7 @@ from conductor_regen.config import Settings
 from conductor_regen.errors import Aborted, RegenError, SdkError, VerificationError
 from conductor_regen.generator.verify import ImportCheck
 from conductor_regen.progress import StepLog, pause_for_test
-from conductor_regen.sdk.backups import Backup, create_backup, record_added_outside
+from conductor_regen.sdk.backups import ACCEPTED_FINDINGS, Backup, create_backup, record_added_outside
 from conductor_regen.sdk.failures import describe
 from conductor_regen.sdk.journal import new_run_id
 from conductor_regen.sdk.lock import sdk_lock
@@ -172,7 +172,11 @@ class Transaction:
                 baseline: Tuple[Tuple[str, str], ...] = ()
             else:
                 baseline = import_failures(target, settings.import_timeout, python)
-            backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes)
+            # With --accept the gate's sessions rewrite the accepted-findings file: the backup saves it (or
+            # records it as added), so `restore` undoes that too.
+            accepting = bool(self.options.accept) and not self.options.skip_tests and run_tests is not None
+            backup = create_backup(settings.backups_dir, target, spec_version, spec_bytes,
+                                   run_writes=[ACCEPTED_FINDINGS] if accepting else [])
             step.detail = f"{backup.id} ({backup.file_count} files)"
         draft.backup_id = backup.id
         swapped = False
@@ -309,6 +313,7 @@ class Transaction:
 
         path = self.target.root / ACCEPTED_FILE
         before = path.read_bytes() if self.options.accept and path.is_file() else None
+        made_folder = not os.path.lexists(path.parent)  # the sessions make .conductor-regen/ for it
         passed = False
         try:
             ok, tests = run_tests(self.target)
@@ -321,6 +326,9 @@ class Transaction:
                         atomic_write_bytes(path, before)
                     elif path.is_file():
                         path.unlink()
+                        if made_folder:
+                            with suppress(OSError):
+                                path.parent.rmdir()
 
     def _contract_notes(self) -> List[str]:
         """Each new contract failure (method, file:line, what changed, the choices), each accepted one apart."""

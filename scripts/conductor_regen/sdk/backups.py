@@ -35,6 +35,8 @@ ADDED_OUTSIDE = "added_outside"
 # A manifest naming anything else outside the managed folders was not written by this tool.
 ADDED_OUTSIDE_DIR = "tests/unit/orkes"
 _ADDED_OUTSIDE_FILE = re.compile(re.escape(ADDED_OUTSIDE_DIR) + r"/test_async_[A-Za-z_][A-Za-z0-9_]*_adapter\.py")
+# And the gate's sessions rewrite this one under `regenerate --accept` (matrix/accepted.py's ACCEPTED_FILE).
+ACCEPTED_FINDINGS = ".conductor-regen/accepted-findings.json"
 # Manifest key and folder: files outside the managed folders saved with the backup (SDK-root-relative
 # -> sha256), so a restore that removes or overwrites one keeps a copy in its pre-restore backup.
 SAVED_OUTSIDE = "saved_outside"
@@ -152,9 +154,11 @@ def create_backup(
     spec_version: str,
     spec_bytes: Optional[bytes] = None,
     outside: Iterable[str] = (),
+    run_writes: Iterable[str] = (),
 ) -> Backup:
     """Copy the managed folders (the layout's, nothing else: restore refuses any other name) and the
-    regular files among `outside` (SDK-root-relative) into a new backup folder."""
+    regular files among `outside` (SDK-root-relative) into a new backup folder. `run_writes`: files outside
+    them the run may rewrite, saved if they exist, else recorded as added (a restore removes them)."""
     check_managed_paths(target)
     names = list(target.managed)
     store = Path(store).resolve()
@@ -185,7 +189,7 @@ def create_backup(
                 present.append(name)
         if spec_bytes is not None:
             atomic_write_bytes(folder / "spec.json", spec_bytes)
-        saved = _save_outside(target, folder / OUTSIDE_TREE, outside)
+        saved, added = _save_outside(target, folder / OUTSIDE_TREE, outside, run_writes)
         files = digest_tree(folder / TREE, present)
         size = sum(p.lstat().st_size for name in present for _, p in _entries_of(folder / TREE / name))
         if hasattr(os, "sync"):
@@ -202,6 +206,8 @@ def create_backup(
         }
         if saved:
             manifest[SAVED_OUTSIDE] = saved
+        if added:
+            manifest[ADDED_OUTSIDE] = added
         atomic_write_json(folder / MANIFEST, manifest)
     except BaseException as exc:
         # Without a manifest the folder is already recognisably incomplete; removing it is tidiness.
@@ -217,15 +223,29 @@ def create_backup(
     return backup
 
 
-def _save_outside(target: SdkTarget, dest: Path, rels: Iterable[str]) -> dict[str, str]:
-    """Copy the regular files among `rels` (SDK-root-relative) under `dest`; return their digests."""
+def _save_outside(target: SdkTarget, dest: Path, rels: Iterable[str],
+                  run_writes: Iterable[str] = ()) -> Tuple[dict[str, str], list[str]]:
+    """Copy the regular files among `rels` and `run_writes` (SDK-root-relative) under `dest`: their digests,
+    and the `run_writes` absent now. BackupError for a path restore would refuse (a backup records only what
+    restore accepts), or a file the run may write that is there but not a regular file (a link, a folder)."""
     saved: dict[str, str] = {}
-    for rel in rels:
-        path = safe_join(target.root, rel)
-        if path.is_file() and not path.is_symlink():
+    writes, absent = list(run_writes), []
+    for rel in [*rels, *writes]:
+        problem = outside_problem(rel, target.root)
+        if not problem:
+            path = target.root.joinpath(*rel.split("/"))  # one of the plain names, through real folders
+            regular = path.is_file() and not path.is_symlink()
+            if rel in writes and os.path.lexists(path) and not regular:
+                problem = "not a regular file: the run would replace it, and a restore could not put it back"
+        if problem:
+            raise BackupError(f"refusing to back up {rel!r} outside the managed folders: {problem}",
+                              f"make {rel} a regular file in a real folder (no symlink), then run again")
+        if regular:
             copy_entry(path, dest / rel)
             saved[rel] = digest_entry(dest / rel)
-    return saved
+        elif rel in writes:
+            absent.append(rel)
+    return saved, absent
 
 
 def saved_outside(manifest: dict[str, Any]) -> dict[str, str]:
@@ -309,15 +329,17 @@ def added_outside(manifest: dict[str, Any]) -> list[str]:
 
 
 def outside_problem(rel: str, sdk_root: Optional[Path] = None) -> str:
-    """Why `rel` is not a file this tool adds outside the managed folders ("" when it is one): only
-    `tests/unit/orkes/test_async_<module>_adapter.py`, and (given `sdk_root`) through real folders."""
+    """Why `rel` is not a file this tool writes outside the managed folders ("" when it is one): only
+    `tests/unit/orkes/test_async_<module>_adapter.py` and `.conductor-regen/accepted-findings.json`, and
+    (given `sdk_root`) through real folders."""
     if rel.startswith("/") or ".." in rel.split("/"):
         return "an absolute path or one through '..' may lead outside the SDK"
-    if not _ADDED_OUTSIDE_FILE.fullmatch(rel):
-        return f"outside the managed folders this tool only adds {ADDED_OUTSIDE_DIR}/test_async_<module>_adapter.py"
+    if not (_ADDED_OUTSIDE_FILE.fullmatch(rel) or rel == ACCEPTED_FINDINGS):
+        return (f"outside the managed folders this tool only writes "
+                f"{ADDED_OUTSIDE_DIR}/test_async_<module>_adapter.py and {ACCEPTED_FINDINGS}")
     if sdk_root is not None:
         folder = sdk_root
-        for part in ADDED_OUTSIDE_DIR.split("/"):
+        for part in rel.split("/")[:-1]:
             folder = folder / part
             if folder.is_symlink():
                 return f"{folder} is a symlink"

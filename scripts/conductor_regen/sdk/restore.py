@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.sdk.backups import (
+    ACCEPTED_FINDINGS,
     ADDED_OUTSIDE,
     OUTSIDE_TREE,
     SAVED_OUTSIDE,
@@ -138,8 +140,9 @@ def _put_back_outside(backup: Backup, saved: dict[str, str], paths: list[tuple[s
 def trusted_manifest(target: SdkTarget, backup: Backup) -> dict[str, Any]:
     """The backup's manifest, refused (BackupError naming the backup and the entry) if it names anything
     this tool never writes: a managed folder the SDK's layout does not have, or a file outside the
-    managed folders other than a scaffolded adapter test reached through real folders. Hashes do not
-    matter: they say a backup is intact, not that it is ours."""
+    managed folders other than a scaffolded adapter test or `.conductor-regen/accepted-findings.json`
+    (`regenerate --accept` rewrites it), reached through real folders. Hashes do not matter: they say a
+    backup is intact, not that it is ours."""
     manifest = load_manifest(backup)
     hint = (f"its manifest {backup.manifest_path} is damaged or was edited; nothing was changed: restore "
             "another backup (`invoke backups` lists them) or delete this one")
@@ -222,12 +225,21 @@ def _remove_outside(outside: list[tuple[str, Path]]) -> tuple[str, ...]:
             path.unlink()
             gone.append(rel)
             log.info("removed %s (added by the run)", rel)
+            if rel == ACCEPTED_FINDINGS:
+                # The run made .conductor-regen/ for it unless the SDK had one: an empty one goes too.
+                with suppress(OSError):
+                    path.parent.rmdir()
         elif os.path.lexists(path):
             log.warning("not removing %s: it is no longer a regular file", rel)
     return tuple(gone)
 
 
 def outside_leftovers(target: SdkTarget, backup: Backup) -> tuple[str, ...]:
-    """Files the backup's run added outside the managed folders that are still there."""
-    listed = _outside_paths(target, added_outside(trusted_manifest(target, backup)))
-    return tuple(rel for rel, path in listed if os.path.lexists(path))
+    """Files outside the managed folders a restore of `backup` would still change: those its run added that
+    are still there, and those it saved that are missing or differ from the saved copy (as _put_back_outside)."""
+    manifest = trusted_manifest(target, backup)
+    added = _outside_paths(target, added_outside(manifest))
+    saved = saved_outside(manifest)
+    return tuple([rel for rel, path in added if os.path.lexists(path)] + [
+        rel for rel, path in _outside_paths(target, list(saved))
+        if not os.path.lexists(path) or (_is_regular(path) and digest_entry(path) != saved[rel])])
