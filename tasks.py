@@ -1,5 +1,5 @@
-"""Invoke entry point for this repository: the tasks live in `conductor_regen.app.tasks` (also `conductor-regen`)."""
+"""Invoke entry point for this repository: the tasks live in `conductor_regen.cli.tasks` (also `conductor-regen`)."""
 
-from conductor_regen.app.tasks import ns
+from conductor_regen.cli.tasks import ns
 
 __all__ = ["ns"]

@@ -32,7 +32,7 @@ from typing import Tuple as _Tuple
 import pytest
 
 if _TYPE_CHECKING:
-    from conductor_regen.sdk.target import SdkTarget
+    from conductor_regen.checkout.target import SdkTarget
 
 
 @_dataclass

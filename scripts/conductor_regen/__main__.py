@@ -9,6 +9,6 @@ import sys
 if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.getcwd():
     del sys.path[0]
 
-from conductor_regen.app.console import main  # noqa: E402
+from conductor_regen.cli.console import main  # noqa: E402
 
 main()

@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator, Tuple
 
 from conductor_regen.errors import VerificationError
@@ -128,3 +128,35 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
+
+
+def relative_parts(name: str) -> tuple[str, ...] | None:
+    """Split a plain relative posix name into parts, or None if it is not one."""
+    if not name or "\x00" in name or "\\" in name:
+        return None
+    pure = PurePosixPath(name)
+    if pure.is_absolute():
+        return None
+    parts = tuple(p for p in pure.parts if p != ".")
+    if not parts or ".." in parts:
+        return None
+    return parts
+
+
+def safe_join(base: Path, relative: str) -> Path:
+    """Join a name taken from untrusted input (a spec) to `base`, refusing anything that escapes it."""
+    parts = relative_parts(relative)
+    if parts is None:
+        raise VerificationError(
+            f"refusing path {relative!r}: it is not a plain relative name",
+            "the spec or generator produced an unsafe file name; fix the spec",
+        )
+    joined = base.joinpath(*parts)
+    real_base = base.resolve()
+    resolved = joined.resolve()
+    if resolved != real_base and real_base not in resolved.parents:
+        raise VerificationError(
+            f"refusing path {relative!r}: it leads to {resolved}, outside {base}",
+            "a symlink in the tree points elsewhere; remove it",
+        )
+    return joined

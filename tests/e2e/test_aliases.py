@@ -20,7 +20,7 @@ from support.staged_sdk import copy_example, digest, package_dir, run_python, sh
 from test_scaffold import EXPLICIT_FACADE, GETATTR_FACADE, make_facades
 
 from conductor_regen.compat.keep import keep_removed
-from conductor_regen.client.references import check_references
+from conductor_regen.analysis.references import check_references
 from conductor_regen.compat.scaffold_aliases import alias_renamed
 
 WORKFLOW_NOTE = (

@@ -15,14 +15,14 @@ import pytest
 from support.sdk_copies import commit_all, new_sdk, pkg, run_core, sdk_digest, settings_for
 from support.paths import SPEC_V1
 
-from conductor_regen.client.binding import check_bindings
-from conductor_regen.client.signatures import SHIFTED
+from conductor_regen.analysis.binding import check_bindings
+from conductor_regen.analysis.signatures import SHIFTED
 from conductor_regen.errors import VerificationError
 from conductor_regen.progress import StepLog
-from conductor_regen.app.plan import RegenOptions
-from conductor_regen.app.regenerate import regenerate
-from conductor_regen.sdk.target import resolve_sdk
-from conductor_regen.client.source_tree import SourceTree, staged_tree
+from conductor_regen.commands.plan import RegenOptions
+from conductor_regen.commands.regenerate import regenerate
+from conductor_regen.checkout.target import resolve_sdk
+from conductor_regen.analysis.source_tree import SourceTree, staged_tree
 
 pytestmark = pytest.mark.e2e  # runs the real generator and a nested pytest
 
@@ -176,9 +176,9 @@ def test_binding_check_resolves_wiring_facades_and_locals(facade_sdk: Tuple[Path
 
 def test_report_tags_the_reordered_operation_as_repaired_and_diff_counts_the_same(
         generator_cache: Path, facade_sdk: Tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
-    from conductor_regen.app.diff import diff_sdk
-    from conductor_regen.client.changes import Change
-    from conductor_regen.client.impact import GROUPS, REPAIRED, count_by_impact
+    from conductor_regen.commands.diff import diff_sdk
+    from conductor_regen.analysis.changes import Change
+    from conductor_regen.analysis.impact import GROUPS, REPAIRED, count_by_impact
 
     base, template = facade_sdk
     cache = generator_cache

@@ -10,10 +10,10 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from conductor_regen.app.diff import diff_sdk
-from conductor_regen.client.changes import (Change, analyze, count_by_severity, describe_schema,
-                                             render_markdown, to_json_list)
-from conductor_regen.client.models import load_package, read_models
+from conductor_regen.commands.diff import diff_sdk
+from conductor_regen.analysis.changes import (Change, analyze, count_by_severity, describe_schema,
+                                              render_markdown, to_json_list)
+from conductor_regen.analysis.models import load_package, read_models
 from conductor_regen.config import resolve_settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.progress import StepLog

@@ -583,7 +583,7 @@ PLANTED = "\n\ndef test_planted_failure():\n    assert False, 'planted'\n"
 
 
 def test_invoke_test_fails_only_on_new_failures_unless_absolute(tmp_path: Path, env: Dict[str, str]) -> None:
-    # The matrix's one pass rule (matrix.results.matrix_passed), as `invoke test` applies it through app/test_cmd.
+    # The matrix's one pass rule (matrix.results.matrix_passed), as `invoke test` applies it through commands/test_cmd.
     root = new_sdk(tmp_path)
     suite = root / "tests" / "unit" / "workflow" / "test_async_conductor_workflow.py"
     suite.write_text(suite.read_text() + PLANTED)

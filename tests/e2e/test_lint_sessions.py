@@ -17,8 +17,8 @@ import pytest
 
 from conductor_regen.matrix.interpreters import PYTHONS
 from conductor_regen.matrix.results import parse_junit
-from conductor_regen.sdk.backups import create_backup
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.backups import create_backup
+from conductor_regen.checkout.target import SdkTarget
 from test_noxfile_sessions import EXAMPLE_SDK, NOXFILE, PY, clean_env
 
 PACKAGE = "src/conductor/asyncio_client"

@@ -39,8 +39,8 @@ from support.sdk_copies import (
 )
 from support.paths import REAL_SPEC, REPO
 
-from conductor_regen.client.operations import operation_key, read_client_operations
-from conductor_regen.client.references import check_references
+from conductor_regen.analysis.operations import operation_key, read_client_operations
+from conductor_regen.analysis.references import check_references
 from conductor_regen.generator.verify import ImportCheck, import_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # runs the real generator on the real SDK

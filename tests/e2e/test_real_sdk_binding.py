@@ -22,8 +22,8 @@ import pytest
 from support.sdk_copies import PACKAGE, git, run_core
 from support.paths import REAL_SPEC, SHARED
 
-from conductor_regen.client.signatures import signature_of
-from conductor_regen.app.report import Report
+from conductor_regen.analysis.signatures import signature_of
+from conductor_regen.commands.report import Report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # runs the real generator on the real SDK
 

@@ -52,8 +52,8 @@ from support.sdk_copies import (
 )
 from support.paths import SPEC_V1, SPEC_V2
 
-from conductor_regen.app.plan import RegenOptions
-from conductor_regen.app.regenerate import regenerate
+from conductor_regen.commands.plan import RegenOptions
+from conductor_regen.commands.regenerate import regenerate
 from conductor_regen.errors import VerificationError
 from conductor_regen.progress import StepLog
 

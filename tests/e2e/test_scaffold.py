@@ -20,7 +20,7 @@ from support.staged_sdk import (
 )
 
 from conductor_regen.compat.keep import keep_removed
-from conductor_regen.client.references import check_references
+from conductor_regen.analysis.references import check_references
 from conductor_regen.compat.scaffold import ImportStyle, detect_import_style, generated_classes
 from conductor_regen.compat.scaffold_adapters import scaffold_adapters
 from conductor_regen.generator.verify import import_all
@@ -205,8 +205,8 @@ print(asyncio.run(adapter.search(human_task_search={"x": 1})), sorted(calls[0]))
     assert any("WorkflowResourceApiAdapter has no method start_workflow" in p
                for p in check_references(staging, pkg))
     # Scaffolded forwarding passes every argument by keyword, so no later reorder can misbind it.
-    from conductor_regen.client.binding import check_bindings
-    from conductor_regen.client.source_tree import SourceTree, staged_tree
+    from conductor_regen.analysis.binding import check_bindings
+    from conductor_regen.analysis.source_tree import SourceTree, staged_tree
 
     bound = check_bindings(SourceTree("conductor.asyncio_client", pkg),
                            staged_tree(staging, pkg, "conductor.asyncio_client"), root)

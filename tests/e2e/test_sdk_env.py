@@ -12,7 +12,7 @@ import pytest
 from support.sdk_copies import new_sdk, pkg, run_core, write
 from support.paths import SPEC_V1
 
-from conductor_regen.sdk.env import env_key, sdk_python
+from conductor_regen.checkout.env import env_key, sdk_python
 from conductor_regen.generator.verify import import_all
 
 MODULE = "conductor.asyncio_client.short_ids"

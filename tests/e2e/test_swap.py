@@ -15,9 +15,9 @@ from support.fake_sdk import NEW_HTTP, Snapshot, make_sdk, snapshot, spawn, targ
 
 from conductor_regen.errors import SdkError
 from conductor_regen.file_tree import copy_entry
-from conductor_regen.sdk.journal import journal_path
-from conductor_regen.sdk.target import SdkTarget
-from conductor_regen.sdk.swap import (
+from conductor_regen.checkout.journal import journal_path
+from conductor_regen.checkout.target import SdkTarget
+from conductor_regen.checkout.swap import (
     NO_RENAMEAT2_ENV,
     PAUSE_ENV,
     PAUSE_MARKER_ENV,
@@ -39,8 +39,8 @@ import sys
 from pathlib import Path
 from conductor_regen.config import SdkConfig
 from conductor_regen.errors import RegenError
-from conductor_regen.sdk.target import resolve_sdk
-from conductor_regen.sdk.swap import apply_swap, staging_dir
+from conductor_regen.checkout.target import resolve_sdk
+from conductor_regen.checkout.swap import apply_swap, staging_dir
 target = resolve_sdk(SdkConfig(root=Path(sys.argv[1])))
 run_id = sys.argv[2]
 try:

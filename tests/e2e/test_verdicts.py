@@ -19,9 +19,9 @@ import pytest
 from conductor_regen.matrix.interpreters import PYTHONS
 from conductor_regen.matrix.results import format_summary, with_baseline
 from conductor_regen.matrix.runner import gate, run_matrix
-from conductor_regen.sdk.backups import create_backup, record_added_outside
+from conductor_regen.checkout.backups import create_backup, record_added_outside
 from conductor_regen.matrix.pristine import Pristine, cached, content_fingerprint, find_pristine
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.target import SdkTarget
 from conductor_regen.matrix.verdicts import KIND, judge_against
 from test_noxfile_sessions import EXAMPLE_SDK, PY, clean_env
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Dict, Tuple, Union
 
 from conductor_regen.config import SdkConfig
-from conductor_regen.sdk.target import SdkTarget, resolve_sdk
+from conductor_regen.checkout.target import SdkTarget, resolve_sdk
 from support.paths import REPO
 
 PACKAGE = Path("src/conductor/asyncio_client")

@@ -71,7 +71,7 @@ def generate_document(document: Mapping[str, Any], output: Path, cache: Path) ->
 def generate_pinned(spec: Path, previous_http: Path, output: Path, cache: Path) -> Path:
     """The proposed regenerate flow: prepare_spec, pin names to the previous client, generate_verified."""
     from conductor_regen.compat.pinning import pin_operation_ids
-    from conductor_regen.client.operations import read_client_operations
+    from conductor_regen.analysis.operations import read_client_operations
     from conductor_regen.generator.pipeline import generate_verified, prepare_spec
     from conductor_regen.progress import StepLog
 

@@ -13,10 +13,10 @@ import textwrap
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from conductor_regen.client.binding import BindingResult, check_bindings
-from conductor_regen.client.changes import Change, analyze
-from conductor_regen.client.impact import usage_from
-from conductor_regen.client.source_tree import SourceTree, staged_tree
+from conductor_regen.analysis.binding import BindingResult, check_bindings
+from conductor_regen.analysis.changes import Change, analyze
+from conductor_regen.analysis.impact import usage_from
+from conductor_regen.analysis.source_tree import SourceTree, staged_tree
 
 PACKAGE = "conductor.asyncio_client"
 PACKAGE_PATH = Path("src/conductor/asyncio_client")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Tuple
 
-from conductor_regen.client.operations import ClientOperation, OperationKey, spec_operations
+from conductor_regen.analysis.operations import ClientOperation, OperationKey, spec_operations
 from conductor_regen.generator.naming import python_method_name, underscore
 
 

@@ -25,10 +25,10 @@ from support.paths import EXAMPLE_SDK, REPO, SPEC_V1, SPEC_V2
 from conductor_regen.config import Settings, resolve_settings
 from conductor_regen.errors import RegenError
 from conductor_regen.progress import StepLog
-from conductor_regen.app.plan import RegenOptions
-from conductor_regen.app.regenerate import regenerate
-from conductor_regen.app.report import Report
-from conductor_regen.sdk.target import SdkTarget, resolve_sdk
+from conductor_regen.commands.plan import RegenOptions
+from conductor_regen.commands.regenerate import regenerate
+from conductor_regen.commands.report import Report
+from conductor_regen.checkout.target import SdkTarget, resolve_sdk
 
 PACKAGE = "src/conductor/asyncio_client"
 MANAGED = ("http", "adapters", "orkes")
@@ -194,7 +194,7 @@ def never_confirm(_plan: object) -> bool:
 
 def run_core(root: Path, backups: Path, cache: Path, spec: Path = SPEC_V1,
              run_tests: Optional[Callable] = None, **options: object) -> Tuple[Optional[Report], Optional[RegenError], StepLog]:
-    """Call conductor_regen.app.regenerate.regenerate directly; return (report, error, steps)."""
+    """Call conductor_regen.commands.regenerate.regenerate directly; return (report, error, steps)."""
     s = settings_for(root, backups, cache)
     opts = RegenOptions(spec=str(spec), **{"yes": True, "skip_tests": run_tests is None, **options})  # type: ignore[arg-type]
     steps = StepLog()

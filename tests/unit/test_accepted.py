@@ -91,7 +91,7 @@ def test_a_broken_file_is_one_error_with_a_hint(tmp_path: Path, text: str) -> No
 
 
 def test_the_gates_lint_and_typecheck_rows_become_review_notes(tmp_path: Path) -> None:
-    from conductor_regen.app.report import action_notes
+    from conductor_regen.commands.report import action_notes
     from conductor_regen.matrix.lint import review_notes
 
     accepted = with_accepted(_verdict(tmp_path, RETURN, OLD), entries_for("mypy", [RETURN], "reviewed"))

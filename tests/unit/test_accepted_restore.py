@@ -3,7 +3,7 @@ the backup taken before the swap records it (its previous content saved, or the 
 so `restore` puts it back or removes it, a failed gate's rollback leaves it as it was, and a manifest
 naming any other `.conductor-regen/...` path is refused as before.
 
-Real fake-SDK trees, real backups, the real run transaction (`app/transaction.py`) with a stand-in test
+Real fake-SDK trees, real backups, the real run transaction (`commands/transaction.py`) with a stand-in test
 gate that writes the file through the nox sessions' own writer (`matrix/accepted.write_accepted`).
 """
 
@@ -19,18 +19,18 @@ import pytest
 from support.fake_sdk import NEW_HTTP, snapshot, write_files
 from support.sdk_copies import settings_for
 
-from conductor_regen.app.plan import RegenOptions, make_plan
-from conductor_regen.app.report import Report
-from conductor_regen.app.restore_cmd import restore_sdk
-from conductor_regen.app.transaction import transaction
+from conductor_regen.commands.plan import RegenOptions, make_plan
+from conductor_regen.commands.report import Report
+from conductor_regen.commands.restore_cmd import restore_sdk
+from conductor_regen.commands.transaction import transaction
 from conductor_regen.config import Settings
 from conductor_regen.errors import BackupError, VerificationError
 from conductor_regen.file_tree import copy_entry
 from conductor_regen.matrix.accepted import ACCEPTED_FILE, Accepted, write_accepted
 from conductor_regen.progress import StepLog
-from conductor_regen.sdk.backups import ACCEPTED_FINDINGS, create_backup, list_backups, outside_problem
-from conductor_regen.sdk.restore import restore_backup
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.backups import ACCEPTED_FINDINGS, create_backup, list_backups, outside_problem
+from conductor_regen.checkout.restore import restore_backup
+from conductor_regen.checkout.target import SdkTarget
 
 PREVIOUS = b'{"accepted": [], "about": "reviewed before this run"}\n'
 Gate = Callable[[SdkTarget], Tuple[bool, Tuple[Dict[str, str], ...]]]

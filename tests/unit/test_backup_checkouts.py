@@ -3,7 +3,7 @@
 Two checkouts both named conductor-python share a folder in a shared backup store (and would share the
 per-user one if it were keyed by name alone): one must never list, pick, restore or judge against the
 other's backups, unless `--moved` says it is that checkout moved. `config_sources.checkout_key`,
-`sdk/backups.py` selection, `sdk/restore.py`, and the `backups`/`restore` commands on two real fake SDKs.
+`checkout/backups.py` selection, `checkout/restore.py`, and the `backups`/`restore` commands on two real fake SDKs.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import pytest
 from support.fake_sdk import NEW_HTTP, make_sdk, snapshot, target_of, write_files
 from support.sdk_copies import settings_for
 
-from conductor_regen.app.backup_commands import list_sdk_backups
-from conductor_regen.app.restore_cmd import restore_sdk
+from conductor_regen.commands.backup_commands import list_sdk_backups
+from conductor_regen.commands.restore_cmd import restore_sdk
 from conductor_regen.config_sources import checkout_key, default_backups_dir
 from conductor_regen.errors import BackupError
 from conductor_regen.matrix.pristine import find_pristine
-from conductor_regen.sdk.backups import Backup, create_backup, get_backup, list_backups, restore_point
-from conductor_regen.sdk.restore import restore_backup
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.backups import Backup, create_backup, get_backup, list_backups, restore_point
+from conductor_regen.checkout.restore import restore_backup
+from conductor_regen.checkout.target import SdkTarget
 
 Pair = Tuple[SdkTarget, SdkTarget]
 

@@ -19,12 +19,12 @@ import pytest
 from support.fake_sdk import NEW_HTTP, Snapshot, snapshot, write_files
 from support.sdk_copies import settings_for
 
-from conductor_regen.app.restore_cmd import restore_sdk
+from conductor_regen.commands.restore_cmd import restore_sdk
 from conductor_regen.compat.scaffold_tests import ADAPTER_TESTS_DIR
 from conductor_regen.config import Settings
 from conductor_regen.errors import BackupError
 from conductor_regen.file_tree import copy_entry, digest_tree
-from conductor_regen.sdk.backups import (
+from conductor_regen.checkout.backups import (
     ADDED_OUTSIDE_DIR,
     Backup,
     create_backup,
@@ -33,8 +33,8 @@ from conductor_regen.sdk.backups import (
     outside_problem,
     record_added_outside,
 )
-from conductor_regen.sdk.restore import restore_backup
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.restore import restore_backup
+from conductor_regen.checkout.target import SdkTarget
 
 PYPROJECT = b'[project]\nname = "conductor-python"\n'
 EVIL = b'[project]\nname = "evil"\n'

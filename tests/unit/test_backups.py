@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_regen.sdk.backups import (
+from conductor_regen.checkout.backups import (
     _reserve_folder,
     attach,
     create_backup,
@@ -26,7 +26,7 @@ from conductor_regen.sdk.backups import (
     verify_tree,
 )
 from conductor_regen.errors import BackupError, ConfigError, SdkError
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.target import SdkTarget
 
 
 def test_layout_and_manifest(target: SdkTarget, store: Path) -> None:

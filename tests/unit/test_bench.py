@@ -45,7 +45,7 @@ def test_it_is_type_checked_with_the_package() -> None:
 def test_nothing_names_the_old_module() -> None:
     places = [REPO / "README.md", REPO / "noxfile.py", *(REPO / "docs").glob("*.md"),
               *(REPO / "scripts" / "conductor_regen").rglob("*.py")]
-    assert [p for p in places if "conductor_regen.app.bench" in p.read_text(encoding="utf-8")] == []
+    assert [p for p in places if "conductor_regen.commands.bench" in p.read_text(encoding="utf-8")] == []
 
 
 def test_it_runs_by_its_path() -> None:

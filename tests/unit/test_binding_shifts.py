@@ -15,8 +15,8 @@ from typing import List, Tuple
 
 from support.shifted_calls import FACADE_FILE, INSERT, REORDER, shifted_sdk
 
-from conductor_regen.client.binding import Finding
-from conductor_regen.client.signatures import SHIFTED, CallShape, Signature, bind, shifts, signature_of
+from conductor_regen.analysis.binding import Finding
+from conductor_regen.analysis.signatures import SHIFTED, CallShape, Signature, bind, shifts, signature_of
 
 
 def sig(params: str) -> Signature:

@@ -13,8 +13,8 @@ from support.fake_sdk import make_sdk, target_of
 from support.programs import one_error_line, run_as
 from support.sdk_copies import cli_env, sdk_digest
 
-from conductor_regen.app.drift import check_branch_run
-from conductor_regen.app.plan import RegenOptions
+from conductor_regen.commands.drift import check_branch_run
+from conductor_regen.commands.plan import RegenOptions
 from conductor_regen.errors import ConfigError, SdkError
 
 OPTIONS = RegenOptions(spec="spec.json", yes=True, skip_tests=True, branch="drift/x", commit=True)
@@ -130,7 +130,7 @@ def test_an_sdk_inside_a_bigger_repository(tmp_path: Path, isolated_git: Path) -
 
 
 def test_usage_refusals_need_no_sdk() -> None:
-    from conductor_regen.app.drift import check_usage
+    from conductor_regen.commands.drift import check_usage
 
     check_usage(RegenOptions(spec="s"))  # no branch run at all: nothing to refuse
     with pytest.raises(ConfigError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from conductor_regen.client.signatures import (
+from conductor_regen.analysis.signatures import (
     MISSING,
     MULTIPLE,
     SHIFTED,

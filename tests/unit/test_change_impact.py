@@ -12,9 +12,9 @@ from typing import Dict, List, Sequence, Tuple
 import pytest
 from support.mini_client import PACKAGE, MiniSdk, Op, only, spec_for
 
-from conductor_regen.client.changes import Change, render_markdown
-from conductor_regen.client.impact import (BREAKS, COMPATIBLE_USE, REPAIRED, UNCHECKED, UNUSED, removed_callers,
-                                           removed_line, summary)
+from conductor_regen.analysis.changes import Change, render_markdown
+from conductor_regen.analysis.impact import (BREAKS, COMPATIBLE_USE, REPAIRED, UNCHECKED, UNUSED, removed_callers,
+                                             removed_line, summary)
 
 Apis = Dict[str, Tuple[str, Sequence[Op]]]
 HTTP = f"{PACKAGE}.http"

@@ -22,15 +22,15 @@ from support.paths import SPEC_V1, SPEC_V2
 from support.sdk_copies import cli_env, run_cli
 
 from conductor_regen import child_env
-from conductor_regen.app.gate import sdk_environment
+from conductor_regen.commands.gate import sdk_environment
 from conductor_regen.child_env import Limit, run
 from conductor_regen.config import FixupConfig, GeneratorConfig, ValidationConfig, resolve_settings
 from conductor_regen.errors import GeneratorError, RegenError, SdkError, SpecValidationError, VerificationError
 from conductor_regen.generator.backends import Invocation, Running, build_invocation, docker_invocation
 from conductor_regen.generator.verify import import_all
 from conductor_regen.matrix.runner import _run_bounded
-from conductor_regen.sdk.env import sdk_python
-from conductor_regen.sdk.target import git_dirty_paths
+from conductor_regen.checkout.env import sdk_python
+from conductor_regen.checkout.target import git_dirty_paths
 from conductor_regen.spec.validation import validate_spec
 
 # A program that starts a grandchild, records "<own pid> <grandchild pid>", and waits for ever.
@@ -215,7 +215,7 @@ def test_a_hanging_git_status_is_stopped(tmp_path: Path, hanging: Path, monkeypa
     target = target_of(make_sdk(tmp_path))
     pids = _stand_in(hanging, "git")
     monkeypatch.setenv("PATH", _path_with(hanging))
-    monkeypatch.setattr("conductor_regen.sdk.target.GIT_TIMEOUT", 1.0)
+    monkeypatch.setattr("conductor_regen.checkout.target.GIT_TIMEOUT", 1.0)
     with pytest.raises(SdkError, match=r"`git status` in .* did not finish in 1 s and was stopped"):
         git_dirty_paths(target)
     assert _gone(_pids(pids)) and len(_pids(pids)) == 2

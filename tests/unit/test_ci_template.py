@@ -15,7 +15,7 @@ import yaml
 from support.programs import one_error_line, run_as
 from support.sdk_copies import cli_env
 
-from conductor_regen.app.ci_template import WorkflowOptions, check_options, render_workflow
+from conductor_regen.commands.ci_template import WorkflowOptions, check_options, render_workflow
 from conductor_regen.errors import ConfigError
 
 

@@ -12,8 +12,8 @@ import pytest
 from support.paths import EXAMPLE_SDK
 from support.staged_sdk import copy_example, package_dir
 
-from conductor_regen.client.code_index import CodeIndex, content_key, current_index, run_index, walk_statements
-from conductor_regen.client.references import check_references
+from conductor_regen.analysis.code_index import CodeIndex, content_key, current_index, run_index, walk_statements
+from conductor_regen.analysis.references import check_references
 from conductor_regen.compat.hand_refs import _find, _Finder, _move_import, _move_import_in_text
 
 PACKAGE = "conductor.asyncio_client"

@@ -64,7 +64,7 @@ def test_version_is_the_package_version(tmp_path: Path) -> None:
 
 def test_console_script_is_declared() -> None:
     pyproject = (REPO / "pyproject.toml").read_text()
-    assert re.search(r'^\[project\.scripts\]\nconductor-regen = "conductor_regen\.app\.console:main"$', pyproject, re.M)
+    assert re.search(r'^\[project\.scripts\]\nconductor-regen = "conductor_regen\.cli\.console:main"$', pyproject, re.M)
     installed = shutil.which("conductor-regen")
     if installed is None:
         pytest.skip("conductor-regen is not on PATH (run `pip install -e .`)")

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Dict
 
-from conductor_regen.app.report import ReportDraft, action_notes
+from conductor_regen.commands.report import ReportDraft, action_notes
 from conductor_regen.matrix.contract import classify as c
 from conductor_regen.matrix.contract.junit import write_junit
 from conductor_regen.matrix.contract.notes import ACCEPTED_BREAK, review_notes

@@ -1,6 +1,6 @@
 """A test gate that fails after the swap rolls the SDK back to the backup the run took.
 
-The real run transaction (`app/transaction.py`: backup, journaled swap, import gate, test gate) on a
+The real run transaction (`commands/transaction.py`: backup, journaled swap, import gate, test gate) on a
 small fake SDK, with a new http/ ready in staging (no generator) and a stand-in test gate that looks
 at the swapped tree and reports a new failure. Only `--keep-failed` leaves the new tree in place.
 """
@@ -14,15 +14,15 @@ import pytest
 from support.fake_sdk import NEW_HTTP, snapshot, write_files
 from support.sdk_copies import settings_for
 
-from conductor_regen.app.plan import RegenOptions, make_plan
-from conductor_regen.app.report import Report
-from conductor_regen.app.transaction import transaction
+from conductor_regen.commands.plan import RegenOptions, make_plan
+from conductor_regen.commands.report import Report
+from conductor_regen.commands.transaction import transaction
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.file_tree import copy_entry
 from conductor_regen.progress import StepLog
-from conductor_regen.sdk.backups import list_backups
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.backups import list_backups
+from conductor_regen.checkout.target import SdkTarget
 
 Rows = Tuple[Dict[str, str], ...]
 FAILED_ROW = {"session": "async_unit", "python": "3.12", "result": "failed", "verdict": "new",

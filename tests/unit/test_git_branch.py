@@ -1,4 +1,4 @@
-"""sdk/git_branch.py: the git plumbing of a run on a branch, on real repositories in a temp folder."""
+"""checkout/git_branch.py: the git plumbing of a run on a branch, on real repositories in a temp folder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conductor_regen.errors import SdkError
-from conductor_regen.sdk import git_branch as gitb
+from conductor_regen.checkout import git_branch as gitb
 
 
 def _git(root: Path, *args: str) -> str:

@@ -40,7 +40,7 @@ from support.sdk_copies import (
 )
 from support.paths import REPO, SPEC_V1, SPEC_V2
 
-from conductor_regen.sdk.backups import create_backup, list_backups, prune_backups, set_outcome
+from conductor_regen.checkout.backups import create_backup, list_backups, prune_backups, set_outcome
 from conductor_regen.config import FetchConfig, GeneratorConfig, resolve_settings
 from conductor_regen.errors import SpecFetchError, SpecParseError, VerificationError
 from conductor_regen.generator.backends import Invocation, Running
@@ -48,11 +48,11 @@ from conductor_regen.compat.imports import fix_imports
 from conductor_regen.generator.pipeline import prepare_spec, provenance_for
 from conductor_regen.progress import StepLog
 from conductor_regen.generator.provenance import write_provenance
-from conductor_regen.app.gate import import_failures, import_gate
-from conductor_regen.app.run_report import spec_info
-from conductor_regen.app.report import Report
+from conductor_regen.commands.gate import import_failures, import_gate
+from conductor_regen.commands.run_report import spec_info
+from conductor_regen.commands.report import Report
 from conductor_regen.spec.fetch import fetch_spec
-from conductor_regen.sdk.swap import staging_dir
+from conductor_regen.checkout.swap import staging_dir
 from conductor_regen.matrix.runner import gate
 from conductor_regen.generator.verify import import_all
 from conductor_regen.spec.intake import MAX_ALIAS_NODES, MAX_DEPTH, parse_spec
@@ -404,8 +404,8 @@ SWAP_UNDER_STRACE = r"""
 import sys
 from pathlib import Path
 from conductor_regen.config import SdkConfig
-from conductor_regen.sdk.target import resolve_sdk
-from conductor_regen.sdk.swap import apply_swap, staging_dir
+from conductor_regen.checkout.target import resolve_sdk
+from conductor_regen.checkout.swap import apply_swap, staging_dir
 target = resolve_sdk(SdkConfig(root=Path(sys.argv[1])))
 apply_swap(target, staging_dir(target, "run1"), "run1", ["http"])
 """

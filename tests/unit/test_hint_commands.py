@@ -21,8 +21,8 @@ from support.paths import REPO, SPEC_V1
 from support.programs import PROGRAMS, run_as
 from support.sdk_copies import CliResult, cli_env, new_sdk, pkg
 
-from conductor_regen.app import options, render
-from conductor_regen.app.tasks import ns
+from conductor_regen.cli import options, render
+from conductor_regen.cli.tasks import ns
 from conductor_regen.config import ENV_KEYS, known_settings
 
 PACKAGE = REPO / "scripts" / "conductor_regen"

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Dict
 
-from conductor_regen.client.references import check_references
+from conductor_regen.analysis.references import check_references
 from conductor_regen.compat.keep import keep_removed
 
 PKG = "conductor.asyncio_client"

@@ -17,7 +17,7 @@ from typing import Dict, List, Tuple
 import pytest
 from support.paths import EXAMPLE_SDK
 
-from conductor_regen.client.references import check_references
+from conductor_regen.analysis.references import check_references
 from conductor_regen.compat.keep import keep_removed
 
 PKG = "conductor.asyncio_client"

@@ -1,4 +1,4 @@
-"""The package's layout rule: stages import shared modules and lower stages only; only app/ composes them all."""
+"""The package's layout rule: stages import shared modules and lower stages only; cli/ is the edge over commands/."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import conductor_regen
 PACKAGE = Path(conductor_regen.__file__).resolve().parent
 SHARED = {"__init__", "__main__", "errors", "config", "config_sources", "progress", "atomic_io", "file_tree", "child_env"}
 # Rank of each stage: a module may import a stage of lower rank, never one of equal or higher rank (other than its own).
-RANK: Dict[str, int] = {"spec": 1, "sdk": 1, "generator": 2, "client": 3, "compat": 4, "matrix": 5, "app": 6}
+RANK: Dict[str, int] = {"spec": 1, "checkout": 1, "generator": 2, "analysis": 3, "compat": 4, "matrix": 5,
+                        "commands": 6, "cli": 7}
 MAX_LINES = 500
 MAX_TOP_LEVEL = 12
 # Modules still over the budget while they are split; the list only shrinks.
@@ -19,7 +20,7 @@ OVER_BUDGET: Set[str] = set()
 
 
 def _stage(module: str) -> str:
-    """`conductor_regen.client.binding` -> `client`; a shared top-level module -> `shared`."""
+    """`conductor_regen.analysis.binding` -> `analysis`; a shared top-level module -> `shared`."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 and parts[1] in RANK else "shared"
 
@@ -44,7 +45,7 @@ def _imports(path: Path) -> Iterator[Tuple[int, str]]:
                 target = node.module or ""
             if target.split(".")[0] == "conductor_regen":
                 names = [f"{target}.{a.name}" for a in node.names]
-                # `from conductor_regen.app import tasks` names a submodule: judge by the submodule's stage.
+                # `from conductor_regen.commands import tasks` names a submodule: judge by the submodule's stage.
                 yield from ((node.lineno, n if _stage(n) != "shared" or target == "conductor_regen" else target)
                             for n in names)
         elif isinstance(node, ast.Import):
@@ -66,7 +67,7 @@ def test_stages_import_only_shared_modules_and_lower_stages() -> None:
             other = _stage(target)
             if other == "shared" or other == own:
                 continue
-            if path.name == "__main__.py" and path.parent == PACKAGE and other == "app":
+            if path.name == "__main__.py" and path.parent == PACKAGE and other == "cli":
                 continue  # `python -m conductor_regen` is an edge, like tasks.py
             if own == "shared" or RANK[other] >= RANK[own]:
                 problems.append(f"{path.relative_to(PACKAGE)}:{line}: {own} imports {target} ({other})")
@@ -86,12 +87,12 @@ def test_top_level_holds_only_shared_modules() -> None:
 
 
 def test_the_rule_sees_a_violation(tmp_path: Path) -> None:
-    # The checker itself must be able to fail: a lower stage importing app/ is found.
+    # The checker itself must be able to fail: a lower stage importing commands/ is found.
     bad = PACKAGE / "spec" / "_layout_probe.py"
-    bad.write_text("def f() -> None:\n    from conductor_regen.app.assemble import assemble  # noqa\n")
+    bad.write_text("def f() -> None:\n    from conductor_regen.commands.assemble import assemble  # noqa\n")
     try:
         found = [t for _, t in _imports(bad)]
-        assert found == ["conductor_regen.app.assemble.assemble"]
+        assert found == ["conductor_regen.commands.assemble.assemble"]
         assert RANK[_stage(found[0])] >= RANK["spec"]
     finally:
         bad.unlink()

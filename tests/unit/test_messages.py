@@ -32,11 +32,11 @@ from support.sdk_copies import (
     write,
 )
 
-from conductor_regen.app.render import edge
+from conductor_regen.cli.render import edge
 from conductor_regen.config import SdkConfig
 from conductor_regen.errors import SdkError
 from conductor_regen.file_tree import copy_entry
-from conductor_regen.sdk.target import resolve_sdk
+from conductor_regen.checkout.target import resolve_sdk
 
 pytestmark = pytest.mark.usefixtures("edge_logging_restored")
 

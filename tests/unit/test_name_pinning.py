@@ -15,7 +15,7 @@ import pytest
 
 from conductor_regen.generator.naming import api_class_name, operation_id_for, python_method_name, split_suffix
 from conductor_regen.compat.pinning import pin_operation_ids, pin_step
-from conductor_regen.client.operations import ClientOperation, read_client_operations
+from conductor_regen.analysis.operations import ClientOperation, read_client_operations
 from conductor_regen.generator.pipeline import prepare_spec
 from conductor_regen.progress import StepLog
 from support.generated_trees import OLD_HTTP, generate_document, generate_pinned, invoke_generate, repaired, settings

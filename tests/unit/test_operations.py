@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conductor_regen.errors import VerificationError
-from conductor_regen.client.operations import (ClientOperation, label, operation_key, read_api_classes,
-                                        read_client_operations, spec_operations)
+from conductor_regen.analysis.operations import (ClientOperation, label, operation_key, read_api_classes,
+                                                 read_client_operations, spec_operations)
 from support.generated_trees import OLD_HTTP, repaired
 from support.paths import SPEC_V1, SPEC_V2
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from support.paths import EXAMPLE_SDK, REPO, SPEC_V1, SPEC_V2
 
-from conductor_regen.app.demo import fixture_paths
-from conductor_regen.app.test_cmd import test_gate as make_test_gate
+from conductor_regen.commands.demo import fixture_paths
+from conductor_regen.commands.test_cmd import test_gate as make_test_gate
 from conductor_regen.config import resolve_settings
 from conductor_regen.config_sources import DEMO_DATA, PACKAGE_ROOT, tool_repository
 from conductor_regen.errors import ConfigError

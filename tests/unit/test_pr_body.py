@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from conductor_regen.app.pr_body import commit_text, reproduce_command, what_to_do
-from conductor_regen.client.changes import Change
+from conductor_regen.commands.pr_body import commit_text, reproduce_command, what_to_do
+from conductor_regen.analysis.changes import Change
 
 SHA = "6dbc85e4dac3fd3d0b3b41aba8f4e98c69837627ad4ebf864b413d9da3a55f58"
 

@@ -9,7 +9,7 @@ from typing import Dict
 from support.staged_sdk import copy_example, line_of, package_dir, stage
 
 from conductor_regen.compat.keep import keep_removed
-from conductor_regen.client.references import check_references
+from conductor_regen.analysis.references import check_references
 
 PKG = "src/conductor/asyncio_client"
 

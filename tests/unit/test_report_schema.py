@@ -12,10 +12,10 @@ import pytest
 from support.mini_client import PACKAGE, MiniSdk, Op, spec_for
 from support.paths import REPO
 
-from conductor_regen.app.diff import SdkDiff, write_diff_report
-from conductor_regen.app.report import SCHEMA, ReportDraft
-from conductor_regen.client.changes import Change, to_json_list
-from conductor_regen.client.impact import GROUPS
+from conductor_regen.commands.diff import SdkDiff, write_diff_report
+from conductor_regen.commands.report import SCHEMA, ReportDraft
+from conductor_regen.analysis.changes import Change, to_json_list
+from conductor_regen.analysis.impact import GROUPS
 
 DOC = REPO / "docs" / "compatibility.md"
 

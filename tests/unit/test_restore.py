@@ -10,12 +10,12 @@ from typing import Dict
 import pytest
 from support.fake_sdk import NEW_HTTP, Snapshot, make_sdk, snapshot, target_of, write_files
 
-from conductor_regen.sdk.backups import create_backup, get_backup, list_backups, verify_tree
+from conductor_regen.checkout.backups import create_backup, get_backup, list_backups, verify_tree
 from conductor_regen.errors import BackupError
-from conductor_regen.sdk.journal import journal_path
-from conductor_regen.sdk.restore import restore_backup
-from conductor_regen.sdk.target import SdkTarget
-from conductor_regen.sdk.swap import staging_root
+from conductor_regen.checkout.journal import journal_path
+from conductor_regen.checkout.restore import restore_backup
+from conductor_regen.checkout.target import SdkTarget
+from conductor_regen.checkout.swap import staging_root
 
 
 def managed(target: SdkTarget) -> Dict[str, Snapshot]:

@@ -16,15 +16,15 @@ import pytest
 from support.fake_sdk import spawn, wait_for
 
 from conductor_regen.errors import SdkError
-from conductor_regen.sdk.lock import lock_path, pid_alive, sdk_lock
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.lock import lock_path, pid_alive, sdk_lock
+from conductor_regen.checkout.target import SdkTarget
 
 HOLD_LOCK = r"""
 import sys, time
 from pathlib import Path
 from conductor_regen.config import SdkConfig
-from conductor_regen.sdk.target import resolve_sdk
-from conductor_regen.sdk.lock import sdk_lock
+from conductor_regen.checkout.target import resolve_sdk
+from conductor_regen.checkout.lock import sdk_lock
 target = resolve_sdk(SdkConfig(root=Path(sys.argv[1])))
 with sdk_lock(target):
     Path(sys.argv[2]).write_text("locked")
@@ -92,7 +92,7 @@ def test_concurrent_run_is_refused_then_stale_lock_is_taken_over(
         child.wait()
     # kill -9 left the lock behind; its owner is gone, so the next run takes it over.
     assert lock_path(target).exists()
-    with caplog.at_level(logging.WARNING, logger="conductor_regen.sdk.lock"):
+    with caplog.at_level(logging.WARNING, logger="conductor_regen.checkout.lock"):
         with sdk_lock(target):
             assert json.loads(lock_path(target).read_text())["pid"] == os.getpid()
     assert "stale lock" in caplog.text
@@ -102,7 +102,7 @@ def test_concurrent_run_is_refused_then_stale_lock_is_taken_over(
 def test_stale_lock_with_dead_pid(target: SdkTarget, caplog: pytest.LogCaptureFixture) -> None:
     pid = dead_pid()
     lock_path(target).write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "started": "then"}))
-    with caplog.at_level(logging.WARNING, logger="conductor_regen.sdk.lock"):
+    with caplog.at_level(logging.WARNING, logger="conductor_regen.checkout.lock"):
         with sdk_lock(target):
             pass
     assert "stale lock" in caplog.text and str(pid) in caplog.text
@@ -131,8 +131,8 @@ import json, logging, os, sys, time
 from pathlib import Path
 from conductor_regen.config import SdkConfig
 from conductor_regen.errors import SdkError
-from conductor_regen.sdk.target import resolve_sdk
-from conductor_regen.sdk.lock import sdk_lock
+from conductor_regen.checkout.target import resolve_sdk
+from conductor_regen.checkout.lock import sdk_lock
 logging.disable(logging.CRITICAL)
 target = resolve_sdk(SdkConfig(root=Path(sys.argv[1])))
 stale, until, out = sys.argv[2], float(sys.argv[3]), Path(sys.argv[4])
@@ -175,7 +175,7 @@ def _listing(target: SdkTarget) -> list:
 
 
 def test_a_reader_is_refused_while_a_run_holds_the_sdk(target: SdkTarget) -> None:
-    from conductor_regen.sdk.lock import sdk_read_lock
+    from conductor_regen.checkout.lock import sdk_read_lock
 
     with sdk_lock(target):
         with pytest.raises(SdkError) as caught:
@@ -186,7 +186,7 @@ def test_a_reader_is_refused_while_a_run_holds_the_sdk(target: SdkTarget) -> Non
 
 
 def test_a_run_is_refused_while_a_reader_reads_and_readers_share(target: SdkTarget) -> None:
-    from conductor_regen.sdk.lock import sdk_read_lock
+    from conductor_regen.checkout.lock import sdk_read_lock
 
     before = _listing(target)
     with sdk_read_lock(target), sdk_read_lock(target):  # two readers at once
@@ -201,8 +201,8 @@ def test_a_run_is_refused_while_a_reader_reads_and_readers_share(target: SdkTarg
 
 
 def test_a_reader_is_refused_while_a_killed_runs_swap_is_unfinished(target: SdkTarget) -> None:
-    from conductor_regen.sdk.journal import journal_path
-    from conductor_regen.sdk.lock import sdk_read_lock
+    from conductor_regen.checkout.journal import journal_path
+    from conductor_regen.checkout.lock import sdk_read_lock
 
     journal_path(target).write_text("{}")
     with pytest.raises(SdkError) as caught:

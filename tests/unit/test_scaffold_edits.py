@@ -8,7 +8,7 @@ from typing import List
 import libcst as cst
 import pytest
 
-from conductor_regen.client.code_index import run_index
+from conductor_regen.analysis.code_index import run_index
 from conductor_regen.compat import scaffold_adapters as adapters_module
 from conductor_regen.compat.codemods import add_to_all, insert_import
 from conductor_regen.compat.scaffold import detect_import_style

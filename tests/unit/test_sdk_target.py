@@ -12,7 +12,7 @@ from support.fake_sdk import PACKAGE, make_sdk, target_of
 
 from conductor_regen.config import SdkConfig
 from conductor_regen.errors import ConfigError, SdkError, VerificationError
-from conductor_regen.sdk.target import (
+from conductor_regen.checkout.target import (
     check_clean,
     check_disk_space,
     check_managed_paths,
@@ -20,8 +20,8 @@ from conductor_regen.sdk.target import (
     git_dirty_paths,
     managed_size,
     resolve_sdk,
-    safe_join,
 )
+from conductor_regen.file_tree import safe_join
 
 
 def test_resolves_a_checkout_to_absolute_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,7 +147,7 @@ def test_not_a_git_repo_counts_as_clean(
     root = make_sdk(tmp_path)
     # Keep git from finding a repository above tmp_path.
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    with caplog.at_level(logging.INFO, logger="conductor_regen.sdk.target"):
+    with caplog.at_level(logging.INFO, logger="conductor_regen.checkout.target"):
         assert git_dirty_paths(target_of(root)) == []
     assert "not a git work tree" in caplog.text
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from invoke.context import Context
 
-from conductor_regen.app import tasks as task_module
+from conductor_regen.cli import tasks as task_module
 from conductor_regen.config import BY_KEY, ENV_KEYS, FLAG_PARAMS, SETTINGS, Settings, cli_settings, resolve_settings
 from conductor_regen.config_sources import INVOKE_ENV, resolve_run_settings, resolve_session_settings
 from conductor_regen.errors import ConfigError

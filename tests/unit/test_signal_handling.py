@@ -18,9 +18,9 @@ import pytest
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from conductor_regen.app.render import edge
-from conductor_regen.sdk import signals
-from conductor_regen.sdk.signals import Interrupted, deferred
+from conductor_regen.cli.render import edge
+from conductor_regen.checkout import signals
+from conductor_regen.checkout.signals import Interrupted, deferred
 
 pytestmark = pytest.mark.usefixtures("edge_logging_restored")
 

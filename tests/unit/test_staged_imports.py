@@ -14,10 +14,10 @@ from typing import Dict
 import pytest
 from support.fake_sdk import PACKAGE, make_sdk, target_of
 
-from conductor_regen.app.gate import Environment, StagedImports, import_gate, third_party_imports, tree_stamp
+from conductor_regen.commands.gate import Environment, StagedImports, import_gate, third_party_imports, tree_stamp
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.verify import StagedFolders, import_all
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.target import SdkTarget
 
 PKG = "conductor.asyncio_client"
 

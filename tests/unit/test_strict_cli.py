@@ -16,8 +16,8 @@ from support.paths import SPEC_V1
 from support.programs import PROGRAMS, one_error_line, run_as
 from support.sdk_copies import backup_dirs, cli_env, new_sdk, sdk_digest
 
-from conductor_regen.app import console
-from conductor_regen.app.tasks import ns
+from conductor_regen.cli import console
+from conductor_regen.cli.tasks import ns
 
 # Invoke's core options that only concern its `c.run` (which these tasks never use), with their short forms.
 DROPPED = {"--pty": "-p", "--echo": "-e", "--warn-only": "-w", "--dry": "-R", "--hide": None,

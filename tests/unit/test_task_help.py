@@ -11,7 +11,7 @@ from typing import List, Tuple
 
 import pytest
 from support.paths import REPO
-from conductor_regen.app.tasks import ns
+from conductor_regen.cli.tasks import ns
 
 TASKS = sorted(ns.task_names)
 # `  -x STRING, --long-name=STRING   help` or `  --long-name   help`, as invoke prints them.

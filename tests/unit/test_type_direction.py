@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conductor_regen.client.type_direction import (NARROWER, REQUEST, RESPONSE, SAME, UNRELATED, WIDER, compatible,
-                                            direction, schema_roles)
+from conductor_regen.analysis.type_direction import (NARROWER, REQUEST, RESPONSE, SAME, UNRELATED, WIDER, compatible,
+                                                     direction, schema_roles)
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [

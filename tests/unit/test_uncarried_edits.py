@@ -15,11 +15,11 @@ from typing import List
 import pytest
 from support.fake_sdk import write_files
 
-from conductor_regen.app.assemble import carry_edits
+from conductor_regen.commands.assemble import carry_edits
 from conductor_regen.compat.hand_refs import carry_refs
 from conductor_regen.compat.local_edits import LocalEdit, apply_edits
 from conductor_regen.errors import VerificationError
-from conductor_regen.sdk.target import SdkTarget
+from conductor_regen.checkout.target import SdkTarget
 
 PKG = "conductor.asyncio_client"
 ADAPTER_CLIENT = f"from {PKG}.adapters import ApiClient\n"  # the SDK's edit of one generated module

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conductor_regen.client.validations import compare, split, validator_checks
+from conductor_regen.analysis.validations import compare, split, validator_checks
 
 
 @pytest.mark.parametrize(("annotation", "plain", "checks"), [

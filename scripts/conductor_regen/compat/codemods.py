@@ -8,8 +8,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
-from conductor_regen.client.code_index import current_index
-from conductor_regen.client.references import absolute_module, module_bindings
+from conductor_regen.analysis.code_index import current_index
+from conductor_regen.analysis.references import absolute_module, module_bindings
 
 DEPRECATION_MARK = "kept for backward compatibility"
 

@@ -22,8 +22,8 @@ from conductor_regen.errors import VerificationError
 from conductor_regen.compat.local_edits import LocalEdit
 from conductor_regen.progress import StepLog
 from conductor_regen.generator.provenance import IN_SDK
-from conductor_regen.sdk.target import SdkTarget
-from conductor_regen.sdk.work_dirs import new_work_dir
+from conductor_regen.checkout.target import SdkTarget
+from conductor_regen.checkout.work_dirs import new_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def detect_in_sdk(target: SdkTarget, spec: Optional[str], settings: Settings, st
 
     The SDK is read under its shared lock: no run swaps it meanwhile.
     """
-    from conductor_regen.sdk.lock import sdk_read_lock
+    from conductor_regen.checkout.lock import sdk_read_lock
 
     with sdk_read_lock(target):
         return _detect_in_sdk(target, spec, settings, steps, env)

@@ -22,10 +22,10 @@ from conductor_regen.file_tree import write_text_no_follow
 from conductor_regen.compat.codemods import DEPRECATION_MARK, append_to_class, ast_dotted, class_functions, dotted, imports_for, insert_import, used_names
 from conductor_regen.compat.keep import POLICIES, spec_version
 from conductor_regen.errors import ConfigError, VerificationError
-from conductor_regen.client.references import module_bindings
-from conductor_regen.client.source_tree import DEFAULT_PACKAGE, sdk_root_of, staged_tree
-from conductor_regen.client.code_index import current_index
-from conductor_regen.sdk.target import safe_join
+from conductor_regen.analysis.references import module_bindings
+from conductor_regen.analysis.source_tree import DEFAULT_PACKAGE, sdk_root_of, staged_tree
+from conductor_regen.analysis.code_index import current_index
+from conductor_regen.file_tree import safe_join
 
 log = logging.getLogger(__name__)
 

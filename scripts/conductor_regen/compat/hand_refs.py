@@ -18,7 +18,7 @@ from typing import AbstractSet, Callable, Dict, List, Optional, Sequence, Set, T
 
 import libcst as cst
 
-from conductor_regen.client.code_index import content_key, current_index, walk_statements
+from conductor_regen.analysis.code_index import content_key, current_index, walk_statements
 from conductor_regen.compat.codemods import ast_dotted, dotted
 
 

@@ -33,11 +33,11 @@ from conductor_regen.compat.codemods import (
 )
 from conductor_regen.config import REMOVED_POLICIES
 from conductor_regen.errors import ConfigError, VerificationError
-from conductor_regen.client.code_index import current_index
-from conductor_regen.client.operations import module_operations
-from conductor_regen.client.references import ModuleInfo, Problem, Resolver, Target, file_problems
-from conductor_regen.client.source_tree import DEFAULT_PACKAGE, SourceTree, sdk_root_of, staged_tree
-from conductor_regen.sdk.target import safe_join
+from conductor_regen.analysis.code_index import current_index
+from conductor_regen.analysis.operations import module_operations
+from conductor_regen.analysis.references import ModuleInfo, Problem, Resolver, Target, file_problems
+from conductor_regen.analysis.source_tree import DEFAULT_PACKAGE, SourceTree, sdk_root_of, staged_tree
+from conductor_regen.file_tree import safe_join
 
 log = logging.getLogger(__name__)
 

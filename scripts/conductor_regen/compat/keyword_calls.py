@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence, Tuple
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from conductor_regen.client.binding import Finding
+from conductor_regen.analysis.binding import Finding
 
 log = logging.getLogger(__name__)
 

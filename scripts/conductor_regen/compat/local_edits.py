@@ -15,7 +15,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from conductor_regen.file_tree import write_text_no_follow
 from conductor_regen.errors import ConfigError, VerificationError
-from conductor_regen.sdk.target import safe_join
+from conductor_regen.file_tree import safe_join
 
 DEFAULTS = Path(__file__).resolve().parents[1] / "data" / "local_edits.json"
 # An SDK may keep its own list (same format) in its checkout; it replaces the defaults.

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from conductor_regen.client.code_index import current_index
+from conductor_regen.analysis.code_index import current_index
 from conductor_regen.compat.codemods import (
     append_to_class,
     ast_dotted,

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
-from conductor_regen.client.code_index import current_index
+from conductor_regen.analysis.code_index import current_index
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from conductor_regen.generator.naming import operation_id_for, python_method_name, split_suffix
-from conductor_regen.client.operations import ClientOperation, OperationKey, SpecOperation, label, read_client_operations, spec_operations
+from conductor_regen.analysis.operations import ClientOperation, OperationKey, SpecOperation, label, read_client_operations, spec_operations
 
 if TYPE_CHECKING:  # the pipeline may call pinning one day; keep the import one-way at runtime
     from conductor_regen.generator.pipeline import PreparedSpec

@@ -16,8 +16,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import libcst as cst
 
 from conductor_regen.compat.codemods import import_key
-from conductor_regen.client.code_index import current_index
-from conductor_regen.client.references import module_bindings
+from conductor_regen.analysis.code_index import current_index
+from conductor_regen.analysis.references import module_bindings
 
 log = logging.getLogger(__name__)
 

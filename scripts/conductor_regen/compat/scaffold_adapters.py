@@ -29,10 +29,10 @@ from conductor_regen.compat.codemods import (
     is_docstring,
     used_names,
 )
-from conductor_regen.client.code_index import current_index
-from conductor_regen.client.references import module_bindings
-from conductor_regen.client.source_tree import DEFAULT_PACKAGE
-from conductor_regen.sdk.target import safe_join
+from conductor_regen.analysis.code_index import current_index
+from conductor_regen.analysis.references import module_bindings
+from conductor_regen.analysis.source_tree import DEFAULT_PACKAGE
+from conductor_regen.file_tree import safe_join
 from conductor_regen.compat.scaffold import (
     ApiAdapter,
     adapter_style,

@@ -20,10 +20,10 @@ from conductor_regen.compat.codemods import (
     is_ellipsis,
     replace_class,
 )
-from conductor_regen.client.code_index import current_index
-from conductor_regen.client.references import module_bindings
-from conductor_regen.client.source_tree import DEFAULT_PACKAGE
-from conductor_regen.sdk.target import safe_join
+from conductor_regen.analysis.code_index import current_index
+from conductor_regen.analysis.references import module_bindings
+from conductor_regen.analysis.source_tree import DEFAULT_PACKAGE
+from conductor_regen.file_tree import safe_join
 from conductor_regen.compat.scaffold import (
     ApiAdapter,
     existing_api_adapters,
@@ -93,7 +93,7 @@ def alias_renamed(old_http: Path, new_http: Path, staging: Path, package: str = 
     same name in the adapter is never replaced, and a name the new class uses for another operation
     is never shadowed.
     """
-    from conductor_regen.client.operations import read_client_operations
+    from conductor_regen.analysis.operations import read_client_operations
 
     api_dir = staging / "adapters" / "api"
     if not ((old_http / "api").is_dir() and (new_http / "api").is_dir() and api_dir.is_dir()):

@@ -11,9 +11,9 @@ from typing import List, Optional, Sequence, Set
 import libcst as cst
 
 from conductor_regen.errors import VerificationError
-from conductor_regen.client.code_index import current_index
-from conductor_regen.client.source_tree import DEFAULT_PACKAGE
-from conductor_regen.sdk.target import safe_join
+from conductor_regen.analysis.code_index import current_index
+from conductor_regen.analysis.source_tree import DEFAULT_PACKAGE
+from conductor_regen.file_tree import safe_join
 from conductor_regen.compat.scaffold import (
     ApiAdapter,
     GeneratedClass,

@@ -144,7 +144,7 @@ def judged_session(sdk: Path, tool: Tool, run: Runner, *, env: Mapping[str, str]
     """What the `lint`/`typecheck` session does: find the pristine tree, run, judge (see `judged_run`), then
     take out the SDK's accepted findings; with `accept` (a reason), first accept every finding that would fail."""
     from conductor_regen.matrix.pristine import find_pristine
-    from conductor_regen.sdk.target import resolve_sdk
+    from conductor_regen.checkout.target import resolve_sdk
 
     if accept and not accept.strip():
         raise ConfigError("--accept needs a reason", "pass --accept \"why these findings are fine\"")

@@ -23,11 +23,11 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.child_env import GIT_TIMEOUT, Limit, child_env, run
-from conductor_regen.sdk.backups import Backup, added_outside, list_backups, load_manifest
-from conductor_regen.sdk.restore import trusted_manifest
+from conductor_regen.checkout.backups import Backup, added_outside, list_backups, load_manifest
+from conductor_regen.checkout.restore import trusted_manifest
 from conductor_regen.errors import RegenError
 from conductor_regen.file_tree import digest_entry, iter_entries
-from conductor_regen.sdk.target import RESERVED_PREFIX, SdkTarget
+from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget
 
 log = logging.getLogger(__name__)
 

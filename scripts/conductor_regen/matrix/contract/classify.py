@@ -24,7 +24,7 @@ import dataclasses
 import re
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from conductor_regen.client.operations import OperationKey
+from conductor_regen.analysis.operations import OperationKey
 
 VALID = "valid"
 REJECTED = "rejected"

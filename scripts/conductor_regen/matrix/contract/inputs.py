@@ -17,7 +17,7 @@ from conductor_regen.compat.codemods import DEPRECATION_MARK
 from conductor_regen.config import Settings
 from conductor_regen.errors import ConfigError
 from conductor_regen.spec.fixups import active_fixups, apply_fixups, normalize_prefix
-from conductor_regen.client.operations import OperationKey, read_client_operations
+from conductor_regen.analysis.operations import OperationKey, read_client_operations
 from conductor_regen.generator.provenance import IN_SDK, read_provenance
 from conductor_regen.spec.intake import load_spec
 

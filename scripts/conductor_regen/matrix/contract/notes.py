@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 _NEW = re.compile(r"(\d+) new failures")
-# A gate finding the SDK accepted with a reason: the report lists these apart (app/report.py).
+# A gate finding the SDK accepted with a reason: the report lists these apart (commands/report.py).
 ACCEPTED_BREAK = "accepted break: "
 
 Failed = Tuple[str, str, str]  # (client, method, "rule: detail")

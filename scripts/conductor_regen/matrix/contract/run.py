@@ -24,7 +24,7 @@ from conductor_regen.matrix.contract.judge import (Baseline, DriverRun, accept a
 from conductor_regen.matrix.contract.junit import write_junit
 
 if TYPE_CHECKING:
-    from conductor_regen.sdk.target import SdkTarget
+    from conductor_regen.checkout.target import SdkTarget
 
 
 def start(sdk_root: Path, spec: Optional[str], invoked_from: Path, work_dir: Path, settings: Settings,
@@ -56,7 +56,7 @@ class Judging:
 def judging(sdk: Path, env: Mapping[str, str], cwd: Path) -> Judging:
     """Settings as `invoke` resolves them for `sdk` (the backups and cache it uses), and its accepted findings."""
     from conductor_regen.config_sources import resolve_session_settings
-    from conductor_regen.sdk.target import resolve_sdk
+    from conductor_regen.checkout.target import resolve_sdk
 
     settings = resolve_session_settings(sdk, env, cwd)
     target = resolve_sdk(settings.sdk)

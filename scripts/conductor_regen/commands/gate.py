@@ -1,0 +1,176 @@
+"""The import gate after a swap, and the SDK interpreter it runs in."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+from conductor_regen.commands.plan import package_name
+from conductor_regen.child_env import kill
+from conductor_regen.config import Settings
+from conductor_regen.errors import VerificationError
+from conductor_regen.file_tree import iter_entries
+from conductor_regen.generator.verify import IMPORT_TIMEOUT, ImportCheck, StagedFolders, import_all
+from conductor_regen.progress import StepLog
+from conductor_regen.checkout.target import SdkTarget
+
+
+def import_failures(target: SdkTarget, timeout: float = IMPORT_TIMEOUT,
+                    python: Optional[str] = None) -> Tuple[Tuple[str, str], ...]:
+    """Modules of the SDK's async client that fail to import in a fresh interpreter, with their errors."""
+    package = package_name(target)
+    return import_all([target.root / "src"], [package], python, timeout=timeout).failures
+
+
+def sdk_environment(target: SdkTarget, settings: Settings) -> Tuple[Optional[Path], Optional[VerificationError]]:
+    """The SDK's own interpreter (see sdk_env), or the error that kept it from being built."""
+    import sys
+
+    from conductor_regen.checkout.env import sdk_python
+
+    try:
+        return sdk_python(target.root, settings.cache_dir, f"{sys.version_info[0]}.{sys.version_info[1]}",
+                          settings.install_timeout), None
+    except VerificationError as exc:
+        return None, exc
+
+
+Environment = Tuple[Optional[Path], Optional[VerificationError]]
+
+
+def tree_stamp(root: Path) -> Tuple[Tuple[str, int, int], ...]:
+    """Every file under `root` with its size and mtime: any write after the stamp changes it."""
+    return tuple((rel, st.st_size, st.st_mtime_ns) for rel, path in iter_entries(root) for st in (os.lstat(path),))
+
+
+def third_party_imports(target: SdkTarget) -> Tuple[str, ...]:
+    """Top-level modules the live client imports at module level that are neither the SDK's nor `__future__`.
+
+    Read with a line scan (no parse): a name it gets wrong costs one failed, ignored import in the child.
+    """
+    src = target.root / "src"
+    own = {package_name(target).split(".")[0], "__future__"}
+    found = set()
+    for path in sorted(target.package_dir.rglob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found.update(_TOP_IMPORT.findall(text))
+    # Never a module of the checkout itself: it could import the live client before the staged finder is in place.
+    return tuple(sorted(n for n in found - own if not (src / n).exists() and not (src / f"{n}.py").exists()))
+
+
+_TOP_IMPORT = re.compile(r"^(?:from|import)\s+([A-Za-z_]\w*)", re.M)
+
+
+class StagedImports:
+    """The import gate's imports, run from the staging folder while the main thread runs the other checks.
+
+    The swap renames exactly these folders into place, so importing them from staging is importing the
+    tree the gate would see after the swap (the paths in messages are mapped back to the live ones).
+    The interpreter starts before the tree is written and imports the third-party packages meanwhile;
+    `ready()` lets it import the tree. The result is used only if nothing in staging changed after that
+    (`result` checks a stamp).
+    """
+
+    def __init__(self, target: SdkTarget, staging: Path, interpreter: Callable[[], Environment],
+                 timeout: float = IMPORT_TIMEOUT) -> None:
+        """Start the interpreter now: it imports the client's third-party packages, then waits for `ready()`."""
+        self.staging = staging
+        self.stamp: Optional[Tuple[Tuple[str, int, int], ...]] = None
+        # Every managed name: the finder falls back to the live folder for one staging lacks, as the swap does.
+        staged = StagedFolders(package_name(target), staging, tuple(target.managed), target.package_dir)
+        warm = third_party_imports(target)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staged-imports")
+        self._procs: List["subprocess.Popen[str]"] = []
+        self._closed = False
+        self._ready = threading.Event()
+
+        def go() -> bool:
+            self._ready.wait()
+            return not self._closed
+
+        def run() -> ImportCheck:
+            exe = interpreter()[0]
+            if self._closed:
+                raise VerificationError("the staged import check was stopped", "")
+            return import_all([target.root / "src"], [staged.package], str(exe) if exe else None, timeout, staged,
+                              started=self._procs.append, warm=warm, go=go)
+
+        self._future: Future[ImportCheck] = self._pool.submit(run)
+
+    def ready(self) -> None:
+        """The staged tree is written: stamp it and let the imports begin."""
+        self.stamp = tree_stamp(self.staging)
+        self._ready.set()
+
+    def result(self) -> Optional[ImportCheck]:
+        """The check, or None when staging changed since it started (the gate then imports after the swap)."""
+        if self.stamp is None:
+            self.ready()
+        try:
+            check = self._future.result()
+        finally:
+            self._pool.shutdown(wait=True)
+        return check if tree_stamp(self.staging) == self.stamp else None
+
+    def close(self) -> None:
+        """Stop the child interpreter if it still runs (a run that ends early does not wait for it)."""
+        self._closed = True
+        self._ready.set()
+        self._future.cancel()
+        kill(*(proc for proc in self._procs if proc.poll() is None))  # each with its process group
+        self._pool.shutdown(wait=True)
+
+
+def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog,
+                     ready: Optional[Callable[[], Environment]] = None) -> Tuple[Optional[str], Tuple[str, ...]]:
+    """The SDK's own environment for the import gate; this tool's, with a warning, if it cannot be built.
+
+    `ready` gives one found earlier (while the generator ran); it is asked inside the step, as building was.
+    """
+    with steps.step("SDK environment") as step:
+        exe, exc = ready() if ready is not None else sdk_environment(target, settings)
+        if exe is None:
+            message = exc.message if exc is not None else "no interpreter"
+            step.status = "skipped"
+            step.detail = f"not built: {message}"
+            return None, (f"warning: the import gate ran in this tool's environment, not the SDK's "
+                          f"({message}); modules needing a package it lacks were excused",)
+        step.detail = f"{exe.parent.parent.name} (the SDK and its declared dependencies)"
+    return str(exe), ()
+
+
+def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = (),
+                timeout: float = IMPORT_TIMEOUT, python: Optional[str] = None,
+                checked: Optional[ImportCheck] = None) -> List[str]:
+    """Every module of the SDK's async client must import, except those that already failed the same way.
+
+    Run in the SDK's own environment (`python`), a missing third-party package is a real failure;
+    the baseline (taken before the swap) excuses only what already failed the same way there.
+    `checked` is the same import of the same files done from staging before the swap (StagedImports).
+    """
+    excused = set(baseline)
+    package = package_name(target)
+    check = checked if checked is not None else import_all([target.root / "src"], [package], python, timeout=timeout)
+    if check.modules == 0:
+        # Excused or not, a gate that imported nothing verified nothing: that is not a pass.
+        err = dict(check.failures).get(package, "no module found")
+        raise VerificationError(
+            f"the import gate imported nothing: {package} itself fails to import ({err})",
+            "the backup was restored; make the package import (install its dependencies), then run again",
+        )
+    new = [f for f in check.failures if f not in excused]
+    if new:
+        mod, err = new[0]
+        raise VerificationError(
+            f"{len(new)} module(s) of the async client fail to import after the swap; first: {mod}: {err}",
+            "the backup was restored; see the report, or rerun with --keep-failed to inspect",
+        )
+    return [f"{mod} did not import before the swap either ({err})" for mod, err in sorted(excused)]
