@@ -10,7 +10,7 @@ from typing import Any, Dict
 import pytest
 from support.paths import EXAMPLE_SDK
 
-from conductor_regen.matrix.checkout import needs_reinstall, resolve_invoked_path, sdk_fingerprint, sdk_problem
+from conductor_regen.matrix.session_sdk import needs_reinstall, resolve_invoked_path, sdk_fingerprint, sdk_problem
 from conductor_regen.matrix.interpreters import PYTHONS, check_pythons, current_python, link_interpreters, pyenv_interpreters, python_supported, requires_python
 from conductor_regen.matrix.requirements import is_test_dependency, load_pyproject, poetry_to_pep440, read_test_requirements, tool_requirements
 from conductor_regen.matrix.results import SessionResult, format_summary, parse_junit, results_from_report

@@ -32,7 +32,7 @@ import nox
 
 from conductor_regen.matrix import contract as cc
 from conductor_regen.matrix import lint as lint_checks
-from conductor_regen.matrix import checkout, interpreters, requirements, runner, sessions
+from conductor_regen.matrix import interpreters, requirements, runner, session_sdk, sessions
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.child_env import secret_names
 from conductor_regen.config import ENV_KEYS, Settings
@@ -102,11 +102,11 @@ def _options(session: nox.Session, name: str) -> Tuple[Path, Path, List[str]]:
     except _UsageError as exc:
         _usage(session, name, str(exc))
     # nox has changed into this file's folder; relative paths mean the caller's folder.
-    sdk = checkout.resolve_invoked_path(opts.sdk, session.invoked_from)
-    problem = checkout.sdk_problem(sdk)
+    sdk = session_sdk.resolve_invoked_path(opts.sdk, session.invoked_from)
+    problem = session_sdk.sdk_problem(sdk)
     if problem or sdk is None:
         _usage(session, name, problem or "no SDK")
-    junit_dir = checkout.resolve_invoked_path(opts.junit_dir, session.invoked_from) or runner.DEFAULT_JUNIT_DIR
+    junit_dir = session_sdk.resolve_invoked_path(opts.junit_dir, session.invoked_from) or runner.DEFAULT_JUNIT_DIR
     junit_dir.mkdir(parents=True, exist_ok=True)
     session.log(f"SDK checkout: {sdk}")
     return sdk, junit_dir, rest
@@ -127,9 +127,9 @@ def _install_sdk(session: nox.Session, sdk: Path, *extra: str) -> None:
     """Install the SDK and `extra`; reinstall the SDK whenever the checkout changed (even with -R)."""
     installed_now = session.run_install(*_pip(session), str(sdk), *extra) is not None
     marker = Path(session.virtualenv.location) / FINGERPRINT
-    current = checkout.sdk_fingerprint(sdk)
+    current = session_sdk.sdk_fingerprint(sdk)
     stored = marker.read_text().strip() if marker.is_file() else None
-    if checkout.needs_reinstall(stored, current, installed_now):
+    if session_sdk.needs_reinstall(stored, current, installed_now):
         session.log("the SDK checkout changed since this virtualenv installed it: reinstalling the SDK")
         force = "--reinstall" if session.venv_backend == "uv" else "--force-reinstall"
         session.run(*_pip(session), force, "--no-deps", str(sdk))
@@ -204,7 +204,7 @@ def tools_impl(session: nox.Session, *, name: str) -> None:
         cache = venv / (".mypy_cache" if root == sdk else ".mypy_cache-pristine")
         output.unlink(missing_ok=True)
         session.chdir(root)
-        out = session.run(*checker.argv(f"{checkout.PACKAGE_DIR}/", cache, output, args), env=RUN_ENV, silent=True,
+        out = session.run(*checker.argv(f"{session_sdk.PACKAGE_DIR}/", cache, output, args), env=RUN_ENV, silent=True,
                           success_codes=list(checker.success_codes))
         return output.read_text() if output.is_file() else str(out or "")
 
@@ -271,7 +271,7 @@ def contract_impl(session: nox.Session) -> None:
     if opts.accept is not None and not opts.accept.strip():
         session.error(f"{usage}: the reason given to --accept is empty")
     invoked_from = Path(session.invoked_from)
-    baseline_file = checkout.resolve_invoked_path(opts.baseline, session.invoked_from)
+    baseline_file = session_sdk.resolve_invoked_path(opts.baseline, session.invoked_from)
     try:
         # As the tasks and lint resolve them, the SDK's own settings included: the mock must serve the spec
         # repaired exactly as the client was generated from it (fixups.skip in its pyproject, say).

@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from conductor_regen.child_env import Limit, run
 from conductor_regen.config_sources import default_cache_dir, tool_repository
 from conductor_regen.errors import ConfigError, VerificationError
-from conductor_regen.matrix.checkout import sdk_problem
+from conductor_regen.matrix.session_sdk import sdk_problem
 from conductor_regen.matrix.interpreters import current_python
 from conductor_regen.matrix.results import SessionResult, matrix_passed, results_from_report
 from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, GATE_SESSIONS, SESSIONS, TOOL_SESSIONS, check_sessions
