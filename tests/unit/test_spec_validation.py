@@ -1,4 +1,9 @@
-"""Tests for spec validation: one per rule on small in-test specs, plus the real Orkes spec (slow)."""
+"""Tests for spec validation: one per rule on small in-test specs, plus the real Orkes spec (slow).
+
+The validator runs here in this process (the same `_run_validator` the child runs): these tests are about what
+its findings mean. The child itself (its time limit, its crash handling, the same findings as in process) is
+tested in test_child_processes.py and test_hardening.py.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,20 @@ from support.paths import REAL_SPEC
 
 from conductor_regen.config import FixupConfig, ValidationConfig
 from conductor_regen.errors import ConfigError, SpecValidationError
+from conductor_regen.spec import validation
 from conductor_regen.spec.fixups import apply_fixups
 from conductor_regen.spec.validation import Problem, ValidationReport, format_report, require_usable, validate_spec
+
+
+@pytest.fixture(autouse=True)
+def _validator_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the child does, without its interpreter start (about 0.7 s a validation)."""
+    def in_process(document: Dict[str, Any], fixed: Any, family: str, timeout: float) -> Any:
+        before = validation._run_validator(json.loads(json.dumps(document, default=str)), family)
+        after = validation._run_validator(fixed, family) if before and fixed is not None else before
+        return before, after
+
+    monkeypatch.setattr(validation, "_validate_in_child", in_process)
 
 
 # Small required/marker sets keep the in-test specs short.
