@@ -21,7 +21,7 @@ from test_scaffold import EXPLICIT_FACADE, GETATTR_FACADE, make_facades
 
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.analysis.references import check_references
-from conductor_regen.compat.scaffold_aliases import alias_renamed
+from conductor_regen.compat.scaffold.aliases import alias_renamed
 
 WORKFLOW_NOTE = (
     "added deprecated alias(es) WorkflowResourceApiAdapter.search, WorkflowResourceApiAdapter.search_with_http_info, "

@@ -22,7 +22,7 @@ from conductor_regen.compat.fields import keep_removed_fields
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.analysis.references import check_references
-from conductor_regen.compat.scaffold_adapters import scaffold_adapters
+from conductor_regen.compat.scaffold.adapters import scaffold_adapters
 
 ADAPTER = "adapters/models/workflow_def_adapter.py"
 COMMENT = "    # kept for backward compatibility: removed from the server's API (spec v2); deprecated\n"

@@ -22,7 +22,7 @@ from support.staged_sdk import (
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.analysis.references import check_references
 from conductor_regen.compat.scaffold import ImportStyle, detect_import_style, generated_classes
-from conductor_regen.compat.scaffold_adapters import scaffold_adapters
+from conductor_regen.compat.scaffold.adapters import scaffold_adapters
 from conductor_regen.generator.verify import import_all
 
 HUMAN_MODELS = ("HumanTaskEntry", "HumanTaskSearch", "HumanTaskSearchResult")

@@ -33,11 +33,11 @@ from support.staged_sdk import copy_example, package_dir, shadow_src, stage
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.errors import VerificationError
 from conductor_regen.checkout.backups import create_backup
-from conductor_regen.commands.restore_cmd import restore_sdk
+from conductor_regen.commands.backup_store import restore_sdk
 from conductor_regen.commands.transaction import write_outside
 from conductor_regen.checkout.restore import restore_backup
-from conductor_regen.compat.scaffold_adapters import scaffold_adapters
-from conductor_regen.compat.scaffold_tests import OutsideFile, adapter_tests
+from conductor_regen.compat.scaffold.adapters import scaffold_adapters
+from conductor_regen.compat.scaffold.adapter_tests import OutsideFile, adapter_tests
 from conductor_regen.matrix.sessions import SESSIONS, select_paths
 
 TEST_REL = "tests/unit/orkes/test_async_human_task_api_adapter.py"

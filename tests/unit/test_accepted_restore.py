@@ -21,7 +21,7 @@ from support.sdk_copies import settings_for
 
 from conductor_regen.commands.plan import RegenOptions, make_plan
 from conductor_regen.commands.report import Report
-from conductor_regen.commands.restore_cmd import restore_sdk
+from conductor_regen.commands.backup_store import restore_sdk
 from conductor_regen.commands.transaction import transaction
 from conductor_regen.config import Settings
 from conductor_regen.errors import BackupError, VerificationError

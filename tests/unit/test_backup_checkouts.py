@@ -15,8 +15,8 @@ import pytest
 from support.fake_sdk import NEW_HTTP, make_sdk, snapshot, target_of, write_files
 from support.sdk_copies import settings_for
 
-from conductor_regen.commands.backup_commands import list_sdk_backups
-from conductor_regen.commands.restore_cmd import restore_sdk
+from conductor_regen.commands.backup_store import list_sdk_backups
+from conductor_regen.commands.backup_store import restore_sdk
 from conductor_regen.config_sources import checkout_key, default_backups_dir
 from conductor_regen.errors import BackupError
 from conductor_regen.matrix.pristine import find_pristine

@@ -19,8 +19,8 @@ import pytest
 from support.fake_sdk import NEW_HTTP, Snapshot, snapshot, write_files
 from support.sdk_copies import settings_for
 
-from conductor_regen.commands.restore_cmd import restore_sdk
-from conductor_regen.compat.scaffold_tests import ADAPTER_TESTS_DIR
+from conductor_regen.commands.backup_store import restore_sdk
+from conductor_regen.compat.scaffold.adapter_tests import ADAPTER_TESTS_DIR
 from conductor_regen.config import Settings
 from conductor_regen.errors import BackupError
 from conductor_regen.file_tree import copy_entry, digest_tree
@@ -38,7 +38,7 @@ from conductor_regen.checkout.target import SdkTarget
 
 PYPROJECT = b'[project]\nname = "conductor-python"\n'
 EVIL = b'[project]\nname = "evil"\n'
-# The scaffolder's naming (compat/scaffold_tests.py): one per new adapter module.
+# The scaffolder's naming (compat/scaffold/adapter_tests.py): one per new adapter module.
 SCAFFOLDED = f"{ADAPTER_TESTS_DIR}/test_async_workflow_resource_api_adapter.py"
 HAND_WRITTEN = f"{ADAPTER_TESTS_DIR}/test_mine.py"
 

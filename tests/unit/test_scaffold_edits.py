@@ -9,10 +9,10 @@ import libcst as cst
 import pytest
 
 from conductor_regen.analysis.code_index import run_index
-from conductor_regen.compat import scaffold_adapters as adapters_module
+from conductor_regen.compat.scaffold import adapters as adapters_module
 from conductor_regen.compat.codemods import add_to_all, insert_import
 from conductor_regen.compat.scaffold import detect_import_style
-from conductor_regen.compat.scaffold_aliases import ALIAS_DOC, alias_renamed
+from conductor_regen.compat.scaffold.aliases import ALIAS_DOC, alias_renamed
 
 PKG = "pkg"
 NEW_MODELS = ("zeta", "alpha", "a_very_long_model_name_that_needs_wrapping_in_the_paren_style", "mid")

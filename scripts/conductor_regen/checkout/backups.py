@@ -32,7 +32,7 @@ _SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 # Manifest key: files a run added outside the managed folders (SDK-root-relative), e.g. adapter tests.
 ADDED_OUTSIDE = "added_outside"
 # The only files a run adds outside the managed folders: a test per new adapter, written by
-# compat/scaffold_tests.py (sdk/ cannot import it; tests/unit/test_backup_trust.py checks they agree).
+# compat/scaffold/adapter_tests.py (sdk/ cannot import it; tests/unit/test_backup_trust.py checks they agree).
 # A manifest naming anything else outside the managed folders was not written by this tool.
 ADDED_OUTSIDE_DIR = "tests/unit/orkes"
 _ADDED_OUTSIDE_FILE = re.compile(re.escape(ADDED_OUTSIDE_DIR) + r"/test_async_[A-Za-z_][A-Za-z0-9_]*_adapter\.py")

@@ -310,7 +310,7 @@ def fix_imports(c: Context, sdk: Optional[str] = None, keep_failed: bool = False
 @edge
 def backup(c: Context, sdk: Optional[str] = None, verbose: bool = False, quiet: bool = False) -> None:
     """Back up the SDK's managed folders on their own (under the run lock, after recovery)."""
-    from conductor_regen.commands.backup_commands import backup_sdk
+    from conductor_regen.commands.backup_store import backup_sdk
 
     s = settings(c, verbose=verbose, sdk=sdk)
     made, recovered = backup_sdk(sdk_target(s), s)
@@ -324,7 +324,7 @@ def backup(c: Context, sdk: Optional[str] = None, verbose: bool = False, quiet: 
 def backups(c: Context, sdk: Optional[str] = None, moved: bool = False, verbose: bool = False,
             quiet: bool = False) -> None:
     """List an SDK's backups: id, time, spec version, size, outcome; `*` marks what restore goes back to."""
-    from conductor_regen.commands.backup_commands import list_sdk_backups
+    from conductor_regen.commands.backup_store import list_sdk_backups
 
     s = settings(c, verbose=verbose, sdk=sdk)
     target = sdk_target(s)
@@ -348,7 +348,7 @@ def backups(c: Context, sdk: Optional[str] = None, moved: bool = False, verbose:
 def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None, moved: bool = False, verbose: bool = False,
                   quiet: bool = False) -> None:
     """Remove an SDK's oldest backups, keeping the newest N (and any an unfinished or the last good run needs)."""
-    from conductor_regen.commands.backup_commands import prune_sdk
+    from conductor_regen.commands.backup_store import prune_sdk
 
     s = settings(c, verbose=verbose, sdk=sdk)
     removed = prune_sdk(sdk_target(s), s, keep, moved)
@@ -361,7 +361,7 @@ def prune_backups(c: Context, keep: int = 5, sdk: Optional[str] = None, moved: b
 def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None, yes: bool = False,
             moved: bool = False, verbose: bool = False, quiet: bool = False) -> None:
     """Undo the last run: put the managed folders back byte for byte (also finishes interrupted runs)."""
-    from conductor_regen.commands.restore_cmd import restore_sdk
+    from conductor_regen.commands.backup_store import restore_sdk
 
     s = settings(c, verbose=verbose, sdk=sdk)
     lines = restore_sdk(sdk_target(s), s, backup, lambda what: ask(f"Restore {what}", yes), moved)

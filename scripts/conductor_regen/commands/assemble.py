@@ -20,8 +20,8 @@ from conductor_regen.compat.imports import fix_imports
 from conductor_regen.compat.keep import keep_removed
 from conductor_regen.compat.overrides import realign_overrides
 from conductor_regen.compat.local_edits import apply_edits, edits_for
-from conductor_regen.compat.scaffold_adapters import scaffold_adapters
-from conductor_regen.compat.scaffold_aliases import alias_renamed
+from conductor_regen.compat.scaffold.adapters import scaffold_adapters
+from conductor_regen.compat.scaffold.aliases import alias_renamed
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.file_tree import copy_entry

@@ -12,7 +12,7 @@ from conductor_regen.generator.provenance import IN_SDK, Provenance, read_proven
 from conductor_regen.checkout.target import SdkTarget
 
 if TYPE_CHECKING:  # libcst, which a no-op run does not need
-    from conductor_regen.compat.scaffold_tests import OutsideFile
+    from conductor_regen.compat.scaffold.adapter_tests import OutsideFile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +101,7 @@ def make_plan(target: SdkTarget, staging: Path, staged_only: bool = False, tests
     touched = {p.split("/", 1)[0] for p in (*files.added, *files.removed, *files.changed)}
     folders = tuple(n for n in names if n in touched)
     http = staging / "http" if (staging / "http").is_dir() else target.http_dir
-    from conductor_regen.compat.scaffold_tests import adapter_tests  # libcst: not for a no-op run
+    from conductor_regen.compat.scaffold.adapter_tests import adapter_tests  # libcst: not for a no-op run
 
     outside = tuple(adapter_tests(http, staging, target.package_dir, target.root, package_name(target)))
     steps = (

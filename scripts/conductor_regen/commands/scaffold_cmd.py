@@ -10,7 +10,7 @@ from conductor_regen.commands.report import Report
 from conductor_regen.commands.run_report import describe_provenance
 from conductor_regen.commands.transaction import transaction
 from conductor_regen.analysis.references import check_references
-from conductor_regen.compat.scaffold_adapters import scaffold_adapters
+from conductor_regen.compat.scaffold.adapters import scaffold_adapters
 from conductor_regen.config import Settings
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.file_tree import copy_entry

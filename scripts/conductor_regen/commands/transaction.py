@@ -36,7 +36,7 @@ from conductor_regen.file_tree import safe_join
 from conductor_regen.checkout.work_dirs import new_work_dir
 
 if TYPE_CHECKING:  # libcst, which a no-op run does not need
-    from conductor_regen.compat.scaffold_tests import OutsideFile
+    from conductor_regen.compat.scaffold.adapter_tests import OutsideFile
 
 log = logging.getLogger(__name__)
 
