@@ -1,12 +1,5 @@
-"""Nox sessions: the regeneration guide's step-5 test matrix, run against any SDK checkout.
-
-    nox -l                                                  the matrix
-    nox -s async_tests -- --sdk PATH [pytest args]          guide 5.6 (the default session)
-    nox -s async_unit -p 3.12 -- --sdk PATH -k search       one session, one Python
-    nox -s lint -- --sdk PATH [--absolute]                  the SDK's linter; only new findings fail
-    nox -s typecheck -- --sdk PATH --accept REASON          accept its new findings (listed, not failed)
-    nox -s contract -- --sdk PATH [--spec FILE]             request and response contract against a mock server
-    CONDUCTOR_SDK_ROOT=PATH nox -R                          reuse venvs, skip installs
+"""Nox sessions: the regeneration guide's step-5 test matrix, run against any SDK checkout (`nox -l` lists them;
+their usage is in conductor_regen/matrix/nox_sessions.py and docs/test-matrix.md).
 
 A thin edge: the sessions live in the package (conductor_regen/matrix/nox_sessions.py), so an installed
 conductor-regen runs the same ones without this clone (it uses the packaged matrix/noxfile.py). Each session
