@@ -152,6 +152,9 @@ class Settings:
     test_timeout: float = setting(3600.0, "seconds for the nox test gate", env="REGEN_TEST_TIMEOUT")
     install_timeout: float = setting(900.0, "seconds for each uv command building the SDK's own environment",
                                      env="REGEN_INSTALL_TIMEOUT")
+    sequential: bool = setting(False, "run every step on one thread, in the guide's order, none started ahead "
+                               "(slower; the same trees and reports, for following a run in a debugger)",
+                               env="REGEN_SEQUENTIAL")
 
     def describe(self) -> str:
         """Render the resolved values as `key = value` lines (no secrets live here)."""

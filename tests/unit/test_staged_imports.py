@@ -14,6 +14,7 @@ from typing import Dict
 import pytest
 from support.fake_sdk import PACKAGE, make_sdk, target_of
 
+from conductor_regen.ahead import Ahead
 from conductor_regen.commands.gate import Environment, StagedImports, import_gate, third_party_imports, tree_stamp
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.verify import StagedFolders, import_all
@@ -82,7 +83,8 @@ def test_the_gate_takes_the_staged_verdict_and_a_failure_still_fails(tmp_path: P
     target = target_of(root)
     staging = _staging(root, {"adapters/bad.py": "import no_such_package_here\n"})
     imports = StagedImports(target, staging, _live_env)
-    checked = imports.result()
+    imports.ready()
+    checked = imports.unchanged(imports.run())
 
     assert checked is not None and [m for m, _ in checked.failures] == [f"{PKG}.adapters.bad"]
     with pytest.raises(VerificationError, match="adapters.bad"):
@@ -101,20 +103,22 @@ def test_a_write_to_staging_after_the_check_started_discards_its_result(tmp_path
     edited = staging / "orkes" / "orkes_clients.py"
     edited.write_text(edited.read_text() + "# rewritten by a codemod\n")
 
-    assert imports.result() is None  # the gate then imports after the swap, as it always did
+    assert imports.unchanged(imports.run()) is None  # the gate then imports after the swap, as it always did
 
 
-def test_close_stops_a_check_still_running(tmp_path: Path) -> None:
+def test_cancel_stops_a_check_still_running(tmp_path: Path) -> None:
     root = make_sdk(tmp_path)
     target = target_of(root)
     staging = _staging(root, {"orkes/slow.py": "import time\ntime.sleep(60)\n"})
     imports = StagedImports(target, staging, _live_env)
+    ahead = Ahead()
+    ahead.start("import new tree", imports.run, stop=imports.stop)
     imports.ready()
     deadline = time.monotonic() + 60
     while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - wait until it has started
         time.sleep(0.05)
     started = time.monotonic()
-    imports.close()
+    ahead.cancel_all()
     assert time.monotonic() - started < 10
     assert all(p.poll() is not None for p in imports._procs)  # noqa: SLF001
 
@@ -137,13 +141,15 @@ def test_the_interpreter_starts_early_but_imports_the_tree_only_once_it_is_ready
     (root / PACKAGE / "http" / "rest.py").write_text("import json\nimport shlex\n")  # warmed before the go
     staging = root.parent / "staging"
     staging.mkdir()
-    imports = StagedImports(target, staging, _live_env)  # before the staged tree exists, as at assembly's start
-    deadline = time.monotonic() + 60
-    while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - the child is up (and waiting)
-        time.sleep(0.05)
-    _staging_into(root, staging, {"orkes/late.py": "raise ImportError('written after the start')\n"})
-    imports.ready()
-    checked = imports.result()
+    imports = StagedImports(target, staging, _live_env)
+    with Ahead() as ahead:
+        ahead.start("import new tree", imports.run, stop=imports.stop)  # before the staged tree exists, as in a run
+        deadline = time.monotonic() + 60
+        while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - the child is up (and waiting)
+            time.sleep(0.05)
+        _staging_into(root, staging, {"orkes/late.py": "raise ImportError('written after the start')\n"})
+        imports.ready()
+        checked = imports.unchanged(ahead.result("import new tree"))
 
     assert checked is not None and [m for m, _ in checked.failures] == [f"{PKG}.orkes.late"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import griffe
 
@@ -38,13 +38,15 @@ def _copy_only(generated: Path, live_http: Path, dest: Path, only: Sequence[str]
 
 
 def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance], staging: Path,
-             settings: Settings, options: RegenOptions,
-             tree_ready: Optional[Callable[[], None]] = None) -> List[str]:
-    """Build the new managed folders in staging: generated http/ with local edits; the rest copied.
+             settings: Settings, options: RegenOptions) -> List[str]:
+    """Build the new managed folders in staging (`build_tree`), then check that the SDK still resolves against them."""
+    notes = build_tree(target, generated, provenance, staging, settings, options)
+    return notes + check_resolves(target, staging, options)
 
-    `tree_ready` is called once the staged files are written (before the final reference check), so
-    a caller can start reading them (the import gate's imports) while the checks run.
-    """
+
+def build_tree(target: SdkTarget, generated: Path, provenance: Optional[Provenance], staging: Path,
+               settings: Settings, options: RegenOptions) -> List[str]:
+    """Write the new managed folders in staging: generated http/ with local edits; the rest copied."""
     notes: List[str] = []
     new_http = staging / "http"
     if options.only:
@@ -76,17 +78,20 @@ def assemble(target: SdkTarget, generated: Path, provenance: Optional[Provenance
         (new_http / IN_SDK).unlink(missing_ok=True)
     elif provenance is not None:
         write_provenance(provenance, new_http / IN_SDK)
-    if tree_ready is not None:
-        tree_ready()
-    # Verify before the swap that everything hand-written still resolves against the new tree.
-    problems = check_references(staging, target.package_dir, package=package, sdk_root=target.root)
-    if problems and options.dry_run:
-        notes += [f"unresolved: {p}" for p in problems]
-    elif problems:
+    return notes
+
+
+def check_resolves(target: SdkTarget, staging: Path, options: RegenOptions) -> List[str]:
+    """Verify before the swap that everything hand-written still resolves against the staged tree.
+
+    Raises on what does not (a dry run notes it instead); reads staging only.
+    """
+    problems = check_references(staging, target.package_dir, package=package_name(target), sdk_root=target.root)
+    if problems and not options.dry_run:
         raise VerificationError(
             f"the new tree leaves {len(problems)} unresolved reference(s) in the SDK; first: {problems[0]}",
             "update the adapters/Orkes clients, or use --removed keep; nothing was changed")
-    return notes
+    return [f"unresolved: {p}" for p in problems]
 
 
 def carry_edits(target: SdkTarget, new_http: Path, package: str, dry_run: bool) -> List[str]:

@@ -6,10 +6,10 @@ import os
 import re
 import subprocess
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
+from conductor_regen.ahead import Ahead
 from conductor_regen.commands.plan import package_name
 from conductor_regen.child_env import kill
 from conductor_regen.config import Settings
@@ -69,74 +69,75 @@ def third_party_imports(target: SdkTarget) -> Tuple[str, ...]:
 _TOP_IMPORT = re.compile(r"^(?:from|import)\s+([A-Za-z_]\w*)", re.M)
 
 
+# The names of the two steps run ahead (`Ahead`) for the import gate, the same as the steps that take their results.
+SDK_ENVIRONMENT = "SDK environment"
+IMPORT_NEW_TREE = "import new tree"
+
+
 class StagedImports:
     """The import gate's imports, run from the staging folder while the main thread runs the other checks.
 
     The swap renames exactly these folders into place, so importing them from staging is importing the
     tree the gate would see after the swap (the paths in messages are mapped back to the live ones).
-    The interpreter starts before the tree is written and imports the third-party packages meanwhile;
-    `ready()` lets it import the tree. The result is used only if nothing in staging changed after that
-    (`result` checks a stamp).
+    `run` is a step run ahead (`Ahead.start(IMPORT_NEW_TREE, imports.run, stop=imports.stop)`): its
+    interpreter starts before the tree is written and imports the third-party packages meanwhile;
+    `ready()` stamps the written tree and lets it import the tree. `unchanged(check)` is the check only if
+    nothing in staging changed since the stamp.
     """
 
     def __init__(self, target: SdkTarget, staging: Path, interpreter: Callable[[], Environment],
                  timeout: float = IMPORT_TIMEOUT) -> None:
-        """Start the interpreter now: it imports the client's third-party packages, then waits for `ready()`."""
-        self.staging = staging
+        """`interpreter` gives the SDK's environment (waiting for it: the step finding it runs ahead too)."""
+        self.staging, self._target, self._interpreter, self._timeout = staging, target, interpreter, timeout
         self.stamp: Optional[Tuple[Tuple[str, int, int], ...]] = None
         # Every managed name: the finder falls back to the live folder for one staging lacks, as the swap does.
-        staged = StagedFolders(package_name(target), staging, tuple(target.managed), target.package_dir)
-        warm = third_party_imports(target)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staged-imports")
+        self._staged = StagedFolders(package_name(target), staging, tuple(target.managed), target.package_dir)
+        self._warm = third_party_imports(target)
         self._procs: List["subprocess.Popen[str]"] = []
-        self._closed = False
+        self._stopped = False
         self._ready = threading.Event()
 
-        def go() -> bool:
-            self._ready.wait()
-            return not self._closed
+    def run(self) -> ImportCheck:
+        """Start the interpreter, import the client's third-party packages, then (once `ready()`) the staged tree."""
+        exe = self._interpreter()[0]
+        if self._stopped:
+            raise VerificationError("the staged import check was stopped", "")
+        return import_all([self._target.root / "src"], [self._staged.package], str(exe) if exe else None,
+                          self._timeout, self._staged, started=self._procs.append, warm=self._warm, go=self._go)
 
-        def run() -> ImportCheck:
-            exe = interpreter()[0]
-            if self._closed:
-                raise VerificationError("the staged import check was stopped", "")
-            return import_all([target.root / "src"], [staged.package], str(exe) if exe else None, timeout, staged,
-                              started=self._procs.append, warm=warm, go=go)
-
-        self._future: Future[ImportCheck] = self._pool.submit(run)
+    def _go(self) -> bool:
+        self._ready.wait()
+        return not self._stopped
 
     def ready(self) -> None:
-        """The staged tree is written: stamp it and let the imports begin."""
-        self.stamp = tree_stamp(self.staging)
+        """The staged tree is written: stamp it (once) and let the imports begin."""
+        if self.stamp is None:
+            self.stamp = tree_stamp(self.staging)
         self._ready.set()
 
-    def result(self) -> Optional[ImportCheck]:
-        """The check, or None when staging changed since it started (the gate then imports after the swap)."""
-        if self.stamp is None:
-            self.ready()
-        try:
-            check = self._future.result()
-        finally:
-            self._pool.shutdown(wait=True)
+    def unchanged(self, check: ImportCheck) -> Optional[ImportCheck]:
+        """`check`, or None when staging changed since `ready()` (the gate then imports after the swap)."""
         return check if tree_stamp(self.staging) == self.stamp else None
 
-    def close(self) -> None:
+    def stop(self) -> None:
         """Stop the child interpreter if it still runs (a run that ends early does not wait for it)."""
-        self._closed = True
+        self._stopped = True
         self._ready.set()
-        self._future.cancel()
         kill(*(proc for proc in self._procs if proc.poll() is None))  # each with its process group
-        self._pool.shutdown(wait=True)
 
 
 def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog,
-                     ready: Optional[Callable[[], Environment]] = None) -> Tuple[Optional[str], Tuple[str, ...]]:
+                     ahead: Optional[Ahead] = None) -> Tuple[Optional[str], Tuple[str, ...]]:
     """The SDK's own environment for the import gate; this tool's, with a warning, if it cannot be built.
 
-    `ready` gives one found earlier (while the generator ran); it is asked inside the step, as building was.
+    Taken from `ahead` when a run started finding it there (while the generator ran); asked inside the
+    step, as building it was.
     """
-    with steps.step("SDK environment") as step:
-        exe, exc = ready() if ready is not None else sdk_environment(target, settings)
+    with steps.step(SDK_ENVIRONMENT) as step:
+        early = ahead if ahead is not None and ahead.started(SDK_ENVIRONMENT) else None
+        environment: Environment = (early.result(SDK_ENVIRONMENT) if early is not None
+                                    else sdk_environment(target, settings))
+        exe, exc = environment
         if exe is None:
             message = exc.message if exc is not None else "no interpreter"
             step.status = "skipped"

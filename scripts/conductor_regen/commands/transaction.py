@@ -14,8 +14,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
 
-from conductor_regen.commands.gate import StagedImports, gate_interpreter, import_failures, import_gate
-from conductor_regen.commands.live_analysis import LiveAnalysis
+from conductor_regen.ahead import Ahead
+from conductor_regen.commands.gate import (IMPORT_NEW_TREE, SDK_ENVIRONMENT, StagedImports, gate_interpreter,
+                                           import_failures, import_gate)
 from conductor_regen.commands.plan import Confirm, Plan, RegenOptions, TestRunner
 from conductor_regen.commands.report import Report, ReportDraft
 from conductor_regen.commands.run_report import keep_report
@@ -67,7 +68,9 @@ class Transaction:
         self._staging: Optional[Path] = None
         self._work: List[Path] = []
         self._clean_checked = False
-        self.live: Optional[LiveAnalysis] = None
+        # Steps started ahead (the generator, the live SDK's analysis, the import gate's imports); on one
+        # thread, each where its result is taken, with the `sequential` setting.
+        self.ahead = Ahead(settings.sequential)
         self._imports: Optional[StagedImports] = None
         self._failure_handled = False  # _apply's failure path has begun (its rollback runs once)
 
@@ -85,34 +88,27 @@ class Transaction:
         return work
 
     def close(self) -> None:
-        """Remove the staging folder and scratch folders (the swap has consumed what it used)."""
+        """Stop what still runs ahead; remove the staging and scratch folders (the swap has consumed what it used)."""
         try:
-            if self._imports is not None:
-                self._imports.close()
-            if self.live is not None:
-                self.live.close()
+            self.ahead.cancel_all()  # first: the generator writes to a scratch folder, the imports read staging
             if self._staging is not None:
                 discard_staging(self.target, self.run_id)
         finally:
             for work in self._work:
                 shutil.rmtree(work, ignore_errors=True)
 
-    def analyse_live(self) -> None:
-        """Start the live SDK's analysis (environment, baseline import failures, parses) while the caller generates.
-
-        Not for a dry run, which never backs up or gates.
-        """
-        if self.live is None and not self.options.dry_run:
-            self.live = LiveAnalysis(self.target, self.settings)
-
     def start_import_gate(self) -> None:
-        """Start the import gate's interpreter (it waits for `import_gate_ready`), to overlap assembly and checks.
+        """Start the import gate's imports of staging ahead: the interpreter imports the SDK's dependencies now.
 
-        Only where the live analysis runs (not in a dry run); the verdict is still taken after the swap.
+        Only where the SDK's environment is being found ahead (not in a dry run, which never gates); the
+        imports of the tree wait for `import_gate_ready`, and the verdict is still taken after the swap.
         """
-        if self.live is not None and self._imports is None:
-            self._imports = StagedImports(self.target, self.staging, self.live.environment,
-                                          self.settings.import_timeout)
+        if self.ahead.started(SDK_ENVIRONMENT) and self._imports is None:
+            # Its interpreter is the SDK's own: the step finding it runs ahead too, and this one waits for it.
+            imports = StagedImports(self.target, self.staging, lambda: self.ahead.result(SDK_ENVIRONMENT),
+                                    self.settings.import_timeout)
+            self.ahead.start(IMPORT_NEW_TREE, imports.run, stop=imports.stop)
+            self._imports = imports
 
     def import_gate_ready(self) -> None:
         """The staged tree is written: the import gate's imports of it begin (they run during the checks)."""
@@ -154,15 +150,15 @@ class Transaction:
                run_tests: Optional[TestRunner]) -> Report:
         """Back up, swap, gate; restore the backup on any failure (or Ctrl-C) after the swap."""
         target, settings, steps, draft = self.target, self.settings, self.steps, self.draft
-        live = self.live
-        python, env_notes = gate_interpreter(target, settings, steps, live.environment if live else None)
+        python, env_notes = gate_interpreter(target, settings, steps, self.ahead)
         draft.note(env_notes)
         checked: Optional[ImportCheck] = None
         if self._imports is not None:
-            with steps.step("import new tree") as step:
+            with steps.step(IMPORT_NEW_TREE) as step:
                 # The staged tree's imports ran while the checks did; their result is taken here, before
                 # the swap exchanges the staging folders they read. The verdict is the import gate's.
-                checked = self._imports.result()
+                self._imports.ready()  # (already, unless assembly skipped it)
+                checked = self._imports.unchanged(self.ahead.result(IMPORT_NEW_TREE))
                 step.detail = (f"{checked.modules} module(s) imported from staging, {len(checked.failures)} failed"
                                if checked is not None else "staging changed meanwhile: the gate imports after the swap")
         with steps.step("back up") as step:

@@ -1,4 +1,9 @@
-"""The first half of the guide as composable steps: obtain, validate, repair, generate, verify."""
+"""The first half of the guide as composable steps: obtain, validate, repair, generate, verify.
+
+Repairs are pure and fast, so a run repairs first (`repair`), starts the generator on the result ahead
+(`start_generation`, an `Ahead` step) and validates meanwhile (`validated`); `finish_generation` then takes
+the generator's tree in the generate step.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ import ast
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
+from conductor_regen.ahead import Ahead
 from conductor_regen.config import Settings
 from conductor_regen.errors import RegenError, SpecValidationError
 from conductor_regen.spec.fixups import AppliedFixup, apply_fixups
-from conductor_regen.generator.run import GeneratedTree, PendingTree, generate_tree, remember
+from conductor_regen.generator.run import GeneratedTree, PendingTree, remember
 from conductor_regen.generator.backends import option_list
 from conductor_regen.progress import StepLog
 from conductor_regen.generator.provenance import Provenance, public_source
@@ -86,11 +92,7 @@ def _record_repairs(applied: Tuple[AppliedFixup, ...], settings: Settings, steps
 def prepare_spec(source: str, settings: Settings, steps: StepLog,
                  env: Optional[Mapping[str, str]] = None) -> PreparedSpec:
     """Obtain, validate and repair a spec; raise on anything the fixups cannot repair."""
-    loaded = obtain(source, settings, steps, env)
-    report = check(loaded, settings, steps)
-    fixed, applied = apply_fixups(loaded.document, settings.fixups)
-    _record_repairs(applied, settings, steps)
-    return PreparedSpec(loaded, report, fixed, applied)
+    return validated(repair(obtain(source, settings, steps, env), settings), settings, steps)
 
 
 def _provenance(loaded: LoadedSpec, document: Dict[str, Any], fixups: Tuple[AppliedFixup, ...],
@@ -130,89 +132,85 @@ def _generated_detail(tree: GeneratedTree, settings: Settings) -> str:
     return f"OpenAPI Generator {settings.generator.version} ({settings.generator.backend})"
 
 
-def generate_verified(spec: PreparedSpec, output: Path, settings: Settings, steps: StepLog,
-                      use_cache: bool = True) -> VerifiedGeneration:
-    """Generate a staging tree and verify it; verified trees are cached for no-op reruns."""
-    prov = provenance_for(spec, settings)
-    with steps.step("generate") as step:
-        tree = generate_tree(spec.document, prov, settings, output, use_cache=use_cache)
-        step.detail = _generated_detail(tree, settings)
-    return VerifiedGeneration(spec, tree, _verify(tree, settings, steps))
-
-
 Document = Dict[str, Any]
 
 
-class EarlyGeneration:
-    """A generation started before validation, on the repaired (and maybe pinned) spec.
+@dataclasses.dataclass(frozen=True)
+class Repaired:
+    """The repairs applied before validation (pure and fast, so the generator can start meanwhile).
 
-    Repairs are pure and fast, so the generator (a JVM, mostly another core) runs while validation
-    does; its output goes to a private folder and is used only once validation has passed. Use as a
-    context manager: any error cancels the generator.
+    `document` is None when a repair raised `error`: it is raised after validation, which usually says more.
     """
 
-    def __init__(self, loaded: LoadedSpec, settings: Settings, output: Path, use_cache: bool = True,
-                 pin: Optional[Callable[[Document], Document]] = None,
-                 wanted: Callable[[Provenance], bool] = lambda prov: True) -> None:
-        self.loaded, self.settings, self.output, self.use_cache = loaded, settings, output, use_cache
-        self._repair_error: Optional[RegenError] = None
-        try:
-            fixed: Optional[Document]
-            fixed, self.applied = apply_fixups(loaded.document, settings.fixups)
-        except RegenError as exc:
-            fixed, self.applied = None, ()  # raised after validation, which usually says more
-            self._repair_error = exc
-        self.fixed = fixed
-        self.document = pin(fixed) if fixed is not None and pin is not None else fixed
-        self.provenance: Optional[Provenance] = None
-        self.pending: Optional[PendingTree] = None
-        if self.document is not None:
-            self.provenance = _provenance(loaded, self.document, self.applied, settings)
-            if wanted(self.provenance):
-                self.pending = PendingTree(self.document, self.provenance, settings, output, use_cache)
+    loaded: LoadedSpec
+    document: Optional[Document]
+    applied: Tuple[AppliedFixup, ...] = ()
+    error: Optional[RegenError] = None
 
-    def __enter__(self) -> "EarlyGeneration":
-        return self
+    def provenance(self, document: Document, settings: Settings) -> Provenance:
+        """What determines the output generated from `document` (this repaired one, or it pinned)."""
+        return _provenance(self.loaded, document, self.applied, settings)
 
-    def __exit__(self, kind: Optional[type], value: Optional[BaseException], tb: Any) -> None:
-        if kind is not None:
-            self.cancel()
 
-    def validated(self, steps: StepLog) -> PreparedSpec:
-        """The validate and repair steps; raise (the caller's `with` cancels the generator) on an unusable spec."""
-        report = check(self.loaded, self.settings, steps)
-        if self.fixed is None:
-            assert self._repair_error is not None
-            raise self._repair_error
-        _record_repairs(self.applied, self.settings, steps)
-        return PreparedSpec(self.loaded, report, self.fixed, self.applied)
+def repair(loaded: LoadedSpec, settings: Settings) -> Repaired:
+    """Apply the repairs (no step logged: `validated` logs it once validation has passed)."""
+    try:
+        fixed, applied = apply_fixups(loaded.document, settings.fixups)
+    except RegenError as exc:
+        return Repaired(loaded, None, error=exc)
+    return Repaired(loaded, fixed, applied)
 
-    def finish(self, spec: PreparedSpec, steps: StepLog, imports: bool = True,
-               parse: Parse = ast.parse) -> VerifiedGeneration:
-        """The generate and verify steps for `spec` (the pinned document the generator was started on).
 
-        `parse` reads the generated modules for the shape check; a run passes its code index's.
-        """
-        with steps.step("generate") as step:
-            if self.pending is not None:
-                tree, self.pending = self.pending.finish(), None
-            else:
-                tree = generate_tree(spec.document, provenance_for(spec, self.settings), self.settings,
-                                     self.output, self.use_cache)
-            step.detail = _generated_detail(tree, self.settings)
-        return VerifiedGeneration(spec, tree, _verify(tree, self.settings, steps, imports, parse))
+def validated(repaired: Repaired, settings: Settings, steps: StepLog) -> PreparedSpec:
+    """The validate and repair steps; raise on an unusable spec (then on a repair that failed)."""
+    report = check(repaired.loaded, settings, steps)
+    if repaired.document is None:
+        assert repaired.error is not None
+        raise repaired.error
+    _record_repairs(repaired.applied, settings, steps)
+    return PreparedSpec(repaired.loaded, report, repaired.document, repaired.applied)
 
-    def cancel(self) -> None:
-        """Stop the generator if it is still running."""
-        if self.pending is not None:
-            self.pending.cancel()
-            self.pending = None
+
+GENERATE = "generate"  # the generator's step run ahead (`Ahead`)
+
+
+def start_generation(ahead: Ahead, document: Document, provenance: Provenance, settings: Settings, output: Path,
+                     use_cache: bool = True) -> None:
+    """Start the generator on `document` ahead: it runs (a JVM, mostly another core) while validation does.
+
+    Its output goes to a private folder and is used only once validation has passed; the executor's
+    `with` cancels it on any error.
+    """
+    ahead.begin(GENERATE, PendingTree, document, provenance, settings, output, use_cache)
+
+
+def finish_generation(ahead: Ahead, spec: PreparedSpec, settings: Settings, steps: StepLog, imports: bool = True,
+                      parse: Parse = ast.parse) -> VerifiedGeneration:
+    """The generate and verify steps: the tree of the generation started ahead for `spec`, verified.
+
+    `parse` reads the generated modules for the shape check; a run passes its code index's.
+    """
+    with steps.step("generate") as step:
+        tree: GeneratedTree = ahead.result(GENERATE)
+        step.detail = _generated_detail(tree, settings)
+    return VerifiedGeneration(spec, tree, _verify(tree, settings, steps, imports, parse))
+
+
+def generate_verified(spec: PreparedSpec, output: Path, settings: Settings, steps: StepLog,
+                      use_cache: bool = True) -> VerifiedGeneration:
+    """Generate a staging tree and verify it, nothing else meanwhile; verified trees are cached for no-op reruns."""
+    with Ahead(sequential=True) as ahead:  # nothing to overlap: the generator runs inside its step
+        start_generation(ahead, spec.document, provenance_for(spec, settings), settings, output, use_cache)
+        return finish_generation(ahead, spec, settings, steps)
 
 
 def generate(source: str, output: Path, settings: Settings, steps: StepLog,
              env: Optional[Mapping[str, str]] = None, use_cache: bool = True) -> VerifiedGeneration:
     """`invoke generate`: spec source to a verified staging tree; never touches an SDK."""
-    loaded = obtain(source, settings, steps, env)
-    with EarlyGeneration(loaded, settings, output, use_cache) as early:
-        spec = early.validated(steps)
-        return early.finish(spec, steps)
+    repaired = repair(obtain(source, settings, steps, env), settings)
+    with Ahead(settings.sequential) as ahead:
+        if repaired.document is not None:
+            start_generation(ahead, repaired.document, repaired.provenance(repaired.document, settings), settings,
+                             output, use_cache)
+        spec = validated(repaired, settings, steps)
+        return finish_generation(ahead, spec, settings, steps)
