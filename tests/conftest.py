@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress as _ipaddress
 import json as _json
+import signal as _signal
 import ssl as _ssl
 import threading as _threading
 import time as _time
@@ -251,6 +252,16 @@ def tls_spec_server(monkeypatch: pytest.MonkeyPatch, tmp_path: _Path) -> _Iterat
 # kill -9 a process or run nox or a nested pytest mark themselves with a module-level pytestmark.
 
 E2E_FIXTURES = frozenset({"generator_cache"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run with Ctrl-C as an interactive run has it, however pytest was started.
+
+    A shell starts a background job (`cmd &`, a CI step's `nohup`) with SIGINT ignored, and every child
+    inherits that: the Ctrl-C tests would then interrupt nothing and leave their children running.
+    """
+    if _signal.getsignal(_signal.SIGINT) == _signal.SIG_IGN:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
