@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress as _ipaddress
 import json as _json
+import os as _os
 import signal as _signal
 import ssl as _ssl
 import threading as _threading
@@ -262,6 +263,58 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if _signal.getsignal(_signal.SIGINT) == _signal.SIG_IGN:
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    # Every process this run starts carries the mark, so the run can look for any left running at its end.
+    if not _os.environ.get(_RUN_MARK):
+        _os.environ[_RUN_MARK] = f"{_os.getpid()}-{_time.time_ns()}"
+        config.stash[_OUTERMOST] = True
+
+
+_RUN_MARK = "TESTRUN_CONDUCTOR_REGEN"  # no REGEN_/CONDUCTOR_ prefix: the CLI tests' environments drop those
+_OUTERMOST = pytest.StashKey[bool]()
+
+
+def _left_running(mark: bytes) -> _List[_Any]:
+    """(pid, command line) of every live process other than this one that carries `mark` in its environment."""
+    found = []
+    for entry in _os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == _os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                if mark not in handle.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if stat[stat.rfind(b")") + 2:].split()[:1] != [b"Z"]:  # a zombie is dead already
+            found.append((int(entry.name), command))
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail a serial run that leaves any process it started running (and stop them)."""
+    config = session.config
+    under_xdist = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
+    if under_xdist or not config.stash.get(_OUTERMOST, False) or not _os.path.isdir("/proc"):
+        return  # xdist's workers are still alive here; a serial run (as CI's) is where this looks
+    left = _left_running(f"{_RUN_MARK}={_os.environ[_RUN_MARK]}".encode())
+    for pid, _command in left:
+        try:
+            _os.kill(pid, _signal.SIGKILL)
+        except OSError:
+            pass
+    if left:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_sep("=", f"tests left {len(left)} process(es) running (now killed)", red=True)
+            for pid, command in left:
+                reporter.write_line(f"{pid} {command[:200]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
