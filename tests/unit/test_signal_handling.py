@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator, List
@@ -183,6 +184,17 @@ def test_children_in_sessions_of_their_own_are_stopped_with_their_children(tmp_p
             except ProcessLookupError:
                 pass
             proc.wait()
+
+
+def test_nothing_keeps_stopping_children_once_the_command_has_ended() -> None:
+    # The sweep's thread is joined before the edge returns: left running, its next pass would kill what this
+    # process starts after the command (the next command, or the next test's children).
+    def command(c: Context) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        _wait_for_signal()
+
+    assert _run(command).code == 143
+    assert [t for t in threading.enumerate() if t.name == "stop-children" and t.is_alive()] == []
 
 
 def test_outside_an_edge_deferred_holds_ctrl_c_until_the_block_ends() -> None:

@@ -93,6 +93,7 @@ class _State:
     depth: int = 0  # nested deferred() blocks open
     committed: Optional[Tuple[str, str]] = None  # (what, hint) once the run's new tree is kept
     stop: threading.Event = field(default_factory=threading.Event)
+    reaper: Optional[threading.Thread] = None  # the thread stopping children once a signal came
 
 
 _state = _State()
@@ -138,6 +139,10 @@ def handling_signals() -> Iterator[None]:
         _set_handlers(previous)
         _state = _State()
         state.stop.set()
+        if state.reaper is not None:
+            # Joined, not left to notice the event: a sweep still running would kill what the process
+            # starts next (the next command in this process, or the next test).
+            state.reaper.join(timeout=30)
         if state.first is not None:
             stop_children()  # a last sweep: nothing the command started outlives it
 
@@ -164,7 +169,8 @@ def _start_reaper(state: _State) -> None:
         while not state.stop.wait(_REAP_INTERVAL):
             stop_children()
 
-    threading.Thread(target=reap, name="stop-children", daemon=True).start()
+    state.reaper = threading.Thread(target=reap, name="stop-children", daemon=True)
+    state.reaper.start()
 
 
 def _descendants(root: int) -> List[Tuple[int, int]]:
