@@ -161,6 +161,10 @@ class Settings:
         return "\n".join(f"{k} = {v!r}" for k, v in sorted(flatten(dataclasses.asdict(self)).items()))
 
 
+# Invoke's variables for the `regen:` section: INVOKE_REGEN_BACKUPS_KEEP, INVOKE_REGEN_GENERATOR_JAVA_HEAP, ...
+INVOKE_ENV_PREFIX = "INVOKE_REGEN_"
+
+
 @dataclasses.dataclass(frozen=True)
 class SettingInfo:
     """One setting as declared: the table the CLI, the files, the environment, the sessions and the docs use."""
@@ -181,7 +185,7 @@ class SettingInfo:
     @property
     def invoke_env(self) -> str:
         """Invoke's own variable for it: INVOKE_REGEN_ and the dotted key in capitals, dots as underscores."""
-        return "INVOKE_REGEN_" + self.key.replace(".", "_").upper()
+        return INVOKE_ENV_PREFIX + self.key.replace(".", "_").upper()
 
     @property
     def param(self) -> str:

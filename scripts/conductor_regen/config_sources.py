@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-from conductor_regen.config import (ENV_KEYS, SETTINGS, SdkConfig, Settings, flatten, known_settings,
-                                    resolve_settings)
+from conductor_regen.config import (BY_KEY, ENV_KEYS, INVOKE_ENV_PREFIX, SETTINGS, SdkConfig, Settings, flatten,
+                                    known_settings, resolve_settings)
 from conductor_regen.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -190,9 +190,8 @@ def _anchor(path: Path, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-# Invoke's own variables for the tool's invoke.yaml layer: INVOKE_REGEN_BACKUPS_KEEP, INVOKE_REGEN_GENERATOR_JAVA_HEAP...
+# Invoke's own variables for the tool's invoke.yaml layer, to the settings they set.
 INVOKE_ENV = {info.invoke_env: info.key for info in SETTINGS}
-INVOKE_ENV_PREFIX = "INVOKE_REGEN_"
 
 
 def invoke_env_layer(env: Mapping[str, str]) -> Dict[str, Any]:
@@ -261,8 +260,7 @@ def resolve_run_settings(
     """Resolve every layer, find the SDK from `cwd` when none is named, and anchor the store folders."""
     from_env = invoke_env_layer(env)
     tool_config = _merge(plain(tool_config), from_env)
-    tool_sources = {key: f"the environment variable {INVOKE_ENV_PREFIX}{key.replace('.', '_').upper()}"
-                    for key in flatten(from_env)}
+    tool_sources = {key: f"the environment variable {BY_KEY[key].invoke_env}" for key in flatten(from_env)}
     first = resolve_settings(tool_config, env, cli, tool_sources)
     root = first.sdk.root
     detected = False

@@ -73,9 +73,10 @@ def settings(c: Context, **flags: Any) -> Settings:
 
     `flags` are the task's parameters for settings' flags, as parsed (`sdk=..., no_keyword_calls=True`).
     """
-    from conductor_regen.config_sources import plain, resolve_run_settings, tool_repository
+    from conductor_regen.config_sources import resolve_run_settings, tool_repository
 
-    run = resolve_run_settings(plain(c.config.get("regen", {})), os.environ, cli_settings(**flags), Path.cwd(),
+    # Invoke's config proxy as it is: resolve_run_settings turns it into plain tables once.
+    run = resolve_run_settings(c.config.get("regen", {}), os.environ, cli_settings(**flags), Path.cwd(),
                                tool_repository())
     resolved = run.settings
     if resolved.verbose:  # talk, so on stderr: stdout is for a command's data
