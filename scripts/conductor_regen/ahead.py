@@ -6,13 +6,14 @@ here by name and its result taken by name, so the procedure still reads as the g
 
     with Ahead() as ahead:
         ahead.start("analyse", analyse, tree)        # a thread, from now on
-        ahead.begin("generate", PendingTree, ...)    # a handle that runs by itself (a child process)
+        ahead.begin("generate", PendingTree(...))    # work that runs by itself (a child process), launched now
         ...
         facts = ahead.result("analyse")              # waits; re-raises the step's exception
 
 `start` runs a function in a thread of its own (`stop`, if given, is how to end it early); `begin`
-calls a function that starts its own work and returns a `Handle` (`finish` waits for it, `cancel`
-stops it). Leaving the `with` cancels whatever still runs and waits for its thread: after an error
+launches a `Handle`, work that runs by itself (`launch` starts it, `finish` waits for it, `cancel` stops
+it). A handle is made by the caller, so whatever its constructor checks (a missing Java, an output
+folder in use) is raised there, before anything runs, in either mode. Leaving the `with` cancels whatever still runs and waits for its thread: after an error
 nothing needs it, and on success nothing took its result.
 
 **Sequential mode** (`Ahead(sequential=True)`; a run sets it from the `sequential` setting,
@@ -35,13 +36,16 @@ T_co = TypeVar("T_co", covariant=True)
 
 
 class Handle(Protocol[T_co]):
-    """Work that runs by itself once made (a child process): wait for its result, or stop it."""
+    """Work that runs by itself once launched (a child process): wait for its result, or stop it."""
+
+    def launch(self) -> None:
+        """Start the work."""
 
     def finish(self) -> T_co:
         """Wait for the work and return its result (raise its error)."""
 
     def cancel(self) -> None:
-        """Stop the work and drop what it made."""
+        """Stop the work (launched or not) and drop what it made."""
 
 
 class _Step:
@@ -123,17 +127,24 @@ class Ahead:
         """Run `fn(*args)` as the step `name` in a thread of its own; `stop()` ends it early (on cancel)."""
         self._add(name, lambda: _Once(lambda: fn(*args)) if self.sequential else _Threaded(name, fn, args, stop))
 
-    def begin(self, name: str, begin: Callable[..., Handle[Any]], *args: Any) -> None:
-        """Run `begin(*args)` now, which starts the step's work and returns its handle (its errors raise now).
+    def begin(self, name: str, handle: Handle[Any]) -> None:
+        """Launch `handle` now (in sequential mode, where its result is taken); a failed launch raises there.
 
         For work that runs by itself, such as a child process: no thread waits for it until its result
         is taken (in the taker's thread, so Ctrl-C there stops it as it always did).
         """
+        def launched() -> Any:
+            try:
+                handle.launch()
+            except BaseException:
+                handle.cancel()
+                raise
+            return handle
+
         def make() -> _Step:
             if self.sequential:
-                return _Once(lambda: begin(*args).finish())
-            handle = begin(*args)
-            return _Once(handle.finish, handle.cancel)
+                return _Once(lambda: launched().finish(), handle.cancel)
+            return _Once(launched().finish, handle.cancel)
 
         self._add(name, make)
 

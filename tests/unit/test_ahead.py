@@ -13,11 +13,15 @@ WAIT = 30.0  # seconds any wait below may take before the test fails instead of 
 
 
 class FakeHandle:
-    """Work that runs by itself once made (as a generator's child process does)."""
+    """Work that runs by itself once launched (as a generator's child process does)."""
 
-    def __init__(self, log: List[str], value: str, fail: bool = False) -> None:
-        self.log, self.value, self.fail = log, value, fail
-        log.append(f"begin {value}")
+    def __init__(self, log: List[str], value: str, fail: bool = False, fail_launch: bool = False) -> None:
+        self.log, self.value, self.fail, self.fail_launch = log, value, fail, fail_launch
+
+    def launch(self) -> None:
+        self.log.append(f"begin {self.value}")
+        if self.fail_launch:
+            raise OSError(f"cannot start {self.value}")
 
     def finish(self) -> str:
         self.log.append(f"finish {self.value}")
@@ -64,7 +68,7 @@ def test_a_steps_exception_is_raised_where_its_result_is_taken() -> None:
 def test_a_begun_handle_is_finished_by_its_taker_and_not_cancelled_after() -> None:
     log: List[str] = []
     with Ahead() as ahead:
-        ahead.begin("gen", FakeHandle, log, "tree")
+        ahead.begin("gen", FakeHandle(log, "tree"))
         assert log == ["begin tree"]  # begun at once, in this thread
         assert ahead.result("gen") == "tree" and ahead.result("gen") == "tree"
     assert log == ["begin tree", "finish tree"]
@@ -73,7 +77,7 @@ def test_a_begun_handle_is_finished_by_its_taker_and_not_cancelled_after() -> No
 def test_a_handle_that_fails_raises_each_time_and_is_not_cancelled() -> None:
     log: List[str] = []
     with Ahead() as ahead:
-        ahead.begin("gen", FakeHandle, log, "tree", True)
+        ahead.begin("gen", FakeHandle(log, "tree", True))
         for _ in range(2):
             with pytest.raises(RuntimeError, match="tree failed"):
                 ahead.result("gen")
@@ -92,7 +96,7 @@ def test_an_error_cancels_what_still_runs_and_waits_for_it() -> None:
 
     with pytest.raises(RuntimeError, match="validation failed"):
         with Ahead() as ahead:
-            ahead.begin("gen", FakeHandle, log, "tree")
+            ahead.begin("gen", FakeHandle(log, "tree"))
             ahead.start("slow", slow, stop=stop.set)
             raise RuntimeError("validation failed")
     assert log == ["begin tree", "cancel tree"]  # the handle was never finished: it is cancelled
@@ -136,7 +140,7 @@ def test_sequential_mode_runs_each_step_where_it_is_taken_in_this_thread_in_orde
 
     with Ahead(sequential=True) as ahead:
         ahead.start("first", step, "first")
-        ahead.begin("gen", FakeHandle, log, "tree")
+        ahead.begin("gen", FakeHandle(log, "tree"))
         ahead.start("second", step, "second")
         ahead.start("never", step, "never")
         assert ran == [] and log == []  # nothing started ahead
@@ -152,7 +156,7 @@ def test_sequential_mode_runs_each_step_where_it_is_taken_in_this_thread_in_orde
 def test_sequential_mode_raises_a_steps_error_where_it_is_taken() -> None:
     log: List[str] = []
     with Ahead(sequential=True) as ahead:
-        ahead.begin("gen", FakeHandle, log, "tree", True)
+        ahead.begin("gen", FakeHandle(log, "tree", True))
         with pytest.raises(RuntimeError, match="tree failed"):
             ahead.result("gen")
 
@@ -164,3 +168,29 @@ def test_sequential_mode_drops_steps_never_taken_on_an_error() -> None:
             ahead.start("step", ran.append, "step")
             raise RuntimeError("failed first")
     assert ran == []
+
+
+def test_a_failed_launch_raises_and_cancels_in_either_mode() -> None:
+    for sequential in (False, True):
+        log: List[str] = []
+        with Ahead(sequential) as ahead:
+            handle = FakeHandle(log, "tree", fail_launch=True)
+            if sequential:
+                ahead.begin("gen", handle)  # launched where taken
+                assert log == []
+                with pytest.raises(OSError, match="cannot start tree"):
+                    ahead.result("gen")
+            else:
+                with pytest.raises(OSError, match="cannot start tree"):
+                    ahead.begin("gen", handle)  # launched at once
+                assert not ahead.started("gen")
+        assert log == ["begin tree", "cancel tree"]
+
+
+def test_a_handle_never_launched_is_cancelled_in_sequential_mode() -> None:
+    log: List[str] = []
+    with pytest.raises(RuntimeError):
+        with Ahead(sequential=True) as ahead:
+            ahead.begin("gen", FakeHandle(log, "tree"))
+            raise RuntimeError("validation failed")
+    assert log == ["cancel tree"]  # never launched, still told to drop what its making left (a work folder)

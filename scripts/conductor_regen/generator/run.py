@@ -73,7 +73,11 @@ def _place(new: Path, output: Path) -> None:
 
 
 class PendingTree:
-    """A generation under way: started early (possibly from cache), finished or cancelled later."""
+    """A generation: checked when made, launched (or taken from the cache), then finished or cancelled.
+
+    A `Handle` for `Ahead.begin`: making one checks all a launch needs (the output folder, Java, the
+    jar) and runs nothing, so those errors come first in either mode.
+    """
 
     def __init__(self, document: Dict[str, Any], prov: Provenance, settings: Settings, output: Path,
                  use_cache: bool = True) -> None:
@@ -85,31 +89,40 @@ class PendingTree:
         self.work = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.tmp-", dir=self.output.parent))
         self.running: Optional[Running] = None
         self.command = "(cached)"
+        self._timeout = settings.generator.timeout
         cached = _cache_entry(settings, prov)
         try:
             if use_cache and is_staging_tree(cached) and read_provenance(cached / META_DIR / PROVENANCE_FILE) == prov:
-                shutil.copytree(cached, self.work / "out", symlinks=True)
-                log.debug("generator output reused from cache %s", cached)
+                self._cached: Optional[Path] = cached
                 return
+            self._cached = None
             self.spec_path = self.work / "spec.json"
             self.spec_path.write_bytes(dump_spec(document))
-            inv = build_invocation(settings.generator, self.spec_path, self.work / "out",
-                                   settings.cache_dir.resolve())
-            log.debug("generator command: %s", display(inv))
+            self._invocation = build_invocation(settings.generator, self.spec_path, self.work / "out",
+                                                settings.cache_dir.resolve())
+            log.debug("generator command: %s", display(self._invocation))
             self.log_path = settings.cache_dir.resolve() / "logs" / f"generator-{prov.cache_key()}.log"
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self.command = display(inv)
-            self.running = Running(inv, self.log_path, settings.generator.timeout)
+            self.command = display(self._invocation)
         except BaseException:
             shutil.rmtree(self.work, ignore_errors=True)
             raise
+
+    def launch(self) -> None:
+        """Start the generator (or copy the cached tree)."""
+        if self._cached is not None:
+            shutil.copytree(self._cached, self.work / "out", symlinks=True)
+            log.debug("generator output reused from cache %s", self._cached)
+        else:
+            self.running = Running(self._invocation, self.log_path, self._timeout)
 
     def finish(self) -> GeneratedTree:
         """Wait for the generator, add our metadata, and move the tree to the output folder."""
         try:
             seconds = 0.0
             out = self.work / "out"
-            if self.running is not None:
+            if self._cached is None:
+                assert self.running is not None, "finish() before launch()"
                 seconds = self.running.wait()
                 if not package_dir(out, self.package).is_dir():
                     raise GeneratorError(f"the generator wrote no package {self.package}",
@@ -120,7 +133,7 @@ class PendingTree:
                 write_provenance(self.prov, meta / PROVENANCE_FILE)
             _place(out, self.output)
             return GeneratedTree(self.output, package_dir(self.output, self.package), self.prov,
-                                 self.running is None, seconds, self.command)
+                                 self._cached is not None, seconds, self.command)
         except BaseException:
             self.cancel()
             raise
@@ -137,7 +150,13 @@ class PendingTree:
 def generate_tree(document: Dict[str, Any], prov: Provenance, settings: Settings, output: Path,
                   use_cache: bool = True) -> GeneratedTree:
     """Generate `document` into `output` (a fresh tree every time, so stale files never linger)."""
-    return PendingTree(document, prov, settings, output, use_cache).finish()
+    pending = PendingTree(document, prov, settings, output, use_cache)
+    try:
+        pending.launch()
+    except BaseException:
+        pending.cancel()
+        raise
+    return pending.finish()
 
 
 def remember(tree: GeneratedTree, settings: Settings) -> Optional[Path]:
