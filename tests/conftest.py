@@ -29,6 +29,7 @@ from typing import Dict as _Dict
 from typing import Iterator as _Iterator
 from typing import List as _List
 from typing import Optional as _Optional
+from typing import Set as _Set
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Tuple as _Tuple
 
@@ -275,15 +276,17 @@ _OUTERMOST = pytest.StashKey[bool]()
 
 
 def _left_running(mark: bytes) -> _List[_Any]:
-    """(pid, command line) of every live process other than this one that carries `mark` in its environment."""
+    """(pid, command line) of every live process other than this one that carries `mark` in its environment
+    (with an empty mark: every live process)."""
     found = []
     for entry in _os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == _os.getpid():
             continue
         try:
-            with open(f"/proc/{entry.name}/environ", "rb") as handle:
-                if mark not in handle.read().split(b"\0"):
-                    continue
+            if mark:
+                with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                    if mark not in handle.read().split(b"\0"):
+                        continue
             with open(f"/proc/{entry.name}/stat", "rb") as handle:
                 stat = handle.read()
             with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
@@ -295,14 +298,33 @@ def _left_running(mark: bytes) -> _List[_Any]:
     return found
 
 
+def _xdist_workers() -> _Set[int]:
+    """This process's pytest-xdist workers (execnet's interpreters, children of the controller)."""
+    found = set()
+    for pid, command in _left_running(b""):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        if int(stat[stat.rfind(b")") + 2:].split()[1]) == _os.getpid() and "sys.stdin.readline" in command:
+            found.add(pid)
+    return found
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail a serial run that leaves any process it started running (and stop them)."""
+    """Fail a run that leaves any process it started running (and stop them); under xdist, in the controller."""
     config = session.config
-    under_xdist = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
-    if under_xdist or not config.stash.get(_OUTERMOST, False) or not _os.path.isdir("/proc"):
-        return  # xdist's workers are still alive here; a serial run (as CI's) is where this looks
-    left = _left_running(f"{_RUN_MARK}={_os.environ[_RUN_MARK]}".encode())
+    if hasattr(config, "workerinput") or not config.stash.get(_OUTERMOST, False) or not _os.path.isdir("/proc"):
+        return  # a worker's neighbours are still running tests: the controller looks, once they are done
+    mark = f"{_RUN_MARK}={_os.environ[_RUN_MARK]}".encode()
+    workers = _xdist_workers()
+    deadline = _time.monotonic() + 10  # the workers may still be ending, and their last children with them
+    left = [p for p in _left_running(mark) if p[0] not in workers]
+    while left and _time.monotonic() < deadline:
+        _time.sleep(0.2)
+        left = [p for p in _left_running(mark) if p[0] not in workers]
     for pid, _command in left:
         try:
             _os.kill(pid, _signal.SIGKILL)

@@ -143,7 +143,7 @@ class Settings:
                                 env="REGEN_BACKUPS_DIR")
     backups_keep: int = setting(10, "runs whose backups are kept after each run and restore (0: keep all)",
                                 env="REGEN_BACKUPS_KEEP")
-    cache_dir: Path = setting(Path(".cache"), "generator jar, generation cache, staging and work folders",
+    cache_dir: Path = setting(Path(".cache"), "generator jar, generation cache, staging and work folders, JUnit XML",
                               env="REGEN_CACHE_DIR")
     verbose: bool = setting(False, "print everything: resolved settings, debug logs, the whole report (on stderr)",
                             flag="--verbose")

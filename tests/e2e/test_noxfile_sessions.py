@@ -115,8 +115,11 @@ def test_sdk_reinstalled_when_the_checkout_changes_even_with_dash_R(envdir: Path
     proc = nox(envdir, "-R", "-s", "async_unit", posargs=posargs)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "reinstalling the SDK" in proc.stderr
-    assert "uv pip install" not in proc.stderr.replace("uv pip install --reinstall", "")  # -R skipped the rest
-    assert 'REGEN_MARKER = "changed"' in installed_copy(envdir, "async_unit", "conductor/asyncio_client/__init__.py").read_text()
+    assert "uv pip install" not in proc.stderr.replace("uv pip install --compile-bytecode --reinstall", "")  # -R skipped the rest
+    installed = installed_copy(envdir, "async_unit", "conductor/asyncio_client/__init__.py")
+    assert 'REGEN_MARKER = "changed"' in installed.read_text()
+    # Compiled at install: with PYTHONDONTWRITEBYTECODE set, each test run would otherwise compile it all again.
+    assert list((installed.parent / "__pycache__").glob("__init__.*.pyc"))
     again = nox(envdir, "-R", "-s", "async_unit", posargs=posargs)
     assert again.returncode == 0 and "reinstalling" not in again.stderr
 

@@ -37,6 +37,9 @@ def test_a_clone_runs_its_own_noxfile_and_an_install_the_packaged_one() -> None:
     assert tool_repository() == REPO and runner.REPOSITORY == REPO
     assert runner.NOXFILE == REPO / "noxfile.py" and runner.RUN_DIR == REPO and runner.DEFAULT_ENVDIR is None
     assert runner.DEFAULT_JUNIT_DIR == REPO / ".cache" / "junit"
+    # The default cache keeps those; another cache (REGEN_CACHE_DIR) gets its own JUnit folder and virtualenvs.
+    assert runner.matrix_dirs(REPO / ".cache") == (REPO / ".cache" / "junit", None)
+    assert runner.matrix_dirs(Path("/elsewhere")) == (Path("/elsewhere/junit"), Path("/elsewhere/nox/envs"))
     packaged = runner.PACKAGED_NOXFILE
     assert packaged == PACKAGE_ROOT / "matrix" / "noxfile.py" and packaged.is_file()
     # Both noxfiles are thin: they import the sessions' module, which holds every session.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
@@ -24,12 +25,14 @@ from conductor_regen.spec.validation import Problem, ValidationReport, format_re
 @pytest.fixture(autouse=True)
 def _validator_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the child does, without its interpreter start (about 0.7 s a validation)."""
-    def in_process(document: Dict[str, Any], fixed: Any, family: str, timeout: float) -> Any:
-        before = validation._run_validator(json.loads(json.dumps(document, default=str)), family)
-        after = validation._run_validator(fixed, family) if before and fixed is not None else before
-        return before, after
+    def in_process(request: bytes, timeout: float) -> Any:
+        asked = json.loads(request)
+        before = validation._run_validator(asked["document"], asked["family"])
+        fixed = asked["fixed"]
+        after = validation._run_validator(fixed, asked["family"]) if before and fixed is not None else before
+        return before, after, True
 
-    monkeypatch.setattr(validation, "_validate_in_child", in_process)
+    monkeypatch.setattr(validation, "_run_child", in_process)
 
 
 # Small required/marker sets keep the in-test specs short.
@@ -400,3 +403,39 @@ def test_require_usable_counts_errors_not_the_defects_fixups_repair() -> None:
         require_usable(unrepaired, "spec.json", "conductor-regen generate")
     assert caught.value.message == f"{len(unrepaired.errors)} error(s) in spec.json"
     assert "`conductor-regen generate`" in caught.value.render()
+
+
+def test_the_validators_findings_are_kept_in_the_cache_and_reused(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: List[bytes] = []
+    child = validation._run_child
+
+    def counted(request: bytes, timeout: float) -> Any:
+        asked.append(request)
+        return child(request, timeout)
+
+    monkeypatch.setattr(validation, "_run_child", counted)
+    spec = _orkes_spec()
+    spec["paths"]["/workflow"]["post"]["responses"] = {"200": {}}  # no description: a finding to keep
+    first = validate_spec(spec, CONFIG, FixupConfig(), tmp_path)
+    assert [p.code for p in first.errors] == ["invalid-openapi"], first.problems
+    assert validate_spec(spec, CONFIG, FixupConfig(), tmp_path) == first and len(asked) == 1
+    assert len(list((tmp_path / "validation").glob("*.json"))) == 1
+    # Another document, another validator version, or no cache: validated again.
+    other = copy.deepcopy(spec)
+    other["info"]["version"] = "2"
+    validate_spec(other, CONFIG, FixupConfig(), tmp_path)
+    monkeypatch.setattr(validation, "_validator_version", lambda: "openapi-spec-validator 99")
+    assert validate_spec(spec, CONFIG, FixupConfig(), tmp_path) == first
+    assert validate_spec(spec, CONFIG, FixupConfig()) == first and len(asked) == 4
+    # A cache entry that cannot be read is validated again (and written anew).
+    for entry in (tmp_path / "validation").glob("*.json"):
+        entry.write_text("{")
+    assert validate_spec(spec, CONFIG, FixupConfig(), tmp_path) == first and len(asked) == 5
+
+
+def test_a_validator_that_crashed_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    crash = [validation._Finding("ValidatorCrash", "openapi-spec-validator could not finish: killed", ())]
+    monkeypatch.setattr(validation, "_run_child", lambda request, timeout: (crash, crash, False))
+    validate_spec(_orkes_spec(), CONFIG, FixupConfig(), tmp_path)
+    assert not (tmp_path / "validation").exists()

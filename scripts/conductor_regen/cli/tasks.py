@@ -392,7 +392,7 @@ def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = N
             talk(session_output(run.output, name) or run.output)
     talk("")
     say(*format_summary(run.results))
-    check_passed(run.results, absolute)
+    check_passed(run.results, absolute, run.junit_dir)
 
 
 # --- spec drift in CI ----------------------------------------------------------------------------

@@ -31,10 +31,12 @@ def judge(s: Settings, target: SdkTarget, pytest_args: Sequence[str] = (),
           env: Optional[Mapping[str, str]] = None) -> "Judge":
     """Compare failed sessions with the SDK before the last regeneration (newest backup, else git HEAD)."""
     from conductor_regen.matrix.pristine import find_pristine
+    from conductor_regen.matrix.runner import matrix_dirs
     from conductor_regen.matrix.verdicts import judge_against
 
     return judge_against(lambda: find_pristine(target, s.backups_dir), cache_dir=s.cache_dir / "baselines",
-                         pytest_args=tuple(pytest_args), env=env, timeout=s.test_timeout)
+                         pytest_args=tuple(pytest_args), envdir=matrix_dirs(s.cache_dir)[1], env=env,
+                         timeout=s.test_timeout)
 
 
 def test_gate(s: Settings, sessions: Sequence[str] = (), python: Optional[str] = None,
@@ -45,7 +47,7 @@ def test_gate(s: Settings, sessions: Sequence[str] = (), python: Optional[str] =
     """
     try:
         from conductor_regen.matrix.interpreters import check_pythons
-        from conductor_regen.matrix.runner import check_gate_ready, gate
+        from conductor_regen.matrix.runner import check_gate_ready, gate, matrix_dirs
         from conductor_regen.matrix.sessions import ACCEPT_ENV, CONTRACT_SPEC_ENV, GATE_SESSIONS
     except ImportError as exc:
         # A gate that cannot run is not a gate that passed: stop before anything is touched.
@@ -65,9 +67,10 @@ def test_gate(s: Settings, sessions: Sequence[str] = (), python: Optional[str] =
     # and its failures are pre-existing only when judged against the same spec.
     judge_env = {**store_env(s), **({CONTRACT_SPEC_ENV: spec} if spec else {})}
     gate_env = {**store_env(s), **({ACCEPT_ENV: accept} if accept else {})}
+    junit_dir, envdir = matrix_dirs(s.cache_dir)
     return lambda target: gate(target.root, sessions=chosen, pythons=pythons, spec=spec,
                                 judge=judge(s, target, env=judge_env), env=gate_env,
-                                timeout=s.test_timeout)
+                                junit_dir=junit_dir, envdir=envdir, timeout=s.test_timeout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,13 +79,14 @@ class MatrixRun:
 
     results: Tuple["SessionResult", ...]
     output: str = ""
+    junit_dir: Optional[Path] = None  # where the sessions wrote their JUnit XML
 
 
 def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pytest_args: str = "",
               reuse: bool = False, absolute: bool = False) -> MatrixRun:
     """Run the matrix on the settings' SDK; without `absolute`, failures are judged against the pristine tree."""
     from conductor_regen.matrix.interpreters import check_pythons
-    from conductor_regen.matrix.runner import check_gate_ready, run_matrix
+    from conductor_regen.matrix.runner import check_gate_ready, matrix_dirs, run_matrix
     from conductor_regen.checkout.lock import sdk_read_lock
 
     check_gate_ready(tuple(sessions or ("async_tests",)))
@@ -97,15 +101,20 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
     # nox's own output streams with --verbose; otherwise it is shown only for the sessions that failed.
     target = resolve_sdk(s.sdk)
     with sdk_read_lock(target):  # no run swaps the tree while the tests read it
+        junit_dir, envdir = matrix_dirs(s.cache_dir)
         results = run_matrix(s.sdk.root, tuple(sessions or ("async_tests",)), tuple(pythons), args, reuse=reuse,
-                             env=store_env(s), stream=s.verbose, captured=captured, timeout=s.test_timeout)
+                             junit_dir=junit_dir, envdir=envdir, env=store_env(s), stream=s.verbose,
+                             captured=captured, timeout=s.test_timeout)
         if not absolute and any(r.result == "failed" for r in results):
             results = judge(s, target, args)(results)
-    return MatrixRun(tuple(results), captured[0] if captured else "")
+    return MatrixRun(tuple(results), captured[0] if captured else "", junit_dir)
 
 
-def check_passed(results: Sequence["SessionResult"], absolute: bool = False) -> None:
-    """The matrix's pass rule (the gate's too): no failure that counts (any, with `absolute`), and something ran."""
+def check_passed(results: Sequence["SessionResult"], absolute: bool = False, junit_dir: Optional[Path] = None) -> None:
+    """The matrix's pass rule (the gate's too): no failure that counts (any, with `absolute`), and something ran.
+
+    `junit_dir`: where the failed sessions' JUnit XML is, for the hint.
+    """
     from conductor_regen.matrix.results import blocking_failures, matrix_passed
     from conductor_regen.matrix.runner import DEFAULT_JUNIT_DIR
 
@@ -115,5 +124,5 @@ def check_passed(results: Sequence["SessionResult"], absolute: bool = False) -> 
     if failed:
         raise VerificationError(f"{len(failed)} of {len(results)} session(s) failed; first: "
                                 f"{failed[0].session}-{failed[0].python or 'nox'}: {failed[0].detail}",
-                                f"JUnit XML is in {DEFAULT_JUNIT_DIR}; rerun one with --session NAME --python X.Y")
+                                f"JUnit XML is in {junit_dir or DEFAULT_JUNIT_DIR}; rerun one with --session NAME --python X.Y")
     raise VerificationError("no session ran (all skipped)", "see the skip reasons above")

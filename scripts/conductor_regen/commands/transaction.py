@@ -329,11 +329,11 @@ class Transaction:
     def _contract_notes(self) -> List[str]:
         """Each new contract failure (method, file:line, what changed, the choices), each accepted one apart."""
         from conductor_regen.matrix.contract.notes import review_notes as contract_notes
-        from conductor_regen.matrix.runner import DEFAULT_JUNIT_DIR
+        from conductor_regen.matrix.runner import matrix_dirs
 
         accept = (f"`{self._program()} regenerate --sdk {self.target.root} --spec {self.options.spec} "
                   "--accept \"REASON\"` records the finding with your reason and lists it as an accepted break")
-        return contract_notes(DEFAULT_JUNIT_DIR / "contract.xml", self.target.root, self.target.package_dir,
+        return contract_notes(matrix_dirs(self.settings.cache_dir)[0] / "contract.xml", self.target.root, self.target.package_dir,
                               self.draft.changes, accept)
 
     def _roll_back(self, backup: Backup) -> None:

@@ -60,7 +60,7 @@ def obtain(source: str, settings: Settings, steps: StepLog,
 def check(loaded: LoadedSpec, settings: Settings, steps: StepLog) -> ValidationReport:
     """Validate; raise on anything the fixups cannot repair."""
     with steps.step("validate spec") as step:
-        report = validate_spec(loaded.document, settings.validation, settings.fixups)
+        report = validate_spec(loaded.document, settings.validation, settings.fixups, settings.cache_dir)
         step.detail = (f"{report.path_count} paths, {report.schema_count} schemas, "
                        f"{len(report.fixable)} known defect(s) to repair")
         for problem in report.fixable:

@@ -120,7 +120,10 @@ def _pyproject(session: nox.Session, sdk: Path) -> Dict[str, Any]:
 
 
 def _pip(session: nox.Session) -> Tuple[str, ...]:
-    return ("uv", "pip", "install") if session.venv_backend == "uv" else ("python", "-m", "pip", "install")
+    # Bytecode compiled at install, as pip does (uv does not by default): with PYTHONDONTWRITEBYTECODE set, as
+    # in many CI images, every test run would otherwise compile pydantic, pytest and the whole client again.
+    return (("uv", "pip", "install", "--compile-bytecode") if session.venv_backend == "uv"
+            else ("python", "-m", "pip", "install"))
 
 
 def _install_sdk(session: nox.Session, sdk: Path, *extra: str) -> None:

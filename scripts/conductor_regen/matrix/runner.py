@@ -43,6 +43,17 @@ DEFAULT_ENVDIR: Optional[Path] = None if REPOSITORY is not None else TOOL_CACHE 
 RUN_DIR = REPOSITORY if REPOSITORY is not None else TOOL_CACHE / "nox" / "run"
 
 
+def matrix_dirs(cache_dir: Path) -> Tuple[Path, Optional[Path]]:
+    """The JUnit folder and the nox virtualenvs for runs with this cache (the `cache_dir` setting).
+
+    The default cache keeps the defaults above; another cache (`REGEN_CACHE_DIR`) gets both folders of
+    its own, so runs with different caches never share a virtualenv or overwrite each other's results.
+    """
+    if Path(cache_dir).resolve() == TOOL_CACHE.resolve():
+        return DEFAULT_JUNIT_DIR, DEFAULT_ENVDIR
+    return Path(cache_dir) / "junit", Path(cache_dir) / "nox" / "envs"
+
+
 def nox_command(sdk: Path, sessions: Sequence[str] = ("async_tests",), pythons: Sequence[str] = (),
                 pytest_args: Sequence[str] = (), *, noxfile: Path = NOXFILE,
                 junit_dir: Optional[Path] = None, report: Optional[Path] = None,

@@ -7,16 +7,19 @@ runs in a child process, so a spec built to make it slow is stopped at that dead
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import sys
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.child_env import Limit, child_env, run
 from conductor_regen.config import FixupConfig, ValidationConfig
 from conductor_regen.errors import SpecValidationError
@@ -198,10 +201,50 @@ def _validator_main() -> None:
     sys.stdout.write(json.dumps(rows))
 
 
+def _validator_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return "\0".join(version(name) for name in ("openapi-spec-validator", "jsonschema", "jsonschema-path"))
+    except PackageNotFoundError:
+        return ""
+
+
 def _validate_in_child(document: Dict[str, Any], fixed: Optional[Dict[str, Any]], family: str,
-                       timeout: float) -> Tuple[List[_Finding], List[_Finding]]:
-    """The validator's findings on `document` and on `fixed` (None: the same), in a child stopped at `timeout`."""
+                       timeout: float, cache_dir: Optional[Path] = None) -> Tuple[List[_Finding], List[_Finding]]:
+    """The validator's findings on `document` and on `fixed` (None: the same), in a child stopped at `timeout`.
+
+    With `cache_dir`, the findings are kept under `validation/`, keyed by the request and the validator's
+    version: the same document is validated once (the real spec takes a few seconds).
+    """
     request = json.dumps({"family": family, "document": document, "fixed": fixed}, default=str).encode()
+    entry = None
+    if cache_dir is not None:
+        key = hashlib.sha256(_validator_version().encode() + b"\0" + request).hexdigest()
+        entry = Path(cache_dir) / "validation" / f"{key}.json"
+        try:
+            rows = json.loads(entry.read_bytes())
+            found = _findings(rows["before"]), _findings(rows["after"])
+            log.debug("validator findings reused from %s", entry)
+            return found
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # not cached yet (or unreadable): validate
+    before, after, complete = _run_child(request, timeout)
+    if entry is not None and complete:
+        rows = {name: [[f.kind, f.message, list(f.location)] for f in found] for name, found in
+                (("before", before), ("after", after))}
+        with suppress(OSError):  # a cache that cannot be written only costs the next run the validation
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(entry, json.dumps(rows).encode())
+    return before, after
+
+
+def _findings(rows: Any) -> List[_Finding]:
+    return [_Finding(str(k), str(m), tuple(str(p) for p in where)) for k, m, where in rows]
+
+
+def _run_child(request: bytes, timeout: float) -> Tuple[List[_Finding], List[_Finding], bool]:
+    """Validate in the child: (before, after, whether the child answered; a crash is not kept)."""
     limit = Limit(timeout, "validating the spec (openapi-spec-validator)", "validation.timeout",
                   "a spec this slow to validate is huge or built to be slow; check where it came from",
                   SpecValidationError)
@@ -210,12 +253,11 @@ def _validate_in_child(document: Dict[str, Any], fixed: Optional[Dict[str, Any]]
     log.debug("validator child: %.2fs", time.perf_counter() - started)
     try:
         rows = json.loads(done.stdout)
-        before, after = ([_Finding(str(k), str(m), tuple(str(p) for p in where)) for k, m, where in rows[name]]
-                         for name in ("before", "after"))
+        return _findings(rows["before"]), _findings(rows["after"]), True
     except (ValueError, KeyError, TypeError):
         last = (done.stderr.decode(errors="replace").strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        before = after = [_Finding("ValidatorCrash", f"openapi-spec-validator could not finish: {last}", ())]
-    return before, after
+        crash = [_Finding("ValidatorCrash", f"openapi-spec-validator could not finish: {last}", ())]
+        return crash, crash, False
 
 
 def _attribute(finding: _Finding, applied: Sequence[AppliedFixup]) -> Optional[str]:
@@ -410,8 +452,12 @@ def _guide_problems(document: Dict[str, Any], config: ValidationConfig, prefix: 
 # --- entry points ---------------------------------------------------------------------------
 
 
-def validate_spec(document: Dict[str, Any], config: ValidationConfig, fixups: FixupConfig) -> ValidationReport:
-    """Validate a parsed spec and report every problem, marking those the enabled fixups repair."""
+def validate_spec(document: Dict[str, Any], config: ValidationConfig, fixups: FixupConfig,
+                  cache_dir: Optional[Path] = None) -> ValidationReport:
+    """Validate a parsed spec and report every problem, marking those the enabled fixups repair.
+
+    With `cache_dir`, openapi-spec-validator's findings on a document seen before are looked up there.
+    """
     if not isinstance(document, dict):
         problem = Problem(ERROR, "unsupported-format", f"the spec is a {type(document).__name__}, not a mapping")
         return ValidationReport("", "", "", 0, 0, 0, (problem,))
@@ -420,7 +466,7 @@ def validate_spec(document: Dict[str, Any], config: ValidationConfig, fixups: Fi
     fixed, applied, would_change, fixup_problems = _preview_fixups(document, fixups)
     if family is not None:
         # The fixed document only needs a second run when it differs and the first run found something.
-        before, after = _validate_in_child(document, fixed if applied else None, family, config.timeout)
+        before, after = _validate_in_child(document, fixed if applied else None, family, config.timeout, cache_dir)
         problems += _classify_findings(before, after, applied, prefix)
         if family == "3.1":
             problems.append(
