@@ -13,8 +13,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
-import griffe
-
 from conductor_regen.analysis.change_types import BREAKING as BREAKING
 from conductor_regen.analysis.change_types import COMPATIBLE as COMPATIBLE
 from conductor_regen.analysis.change_types import INFO as INFO
@@ -35,6 +33,8 @@ from conductor_regen.analysis.operations import (ClientOperation, OperationKey, 
                                                  read_client_operations)
 
 if TYPE_CHECKING:
+    import griffe  # imported where used: a command that compares nothing need not load it (40 ms a start)
+
     from conductor_regen.analysis.impact import Usage
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,8 @@ def _field_changes(model: str, prop: str, old: ModelField, new: ModelField, old_
 
 def _breakage_text(breakage: Any) -> Tuple[str, str]:
     """(what broke, which part): ("Parameter was removed", "accepts"), ("Return type changed", "a -> b")."""
+    import griffe
+
     kind = breakage.kind
     old, new = breakage.old_value, breakage.new_value
     if kind.name.startswith("PARAMETER_"):
@@ -201,6 +203,8 @@ def _griffe_changes(old_pkg: griffe.Module, new_pkg: griffe.Module,
                     old_ops: Mapping[OperationKey, ClientOperation], new_ops: Mapping[OperationKey, ClientOperation],
                     covered: Set[Tuple[str, ...]]) -> List[Change]:
     """griffe's breakages that our operation and model checks have not already explained."""
+    import griffe
+
     site_to_key = {(c, op.name): key for key, op in old_ops.items() for c in op.classes}
     # (kind, subject) -> where -> what broke -> parts; the three variants of a method collapse into one.
     grouped: Dict[Tuple[str, str], Dict[str, Dict[str, Set[str]]]] = {}
@@ -245,6 +249,8 @@ REQUEST_KEYWORDS = frozenset({"_request_timeout", "_request_auth", "_content_typ
 
 def _returns(pkg: griffe.Module, op: ClientOperation) -> Optional[str]:
     """The return annotation of an operation's method, as written, or None when it has none."""
+    import griffe
+
     try:
         returns = pkg[f"api.{op.module}.{op.class_name}.{op.name}"].returns
     except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
@@ -271,6 +277,8 @@ def _return_changes(old_pkg: griffe.Module, new_pkg: griffe.Module, old_ops: Map
 
 def _is_noise(breakage: Any) -> bool:
     """A moved `_request_*` keyword: no caller passes those positionally."""
+    import griffe
+
     if breakage.kind is not griffe.BreakageKind.PARAMETER_MOVED:
         return False
     name = getattr(breakage.old_value, "name", None) or getattr(breakage.new_value, "name", None)
@@ -284,6 +292,8 @@ def _narrows(old: str, new: str) -> bool:
 
 def _narrowed_return(breakage: Any) -> bool:
     """griffe's return-type breakage, when the new type narrows."""
+    import griffe
+
     if breakage.kind is not griffe.BreakageKind.RETURN_CHANGED_TYPE:
         return False
     return _narrows(str(breakage.old_value), str(breakage.new_value))

@@ -8,11 +8,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
-
-import griffe
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from conductor_regen.errors import VerificationError
+
+if TYPE_CHECKING:
+    import griffe  # imported where used: a command that compares nothing need not load it (40 ms a start)
 
 # griffe needs a package name; every tree is linked under this one so object paths line up.
 PACKAGE_ALIAS = "generated_client"
@@ -54,6 +55,8 @@ class Model:
 
 def load_package(http_dir: Path) -> griffe.Module:
     """Load a generated package with griffe, statically (nothing is imported or executed)."""
+    import griffe
+
     if not (http_dir / "__init__.py").is_file():
         raise VerificationError(f"{http_dir} is not a Python package (no __init__.py)",
                                 "point at the generated http/ package of the SDK or of a staging tree")

@@ -18,7 +18,6 @@ import yaml
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.config import FetchConfig
 from conductor_regen.errors import RegenError, SpecFetchError, SpecParseError
-from conductor_regen.spec.fetch import fetch_spec
 from conductor_regen.spec.safety import check_spec_safety
 
 try:  # libyaml is ~10x faster on a multi-megabyte spec
@@ -110,6 +109,8 @@ def sha256_hex(data: bytes) -> str:
 def load_spec(source: str, fetch: FetchConfig, env: Optional[Mapping[str, str]] = None) -> LoadedSpec:
     """Load a spec from an http(s) URL (downloaded with fetch_spec) or from a local JSON/YAML file."""
     if _URL.match(source.strip()):
+        from conductor_regen.spec.fetch import fetch_spec  # requests (0.1 s to import) only for a URL
+
         fetched = fetch_spec(source, fetch, env)
         origin = fetched.url
         document = parse_spec(fetched.body, origin)
