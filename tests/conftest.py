@@ -320,7 +320,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # a worker's neighbours are still running tests: the controller looks, once they are done
     mark = f"{_RUN_MARK}={_os.environ[_RUN_MARK]}".encode()
     workers = _xdist_workers()
-    deadline = _time.monotonic() + 10  # the workers may still be ending, and their last children with them
+    deadline = _time.monotonic() + 3  # the workers may still be ending, and their last children with them
     left = [p for p in _left_running(mark) if p[0] not in workers]
     while left and _time.monotonic() < deadline:
         _time.sleep(0.2)
@@ -351,6 +351,12 @@ def pytest_collection(session: pytest.Session) -> "_Iterator[None]":
         yield
     finally:
         _sys.dont_write_bytecode = saved
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than there are cores, as most tests spend part of their time waiting for
+    their children (the generator, nox, the CLI) rather than computing."""
+    return (len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else (_os.cpu_count() or 1)) + 1
 
 
 def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:

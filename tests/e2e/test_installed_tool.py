@@ -125,10 +125,7 @@ def test_an_installed_tool_runs_every_command_from_an_sdk_checkout(venv_tool: In
     listing = tool.run("backups", cwd=sdk)
     assert listing.code == 0 and backups[0].name in listing.stdout, listing
 
-    # test after the swap: the gate's sessions again, as a user reruns them.
-    after = tool.run("test", "--session", "contract", "--session", "async_tests", "--python", PY, cwd=sdk)
-    assert after.code == 0, after
-    assert sdk_digest(sdk) == regenerated  # the sessions read the checkout, they write nothing to it
+    # (The gate ran contract and async_tests after the swap; `test` ran every session above: not again here.)
 
     # restore: back to the committed tree, the adapter test the run added outside the managed folders included.
     restored = tool.run("restore", "--yes", cwd=sdk)
@@ -160,7 +157,8 @@ def test_a_uv_tool_install_runs_the_demo_and_the_contract(tmp_path: Path, wheel:
     home = tmp_path / "user"
     tool = install_as_uv_tool(wheel, tmp_path / "uv", isolated_env(home))
     assert REPO not in tool.site_package().parents
-    demo = tool.run("demo", cwd=sdk)
+    # Its gate is the venv install's test above; here, that the uv tool finds the packaged demo and sessions.
+    demo = tool.run("demo", "--skip-tests", cwd=sdk)
     assert demo.code == 0 and "# Regeneration report: succeeded" in demo.stdout, demo
     # The committed SDK records no spec: the contract checks it against v1, the spec it was generated from.
     spec = Path(shutil.copy(SPEC_V1, tmp_path / "v1.json"))

@@ -36,6 +36,12 @@ def uv_cache_dir() -> str:
     return done.stdout.strip()
 
 
+def pip_cache_dir() -> str:
+    """pip's package cache as the caller has it (pipx installs with pip; pinned for the same reason)."""
+    done = subprocess.run([sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
 def clean_source(dest: Path) -> Path:
     """Copy what a clone of the working tree holds (tracked and new files, nothing ignored) to `dest`."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
@@ -67,13 +73,14 @@ def wheel_files(wheel: Path) -> List[str]:
 
 def isolated_env(home: Path, **extra: str) -> Dict[str, str]:
     """The environment of a user with nothing configured: per-user folders under `home`, no settings, no
-    virtualenv active, no credentials; uv keeps its package cache."""
+    virtualenv active, no credentials; uv and pip keep their package caches."""
     # Index settings (UV_INDEX_URL, PIP_INDEX_URL, ...) stay: the installs and the sessions' venvs resolve with them.
     keep = {k: v for k, v in os.environ.items()
             if not k.startswith(("REGEN_", "CONDUCTOR_", "NOX_", "UV_TOOL_", "PIPX_", "INVOKE_"))
             and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT")}
     keep.update(XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"),
-                XDG_CONFIG_HOME=str(home / "config"), UV_CACHE_DIR=uv_cache_dir(), PYTHONDONTWRITEBYTECODE="1")
+                XDG_CONFIG_HOME=str(home / "config"), UV_CACHE_DIR=uv_cache_dir(), PIP_CACHE_DIR=pip_cache_dir(),
+                PYTHONDONTWRITEBYTECODE="1")
     keep.update(extra)
     return keep
 
