@@ -353,12 +353,6 @@ def pytest_collection(session: pytest.Session) -> "_Iterator[None]":
         _sys.dont_write_bytecode = saved
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: one worker more than there are cores, as most tests spend part of their time waiting for
-    their children (the generator, nox, the CLI) rather than computing."""
-    return (len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else (_os.cpu_count() or 1)) + 1
-
-
 def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
     """Mark every test that reaches the real generator (through `generator_cache`) as `e2e`."""
     for item in items:
@@ -444,6 +438,18 @@ def target(tmp_path: _Path) -> "SdkTarget":
 def store(tmp_path: _Path) -> _Path:
     """An empty backup store beside it."""
     return tmp_path / "backups"
+
+
+@pytest.fixture(autouse=True)
+def _program_is_invoke() -> _Iterator[None]:
+    """Each test starts with hints naming `invoke`: `console.program()` sets the name for the process."""
+    from conductor_regen.cli import options
+
+    saved, options.PROGRAM = options.PROGRAM, "invoke"
+    try:
+        yield
+    finally:
+        options.PROGRAM = saved
 
 
 @pytest.fixture

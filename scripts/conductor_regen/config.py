@@ -188,9 +188,14 @@ class SettingInfo:
         return INVOKE_ENV_PREFIX + self.key.replace(".", "_").upper()
 
     @property
+    def option(self) -> str:
+        """Its flag without the dashes, as Invoke names the option: --no-keyword-calls -> no-keyword-calls."""
+        return self.flag.removeprefix("--")
+
+    @property
     def param(self) -> str:
         """The task parameter its flag is: --no-keyword-calls -> no_keyword_calls."""
-        return self.flag[2:].replace("-", "_")
+        return self.option.replace("-", "_")
 
     def from_flag(self, value: Any) -> Any:
         """The setting's value for the flag's parsed value; None means "not given"."""

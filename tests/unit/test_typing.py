@@ -9,6 +9,7 @@ import pytest
 from support.paths import REPO
 
 
+@pytest.mark.e2e  # a whole-tree check in a subprocess (8 s): the full suite runs it, as `python -m mypy` does
 def test_package_passes_mypy_strict() -> None:
     pytest.importorskip("mypy")
     done = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True)

@@ -61,7 +61,7 @@ def task(**kwargs: Any) -> Callable[[Callable[..., Any]], LetterFlagTask]:
     setting's flag (--sdk, --generator-version, ...) comes from the settings table unless the task says more."""
     def decorate(func: Callable[..., Any]) -> LetterFlagTask:
         names = inspect.signature(func).parameters
-        table = {info.flag[2:]: info.flag_help for info in FLAG_PARAMS.values() if info.param in names}
+        table = {info.option: info.flag_help for info in FLAG_PARAMS.values() if info.param in names}
         kwargs["help"] = {**table, "quiet": QUIET_HELP, **kwargs.get("help", {})}
         return cast(LetterFlagTask, invoke_task(klass=LetterFlagTask, **kwargs)(func))
 

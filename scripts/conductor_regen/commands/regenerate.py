@@ -66,6 +66,11 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
         from conductor_regen.analysis.changes import to_json_list
         from conductor_regen.analysis.code_index import current_index
 
+        # The live analysis parses Python in its thread, and CPython's parser must not run in two threads at
+        # once (its AST constructor keeps one shared recursion count: "AST constructor recursion depth
+        # mismatch", python/cpython#106905). It ends here, as a rule while the generator still runs, before
+        # this thread parses anything.
+        old_package = live_package(ahead)
         # A dry run has no import gate, so it imports the generated modules here as it always did.
         # The shape check's parses are the run's: assembly reads the same modules.
         gen = finish_generation(ahead, spec, settings, steps, imports=options.dry_run, parse=current_index().ast_of)
@@ -77,7 +82,7 @@ def regenerate(target: SdkTarget, options: RegenOptions, settings: Settings, ste
             step.detail = f"{len(notes)} note(s), listed in the report"
             draft.note(notes)
         binding, changes = check_and_compare(target, txn.staging, None, prepared.document, settings, steps,
-                                             draft.notes, refuse=not options.dry_run, old_package=live_package(ahead))
+                                             draft.notes, refuse=not options.dry_run, old_package=old_package)
         draft.binding = binding.figures()
         draft.note(binding.rewritten + tuple(f"would not bind: {f.render()}" for f in binding.findings))
         if changes is not None:
