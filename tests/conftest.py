@@ -359,27 +359,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return (len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else (_os.cpu_count() or 1)) + 1
 
 
-# The modules whose tests take longest (a minute or more in all, measured): run first, so that pytest-xdist's
-# `loadgroup` scheduling, which deals the first tests (or marked groups) out in turn, starts one on each worker and the short tests
-# fill in after, instead of one long test starting last while the other workers have nothing left.
-LONGEST_FIRST = ("test_installed_tool", "test_drift_workflow", "test_gate_accept", "test_verdicts",
-                 "test_lint_sessions", "test_contract_session", "test_noxfile_sessions", "test_cli_tasks",
-                 "test_interruptions", "test_regenerate_e2e", "test_signals", "test_drift")
-
-
 def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
-    """Mark every test that reaches the real generator (through `generator_cache`) as `e2e`; order the longest first."""
+    """Mark every test that reaches the real generator (through `generator_cache`) as `e2e`."""
     for item in items:
         if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
-
-    def weight(item: pytest.Item) -> int:
-        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1][:-3]
-        if module in LONGEST_FIRST:
-            return LONGEST_FIRST.index(module)
-        return len(LONGEST_FIRST) + (0 if item.get_closest_marker("e2e") else 1)
-
-    items.sort(key=weight)  # stable: the same order in every worker, as xdist requires
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,7 @@ from conductor_regen.config_sources import checkout_key
 from conductor_regen.matrix.interpreters import current_python
 from conductor_regen.matrix.sessions import ALL_SESSIONS
 
-# One worker runs them all: they share the wheel and the installed venv (module fixtures), built once.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("installed_tool")]
+pytestmark = pytest.mark.e2e
 
 PY = current_python()
 
