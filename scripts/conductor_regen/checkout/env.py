@@ -82,7 +82,8 @@ def sdk_python(sdk_root: Path, cache_dir: Path, python: str, timeout: float = IN
     # Bytecode for its packages, compiled where they now are (so tracebacks name these paths): the import
     # gate runs with PYTHONDONTWRITEBYTECODE, and would otherwise compile pydantic and the rest on every run.
     run([str(exe), "-m", "compileall", "-q", "-j", "0", str(venv / "lib")],
-        Limit(timeout, "compiling the SDK environment's bytecode", "install_timeout", "", VerificationError),
+        Limit(timeout, "compiling the SDK environment's bytecode", "install_timeout",
+              "a slow disk or a huge dependency: raise the setting", VerificationError),
         env=child_env())
     log.info("built the SDK's environment in %s", venv)
     return exe
