@@ -124,5 +124,6 @@ def check_passed(results: Sequence["SessionResult"], absolute: bool = False, jun
     if failed:
         raise VerificationError(f"{len(failed)} of {len(results)} session(s) failed; first: "
                                 f"{failed[0].session}-{failed[0].python or 'nox'}: {failed[0].detail}",
-                                f"JUnit XML is in {junit_dir or DEFAULT_JUNIT_DIR}; rerun one with --session NAME --python X.Y")
+                                f"JUnit XML is in {junit_dir or DEFAULT_JUNIT_DIR}; "
+                                "rerun one with --session NAME --python X.Y")
     raise VerificationError("no session ran (all skipped)", "see the skip reasons above")

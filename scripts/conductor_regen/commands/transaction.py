@@ -333,7 +333,8 @@ class Transaction:
 
         accept = (f"`{self._program()} regenerate --sdk {self.target.root} --spec {self.options.spec} "
                   "--accept \"REASON\"` records the finding with your reason and lists it as an accepted break")
-        return contract_notes(matrix_dirs(self.settings.cache_dir)[0] / "contract.xml", self.target.root, self.target.package_dir,
+        junit_dir = matrix_dirs(self.settings.cache_dir)[0]
+        return contract_notes(junit_dir / "contract.xml", self.target.root, self.target.package_dir,
                               self.draft.changes, accept)
 
     def _roll_back(self, backup: Backup) -> None:

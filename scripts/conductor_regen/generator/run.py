@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from conductor_regen.ahead import Ahead
 from conductor_regen.config import Settings
 from conductor_regen.errors import GeneratorError
 from conductor_regen.generator.backends import Running, build_invocation, display
@@ -150,13 +151,10 @@ class PendingTree:
 def generate_tree(document: Dict[str, Any], prov: Provenance, settings: Settings, output: Path,
                   use_cache: bool = True) -> GeneratedTree:
     """Generate `document` into `output` (a fresh tree every time, so stale files never linger)."""
-    pending = PendingTree(document, prov, settings, output, use_cache)
-    try:
-        pending.launch()
-    except BaseException:
-        pending.cancel()
-        raise
-    return pending.finish()
+    with Ahead(sequential=True) as ahead:  # its launch and clean-up, with nothing to overlap
+        ahead.begin("generate", PendingTree(document, prov, settings, output, use_cache))
+        result: GeneratedTree = ahead.result("generate")
+        return result
 
 
 def remember(tree: GeneratedTree, settings: Settings) -> Optional[Path]:

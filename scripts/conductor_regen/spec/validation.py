@@ -196,9 +196,22 @@ def _validator_main() -> None:
     before = _run_validator(request["document"], request["family"])
     fixed = request["fixed"]
     after = _run_validator(fixed, request["family"]) if before and fixed is not None else before
+    sys.stdout.write(_encode(before, after).decode())
+
+
+def _encode(before: List[_Finding], after: List[_Finding]) -> bytes:
+    """The findings as the child prints them and the cache keeps them."""
     rows = {name: [[f.kind, f.message, list(f.location)] for f in found] for name, found in
             (("before", before), ("after", after))}
-    sys.stdout.write(json.dumps(rows))
+    return json.dumps(rows).encode()
+
+
+def _decode(data: bytes) -> Tuple[List[_Finding], List[_Finding]]:
+    """`_encode`'s findings back; ValueError, KeyError or TypeError when `data` is not that."""
+    rows = json.loads(data)
+    before, after = ([_Finding(str(k), str(m), tuple(str(p) for p in where)) for k, m, where in rows[name]]
+                     for name in ("before", "after"))
+    return before, after
 
 
 def _validator_version() -> str:
@@ -223,24 +236,17 @@ def _validate_in_child(document: Dict[str, Any], fixed: Optional[Dict[str, Any]]
         key = hashlib.sha256(_validator_version().encode() + b"\0" + request).hexdigest()
         entry = Path(cache_dir) / "validation" / f"{key}.json"
         try:
-            rows = json.loads(entry.read_bytes())
-            found = _findings(rows["before"]), _findings(rows["after"])
+            found = _decode(entry.read_bytes())
             log.debug("validator findings reused from %s", entry)
             return found
         except (OSError, ValueError, KeyError, TypeError):
             pass  # not cached yet (or unreadable): validate
     before, after, complete = _run_child(request, timeout)
     if entry is not None and complete:
-        rows = {name: [[f.kind, f.message, list(f.location)] for f in found] for name, found in
-                (("before", before), ("after", after))}
         with suppress(OSError):  # a cache that cannot be written only costs the next run the validation
             entry.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(entry, json.dumps(rows).encode())
+            atomic_write_bytes(entry, _encode(before, after))
     return before, after
-
-
-def _findings(rows: Any) -> List[_Finding]:
-    return [_Finding(str(k), str(m), tuple(str(p) for p in where)) for k, m, where in rows]
 
 
 def _run_child(request: bytes, timeout: float) -> Tuple[List[_Finding], List[_Finding], bool]:
@@ -252,8 +258,7 @@ def _run_child(request: bytes, timeout: float) -> Tuple[List[_Finding], List[_Fi
     done = run([sys.executable, "-c", _CHILD, _PACKAGE_ROOT], limit, input=request, env=child_env())
     log.debug("validator child: %.2fs", time.perf_counter() - started)
     try:
-        rows = json.loads(done.stdout)
-        return _findings(rows["before"]), _findings(rows["after"]), True
+        return (*_decode(done.stdout), True)
     except (ValueError, KeyError, TypeError):
         last = (done.stderr.decode(errors="replace").strip().splitlines() or [f"exit code {done.returncode}"])[-1]
         crash = [_Finding("ValidatorCrash", f"openapi-spec-validator could not finish: {last}", ())]
