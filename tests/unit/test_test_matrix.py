@@ -10,7 +10,8 @@ from typing import Any, Dict
 import pytest
 from support.paths import EXAMPLE_SDK
 
-from conductor_regen.matrix.session_sdk import needs_reinstall, resolve_invoked_path, sdk_fingerprint, sdk_problem
+from conductor_regen.matrix.session_sdk import (InstallState, needs_install, needs_reinstall, requirements_key,
+                                               resolve_invoked_path, sdk_fingerprint, sdk_problem)
 from conductor_regen.matrix.interpreters import PYTHONS, check_pythons, current_python, link_interpreters, pyenv_interpreters, python_supported, requires_python
 from conductor_regen.matrix.requirements import is_test_dependency, load_pyproject, poetry_to_pep440, read_test_requirements, tool_requirements
 from conductor_regen.matrix.results import SessionResult, format_summary, parse_junit, results_from_report
@@ -268,6 +269,42 @@ def test_fingerprint_changes_with_the_tree(tmp_path: Path) -> None:
 ])
 def test_needs_reinstall(stored: str, installed_now: bool, expected: bool) -> None:
     assert needs_reinstall(stored, "abc", installed_now) is expected
+
+
+def test_requirements_key_follows_packaging_and_extras_not_the_location(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    for sdk in (one, two):
+        (sdk / "src").mkdir(parents=True)
+        (sdk / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (two / "src" / "edited.py").write_text("x = 1\n")
+    key = requirements_key(one, ["pytest>=8"])
+    assert requirements_key(two, ["pytest>=8"]) == key  # another copy, other code: the same requirements
+    assert requirements_key(one, ["pytest>=9"]) != key
+    assert requirements_key(one, ["pytest>=8", "mypy"]) != key
+    (two / "pyproject.toml").write_text("[project]\nname = 'x'\ndependencies = ['httpx']\n")
+    assert requirements_key(two, ["pytest>=8"]) != key
+
+
+def test_install_state_round_trips_and_reads_the_older_marker(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    assert InstallState.read(marker) is None
+    InstallState("req", "sdk").write(marker)
+    assert InstallState.read(marker) == InstallState("req", "sdk")
+    marker.write_text("abc\n")  # written before requirements were recorded: the SDK is known, they are not
+    assert InstallState.read(marker) == InstallState("", "abc")
+    marker.write_text("")
+    assert InstallState.read(marker) is None
+
+
+@pytest.mark.parametrize("stored, expected", [
+    (None, True),  # a fresh virtualenv
+    (InstallState("req", "other"), False),  # the same requirements, another tree: the SDK alone is reinstalled
+    (InstallState("req", "sdk"), False),
+    (InstallState("older", "sdk"), True),
+    (InstallState("", "sdk"), True),  # an older marker
+])
+def test_needs_install_only_when_the_requirements_changed(stored: InstallState, expected: bool) -> None:
+    assert needs_install(stored, InstallState("req", "sdk")) is expected
 
 
 def test_server_settings_are_named_never_shown() -> None:

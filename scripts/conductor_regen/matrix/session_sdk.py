@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 PACKAGE_DIR = "src/conductor/asyncio_client"
 
@@ -69,3 +70,51 @@ def needs_reinstall(stored: Optional[str], current: str, installed_now: bool) ->
     if stored == current:
         return False
     return not (stored is None and installed_now)
+
+
+def requirements_key(sdk: Path, extra: Sequence[str]) -> str:
+    """Hash of what a session installs besides the SDK's code: its packaging files and the extra requirements.
+
+    Not the checkout's location or its src/ tree: another copy of the same SDK (each gate's run, each test)
+    needs the SDK reinstalled, not every requirement resolved again.
+    """
+    digest = hashlib.sha256(b"requirements-v1\0")
+    for name in _FINGERPRINT_FILES:
+        path = sdk / name
+        if path.is_file():
+            digest.update(f"{name}\0".encode() + path.read_bytes() + b"\0")
+    for requirement in extra:
+        digest.update(requirement.encode() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class InstallState:
+    """What a session's virtualenv holds: its requirements' key and the fingerprint of the SDK installed."""
+
+    requirements: str
+    sdk: str
+
+    @classmethod
+    def read(cls, marker: Path) -> Optional["InstallState"]:
+        """The state a virtualenv recorded; None when it recorded none (a fresh virtualenv)."""
+        try:
+            lines = marker.read_text(encoding="utf-8").split()
+        except OSError:
+            return None
+        if len(lines) == 1:  # an older marker: the SDK's fingerprint alone, requirements unknown
+            return cls("", lines[0])
+        return cls(lines[0], lines[1]) if len(lines) == 2 else None
+
+    def write(self, marker: Path) -> None:
+        """Record the state once the installs succeeded."""
+        marker.write_text(f"{self.requirements}\n{self.sdk}\n", encoding="utf-8")
+
+
+def needs_install(stored: Optional[InstallState], now: InstallState) -> bool:
+    """Whether the requirements must be installed (resolved) again: a fresh virtualenv, or they changed.
+
+    With the same requirements a reused virtualenv has them all; at most the SDK's own code changed,
+    which `needs_reinstall` settles with one install of the SDK alone.
+    """
+    return stored is None or stored.requirements != now.requirements
