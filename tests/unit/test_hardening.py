@@ -48,7 +48,7 @@ from conductor_regen.compat.imports import fix_imports
 from conductor_regen.generator.pipeline import prepare_spec, provenance_for
 from conductor_regen.progress import StepLog
 from conductor_regen.generator.provenance import write_provenance
-from conductor_regen.commands.gate import import_failures, import_gate
+from conductor_regen.commands.gate import ImportGate
 from conductor_regen.commands.run_report import spec_info
 from conductor_regen.commands.report import Report
 from conductor_regen.spec.fetch import fetch_spec
@@ -263,10 +263,11 @@ def test_a_test_gate_that_cannot_load_fails_the_run_before_anything_changes(tmp_
 def test_import_gate_that_imported_nothing_fails(tmp_path: Path) -> None:
     target = target_of(make_sdk(tmp_path))
     (target.package_dir / "__init__.py").write_text("import a_dependency_that_is_not_installed\n")
-    baseline = import_failures(target)
-    assert [m for m, _ in baseline] == ["conductor.asyncio_client"]  # fails before the swap too
+    gate = ImportGate(target)
+    gate.before_swap()
+    assert [m for m, _ in gate.baseline] == ["conductor.asyncio_client"]  # fails before the swap too
     with pytest.raises(VerificationError, match="imported nothing"):
-        import_gate(target, baseline)
+        gate.verdict()
 
 
 # --- 4. Backups belong to a checkout (its resolved path), not to a folder name ------------------

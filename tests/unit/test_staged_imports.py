@@ -15,7 +15,7 @@ import pytest
 from support.fake_sdk import PACKAGE, make_sdk, target_of
 
 from conductor_regen.ahead import Ahead
-from conductor_regen.commands.gate import Environment, StagedImports, import_gate, third_party_imports, tree_stamp
+from conductor_regen.commands.gate import Environment, ImportGate, StagedImports, third_party_imports, tree_stamp
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.verify import StagedFolders, import_all
 from conductor_regen.checkout.target import SdkTarget
@@ -84,13 +84,34 @@ def test_the_gate_takes_the_staged_verdict_and_a_failure_still_fails(tmp_path: P
     staging = _staging(root, {"adapters/bad.py": "import no_such_package_here\n"})
     imports = StagedImports(target, staging, _live_env)
     imports.ready()
-    checked = imports.unchanged(imports.run())
+    gate = ImportGate(target)
+    detail = gate.take_staged(imports, imports.run())
 
-    assert checked is not None and [m for m, _ in checked.failures] == [f"{PKG}.adapters.bad"]
+    assert gate.checked is not None and [m for m, _ in gate.checked.failures] == [f"{PKG}.adapters.bad"]
+    assert gate.checked.modules > 1 and detail == f"{gate.checked.modules} module(s) imported from staging, 1 failed"
+    gate.before_swap()  # the live tree imports: nothing to excuse
+    assert gate.baseline == ()
     with pytest.raises(VerificationError, match="adapters.bad"):
-        import_gate(target, (), checked=checked)
+        gate.verdict()
     # Excused only when the live tree failed the same way before the swap.
-    assert import_gate(target, checked.failures, checked=checked) != []
+    (root / PACKAGE / "adapters" / "bad.py").write_text("import no_such_package_here\n")
+    gate.before_swap()
+    assert gate.verdict() == [f"{PKG}.adapters.bad did not import before the swap either "
+                              "(ModuleNotFoundError: No module named 'no_such_package_here')"]
+
+
+def test_a_clean_staged_check_needs_no_baseline_and_is_the_verdict(tmp_path: Path) -> None:
+    root = make_sdk(tmp_path)
+    target = target_of(root)
+    staging = _staging(root, {})
+    imports = StagedImports(target, staging, _live_env)
+    imports.ready()
+    gate = ImportGate(target)
+    gate.take_staged(imports, imports.run())
+    (root / PACKAGE / "orkes" / "broken.py").write_text("raise ImportError('live only')\n")
+    gate.before_swap()
+    assert gate.baseline == ()  # not looked up: nothing the staged tree did needs excusing
+    assert gate.verdict() == []  # the staged check's, not an import of the live tree (which now fails)
 
 
 def test_a_write_to_staging_after_the_check_started_discards_its_result(tmp_path: Path) -> None:

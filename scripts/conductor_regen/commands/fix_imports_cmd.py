@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import List, Optional
 
-from conductor_regen.commands.gate import import_failures, import_gate
+from conductor_regen.commands.gate import ImportGate
 from conductor_regen.commands.plan import RegenOptions, make_plan, recorded_provenance
 from conductor_regen.commands.run_report import describe_provenance
 from conductor_regen.commands.transaction import transaction
@@ -42,8 +42,9 @@ def fix_sdk_imports(target: SdkTarget, settings: Settings, steps: Optional[StepL
         plan = dataclasses.replace(make_plan(target, staging, staged_only=True, tests=False), outside=())
         report = txn.conclude(plan, "no import to rewrite", prov.spec_version if prov else "fix-imports")
         if report.outcome == "no-op":
-            return lines + import_gate(target, import_failures(target, settings.import_timeout),
-                                       settings.import_timeout) + [_ALL_IMPORT]
+            gate = ImportGate(target, timeout=settings.import_timeout)
+            gate.before_swap()  # nothing was swapped: what fails now is listed, not blamed on this run
+            return lines + gate.verdict() + [_ALL_IMPORT]
     excused = [n for n in report.notes if n not in lines]
     return lines + [f"backup {report.backup_id} (undo with `invoke restore`)"] + excused + [_ALL_IMPORT]
 

@@ -148,30 +148,55 @@ def gate_interpreter(target: SdkTarget, settings: Settings, steps: StepLog,
     return str(exe), ()
 
 
-def import_gate(target: SdkTarget, baseline: Tuple[Tuple[str, str], ...] = (),
-                timeout: float = IMPORT_TIMEOUT, python: Optional[str] = None,
-                checked: Optional[ImportCheck] = None) -> List[str]:
-    """Every module of the SDK's async client must import, except those that already failed the same way.
+class ImportGate:
+    """The import gate's verdict, in one place: every module of the async client imports after the swap,
+    except those that already failed the same way before it.
 
-    Run in the SDK's own environment (`python`), a missing third-party package is a real failure;
-    the baseline (taken before the swap) excuses only what already failed the same way there.
-    `checked` is the same import of the same files done from staging before the swap (StagedImports).
+    Its inputs arrive at three moments of a run, in this order:
+    - `take_staged(imports, check)`: the same import of the same files, done from staging while the
+      checks ran (`StagedImports`); kept only if nothing in staging changed since.
+    - `before_swap()`: the live tree's own failures (the baseline), which may be excused; looked up
+      only when there is something to excuse (no staged check, or one with failures).
+    - `verdict()` after the swap: the staged check when there is one, else an import of the live tree.
+    Run in the SDK's own environment (`python`), a missing third-party package is a real failure.
     """
-    excused = set(baseline)
-    package = package_name(target)
-    check = checked if checked is not None else import_all([target.root / "src"], [package], python, timeout=timeout)
-    if check.modules == 0:
-        # Excused or not, a gate that imported nothing verified nothing: that is not a pass.
-        err = dict(check.failures).get(package, "no module found")
-        raise VerificationError(
-            f"the import gate imported nothing: {package} itself fails to import ({err})",
-            "the backup was restored; make the package import (install its dependencies), then run again",
-        )
-    new = [f for f in check.failures if f not in excused]
-    if new:
-        mod, err = new[0]
-        raise VerificationError(
-            f"{len(new)} module(s) of the async client fail to import after the swap; first: {mod}: {err}",
-            "the backup was restored; see the report, or rerun with --keep-failed to inspect",
-        )
-    return [f"{mod} did not import before the swap either ({err})" for mod, err in sorted(excused)]
+
+    def __init__(self, target: SdkTarget, python: Optional[str] = None, timeout: float = IMPORT_TIMEOUT,
+                 checked: Optional[ImportCheck] = None) -> None:
+        self.target, self.python, self.timeout = target, python, timeout
+        self.checked = checked
+        self.baseline: Tuple[Tuple[str, str], ...] = ()
+
+    def take_staged(self, imports: StagedImports, check: ImportCheck) -> str:
+        """Keep the staged imports' check unless staging changed meanwhile; a line for the step."""
+        self.checked = imports.unchanged(check)
+        if self.checked is None:
+            return "staging changed meanwhile: the gate imports after the swap"
+        return f"{self.checked.modules} module(s) imported from staging, {len(self.checked.failures)} failed"
+
+    def before_swap(self) -> None:
+        """Record what fails to import in the live tree now (only when a failure may need excusing)."""
+        if self.checked is None or self.checked.failures:
+            self.baseline = import_failures(self.target, self.timeout, self.python)
+
+    def verdict(self) -> List[str]:
+        """Raise VerificationError for a new failure (or nothing imported); else the lines for the excused ones."""
+        excused = set(self.baseline)
+        package = package_name(self.target)
+        check = (self.checked if self.checked is not None
+                 else import_all([self.target.root / "src"], [package], self.python, timeout=self.timeout))
+        if check.modules == 0:
+            # Excused or not, a gate that imported nothing verified nothing: that is not a pass.
+            err = dict(check.failures).get(package, "no module found")
+            raise VerificationError(
+                f"the import gate imported nothing: {package} itself fails to import ({err})",
+                "the backup was restored; make the package import (install its dependencies), then run again",
+            )
+        new = [f for f in check.failures if f not in excused]
+        if new:
+            mod, err = new[0]
+            raise VerificationError(
+                f"{len(new)} module(s) of the async client fail to import after the swap; first: {mod}: {err}",
+                "the backup was restored; see the report, or rerun with --keep-failed to inspect",
+            )
+        return [f"{mod} did not import before the swap either ({err})" for mod, err in sorted(excused)]

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
 
 from conductor_regen.ahead import Ahead
-from conductor_regen.commands.gate import (IMPORT_NEW_TREE, SDK_ENVIRONMENT, StagedImports, gate_interpreter,
-                                           import_failures, import_gate)
+from conductor_regen.commands.gate import IMPORT_NEW_TREE, SDK_ENVIRONMENT, ImportGate, StagedImports, gate_interpreter
 from conductor_regen.commands.plan import Confirm, Plan, RegenOptions, TestRunner
 from conductor_regen.commands.report import Report, ReportDraft
 from conductor_regen.commands.run_report import keep_report
 from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.config import Settings
 from conductor_regen.errors import Aborted, RegenError, SdkError, VerificationError
-from conductor_regen.generator.verify import ImportCheck
 from conductor_regen.progress import StepLog, pause_for_test
 from conductor_regen.checkout.backups import ACCEPTED_FINDINGS, Backup, create_backup, record_added_outside
 from conductor_regen.checkout.failures import describe
@@ -152,22 +150,15 @@ class Transaction:
         target, settings, steps, draft = self.target, self.settings, self.steps, self.draft
         python, env_notes = gate_interpreter(target, settings, steps, self.ahead)
         draft.note(env_notes)
-        checked: Optional[ImportCheck] = None
+        imports = ImportGate(target, python, settings.import_timeout)
         if self._imports is not None:
             with steps.step(IMPORT_NEW_TREE) as step:
                 # The staged tree's imports ran while the checks did; their result is taken here, before
-                # the swap exchanges the staging folders they read. The verdict is the import gate's.
+                # the swap exchanges the staging folders they read.
                 self._imports.ready()  # (already, unless assembly skipped it)
-                checked = self._imports.unchanged(self.ahead.result(IMPORT_NEW_TREE))
-                step.detail = (f"{checked.modules} module(s) imported from staging, {len(checked.failures)} failed"
-                               if checked is not None else "staging changed meanwhile: the gate imports after the swap")
+                step.detail = imports.take_staged(self._imports, self.ahead.result(IMPORT_NEW_TREE))
         with steps.step("back up") as step:
-            # When nothing failed in staging, nothing needs excusing: the live tree's own import
-            # failures (the baseline) are not looked up.
-            if checked is not None and not checked.failures:
-                baseline: Tuple[Tuple[str, str], ...] = ()
-            else:
-                baseline = import_failures(target, settings.import_timeout, python)
+            imports.before_swap()
             # With --accept the gate's sessions rewrite the accepted-findings file: the backup saves it (or
             # records it as added), so `restore` undoes that too.
             accepting = bool(self.options.accept) and not self.options.skip_tests and run_tests is not None
@@ -190,8 +181,8 @@ class Transaction:
                     step.detail = f"{len(added)} file(s)"
                     draft.note(added)
             with steps.step("import gate") as step:
-                excused = import_gate(target, baseline, settings.import_timeout, python, checked)
-                if checked is not None:
+                excused = imports.verdict()
+                if imports.checked is not None:
                     step.detail = "the imports from staging (the same files, now in place)"
                 if excused:
                     step.detail = f"{len(excused)} module(s) excused: they failed the same way before the swap"
