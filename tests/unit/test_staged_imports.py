@@ -9,7 +9,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Tuple
 
 import pytest
 from support.fake_sdk import PACKAGE, make_sdk, target_of
@@ -78,14 +78,18 @@ def test_a_module_only_the_live_tree_has_is_not_imported_from_staging(tmp_path: 
     assert all("orkes_clients" not in m for m, _ in check.failures)
 
 
-def test_the_gate_takes_the_staged_verdict_and_a_failure_still_fails(tmp_path: Path) -> None:
+def _gate_after_staged_imports(tmp_path: Path, files: Dict[str, str]) -> Tuple[Path, ImportGate, str]:
+    """A fake SDK, its staging tree with `files`, and a gate that took the staged imports (and its step line)."""
     root = make_sdk(tmp_path)
     target = target_of(root)
-    staging = _staging(root, {"adapters/bad.py": "import no_such_package_here\n"})
-    imports = StagedImports(target, staging, _live_env)
+    imports = StagedImports(target, _staging(root, files), _live_env)
     imports.ready()
     gate = ImportGate(target)
-    detail = gate.take_staged(imports, imports.run())
+    return root, gate, gate.take_staged(imports, imports.run())
+
+
+def test_the_gate_takes_the_staged_verdict_and_a_failure_still_fails(tmp_path: Path) -> None:
+    root, gate, detail = _gate_after_staged_imports(tmp_path, {"adapters/bad.py": "import no_such_package_here\n"})
 
     assert gate.checked is not None and [m for m, _ in gate.checked.failures] == [f"{PKG}.adapters.bad"]
     assert gate.checked.modules > 1 and detail == f"{gate.checked.modules} module(s) imported from staging, 1 failed"
@@ -101,13 +105,7 @@ def test_the_gate_takes_the_staged_verdict_and_a_failure_still_fails(tmp_path: P
 
 
 def test_a_clean_staged_check_needs_no_baseline_and_is_the_verdict(tmp_path: Path) -> None:
-    root = make_sdk(tmp_path)
-    target = target_of(root)
-    staging = _staging(root, {})
-    imports = StagedImports(target, staging, _live_env)
-    imports.ready()
-    gate = ImportGate(target)
-    gate.take_staged(imports, imports.run())
+    root, gate, _ = _gate_after_staged_imports(tmp_path, {})
     (root / PACKAGE / "orkes" / "broken.py").write_text("raise ImportError('live only')\n")
     gate.before_swap()
     assert gate.baseline == ()  # not looked up: nothing the staged tree did needs excusing
