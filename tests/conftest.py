@@ -428,6 +428,27 @@ def sdk(tmp_path: _Path) -> _Path:
     return copy
 
 
+# --- the CLI in a subprocess ---
+
+@pytest.fixture
+def env(tmp_path: _Path) -> _Dict[str, str]:
+    """The CLI's environment: backups and a cache of this test's own, no inherited REGEN_/CONDUCTOR_ settings.
+
+    Modules whose runs share a warm cache override it.
+    """
+    from support.sdk_copies import cli_env
+
+    return cli_env(tmp_path / "backups", tmp_path / "cache")
+
+
+@pytest.fixture
+def committed_sdk(tmp_path: _Path) -> _Path:
+    """A copy of the example SDK committed under git (writers refuse uncommitted managed folders)."""
+    from support.sdk_copies import new_sdk
+
+    return new_sdk(tmp_path)
+
+
 # --- fake SDK target and backup store (backup, restore and lock tests) ---
 # Here rather than in tests/unit/conftest.py: a second module named `conftest` shadowed this one for
 # the tests that import the spec server from it (`from conftest import SpecReply, SpecServer`).

@@ -12,22 +12,12 @@ from typing import Dict
 
 import pytest
 from support.programs import PROGRAMS, one_error_line, run_as
-from support.sdk_copies import cli_env, new_sdk, pkg
+from support.sdk_copies import pkg
 
 from conductor_regen.spec.fixups import list_fixups
 
 
 pytestmark = pytest.mark.e2e  # every test runs the CLI in subprocesses
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Dict[str, str]:
-    return cli_env(tmp_path / "backups", tmp_path / "cache")
-
-
-@pytest.fixture
-def sdk(tmp_path: Path) -> Path:
-    return new_sdk(tmp_path)
 
 
 def unusable_spec(tmp_path: Path) -> Path:
@@ -48,11 +38,11 @@ def test_resolved_settings_are_talk(program: str, env: Dict[str, str], tmp_path:
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_step_lines_go_to_stderr_and_quiet_leaves_only_the_error(program: str, sdk: Path, env: Dict[str, str],
+def test_step_lines_go_to_stderr_and_quiet_leaves_only_the_error(program: str, committed_sdk: Path, env: Dict[str, str],
                                                                   tmp_path: Path) -> None:
     spec = tmp_path / "missing.json"
 
-    r = run_as(program, "regenerate", "--spec", str(spec), "--sdk", str(sdk), "--yes", env=env, cwd=tmp_path)
+    r = run_as(program, "regenerate", "--spec", str(spec), "--sdk", str(committed_sdk), "--yes", env=env, cwd=tmp_path)
 
     assert r.code == 1, r
     assert r.stdout == "", r  # a failed run has no data
@@ -60,22 +50,22 @@ def test_step_lines_go_to_stderr_and_quiet_leaves_only_the_error(program: str, s
     assert any("✓ pre-flight checks" in line for line in steps) and any("✗ obtain spec" in line for line in steps), r
     assert r.stderr.splitlines()[-1].startswith(f"ERROR: spec file not found: {spec}"), r
 
-    quiet = run_as(program, "regenerate", "--spec", str(spec), "--sdk", str(sdk), "--yes", "--quiet",
+    quiet = run_as(program, "regenerate", "--spec", str(spec), "--sdk", str(committed_sdk), "--yes", "--quiet",
                    env=env, cwd=tmp_path)
     assert quiet.code == 1, quiet
     assert one_error_line(quiet) == r.stderr.splitlines()[-1]
 
 
-def test_a_run_prints_its_result_on_stdout_and_its_steps_on_stderr(sdk: Path, env: Dict[str, str],
+def test_a_run_prints_its_result_on_stdout_and_its_steps_on_stderr(committed_sdk: Path, env: Dict[str, str],
                                                                     tmp_path: Path) -> None:
     program = "conductor-regen"  # both programs: the other tests here, and tests/e2e/test_cli_output.py
-    r = run_as(program, "fix-imports", "--sdk", str(sdk), env=env, cwd=tmp_path)  # nothing to rewrite
+    r = run_as(program, "fix-imports", "--sdk", str(committed_sdk), env=env, cwd=tmp_path)  # nothing to rewrite
 
     assert r.code == 0, r
     assert r.stdout.splitlines()[0] == "0 file(s) changed", r
     assert "- swap skipped" in r.stderr and r.stderr.splitlines()[-1].startswith("done in "), r
     assert "done in" not in r.stdout and "✓" not in r.stdout, r
-    quiet = run_as(program, "fix-imports", "--sdk", str(sdk), "--quiet", env=env, cwd=tmp_path)
+    quiet = run_as(program, "fix-imports", "--sdk", str(committed_sdk), "--quiet", env=env, cwd=tmp_path)
     assert (quiet.code, quiet.stdout, quiet.stderr) == (0, r.stdout, ""), quiet
 
 
@@ -91,46 +81,46 @@ def test_validate_spec_prints_its_findings_as_data(program: str, env: Dict[str, 
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_backups_lists_on_stdout_and_explains_on_stderr(program: str, sdk: Path, env: Dict[str, str],
+def test_backups_lists_on_stdout_and_explains_on_stderr(program: str, committed_sdk: Path, env: Dict[str, str],
                                                         tmp_path: Path) -> None:
-    made = run_as(program, "backup", "--sdk", str(sdk), env=env, cwd=tmp_path)
+    made = run_as(program, "backup", "--sdk", str(committed_sdk), env=env, cwd=tmp_path)
     assert made.code == 0 and made.stdout.startswith("backup ") and made.stderr == "", made
 
-    r = run_as(program, "backups", "--sdk", str(sdk), env=env, cwd=tmp_path)
+    r = run_as(program, "backups", "--sdk", str(committed_sdk), env=env, cwd=tmp_path)
 
     assert r.code == 0, r
     header, row = r.stdout.splitlines()
     assert header.split() == ["ID", "CREATED", "SPEC", "SIZE", "(B)", "OUTCOME"] and row.startswith("*"), r
     assert r.stderr.startswith(f"* `{program} restore` goes back to "), r
-    quiet = run_as(program, "backups", "--sdk", str(sdk), "--quiet", env=env, cwd=tmp_path)
+    quiet = run_as(program, "backups", "--sdk", str(committed_sdk), "--quiet", env=env, cwd=tmp_path)
     assert (quiet.stdout, quiet.stderr) == (r.stdout, ""), quiet
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_a_question_is_asked_on_stderr(program: str, sdk: Path, env: Dict[str, str], tmp_path: Path) -> None:
-    assert run_as(program, "backup", "--sdk", str(sdk), env=env, cwd=tmp_path).code == 0
-    rest = pkg(sdk) / "http" / "rest.py"
+def test_a_question_is_asked_on_stderr(program: str, committed_sdk: Path, env: Dict[str, str], tmp_path: Path) -> None:
+    assert run_as(program, "backup", "--sdk", str(committed_sdk), env=env, cwd=tmp_path).code == 0
+    rest = pkg(committed_sdk) / "http" / "rest.py"
     rest.write_text(rest.read_text() + "# later\n")
 
-    r = run_as(program, "restore", "--sdk", str(sdk), "--quiet", env=env, cwd=tmp_path)  # stdin at EOF: no
+    r = run_as(program, "restore", "--sdk", str(committed_sdk), "--quiet", env=env, cwd=tmp_path)  # stdin at EOF: no
 
     assert r.code == 1, r
     assert r.stdout == "", r
     assert r.stderr.startswith("Restore http, adapters, orkes of ") and "? [y/N] " in r.stderr, r
     assert "restore declined; nothing was changed (pass --yes to skip the question)" in r.stderr, r
 
-    yes = run_as(program, "restore", "--sdk", str(sdk), env=env, cwd=tmp_path, input="y\n")
+    yes = run_as(program, "restore", "--sdk", str(committed_sdk), env=env, cwd=tmp_path, input="y\n")
     assert yes.code == 0, yes
     assert yes.stdout.splitlines()[-1].startswith("restored backup "), yes
     assert "? [y/N] " in yes.stderr and "? [y/N]" not in yes.stdout, yes
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_detect_edits_keeps_stdout_json(program: str, sdk: Path, env: Dict[str, str], tmp_path: Path) -> None:
-    r = run_as(program, "detect-edits", "--sdk", str(sdk), env=env, cwd=tmp_path)
+def test_detect_edits_keeps_stdout_json(program: str, committed_sdk: Path, env: Dict[str, str], tmp_path: Path) -> None:
+    r = run_as(program, "detect-edits", "--sdk", str(committed_sdk), env=env, cwd=tmp_path)
 
     assert r.code == 0, r
     json.loads(r.stdout)
     assert r.stderr.strip(), r  # what it found, as talk
-    quiet = run_as(program, "detect-edits", "--sdk", str(sdk), "-q", env=env, cwd=tmp_path)
+    quiet = run_as(program, "detect-edits", "--sdk", str(committed_sdk), "-q", env=env, cwd=tmp_path)
     assert (quiet.stdout, quiet.stderr) == (r.stdout, ""), quiet

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 from support.paths import SPEC_V1
 from support.programs import PROGRAMS, one_error_line, run_as
-from support.sdk_copies import backup_dirs, cli_env, new_sdk, sdk_digest
+from support.sdk_copies import backup_dirs, sdk_digest
 
 from conductor_regen.cli import console
 from conductor_regen.cli.tasks import ns
@@ -24,16 +24,6 @@ DROPPED = {"--pty": "-p", "--echo": "-e", "--warn-only": "-w", "--dry": "-R", "-
            "--prompt-for-sudo-password": None, "--command-timeout": "-T", "--config": "-f", "--debug": "-d",
            "--list-depth": "-D", "--write-pyc": None}
 KEPT = ("--help", "--list", "--version", "--list-format", "--complete", "--print-completion-script")
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Dict[str, str]:
-    return cli_env(tmp_path / "backups", tmp_path / "cache")
-
-
-@pytest.fixture
-def sdk(tmp_path: Path) -> Path:
-    return new_sdk(tmp_path)
 
 
 # --- unknown options, option-like values, unknown tasks ----------------------------------------------
@@ -61,11 +51,11 @@ CASES: List[Tuple[str, List[str], str, Optional[str]]] = [
 @pytest.mark.parametrize("program", PROGRAMS)
 @pytest.mark.parametrize("case, args, message, suggestion", CASES, ids=[c[0] for c in CASES])
 def test_a_misread_word_is_refused_before_any_work(program: str, case: str, args: List[str], message: str,
-                                                  suggestion: Optional[str], sdk: Path, env: Dict[str, str],
+                                                  suggestion: Optional[str], committed_sdk: Path, env: Dict[str, str],
                                                   tmp_path: Path) -> None:
-    before = sdk_digest(sdk)
+    before = sdk_digest(committed_sdk)
 
-    r = run_as(program, *(a.replace("{sdk}", str(sdk)) for a in args), env=env, cwd=tmp_path)
+    r = run_as(program, *(a.replace("{sdk}", str(committed_sdk)) for a in args), env=env, cwd=tmp_path)
 
     assert r.code == 2, r
     line = one_error_line(r)  # one line, no step ran
@@ -74,19 +64,19 @@ def test_a_misread_word_is_refused_before_any_work(program: str, case: str, args
     hint = line.split(" / hint: ", 1)[1]
     assert (hint.startswith(suggestion + " ") if suggestion else "did you mean" not in hint), line
     assert f"`{program} " in hint and "--help" in hint, line  # names the program the user ran
-    assert sdk_digest(sdk) == before and backup_dirs(tmp_path / "backups") == []
+    assert sdk_digest(committed_sdk) == before and backup_dirs(tmp_path / "backups") == []
 
 
 @pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_a_value_that_starts_with_a_dash_goes_after_the_equals_sign(program: str, sdk: Path, env: Dict[str, str],
-                                                                   tmp_path: Path) -> None:
+def test_a_value_that_starts_with_a_dash_goes_after_the_equals_sign(program: str, committed_sdk: Path,
+                                                                   env: Dict[str, str], tmp_path: Path) -> None:
     r = run_as(program, "validate-spec", "--spec=-odd.json", env=env, cwd=tmp_path)
 
     assert r.code == 1, r
     assert "spec file not found: -odd.json" in one_error_line(r)  # reached the task: the value was taken
     # `-` alone and negative numbers are values, not options.
-    r = run_as(program, "prune-backups", "--keep", "-1", "--sdk", str(sdk), env=env, cwd=tmp_path)
+    r = run_as(program, "prune-backups", "--keep", "-1", "--sdk", str(committed_sdk), env=env, cwd=tmp_path)
     assert r.code == 2 and "cannot keep -1 backups" in one_error_line(r), r
 
 
@@ -176,14 +166,14 @@ def test_every_task_takes_verbose_and_quiet() -> None:
 
 @pytest.mark.e2e  # runs the CLI in subprocesses
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_backups_prune_and_restore_take_verbose_and_quiet(program: str, sdk: Path, env: Dict[str, str],
+def test_backups_prune_and_restore_take_verbose_and_quiet(program: str, committed_sdk: Path, env: Dict[str, str],
                                                           tmp_path: Path) -> None:
-    assert run_as(program, "backup", "--sdk", str(sdk), "--quiet", env=env, cwd=tmp_path).code == 0
+    assert run_as(program, "backup", "--sdk", str(committed_sdk), "--quiet", env=env, cwd=tmp_path).code == 0
     for task, *args in (("backups",), ("prune-backups", "--keep", "1"), ("restore", "--yes")):
-        loud = run_as(program, task, "--sdk", str(sdk), *args, "--verbose", env=env, cwd=tmp_path)
+        loud = run_as(program, task, "--sdk", str(committed_sdk), *args, "--verbose", env=env, cwd=tmp_path)
         assert loud.code == 0, loud
         assert "resolved settings:" in loud.stderr and "resolved settings" not in loud.stdout, loud
-        quiet = run_as(program, task, "--sdk", str(sdk), *args, "-q", env=env, cwd=tmp_path)
+        quiet = run_as(program, task, "--sdk", str(committed_sdk), *args, "-q", env=env, cwd=tmp_path)
         assert quiet.code == 0 and quiet.stderr == "", quiet
 
 
