@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -222,12 +223,19 @@ def load_tool_config(repo: Optional[Path]) -> Dict[str, Any]:
     repository's), for code not started by Invoke: the nox sessions."""
     from invoke.config import Config
 
-    config = Config(project_location=repo, lazy=True)
-    config.load_system(merge=False)
-    config.load_user(merge=False)
-    if repo is not None:
-        config.load_project(merge=False)
-    config.merge()
+    # Invoke logs every file it looks for at debug level: noise in a verbose nox log, which shows all loggers.
+    invoke_log = logging.getLogger("invoke")
+    level = invoke_log.level
+    invoke_log.setLevel(logging.INFO)
+    try:
+        config = Config(project_location=repo, lazy=True)
+        config.load_system(merge=False)
+        config.load_user(merge=False)
+        if repo is not None:
+            config.load_project(merge=False)
+        config.merge()
+    finally:
+        invoke_log.setLevel(level)
     section = config.get("regen")
     if section is not None and not hasattr(section, "items"):
         raise ConfigError("the regen: section of invoke.yaml is not a table of settings", "see docs/configuration.md")

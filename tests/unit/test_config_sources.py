@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Dict
 
@@ -12,6 +13,7 @@ from conductor_regen.config_sources import (
     checkout_key,
     default_backups_dir,
     find_checkout,
+    load_tool_config,
     read_checkout_settings,
     resolve_run_settings,
     tool_repository,
@@ -128,3 +130,11 @@ def test_named_sdk_beats_detection_and_outside_any_checkout_nothing_is_found(tmp
     assert s.sdk.root == other
     run = resolve_run_settings({}, {}, {}, tmp_path, REPO)
     assert run.settings.sdk.root is None and not run.sdk_detected
+
+
+def test_reading_invokes_files_for_a_session_logs_nothing_of_invokes_own(caplog: pytest.LogCaptureFixture) -> None:
+    # A verbose nox run shows every logger at debug level: Invoke's search for its files is noise there.
+    with caplog.at_level(logging.DEBUG):
+        load_tool_config(REPO)
+    assert [r for r in caplog.records if r.name.startswith("invoke")] == []
+    assert logging.getLogger("invoke").level == logging.NOTSET  # left as it was
