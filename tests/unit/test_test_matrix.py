@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Dict
@@ -255,10 +256,16 @@ def test_fingerprint_changes_with_the_tree(tmp_path: Path) -> None:
     third = sdk_fingerprint(sdk)
     assert third != second
     (sdk / "pyproject.toml").write_text("[project]\nname = 'y'\n")
-    assert sdk_fingerprint(sdk) != third
+    fourth = sdk_fingerprint(sdk)
+    assert fourth != third
+    os.utime(module, ns=(1, 1))  # the same bytes: the same wheel
+    assert sdk_fingerprint(sdk) == fourth
+    (sdk / "src" / "pkg" / "b.py").rename(sdk / "src" / "pkg" / "c.py")  # the same bytes under another name
+    assert sdk_fingerprint(sdk) != fourth
+    (sdk / "src" / "pkg" / "c.py").rename(sdk / "src" / "pkg" / "b.py")
     copy = tmp_path / "copy"
-    os.rename(sdk, copy)
-    assert sdk_fingerprint(copy) != sdk_fingerprint(tmp_path)  # another checkout
+    shutil.copytree(sdk, copy)
+    assert sdk_fingerprint(copy) == fourth  # a copy elsewhere builds the same wheel: nothing to reinstall
 
 
 @pytest.mark.parametrize("stored, installed_now, expected", [

@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NoReturn, Tuple
 
@@ -129,22 +131,55 @@ def _pip(session: nox.Session) -> Tuple[str, ...]:
 def _install_sdk(session: nox.Session, sdk: Path, *extra: str) -> None:
     """Install the SDK and `extra`, only what changed since the virtualenv's last run (the SDK's code even with -R).
 
-    A reused virtualenv with the same requirements skips resolving them (most of an install's time): a new
-    copy or edit of the checkout costs one install of the SDK alone, an unchanged one none.
+    A reused virtualenv with the same requirements skips resolving them (most of an install's time), and the
+    SDK is installed from a wheel built once per content (`_sdk_wheel`): a copy of the same checkout costs
+    nothing, an edited one one build shared by every session.
     """
     marker = Path(session.virtualenv.location) / FINGERPRINT
     stored = session_sdk.InstallState.read(marker)
     now = session_sdk.InstallState(session_sdk.requirements_key(sdk, extra), session_sdk.sdk_fingerprint(sdk))
     installed_now = False
     if session_sdk.needs_install(stored, now):
-        installed_now = session.run_install(*_pip(session), str(sdk), *extra) is not None
+        installed_now = session.run_install(*_pip(session), str(_sdk_wheel(session, sdk, now.sdk)), *extra) is not None
     else:
         session.log("requirements unchanged since this virtualenv installed them")
     if session_sdk.needs_reinstall(stored.sdk if stored else None, now.sdk, installed_now):
         session.log("the SDK checkout changed since this virtualenv installed it: reinstalling the SDK")
         force = "--reinstall" if session.venv_backend == "uv" else "--force-reinstall"
-        session.run(*_pip(session), force, "--no-deps", str(sdk))
+        session.run(*_pip(session), force, "--no-deps", str(_sdk_wheel(session, sdk, now.sdk)))
     now.write(marker)
+
+
+WHEELS = ".sdk-wheels"  # beside the sessions' virtualenvs: the SDK's wheels by content, shared by every session
+KEEP_WHEELS = 8
+
+
+def _sdk_wheel(session: nox.Session, sdk: Path, fingerprint: str) -> Path:
+    """The SDK's wheel for this content: built once (not by every session's install), the last few kept."""
+    store = Path(session.virtualenv.location).parent / WHEELS
+    folder = store / fingerprint[:32]
+    built = sorted(folder.glob("*.whl"))
+    if built:
+        os.utime(folder)  # recently used: kept by the pruning below
+        return built[0]
+    store.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=store))
+    try:
+        if session.venv_backend == "uv":
+            session.run("uv", "build", "--wheel", "--quiet", "--out-dir", str(work), str(sdk))
+        else:
+            session.run("python", "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(work), str(sdk))
+        try:
+            os.rename(work, folder)
+        except OSError:
+            if not any(folder.glob("*.whl")):  # another run built it first, else a real failure
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    used = sorted((d for d in store.iterdir() if not d.name.startswith(".")), key=lambda d: d.stat().st_mtime)
+    for old in used[:-KEEP_WHEELS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return sorted(folder.glob("*.whl"))[0]
 
 
 def _no_secrets(session: nox.Session) -> None:

@@ -34,28 +34,24 @@ _FINGERPRINT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "poetry.lock")
 
 
 def sdk_fingerprint(sdk: Path) -> str:
-    """Hash of the checkout's location, src/ tree (paths, sizes, mtimes) and packaging files.
+    """Hash of what the SDK's wheel is built from: its packaging files and every file under src/ (path, bytes).
 
-    Any edit, added or removed file under src/ changes it, so a reused virtualenv can tell
-    that its installed copy of the SDK is stale.
+    Content, not location or mtimes: a copy of the same checkout builds the same wheel, so a reused
+    virtualenv need not reinstall it, while any edit, added or removed file under src/ makes its copy stale.
     """
-    digest = hashlib.sha256(f"fingerprint-v1\0{sdk.resolve()}\0".encode())
-    entries: List[Tuple[str, int, int]] = []
-    src = sdk / "src"
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-        for name in filenames:
-            if name.endswith((".pyc", ".pyo")):
-                continue
-            path = Path(dirpath) / name
-            st = path.stat()
-            entries.append((path.relative_to(sdk).as_posix(), st.st_size, st.st_mtime_ns))
+    digest = hashlib.sha256(b"fingerprint-v2\0")
     for name in _FINGERPRINT_FILES:
         path = sdk / name
         if path.is_file():
             digest.update(f"{name}\0".encode() + path.read_bytes() + b"\0")
-    for rel, size, mtime in sorted(entries):
-        digest.update(f"{rel}\0{size}\0{mtime}\n".encode())
+    files: List[Tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(sdk / "src"):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        files.extend((Path(dirpath, name).relative_to(sdk).as_posix(), Path(dirpath, name))
+                     for name in filenames if not name.endswith((".pyc", ".pyo")))
+    for rel, path in sorted(files):
+        data = path.read_bytes()
+        digest.update(f"{rel}\0{len(data)}\0".encode() + data)
     return digest.hexdigest()
 
 
