@@ -132,3 +132,20 @@ def test_the_restore_command_with_moved_uses_them(pair: Pair, store: Path, tmp_p
     lines = restore_sdk(second, settings, None, always, moved=True)
     assert any(line.startswith(f"restored backup {backup.id}") for line in lines), lines
     assert snapshot(second.package_dir) == snapshot(first.package_dir)
+
+
+def test_two_worktrees_of_one_tree_have_one_pristine_fingerprint(tmp_path: Path) -> None:
+    # A drift run works in a git worktree, new each night: its `.git` file names that worktree, not the SDK, so
+    # last night's cached baseline (keyed by this fingerprint) must still match.
+    fingerprints = []
+    for night in ("one", "two"):
+        target = target_of(make_sdk(tmp_path / night))
+        (target.root / ".git").write_text(f"gitdir: /repo/.git/worktrees/{night}\n")
+        backup = create_backup(tmp_path / night / "store", target, "v2")
+        pristine = find_pristine(target, tmp_path / night / "store")
+        assert pristine is not None and pristine.source == f"backup {backup.id}"
+        fingerprints.append(pristine.fingerprint)
+    assert fingerprints[0] == fingerprints[1]
+    (target.root / "README.md").write_text("edited\n")  # ... while the SDK's own files still count
+    edited = find_pristine(target, tmp_path / "two" / "store")
+    assert edited is not None and edited.fingerprint != fingerprints[1]

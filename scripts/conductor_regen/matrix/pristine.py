@@ -77,7 +77,8 @@ def _live_files(root: Path, skip: Tuple[Path, ...]) -> Iterator[Tuple[str, Path]
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith(RESERVED_PREFIX)
                              and not d.endswith(".egg-info") and here / d not in skip)
         for name in sorted(filenames):
-            if not name.endswith((".pyc", ".pyo")):
+            # A worktree's `.git` is a file naming its own folder under the main clone: not the SDK's content.
+            if not name.endswith((".pyc", ".pyo")) and name != ".git":
                 path = here / name
                 yield path.relative_to(root).as_posix(), path
 
