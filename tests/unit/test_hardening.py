@@ -581,8 +581,8 @@ def test_a_leftover_nobody_can_delete_does_not_block_later_runs(tmp_path: Path) 
 # --- 5. fix-imports runs in the same transaction as replace ---------------------------------------
 
 @pytest.mark.e2e
-def test_fix_imports_killed_mid_swap_loses_nothing(tmp_path: Path) -> None:
-    env = cli_env(tmp_path / "backups", tmp_path / "cache")
+def test_fix_imports_killed_mid_swap_loses_nothing(tmp_path: Path, generator_cache: Path) -> None:
+    env = cli_env(tmp_path / "backups", generator_cache)  # warm: its import gate's SDK environment is built
     adapter = "adapters/api/workflow_resource_api.py"
     good = "from conductor.asyncio_client.http.api import WorkflowResourceApi"
 

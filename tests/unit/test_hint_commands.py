@@ -208,8 +208,10 @@ ONLY = {"fix-imports": ("conductor-regen",)}
 @pytest.mark.parametrize("program, scenario", [
     pytest.param(program, name, marks=[SLOW[name]] if name in SLOW else [], id=f"{name}-{program}")
     for name in sorted(SCENARIOS) for program in ONLY.get(name, PROGRAMS)])
-def test_hints_on_the_main_error_paths_name_what_exists(program: str, scenario: str, tmp_path: Path) -> None:
-    env = cli_env(tmp_path / "backups", tmp_path / "cache")
+def test_hints_on_the_main_error_paths_name_what_exists(program: str, scenario: str, tmp_path: Path,
+                                                        generator_cache: Path) -> None:
+    # The session's warm cache: a run that fails validation need not build the SDK's environment again.
+    env = cli_env(tmp_path / "backups", generator_cache)
     runs = SCENARIOS[scenario](program, tmp_path, env)
 
     checked = 0
