@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from support.paths import EXAMPLE_SDK
 
 from conductor_regen.errors import VerificationError
-from conductor_regen.generator.verify import import_all, verify_package
+from conductor_regen.generator.verify import MODULES_PER_WORKER, import_all, import_split, verify_package
 
 EXAMPLE_SRC = EXAMPLE_SDK / "src"
 PKG = "conductor.asyncio_client.http"
@@ -83,3 +84,24 @@ def test_import_all_reports_every_failure(tmp_path: Path) -> None:
     check = import_all([tmp_path], ["demo_pkg"])
     assert sorted(m for m, _ in check.failures) == ["demo_pkg.bad1", "demo_pkg.bad2"]
     assert check.modules == 2  # the package and good
+
+
+@pytest.mark.parametrize("count, interpreters", [(MODULES_PER_WORKER + 5, 1), (2 * MODULES_PER_WORKER + 5, 2)])
+def test_a_big_package_is_imported_by_two_interpreters_a_small_one_by_one(tmp_path: Path, count: int,
+                                                                          interpreters: int) -> None:
+    pids = tmp_path / "pids"
+    package = tmp_path / "pkgx"
+    for sub in ("", "api", "models"):
+        (package / sub).mkdir(exist_ok=True)
+        (package / sub / "__init__.py").write_text("")
+    for i in range(count):
+        (package / "models" / f"m{i:03}.py").write_text(
+            f"import os\nwith open({str(pids)!r}, 'a') as f:\n    f.write(str(os.getpid()) + '\\n')\n")
+    for broken in ("m000", f"m{count - 1:03}"):  # one in each half of the round-robin
+        (package / "models" / f"{broken}.py").write_text("raise ImportError('planted')\n")
+
+    check = import_split(tmp_path, "pkgx", timeout=120)
+
+    assert check.modules == count  # every module tried, the failed ones too
+    assert sorted(m for m, _ in check.failures) == ["pkgx.models.m000", f"pkgx.models.m{count - 1:03}"]
+    assert len(set(pids.read_text().split())) == min(interpreters, os.cpu_count() or 1)

@@ -11,8 +11,6 @@ import libcst as cst
 from conductor_regen.analysis.code_index import current_index
 from conductor_regen.analysis.references import absolute_module, module_bindings
 
-DEPRECATION_MARK = "kept for backward compatibility"
-
 
 def dotted(node: Optional[cst.BaseExpression]) -> str:
     """`a.b.c` for a Name/Attribute chain ('' for anything else)."""

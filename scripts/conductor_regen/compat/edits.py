@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from conductor_regen.compat.codemods import DEPRECATION_MARK
+from conductor_regen.compat import DEPRECATION_MARK
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.compat.local_edits import LocalEdit

@@ -19,7 +19,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from conductor_regen.file_tree import write_text_no_follow
-from conductor_regen.compat.codemods import DEPRECATION_MARK, append_to_class, ast_dotted, class_functions, dotted, imports_for, insert_import, used_names
+from conductor_regen.compat import DEPRECATION_MARK
+from conductor_regen.compat.codemods import append_to_class, ast_dotted, class_functions, dotted, imports_for, insert_import, used_names
 from conductor_regen.compat.keep import POLICIES, spec_version
 from conductor_regen.errors import ConfigError, VerificationError
 from conductor_regen.analysis.references import module_bindings

@@ -20,8 +20,8 @@ import libcst as cst
 
 from conductor_regen.file_tree import write_text_no_follow
 from conductor_regen.compat.method_splice import carry_with_libcst, splice_methods
+from conductor_regen.compat import DEPRECATION_MARK
 from conductor_regen.compat.codemods import (
-    DEPRECATION_MARK,
     add_to_all,
     append_to_class,
     class_functions,

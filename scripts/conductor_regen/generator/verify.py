@@ -138,6 +138,9 @@ def _check_exports(pkg_dir: Path, package: str) -> List[Tuple[str, str]]:
     return failures
 
 
+MODULES_PER_WORKER = 60  # below twice this, one interpreter imports the package (the example spec's ~40 modules)
+
+
 def import_split(import_root: Path, package: str, workers: int = 2, timeout: float = IMPORT_TIMEOUT) -> ImportCheck:
     """Import every module of a generated package, split across `workers` fresh interpreters."""
     pkg_dir = import_root.joinpath(*package.split("."))
@@ -145,6 +148,8 @@ def import_split(import_root: Path, package: str, workers: int = 2, timeout: flo
     for sub in ("models", "api"):
         modules += [f"{package}.{sub}.{p.stem}" for p in sorted((pkg_dir / sub).glob("*.py"))
                     if p.stem != "__init__"]
+    # A second interpreter pays off only for a big package: each one starts by importing pydantic and the rest.
+    workers = max(1, min(workers, len(modules) // MODULES_PER_WORKER, os.cpu_count() or 1))
     # Round-robin over the sorted list spreads the costly API modules evenly.
     chunks = [modules[i::workers] for i in range(workers)]
     env = _env_with([import_root])

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
-from conductor_regen.compat.codemods import DEPRECATION_MARK
+from conductor_regen.compat import DEPRECATION_MARK
 
 Key = Tuple[str, str, str, str]
 T = TypeVar("T")

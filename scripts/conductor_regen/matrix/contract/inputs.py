@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from conductor_regen.compat.codemods import DEPRECATION_MARK
+from conductor_regen.compat import DEPRECATION_MARK
 from conductor_regen.config import Settings
 from conductor_regen.errors import ConfigError
 from conductor_regen.spec.fixups import active_fixups, apply_fixups, normalize_prefix
