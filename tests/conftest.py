@@ -411,15 +411,9 @@ def expected_v2(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Path
 # --- nox session tests ---
 
 @pytest.fixture(scope="session")
-def envdir(generator_cache: _Path) -> _Path:
-    """One folder of nox virtualenvs for every test that runs real nox sessions (venvs are reused).
-
-    The one the CLI's gate uses with the session's cache (`<cache>/nox/envs`): a test that runs nox itself and
-    one that runs `regenerate` share each session's virtualenv instead of building it twice.
-    """
-    path = generator_cache / "nox" / "envs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def envdir(tmp_path_factory: pytest.TempPathFactory) -> _Path:
+    """One folder of nox virtualenvs for every test that runs real nox sessions (venvs are reused)."""
+    return tmp_path_factory.mktemp("nox-envs")
 
 
 @pytest.fixture

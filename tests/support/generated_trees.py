@@ -33,18 +33,19 @@ def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
     """The session's one generator cache (what the `generator_cache` fixture returns): a fixed folder
     under the session's base temp, so no module-level state is needed to share it.
 
-    Under pytest-xdist the workers share its generator output, validator findings, SDK environments and
-    pristine-tree baselines (each written whole and renamed into place, so two workers can race for one
-    safely); the nox
+    Under pytest-xdist the workers share its generator output, validator findings, SDK environments,
+    pristine-tree baselines and the SDK wheels the nox sessions install (each written whole and renamed into
+    place, so two workers can race for one safely; a wheel used within the hour is never pruned); the nox
     virtualenvs in it (`nox/envs`) stay each worker's own, as two sessions must not install into one.
     """
     path = factory.getbasetemp() / "generator-cache"
     path.mkdir(exist_ok=True)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = factory.getbasetemp().parent / "shared-cache"
-        for name in ("staging", "validation", "sdk-envs", "baselines"):
+        for name in ("staging", "validation", "sdk-envs", "baselines", "nox/envs/.sdk-wheels"):
             (shared / name).mkdir(parents=True, exist_ok=True)
             if not (path / name).exists():
+                (path / name).parent.mkdir(parents=True, exist_ok=True)
                 (path / name).symlink_to(shared / name, target_is_directory=True)
     return path
 

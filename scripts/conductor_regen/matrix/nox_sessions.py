@@ -27,6 +27,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NoReturn, Tuple
 
@@ -152,6 +153,7 @@ def _install_sdk(session: nox.Session, sdk: Path, *extra: str) -> None:
 
 WHEELS = ".sdk-wheels"  # beside the sessions' virtualenvs: the SDK's wheels by content, shared by every session
 KEEP_WHEELS = 8
+KEEP_USED_WITHIN = 3600.0  # seconds: a wheel used this recently stays (another run may be about to install it)
 
 
 def _sdk_wheel(session: nox.Session, sdk: Path, fingerprint: str) -> Path:
@@ -178,7 +180,8 @@ def _sdk_wheel(session: nox.Session, sdk: Path, fingerprint: str) -> Path:
         shutil.rmtree(work, ignore_errors=True)
     used = sorted((d for d in store.iterdir() if not d.name.startswith(".")), key=lambda d: d.stat().st_mtime)
     for old in used[:-KEEP_WHEELS]:
-        shutil.rmtree(old, ignore_errors=True)
+        if time.time() - old.stat().st_mtime > KEEP_USED_WITHIN:
+            shutil.rmtree(old, ignore_errors=True)
     return sorted(folder.glob("*.whl"))[0]
 
 
