@@ -296,8 +296,13 @@ def _texts(node: ast.AST, consts: Dict[str, ast.AST]) -> List[str]:
     return []
 
 
-def package_hints() -> Iterator[Tuple[str, str]]:
-    """(where, text) for every hint the package can give."""
+@functools.lru_cache(maxsize=None)
+def package_hints() -> Tuple[Tuple[str, str], ...]:
+    """(where, text) for every hint the package can give (parsed once per worker: three tests read them)."""
+    return tuple(_scan_hints())
+
+
+def _scan_hints() -> Iterator[Tuple[str, str]]:
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
         if rel.startswith(ELSEWHERE):
