@@ -161,10 +161,9 @@ class ImportGate:
     Run in the SDK's own environment (`python`), a missing third-party package is a real failure.
     """
 
-    def __init__(self, target: SdkTarget, python: Optional[str] = None, timeout: float = IMPORT_TIMEOUT,
-                 checked: Optional[ImportCheck] = None) -> None:
+    def __init__(self, target: SdkTarget, python: Optional[str] = None, timeout: float = IMPORT_TIMEOUT) -> None:
         self.target, self.python, self.timeout = target, python, timeout
-        self.checked = checked
+        self.checked: Optional[ImportCheck] = None
         self.baseline: Tuple[Tuple[str, str], ...] = ()
 
     def take_staged(self, imports: StagedImports, check: ImportCheck) -> str:

@@ -33,17 +33,23 @@ def sdk_problem(sdk: Optional[Path]) -> Optional[str]:
 _FINGERPRINT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "poetry.lock")
 
 
+def _packaging_digest(kind: bytes, sdk: Path) -> "hashlib._Hash":
+    """A sha256 started with `kind` and the SDK's packaging files (both hashes below depend on them)."""
+    digest = hashlib.sha256(kind)
+    for name in _FINGERPRINT_FILES:
+        path = sdk / name
+        if path.is_file():
+            digest.update(f"{name}\0".encode() + path.read_bytes() + b"\0")
+    return digest
+
+
 def sdk_fingerprint(sdk: Path) -> str:
     """Hash of what the SDK's wheel is built from: its packaging files and every file under src/ (path, bytes).
 
     Content, not location or mtimes: a copy of the same checkout builds the same wheel, so a reused
     virtualenv need not reinstall it, while any edit, added or removed file under src/ makes its copy stale.
     """
-    digest = hashlib.sha256(b"fingerprint-v2\0")
-    for name in _FINGERPRINT_FILES:
-        path = sdk / name
-        if path.is_file():
-            digest.update(f"{name}\0".encode() + path.read_bytes() + b"\0")
+    digest = _packaging_digest(b"fingerprint-v2\0", sdk)
     files: List[Tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(sdk / "src"):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
@@ -74,11 +80,7 @@ def requirements_key(sdk: Path, extra: Sequence[str]) -> str:
     Not the checkout's location or its src/ tree: another copy of the same SDK (each gate's run, each test)
     needs the SDK reinstalled, not every requirement resolved again.
     """
-    digest = hashlib.sha256(b"requirements-v1\0")
-    for name in _FINGERPRINT_FILES:
-        path = sdk / name
-        if path.is_file():
-            digest.update(f"{name}\0".encode() + path.read_bytes() + b"\0")
+    digest = _packaging_digest(b"requirements-v1\0", sdk)
     for requirement in extra:
         digest.update(requirement.encode() + b"\0")
     return digest.hexdigest()
