@@ -1,7 +1,7 @@
 """The real `contract` nox session on copies of the example SDK: real venv, real mock server on 127.0.0.1.
 
-One nox envdir for the module: the first run builds the venv (uv, a few seconds), later runs
-reuse it (`-R`; the changed checkout is still reinstalled).
+One nox envdir for the session: the first run builds the venv (uv, a few seconds), later runs
+reuse it (`-r`: the session installs nothing it already has; a changed checkout is reinstalled).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ LAST_LINE = re.compile(r"^contract: (\d+) of (\d+) SDK methods exercised, (\d+) 
 
 def contract(envdir: Path, sdk: Path, junit: Path, *args: str,
              env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
-    reuse = ["-R"] if any(envdir.iterdir()) else []
-    cmd = [sys.executable, "-m", "nox", "-f", str(NOXFILE), "--envdir", str(envdir), *reuse, "-s", "contract",
+    # -r, not -R: the session itself skips installing requirements it has (and installs them when it has not).
+    cmd = [sys.executable, "-m", "nox", "-f", str(NOXFILE), "--envdir", str(envdir), "-r", "-s", "contract",
            "--", "--sdk", str(sdk), "--junit-dir", str(junit), *args]
     return subprocess.run(cmd, cwd=envdir, capture_output=True, text=True, timeout=300, check=False, env=env)
 

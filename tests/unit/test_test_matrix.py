@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict
@@ -11,8 +12,8 @@ from typing import Any, Dict
 import pytest
 from support.paths import EXAMPLE_SDK
 
-from conductor_regen.matrix.session_sdk import (InstallState, needs_install, needs_reinstall, requirements_key,
-                                               resolve_invoked_path, sdk_fingerprint, sdk_problem)
+from conductor_regen.matrix.session_sdk import (InstallState, needs_install, needs_reinstall, recorded,
+                                               requirements_key, resolve_invoked_path, sdk_fingerprint, sdk_problem)
 from conductor_regen.matrix.interpreters import PYTHONS, check_pythons, current_python, link_interpreters, pyenv_interpreters, python_supported, requires_python
 from conductor_regen.matrix.requirements import is_test_dependency, load_pyproject, poetry_to_pep440, read_test_requirements, tool_requirements
 from conductor_regen.matrix.results import SessionResult, format_summary, parse_junit, results_from_report
@@ -278,6 +279,23 @@ def test_needs_reinstall(stored: str, installed_now: bool, expected: bool) -> No
     assert needs_reinstall(stored, "abc", installed_now) is expected
 
 
+def test_the_fingerprint_never_reads_a_fifo_or_follows_a_symlink(tmp_path: Path) -> None:
+    sdk = tmp_path / "sdk"
+    (sdk / "src" / "pkg").mkdir(parents=True)
+    (sdk / "src" / "pkg" / "a.py").write_text("A = 1\n")
+    os.mkfifo(sdk / "src" / "pkg" / "pipe")
+    (sdk / "src" / "pkg" / "zero.py").symlink_to("/dev/zero")
+    code = ("import sys; from pathlib import Path; from conductor_regen.matrix.session_sdk import sdk_fingerprint; "
+            "print(sdk_fingerprint(Path(sys.argv[1])))")
+    # In a child with a deadline: reading either would block or never end.
+    done = subprocess.run([sys.executable, "-c", code, str(sdk)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and len(done.stdout.strip()) == 64, done.stderr
+    first = sdk_fingerprint(sdk)
+    (sdk / "src" / "pkg" / "zero.py").unlink()
+    (sdk / "src" / "pkg" / "zero.py").symlink_to("/dev/null")  # another target is another tree
+    assert sdk_fingerprint(sdk) != first
+
+
 def test_requirements_key_follows_packaging_and_extras_not_the_location(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     for sdk in (one, two):
@@ -312,6 +330,16 @@ def test_install_state_round_trips_and_reads_the_older_marker(tmp_path: Path) ->
 ])
 def test_needs_install_only_when_the_requirements_changed(stored: InstallState, expected: bool) -> None:
     assert needs_install(stored, InstallState("req", "sdk")) is expected
+
+
+def test_requirements_are_recorded_only_once_installed() -> None:
+    now = InstallState("req", "sdk")
+    assert recorded(None, now, installed_now=True) == now
+    assert recorded(InstallState("req", "old"), now, installed_now=False) == now  # nothing needed installing
+    # -R skipped the install they needed: the SDK is recorded (it was reinstalled), the requirements are not.
+    assert recorded(None, now, installed_now=False) == InstallState("", "sdk")
+    assert recorded(InstallState("older", "old"), now, installed_now=False) == InstallState("older", "sdk")
+    assert needs_install(recorded(None, now, installed_now=False), now)  # so the next run installs them
 
 
 def test_server_settings_are_named_never_shown() -> None:

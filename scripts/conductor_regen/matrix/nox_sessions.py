@@ -148,7 +148,7 @@ def _install_sdk(session: nox.Session, sdk: Path, *extra: str) -> None:
         session.log("the SDK checkout changed since this virtualenv installed it: reinstalling the SDK")
         force = "--reinstall" if session.venv_backend == "uv" else "--force-reinstall"
         session.run(*_pip(session), force, "--no-deps", str(_sdk_wheel(session, sdk, now.sdk)))
-    now.write(marker)
+    session_sdk.recorded(stored, now, installed_now).write(marker)
 
 
 WHEELS = ".sdk-wheels"  # beside the sessions' virtualenvs: the SDK's wheels by content, shared by every session

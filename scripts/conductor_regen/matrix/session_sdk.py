@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
+
+from conductor_regen.file_tree import digest_entry
 
 PACKAGE_DIR = "src/conductor/asyncio_client"
 
@@ -48,16 +51,19 @@ def sdk_fingerprint(sdk: Path) -> str:
 
     Content, not location or mtimes: a copy of the same checkout builds the same wheel, so a reused
     virtualenv need not reinstall it, while any edit, added or removed file under src/ makes its copy stale.
+    A symlink counts by its target's name (never followed: one to /dev/zero must not hang the session), and
+    anything but a file or a symlink (a FIFO, a socket) by its name alone.
     """
-    digest = _packaging_digest(b"fingerprint-v2\0", sdk)
+    digest = _packaging_digest(b"fingerprint-v3\0", sdk)
     files: List[Tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(sdk / "src"):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         files.extend((Path(dirpath, name).relative_to(sdk).as_posix(), Path(dirpath, name))
                      for name in filenames if not name.endswith((".pyc", ".pyo")))
     for rel, path in sorted(files):
-        data = path.read_bytes()
-        digest.update(f"{rel}\0{len(data)}\0".encode() + data)
+        mode = path.lstat().st_mode
+        entry = digest_entry(path) if stat.S_ISREG(mode) or stat.S_ISLNK(mode) else "special"
+        digest.update(f"{rel}\0{entry}\n".encode())
     return digest.hexdigest()
 
 
@@ -116,3 +122,14 @@ def needs_install(stored: Optional[InstallState], now: InstallState) -> bool:
     which `needs_reinstall` settles with one install of the SDK alone.
     """
     return stored is None or stored.requirements != now.requirements
+
+
+def recorded(stored: Optional[InstallState], now: InstallState, installed_now: bool) -> InstallState:
+    """What the virtualenv holds after this run: the SDK now, and the requirements only if they are in.
+
+    When they needed installing and the install did not run (`-R` skips it), the old key stays: a later
+    run without `-R` must still install them, not trust a record of what never happened.
+    """
+    if installed_now or not needs_install(stored, now):
+        return now
+    return InstallState(stored.requirements if stored is not None else "", now.sdk)
