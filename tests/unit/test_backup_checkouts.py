@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Tuple
 
 import pytest
-from support.fake_sdk import NEW_HTTP, make_sdk, snapshot, target_of, write_files
+from support.fake_sdk import NEW_HTTP, git_commit_all, make_sdk, snapshot, target_of, write_files
 from support.sdk_copies import settings_for
 
 from conductor_regen.commands.backup_store import list_sdk_backups
@@ -149,3 +149,17 @@ def test_two_worktrees_of_one_tree_have_one_pristine_fingerprint(tmp_path: Path)
     (target.root / "README.md").write_text("edited\n")  # ... while the SDK's own files still count
     edited = find_pristine(target, tmp_path / "two" / "store")
     assert edited is not None and edited.fingerprint != fingerprints[1]
+
+
+def test_a_committed_link_out_of_the_tree_is_one_error_not_a_traceback(tmp_path: Path) -> None:
+    from conductor_regen.errors import RegenError
+
+    root = make_sdk(tmp_path, git=True)
+    (root / "src" / "zero.bin").symlink_to("/dev/zero")
+    git_commit_all(root)
+    pristine = find_pristine(target_of(root), tmp_path / "store")  # no backup: git HEAD
+    assert pristine is not None and pristine.source.startswith("git HEAD")
+    with pytest.raises(RegenError, match="is a link to an absolute path") as err:
+        pristine.materialize(tmp_path / "copy")
+    assert "--absolute" in err.value.hint
+    assert not (tmp_path / "copy" / "src" / "zero.bin").exists()

@@ -57,8 +57,12 @@ class Pristine:
             if proc.returncode != 0:
                 raise RegenError(f"git archive {self.git_tree} failed: {proc.stderr.decode(errors='replace')}",
                                  "pass --absolute to judge without a baseline")
-            with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
-                tar.extractall(dest, filter="data")
+            try:
+                with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+                    tar.extractall(dest, filter="data")
+            except tarfile.FilterError as exc:  # a link out of the tree, a device: never written out
+                raise RegenError(f"the pristine tree ({self.source}) has an entry it cannot be copied with: {exc}",
+                                 "pass --absolute to judge without a baseline, or commit the tree without it") from exc
             return dest
         for rel, path in self.files:
             out = dest / rel
