@@ -366,6 +366,23 @@ def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_class_archives(tmp_path_factory: pytest.TempPathFactory) -> _Iterator[None]:
+    """Every generator run of the session starts its JVM from one folder of class archives
+    (REGEN_CLASS_ARCHIVES, kept by `cli_env`), so a test's fresh cache does not pay to write its own."""
+    from support.generated_trees import shared_folder
+
+    saved = _os.environ.get("REGEN_CLASS_ARCHIVES")
+    _os.environ["REGEN_CLASS_ARCHIVES"] = str(shared_folder(tmp_path_factory) / "class-archives")
+    try:
+        yield
+    finally:
+        if saved is None:
+            _os.environ.pop("REGEN_CLASS_ARCHIVES", None)
+        else:
+            _os.environ["REGEN_CLASS_ARCHIVES"] = saved
+
+
 @pytest.fixture(scope="session")
 def generator_cache(tmp_path_factory: pytest.TempPathFactory) -> _Path:
     """The session's one generator cache (REGEN_CACHE_DIR / Settings.cache_dir)."""

@@ -21,6 +21,7 @@ from support.wheel_install import (Installed, build_wheel, clean_source, install
                                    install_with_pipx, isolated_env, relative_files, wheel_files)
 
 from conductor_regen.config_sources import checkout_key
+from conductor_regen.generator.backends import find_java, java_release
 from conductor_regen.matrix.interpreters import current_python
 from conductor_regen.matrix.sessions import ALL_SESSIONS
 
@@ -127,6 +128,10 @@ def test_an_installed_tool_runs_every_command_from_an_sdk_checkout(venv_tool: In
     assert len(backups) == 1, sorted(store.rglob("*"))
     listing = tool.run("backups", cwd=sdk)
     assert listing.code == 0 and backups[0].name in listing.stdout, listing
+    # The generator's JVM class archive went to the per-user cache (REGEN_CLASS_ARCHIVES is not set here).
+    if java_release(find_java()) is not None:
+        archives = home / "cache" / "conductor-regen" / "generator" / "class-archives"
+        assert [p.suffix for p in archives.iterdir()] == [".jsa"], sorted(archives.iterdir())
 
     # (The gate ran contract and async_tests after the swap; `test` ran every session above: not again here.)
 

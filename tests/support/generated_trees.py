@@ -41,13 +41,19 @@ def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
     path = factory.getbasetemp() / "generator-cache"
     path.mkdir(exist_ok=True)
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = factory.getbasetemp().parent / "shared-cache"
+        shared = shared_folder(factory)
         for name in ("staging", "validation", "sdk-envs", "baselines", "nox/envs/.sdk-wheels"):
             (shared / name).mkdir(parents=True, exist_ok=True)
             if not (path / name).exists():
                 (path / name).parent.mkdir(parents=True, exist_ok=True)
                 (path / name).symlink_to(shared / name, target_is_directory=True)
     return path
+
+
+def shared_folder(factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this run sees (the run's base temp without xdist)."""
+    base = factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-cache"
 
 
 def repaired(spec: Path) -> Dict[str, Any]:

@@ -219,9 +219,10 @@ def mask_report(text: str) -> dict:
 # --- CLI runs ------------------------------------------------------------------------------------
 
 def cli_env(backups: Path, cache: Path, **extra: str) -> Dict[str, str]:
-    """Environment for `python -m invoke`: isolated backups, shared cache, no inherited settings."""
+    """Environment for `python -m invoke`: isolated backups, shared cache, no inherited settings (but the
+    session's folder of JVM class archives, which only speeds the generator up)."""
     env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("REGEN_") or k.startswith("CONDUCTOR_"))}
+           if not (k.startswith("REGEN_") or k.startswith("CONDUCTOR_")) or k == "REGEN_CLASS_ARCHIVES"}
     env.update(REGEN_BACKUPS_DIR=str(backups), REGEN_CACHE_DIR=str(cache), PYTHONDONTWRITEBYTECODE="1")
     env.update(extra)
     return env

@@ -128,3 +128,77 @@ def test_what_the_generator_needs_is_checked_before_validation_in_either_mode(
         generate(str(source), tmp_path / "out", settings, steps)
     assert [s.name for s in steps.steps if s.name.startswith("validate")] == []
     assert [p.name for p in tmp_path.iterdir()] == ["invalid.json"]  # no work folder left behind
+
+
+# --- the JVM class archive ---
+
+def _runtime(tmp_path: Path, version: str) -> str:
+    """A stand-in Java home: `bin/java` and a `release` file naming `version`."""
+    java = tmp_path / f"jdk-{version}" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("")
+    (java.parent.parent / "release").write_text(f'IMPLEMENTOR="Test"\nJAVA_VERSION="{version}"\n')
+    return str(java)
+
+
+def test_the_first_run_writes_the_class_archive_and_later_runs_load_it(tmp_path: Path) -> None:
+    from conductor_regen.generator.backends import class_archive
+
+    java, jar, cache = _runtime(tmp_path, "17.0.15"), tmp_path / "generator.jar", tmp_path / "cache"
+    jar.write_bytes(b"jar")
+    flags, publish = class_archive(java, jar, GeneratorConfig(), cache)
+    [(partial, archive)] = publish
+    assert flags == (f"-XX:ArchiveClassesAtExit={partial}",)
+    assert archive.parent == partial.parent == cache / "generator" / "class-archives" and archive.suffix == ".jsa"
+    archive.write_bytes(b"archive")  # as a successful run publishes it
+    assert class_archive(java, jar, GeneratorConfig(), cache) == ((f"-XX:SharedArchiveFile={archive}",), ())
+    # What the JVM checks the archive against is in its key: another heap or jar needs an archive of its own.
+    assert class_archive(java, jar, GeneratorConfig(java_heap="3g"), cache)[1]
+    jar.write_bytes(b"another jar")
+    assert class_archive(java, jar, GeneratorConfig(), cache)[1]
+    # generator.class_archives moves the folder.
+    elsewhere = tmp_path / "archives"
+    [(partial, _)] = class_archive(java, jar, GeneratorConfig(class_archives=elsewhere), cache)[1]
+    assert partial.parent == elsewhere
+
+
+@pytest.mark.parametrize("version", ["11.0.2", None], ids=["java-11", "no-release-file"])
+def test_a_runtime_without_dynamic_archives_runs_without_one(tmp_path: Path, version: "str | None") -> None:
+    from conductor_regen.generator.backends import class_archive
+
+    java = _runtime(tmp_path, version or "17")
+    if version is None:
+        (Path(java).parent.parent / "release").unlink()
+    jar = tmp_path / "generator.jar"
+    jar.write_bytes(b"jar")
+    assert class_archive(java, jar, GeneratorConfig(), tmp_path / "cache") == ((), ())
+    assert not (tmp_path / "cache").exists()
+
+
+def test_only_a_successful_run_publishes_what_it_wrote(tmp_path: Path) -> None:
+    import sys
+    import time
+
+    from conductor_regen.generator.backends import Invocation, class_archive
+
+    java, jar = _runtime(tmp_path, "21"), tmp_path / "generator.jar"
+    jar.write_bytes(b"jar")
+    folder = tmp_path / "cache" / "generator" / "class-archives"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".old-1.part", folder / ".other-run.part"
+    for part in (stale, fresh):
+        part.write_bytes(b"half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    _, publish = class_archive(java, jar, GeneratorConfig(), tmp_path / "cache")
+    assert not stale.exists() and fresh.exists()  # a killed run's leftover goes; a live run's stays
+    [(partial, archive)] = publish
+
+    def run(code: int) -> None:
+        write = f"open({str(partial)!r}, 'wb').write(b'classes'); raise SystemExit({code})"
+        Running(Invocation((sys.executable, "-c", write), cwd=tmp_path, publish=publish), tmp_path / "log").wait()
+
+    with pytest.raises(GeneratorError):
+        run(3)
+    assert not partial.exists() and not archive.exists()
+    run(0)
+    assert not partial.exists() and archive.read_bytes() == b"classes"
