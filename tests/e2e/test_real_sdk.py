@@ -104,8 +104,9 @@ class RealRun:
 
 
 @pytest.fixture(scope="module")
-def real_run(sdk_sdist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealRun]:
-    """Regenerate a committed copy of the 1.2.2 sdist from the real spec, once for this module."""
+def real_run(sdk_sdist: Path, generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealRun]:
+    """Regenerate a committed copy of the 1.2.2 sdist from the real spec, once for this module (with the
+    session's generator cache: what is asserted here holds whether or not the generator ran)."""
     import time
 
     base = tmp_path_factory.mktemp("real-sdk")
@@ -124,7 +125,7 @@ def real_run(sdk_sdist: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert baseline.modules > 300, baseline
     assert _no_pycache(pristine) == []
 
-    backups, cache = base / "backups", base / "cache"
+    backups, cache = base / "backups", generator_cache
     report_path = base / "r.json"
     started = time.monotonic()
     result = run_cli("regenerate", "--sdk", str(root), "--spec", str(REAL_SPEC), "--skip-tests", "--yes",
@@ -279,9 +280,6 @@ def test_request_contract_on_the_regenerated_sdk(real_run: RealRun, tmp_path: Pa
     assert set(re.findall(r"^new (\S+): wrong return type: ", proc.stdout, re.M)) == {
         "OrkesWorkflowClient.execute_workflow", "OrkesWorkflowClient.execute_workflow_with_return_strategy"}, \
         proc.stdout[-3000:]
-    again, _ = _contract(real_run.root, tmp_path / "again", envdir, "--baseline", str(baseline))
-    assert again.returncode == proc.returncode
-    assert (tmp_path / "again" / "contract.xml").read_bytes() == (tmp_path / "regen" / "contract.xml").read_bytes()
     # jump_to_task and record_event_stats keep their committed signatures: their requests are spec-valid.
     for method in ("OrkesWorkflowClient.jump_to_task", "OrkesIntegrationClient.record_event_stats"):
         assert f"{method}:" not in proc.stdout

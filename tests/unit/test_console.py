@@ -12,19 +12,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
 from support.sdk_copies import git, new_sdk, pkg, sdk_digest
-from support.paths import REAL_SPEC, REPO, SHARED, SPEC_V2
+from support.paths import REPO, SPEC_V2
 
 from conductor_regen import __version__
 from conductor_regen.config_sources import checkout_key
 
 PACKAGE_SRC = REPO / "scripts" / "conductor_regen"
-REAL_SDK = SHARED / "sdk" / "conductor-python-225f598f.tar.gz"
 
 
 def console(*args: str, cwd: Path, env: Dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -154,32 +152,6 @@ def test_regenerate_and_restore_from_inside_a_checkout(generator_cache: Path, tm
     assert "- command: `conductor-regen regenerate`" in (runs[0] / "report.md").read_text()
 
     back = console("restore", "--yes", cwd=pkg(root), env=env)
-
-    assert back.returncode == 0, back.stdout + back.stderr
-    assert sdk_digest(root) == before
-    assert git(root, "status", "--porcelain") == ""
-
-
-@pytest.mark.e2e
-@pytest.mark.slow
-@pytest.mark.skipif(not (REAL_SDK.is_file() and REAL_SPEC.is_file()), reason="needs ../shared (real SDK and spec)")
-def test_real_sdk_regenerate_and_restore_without_sdk_option(tmp_path: Path, installed: Dict[str, str],
-                                                             generator_cache: Path) -> None:
-    with tarfile.open(REAL_SDK) as tar:
-        tar.extractall(tmp_path, filter="data") if sys.version_info >= (3, 12) else tar.extractall(tmp_path)
-    root = tmp_path / "conductor-python"
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "init")
-    before = sdk_digest(root)
-    env = dict(installed, REGEN_CACHE_DIR=str(generator_cache))
-
-    done = console("regenerate", "--spec", str(REAL_SPEC), "--skip-tests", "--yes", cwd=root, env=env, timeout=900)
-
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    assert git(root, "status", "--porcelain") != ""
-
-    back = console("restore", "--yes", cwd=root / "src", env=env)
 
     assert back.returncode == 0, back.stdout + back.stderr
     assert sdk_digest(root) == before
