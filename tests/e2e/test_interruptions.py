@@ -368,10 +368,9 @@ def test_a_failing_spec_server_is_an_error_and_changes_nothing(tmp_path: Path, r
         spec_server.serve("/api-docs", SpecReply(status=int(status), body=b'{"message": "nope"}'))  # type: ignore[call-overload]
     url = spec_server.url("/api-docs")
 
-    started = time.monotonic()
+    # Retries are bounded by their count (below), not by a clock; `timeout` only stops a hung run.
     r = run_cli("regenerate", "--spec", url, "--sdk", str(root), "--yes", "--skip-tests",
                 env=cli_env(tmp_path / "backups", regen_cache, REGEN_FETCH_TIMEOUT="0.5"), timeout=120)
-    elapsed = time.monotonic() - started
 
     assert r.code != 0, r
     line = r.the_error()
@@ -387,6 +386,5 @@ def test_a_failing_spec_server_is_an_error_and_changes_nothing(tmp_path: Path, r
     else:
         assert "timed out" in line.lower() or "timeout" in line.lower(), line
         assert 1 <= hits <= 4
-    assert elapsed < 60, elapsed  # retries are bounded
     assert sdk_digest(root) == before
     assert backup_dirs(tmp_path / "backups") == [] and debris(root) == []

@@ -240,9 +240,10 @@ def test_import_gate_failure_after_swap_rolls_back(tmp_path: Path, regen_cache: 
                            capture_output=True, text=True)
     assert probe.returncode == 0, probe.stderr
     before = sdk_digest(root)
+    report = tmp_path / "out" / "report.json"
 
     r = run_cli("regenerate", "--spec", str(SPEC_V2), "--sdk", str(root), "--yes", "--skip-tests",
-                env=cli_env(backups, regen_cache))
+                "--report", str(report), env=cli_env(backups, regen_cache))
 
     assert r.code != 0, r
     line = r.the_error()
@@ -255,6 +256,8 @@ def test_import_gate_failure_after_swap_rolls_back(tmp_path: Path, regen_cache: 
     assert filed["outcome"] == "rolled-back" and "import" in filed["error"]
     status = {s["name"]: s["status"] for s in filed["steps"]}
     assert status["import gate"] == "failed" and status["roll back"] == "ok"
+    # --report writes the report where it was asked for, for a rolled-back run too.
+    assert json.loads(report.read_text())["outcome"] == "rolled-back"
 
 
 # --- 6. kill -9 / Ctrl-C in the middle of the swap -------------------------------------------------
@@ -439,13 +442,16 @@ def test_full_run_after_only_run_is_not_a_noop(tmp_path: Path, regen_cache: Path
 
 # --- 14. determinism -------------------------------------------------------------------------------
 
-def test_two_copies_regenerate_to_identical_trees_and_reports(tmp_path: Path) -> None:
-    """Two independent real generator runs (no cache) on two copies: same bytes, same report."""
+def test_two_copies_regenerate_to_identical_trees_and_reports(tmp_path: Path, regen_cache: Path) -> None:
+    """Two independent real generator runs (no cache) on two copies: same bytes, same report.
+
+    use_cache=False runs the generator every time; the session's cache dir only lends the import gate the SDK
+    environment it holds, so the runs do not build one each."""
     runs = []
     for name in ("a", "b"):
         root = new_sdk(tmp_path / name, mutate=perturb)
         backups = tmp_path / name / "backups"
-        report, error, _ = run_core(root, backups, tmp_path / name / "cache", SPEC_V1, use_cache=False)
+        report, error, _ = run_core(root, backups, regen_cache, SPEC_V1, use_cache=False)
         assert error is None, error
         assert report is not None and report.outcome == "succeeded"
         [backup] = backup_dirs(backups)

@@ -12,13 +12,13 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import pytest
 
 from conductor_regen.matrix.interpreters import PYTHONS
-from conductor_regen.matrix.results import format_summary, with_baseline
-from conductor_regen.matrix.runner import gate, run_matrix
+from conductor_regen.matrix.results import SessionResult, format_summary, with_baseline
+from conductor_regen.matrix.runner import Judge, gate
 from conductor_regen.checkout.backups import create_backup, record_added_outside
 from conductor_regen.matrix.pristine import Pristine, cached, content_fingerprint, find_pristine
 from conductor_regen.checkout.target import SdkTarget
@@ -55,14 +55,24 @@ def _break_get_secret(sdk: Path) -> None:
     client.write_text(text.replace("return await self.secret_api.get_secret(key)", "return 'not the secret'"))
 
 
+def _recording(judge: Judge, ran: List[SessionResult]) -> Judge:
+    """`judge`, keeping the results it is given: the sessions' own, as `run_matrix` returned them, before any
+    verdict."""
+    def record(results: List[SessionResult]) -> List[SessionResult]:
+        ran.extend(results)
+        return judge(results)
+    return record
+
+
 def _gate(sdk: Path, envdir: Path, tmp_path: Path, find: "Optional[Pristine] | None" = None, *,
-          use_backup: bool = True) -> tuple[bool, tuple[dict[str, str], ...]]:
+          use_backup: bool = True,
+          ran: Optional[List[SessionResult]] = None) -> tuple[bool, tuple[dict[str, str], ...]]:
     target = _target(sdk)
     backups = tmp_path / "backups"
     judge = judge_against(lambda: find or find_pristine(target, backups if use_backup else None),
                           cache_dir=tmp_path / "cache")
     return gate(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit", env=clean_env(),
-                   judge=judge)
+                   judge=judge if ran is None else _recording(judge, ran))
 
 
 def test_a_pre_existing_failure_is_excused_and_a_new_one_is_not(sdk: Path, envdir: Path, tmp_path: Path) -> None:
@@ -84,13 +94,14 @@ def test_a_pre_existing_failure_is_excused_and_a_new_one_is_not(sdk: Path, envdi
     # Undo the break: only the known failure is left, and it does not fail the gate.
     shutil.copy2(EXAMPLE_SDK / PACKAGE / "orkes" / "orkes_secret_client.py",
                  sdk / PACKAGE / "orkes" / "orkes_secret_client.py")
-    ok, rows = _gate(sdk, envdir, tmp_path)
+    ran: List[SessionResult] = []
+    ok, rows = _gate(sdk, envdir, tmp_path, ran=ran)
     assert ok is True, rows
     assert (rows[0]["result"], rows[0]["verdict"]) == ("failed", "pre-existing")
     assert rows[0]["detail"].startswith("0 new, 1 pre-existing")
-    lines = format_summary(with_baseline(
-        run_matrix(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "j2", stream=False,
-                      env=clean_env()), {f"async_unit-{PY}": [BROKEN_TEST]}, "backup x"))
+    # The summary of that run's own results, judged against a baseline given as bare test ids.
+    assert [(r.session, r.python, r.result) for r in ran] == [("async_unit", PY, "failed")]
+    lines = format_summary(with_baseline(ran, {f"async_unit-{PY}": [BROKEN_TEST]}, "backup x"))
     assert "pre-existing" in lines[1] and "with pre-existing failures only" in lines[-1]
 
 

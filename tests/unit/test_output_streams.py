@@ -12,7 +12,7 @@ from typing import Dict
 
 import pytest
 from support.programs import PROGRAMS, one_error_line, run_as
-from support.sdk_copies import pkg
+from support.sdk_copies import backup_dirs, pkg, sdk_digest
 
 from conductor_regen.spec.fixups import list_fixups
 
@@ -97,10 +97,12 @@ def test_backups_lists_on_stdout_and_explains_on_stderr(program: str, committed_
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_a_question_is_asked_on_stderr(program: str, committed_sdk: Path, env: Dict[str, str], tmp_path: Path) -> None:
+def test_a_question_is_asked_on_stderr_and_no_answer_changes_nothing(program: str, committed_sdk: Path,
+                                                                      env: Dict[str, str], tmp_path: Path) -> None:
     assert run_as(program, "backup", "--sdk", str(committed_sdk), env=env, cwd=tmp_path).code == 0
     rest = pkg(committed_sdk) / "http" / "rest.py"
     rest.write_text(rest.read_text() + "# later\n")
+    edited = sdk_digest(committed_sdk)
 
     r = run_as(program, "restore", "--sdk", str(committed_sdk), "--quiet", env=env, cwd=tmp_path)  # stdin at EOF: no
 
@@ -108,6 +110,10 @@ def test_a_question_is_asked_on_stderr(program: str, committed_sdk: Path, env: D
     assert r.stdout == "", r
     assert r.stderr.startswith("Restore http, adapters, orkes of ") and "? [y/N] " in r.stderr, r
     assert "restore declined; nothing was changed (pass --yes to skip the question)" in r.stderr, r
+    # A choice, not a failure (no ERROR line), and it kept its word: no file touched, no snapshot taken.
+    assert r.error_lines() == [], r
+    assert sdk_digest(committed_sdk) == edited
+    assert len(backup_dirs(tmp_path / "backups")) == 1
 
     yes = run_as(program, "restore", "--sdk", str(committed_sdk), env=env, cwd=tmp_path, input="y\n")
     assert yes.code == 0, yes
