@@ -16,11 +16,13 @@ from support.sdk_copies import commit_all, new_sdk, pkg, run_core, sdk_digest, s
 from support.paths import SPEC_V1
 
 from conductor_regen.analysis.binding import check_bindings
+from conductor_regen.commands.diff import SdkDiff, diff_sdk
 from conductor_regen.analysis.signatures import SHIFTED
 from conductor_regen.errors import VerificationError
 from conductor_regen.progress import StepLog
 from conductor_regen.commands.plan import RegenOptions
 from conductor_regen.commands.regenerate import regenerate
+from conductor_regen.commands.report import Report
 from conductor_regen.checkout.target import resolve_sdk
 from conductor_regen.analysis.source_tree import SourceTree, staged_tree
 
@@ -92,13 +94,35 @@ def _sdk_tests(root: Path) -> subprocess.CompletedProcess:
                            "-p", "no:benchmark"], cwd=root, env=env, capture_output=True, text=True)
 
 
-def test_reorder_is_rewritten_to_keywords_and_the_sdk_stays_green(generator_cache: Path, facade_sdk: Tuple[Path, Path],
-                                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+@dataclasses.dataclass(frozen=True)
+class Rewritten:
+    """One full v1 run on a copy of the facade SDK, `invoke diff` on the same copy just before it."""
+
+    root: Path
+    diffed: SdkDiff
+    report: Report
+    steps: StepLog
+
+
+@pytest.fixture(scope="module")
+def rewritten(generator_cache: Path, facade_sdk: Tuple[Path, Path]) -> Rewritten:
+    """`invoke diff` first (it must touch nothing), then the run, on the same SDK and spec: the codemod and
+    impact tests below judge this one run (none edits its copy)."""
     base, template = facade_sdk
     root = _copy(base, template, "with-codemod")
+    settings = settings_for(root, base / "backups-1", generator_cache)
+    before = sdk_digest(root)
+    diffed = diff_sdk(pkg(root) / "http", str(SPEC_V1), settings, StepLog(), env={}, target=resolve_sdk(settings.sdk))
+    assert sdk_digest(root) == before, "invoke diff touches nothing"
     report, error, steps = run_core(root, base / "backups-1", generator_cache, SPEC_V1)
     assert error is None, error
-    assert report is not None and report.outcome == "succeeded"
+    assert report is not None
+    return Rewritten(root, diffed, report, steps)
+
+
+def test_reorder_is_rewritten_to_keywords_and_the_sdk_stays_green(rewritten: Rewritten) -> None:
+    root, report, steps = rewritten.root, rewritten.report, rewritten.steps
+    assert report.outcome == "succeeded"
     adapter = (pkg(root) / "adapters" / "api" / "workflow_resource_api.py").read_text()
     assert "self._api.start_workflow1(name=name, version=version, request_body=request_body, **kwargs)" in adapter
     assert adapter.replace("name=name, version=version, request_body=request_body",
@@ -174,23 +198,12 @@ def test_binding_check_resolves_wiring_facades_and_locals(facade_sdk: Tuple[Path
 
 # --- impact of each change on SDK code -------------------------------------------------------------
 
-def test_report_tags_the_reordered_operation_as_repaired_and_diff_counts_the_same(
-        generator_cache: Path, facade_sdk: Tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
-    from conductor_regen.commands.diff import diff_sdk
+def test_report_tags_the_reordered_operation_as_repaired_and_diff_counts_the_same(rewritten: Rewritten) -> None:
     from conductor_regen.analysis.changes import Change
     from conductor_regen.analysis.impact import GROUPS, REPAIRED, count_by_impact
 
-    base, template = facade_sdk
-    cache = generator_cache
-    # invoke diff first (it touches nothing), then the run, on the same SDK and spec.
-    root = _copy(base, template, "impact")
-    settings = settings_for(root, base / "backups-4", cache)
-    before = sdk_digest(root)
-    diffed = diff_sdk(pkg(root) / "http", str(SPEC_V1), settings, StepLog(), env={}, target=resolve_sdk(settings.sdk))
-    assert sdk_digest(root) == before
+    diffed, report = rewritten.diffed, rewritten.report
     assert diffed.binding is not None and diffed.binding.rewritten_at
-    report, error, _ = run_core(root, base / "backups-4", cache, SPEC_V1)
-    assert error is None and report is not None
     changes = [Change(**c) for c in report.changes]
     assert count_by_impact(changes) == count_by_impact(diffed.changes)
     assert [c.impact for c in changes] == [c.impact for c in diffed.changes]

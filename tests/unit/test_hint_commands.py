@@ -73,6 +73,12 @@ def help_text(program: str, task: str) -> Optional[str]:
     return r.stdout if r.code == 0 else None
 
 
+@functools.lru_cache(maxsize=None)
+def task_help(program: str, task: str) -> str:
+    """`PROGRAM TASK --help`'s output, the other way a user asks (run once per program and task, as help_text)."""
+    return run_as(program, task, "--help", env=cli_env(Path("/nonexistent"), Path("/nonexistent"))).stdout
+
+
 def options_of(program: str, task: str) -> Set[str]:
     text = help_text(program, task)
     assert text is not None, f"`{program} --help {task}` failed: no task {task!r}"
@@ -98,8 +104,7 @@ def check_line(program: str, task: str, line: str) -> List[str]:
             wrong.append(f"names `{ran} {named}`, but the user ran {program}")
             continue
         text = help_text(program, named)
-        if text is None or run_as(program, named, "--help", env=cli_env(Path("/nonexistent"), Path(
-                "/nonexistent"))).stdout.split("\nOptions:\n")[-1] != text.split("\nOptions:\n")[-1]:
+        if text is None or task_help(program, named).split("\nOptions:\n")[-1] != text.split("\nOptions:\n")[-1]:
             wrong.append(f"names `{program} {named}`, which `{program} --help {named}` does not know")
             continue
         wrong += [f"names `{program} {named} {flag}`, which `{program} --help {named}` does not list"
