@@ -2,6 +2,8 @@
 
 One nox envdir for the session: the first run builds the venv (uv, a few seconds), later runs
 reuse it (`-r`: the session installs nothing it already has; a changed checkout is reinstalled).
+The run on a copy with a broken binding is made once for the module: one test reads its verdict,
+another takes its JUnit file as a baseline.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import pytest
+from support.module_runs import ModuleRun, run_on_example_copy
 from support.paths import REPO, SPEC_V1
 
 from conductor_regen.matrix.sessions import ALL_SESSIONS
@@ -99,22 +102,30 @@ def break_binding(sdk: Path) -> None:
     client.write_text(text.replace("pause_workflow(workflow_id=workflow_id)", "pause_workflow(workflowid=workflow_id)"))
 
 
-def test_wrong_keyword_fails_before_sending(envdir: Path, sdk: Path, tmp_path: Path) -> None:
-    break_binding(sdk)
-    proc = contract(envdir, sdk, tmp_path / "j", "--spec", str(SPEC_V1))
+@pytest.fixture(scope="module")
+def broken_binding_run(envdir: Path, tmp_path_factory: pytest.TempPathFactory) -> ModuleRun:
+    """The contract on a copy of the example SDK with a wrong keyword (`break_binding`), run once for the module."""
+    return run_on_example_copy(tmp_path_factory, "broken-binding",
+                               lambda sdk, junit: contract(envdir, sdk, junit, "--spec", str(SPEC_V1)), break_binding)
+
+
+def test_wrong_keyword_fails_before_sending(broken_binding_run: ModuleRun) -> None:
+    proc = broken_binding_run.proc
     assert proc.returncode != 0
     assert last_line(proc) == (25, 25, 24, 24, 1)
     assert re.search(r"^OrkesWorkflowClient\.pause_workflow: failed before sending \(binding\): "
                      r"ValidationError: .*workflowid", proc.stdout, re.M), proc.stdout
-    assert cases(tmp_path / "j")["OrkesWorkflowClient.pause_workflow"] == "failure"
+    assert cases(broken_binding_run.junit)["OrkesWorkflowClient.pause_workflow"] == "failure"
 
 
-def test_baseline_excuses_a_pre_existing_failure_but_not_a_new_one(envdir: Path, sdk: Path, tmp_path: Path) -> None:
-    break_binding(sdk)
-    first = contract(envdir, sdk, tmp_path / "base", "--spec", str(SPEC_V1))
-    assert first.returncode != 0
+def test_baseline_excuses_a_pre_existing_failure_but_not_a_new_one(envdir: Path, broken_binding_run: ModuleRun,
+                                                                   tmp_path: Path) -> None:
+    # The baseline is the broken copy's own run; this test edits a copy of that copy.
+    assert broken_binding_run.proc.returncode != 0
     baseline = tmp_path / "baseline.xml"
-    shutil.copy(tmp_path / "base" / "contract.xml", baseline)
+    shutil.copy(broken_binding_run.junit / "contract.xml", baseline)
+    sdk = tmp_path / "sdk"
+    shutil.copytree(broken_binding_run.sdk, sdk)
     same = contract(envdir, sdk, tmp_path / "j1", "--spec", str(SPEC_V1), "--baseline", str(baseline))
     assert same.returncode == 0, same.stdout[-2000:]
     assert last_line(same) == (25, 25, 24, 24, 0)

@@ -2,9 +2,9 @@
 
 Each payload, if it ever ran, would create a marker file. The first wall (spec/safety.py) refuses names
 and references before validation or generation; the second (generator/source_shape.py) refuses a
-generated module that holds more than generated code holds, here planted in the generator's cache, so
-that it is tested apart from the first. Free text (descriptions, defaults, enum values, patterns) that
-the generator escapes is generated, and reaches the model as the same string.
+generated module that holds more than generated code holds, here planted in the generator's cache (one
+of the test's own), so that it is tested apart from the first. Free text (descriptions, defaults, enum
+values, patterns) that the generator escapes is generated, and reaches the model as the same string.
 """
 
 from __future__ import annotations
@@ -92,10 +92,20 @@ def test_a_hostile_spec_is_refused_before_anything_runs(tmp_path: Path, command:
     assert not (tmp_path / "cache" / "staging").exists() or not any((tmp_path / "cache" / "staging").iterdir())
 
 
-def test_the_second_wall_refuses_planted_code_apart_from_the_first(tmp_path: Path) -> None:
+def planting_cache(cache: Path, shared: Path) -> Path:
+    """A cache of the test's own, to plant code in its generated trees (`staging/`), that shares with the session's
+    cache only what the planted code never reaches: the SDK's environments and the validator's findings."""
+    cache.mkdir()
+    for name in ("sdk-envs", "validation"):
+        (shared / name).mkdir(parents=True, exist_ok=True)
+        (cache / name).symlink_to(shared / name, target_is_directory=True)
+    return cache
+
+
+def test_the_second_wall_refuses_planted_code_apart_from_the_first(tmp_path: Path, generator_cache: Path) -> None:
     """Code planted in a cached generated tree (as a broken escape would write it) is refused, never imported."""
     marker = tmp_path / "MARKER"
-    cache = tmp_path / "cache"
+    cache = planting_cache(tmp_path / "cache", generator_cache)
     env = cli_env(tmp_path / "backups", cache)
     sdk = new_sdk(tmp_path)
     # Fill the cache as each command would (regenerate and diff pin the SDK's method names: another input).
@@ -135,7 +145,7 @@ FREE_TEXT = [
 ]
 
 
-def test_free_text_is_generated_as_data(tmp_path: Path) -> None:
+def test_free_text_is_generated_as_data(tmp_path: Path, generator_cache: Path) -> None:
     """Descriptions, defaults, enum values and patterns full of quotes stay strings in the generated client."""
     doc = copy.deepcopy(BASE)
     tag = doc["components"]["schemas"]["Tag"]
@@ -149,7 +159,7 @@ def test_free_text_is_generated_as_data(tmp_path: Path) -> None:
             op["summary"], op["description"] = FREE_TEXT[0], FREE_TEXT[3]
     spec = tmp_path / "free-text.json"
     spec.write_text(json.dumps(doc))
-    env = cli_env(tmp_path / "backups", tmp_path / "cache")
+    env = cli_env(tmp_path / "backups", generator_cache)
     out = tmp_path / "out"
 
     done = run_cli("generate", "--spec", str(spec), "--output", str(out), env=env, cwd=tmp_path)

@@ -2,7 +2,8 @@
 
 One nox envdir is shared by the whole pytest run, so each session's venv is built once
 (uv makes that a few seconds); later runs reuse it. Only the running Python is asked for
-(`-p X.Y`), so CI never needs another interpreter.
+(`-p X.Y`), so CI never needs another interpreter. The green `async_unit` run on an untouched copy
+is made once for the module: one test judges it, another starts from the venv it leaves.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 import pytest
+from support.module_runs import ModuleRun, run_on_example_copy
 from support.paths import EXAMPLE_SDK, REPO
+from support.sdk_copies import sdk_digest
 
 from conductor_regen.matrix.interpreters import PYTHONS, current_python
 from conductor_regen.matrix.results import format_summary, parse_junit, session_output
@@ -64,14 +67,20 @@ def junit(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "junit"
 
 
-def test_green_on_the_example_sdk_and_the_tree_stays_byte_identical(envdir: Path, sdk: Path, junit: Path) -> None:
-    before = tree_digest(sdk)
-    proc = nox(envdir, "-s", "async_unit", posargs=("--sdk", str(sdk), "--junit-dir", str(junit)))
+@pytest.fixture(scope="module")
+def green_run(envdir: Path, tmp_path_factory: pytest.TempPathFactory) -> ModuleRun:
+    """The plain async_unit run on a fresh copy, once for the module (it also leaves the session's venv built)."""
+    return run_on_example_copy(tmp_path_factory, "green", lambda sdk, junit: nox(
+        envdir, "-s", "async_unit", posargs=("--sdk", str(sdk), "--junit-dir", str(junit))))
+
+
+def test_green_on_the_example_sdk_and_the_tree_stays_byte_identical(green_run: ModuleRun) -> None:
+    proc = green_run.proc
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = parse_junit(junit / f"async_unit-{PY}.xml")
+    result = parse_junit(green_run.junit / f"async_unit-{PY}.xml")
     assert (result.passed, result.failed) == (26, 0)
-    assert tree_digest(sdk) == before  # no __pycache__, .pytest_cache, build/ or egg-info
-    assert tree_digest(sdk) == tree_digest(EXAMPLE_SDK)
+    assert sdk_digest(green_run.sdk) == green_run.before  # no __pycache__, .pytest_cache, build/ or egg-info
+    assert tree_digest(green_run.sdk) == tree_digest(EXAMPLE_SDK)
 
 
 def test_red_when_an_adapter_is_broken(envdir: Path, sdk: Path, junit: Path) -> None:
@@ -107,9 +116,11 @@ def test_renamed_generated_method_fails_the_gate_with_the_test_named(envdir: Pat
     assert rows[0]["result"] == "failed" and rows[0]["detail"].startswith("FAILED ")
 
 
-def test_sdk_reinstalled_when_the_checkout_changes_even_with_dash_R(envdir: Path, sdk: Path, junit: Path) -> None:
+def test_sdk_reinstalled_when_the_checkout_changes_even_with_dash_R(envdir: Path, green_run: ModuleRun, sdk: Path,
+                                                                    junit: Path) -> None:
+    # The venv exists and holds the SDK and its requirements: the green run (without -R) installed them.
+    assert green_run.proc.returncode == 0, green_run.proc.stdout + green_run.proc.stderr
     posargs = ("--sdk", str(sdk), "--junit-dir", str(junit))
-    assert nox(envdir, "-s", "async_unit", posargs=posargs).returncode == 0
     init = sdk / "src/conductor/asyncio_client/__init__.py"
     init.write_text(init.read_text() + 'REGEN_MARKER = "changed"\n')
     proc = nox(envdir, "-R", "-s", "async_unit", posargs=posargs)

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import pytest
 from support.generated_trees import invoke_generate
@@ -80,22 +80,29 @@ def trees(pristine_http: PristineHttp, tmp_path_factory: pytest.TempPathFactory,
     return pristine_http("v1"), invoke_generate(_changed_spec(base), base / "out", generator_cache)
 
 
-def _overrides(src: Path, method: str) -> list:
+@pytest.fixture(scope="module")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for the module's checks: mypy goes by content hashes, so the generated modules every shadow
+    tree shares are analysed once, and the adapter, which differs, is checked again each time."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+def _overrides(src: Path, method: str, cache: Path) -> List[str]:
     """mypy's `[override]` errors about `method` in the adapter (the SDK style's other errors are not ours)."""
-    return [line for line in _mypy(src).splitlines() if "[override]" in line and f'"{method}"' in line]
+    return [line for line in _mypy(src, cache).splitlines() if "[override]" in line and f'"{method}"' in line]
 
 
-def _mypy(src: Path) -> str:
+def _mypy(src: Path, cache: Path) -> str:
     env = {**os.environ, "MYPYPATH": str(src), "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run([sys.executable, "-m", "mypy", "--follow-imports=silent", "--no-error-summary",
-                           "--cache-dir", str(src.parent / ".mypy_cache"), "--show-error-codes",
+                           "--cache-dir", str(cache), "--show-error-codes",
                            str(src / "conductor/asyncio_client" / ADAPTER)],
                           capture_output=True, text=True, env=env, cwd=src, check=False)
     return proc.stdout + proc.stderr
 
 
-def test_a_forwarding_override_is_realigned_with_its_regenerated_base(trees: Tuple[Path, Path],
-                                                                       tmp_path: Path) -> None:
+def test_a_forwarding_override_is_realigned_with_its_regenerated_base(trees: Tuple[Path, Path], tmp_path: Path,
+                                                                       mypy_cache: Path) -> None:
     old_http, new_http = trees
     old, new = _signatures(old_http), _signatures(new_http)
     # The spec change is real: the generator gives delete_secret a new return type and put_secret a new body type.
@@ -103,7 +110,7 @@ def test_a_forwarding_override_is_realigned_with_its_regenerated_base(trees: Tup
     root = copy_example(tmp_path)
     staging = stage(root, new_http, tmp_path / "staging")
     (staging / ADAPTER).write_text(_adapter(old))
-    assert _overrides(shadow_src(root, staging, tmp_path / "before"), "delete_secret")
+    assert _overrides(shadow_src(root, staging, tmp_path / "before"), "delete_secret", mypy_cache)
 
     notes = realign_overrides(old_http, new_http, staging)
 
@@ -119,14 +126,14 @@ def test_a_forwarding_override_is_realigned_with_its_regenerated_base(trees: Tup
     assert ast.unparse(got["get_secret"].returns) == "str"  # type: ignore[arg-type]
     assert "from typing import Dict" in text.splitlines()[:3]
     assert "# Convert an empty key to None" in text  # comments and layout kept
-    assert _overrides(shadow_src(root, staging, tmp_path / "after"), "delete_secret") == []
+    assert _overrides(shadow_src(root, staging, tmp_path / "after"), "delete_secret", mypy_cache) == []
     # Running again changes nothing.
     assert realign_overrides(old_http, new_http, staging) == ()
     assert (staging / ADAPTER).read_text() == text
 
 
-def test_a_copied_parameter_type_is_realigned_and_a_deliberate_one_is_not(trees: Tuple[Path, Path],
-                                                                          tmp_path: Path) -> None:
+def test_a_copied_parameter_type_is_realigned_and_a_deliberate_one_is_not(trees: Tuple[Path, Path], tmp_path: Path,
+                                                                          mypy_cache: Path) -> None:
     old_http, new_http = trees
     old, new = _signatures(old_http), _signatures(new_http)
     root = copy_example(tmp_path)
@@ -136,7 +143,7 @@ def test_a_copied_parameter_type_is_realigned_and_a_deliberate_one_is_not(trees:
     adapter = adapter.replace("from typing import Annotated", "from typing import Annotated, Any")
     adapter = adapter.replace(f"-> {ast.unparse(old['delete_secret'].returns)}:", "-> Any:")  # type: ignore[arg-type]
     (staging / ADAPTER).write_text(adapter)
-    assert _overrides(shadow_src(root, staging, tmp_path / "before"), "put_secret")
+    assert _overrides(shadow_src(root, staging, tmp_path / "before"), "put_secret", mypy_cache)
     notes = realign_overrides(old_http, new_http, staging)
     (put,) = notes
     assert "SecretResourceApiAdapter.put_secret realigned" in put and "parameter body" in put
@@ -145,4 +152,4 @@ def test_a_copied_parameter_type_is_realigned_and_a_deliberate_one_is_not(trees:
     new_body = next(a for a in new["put_secret"].args.args if a.arg == "body")
     assert ast.unparse(body.annotation) == ast.unparse(new_body.annotation)  # type: ignore[arg-type]
     assert ast.unparse(got["delete_secret"].returns) == "Any"  # type: ignore[arg-type]
-    assert _overrides(shadow_src(root, staging, tmp_path / "after"), "put_secret") == []
+    assert _overrides(shadow_src(root, staging, tmp_path / "after"), "put_secret", mypy_cache) == []

@@ -1,7 +1,8 @@
 """`invoke scaffold-adapters`: scaffolding on the live SDK, with the same safety as regenerate.
 
 Committed copies of the example SDK with one API adapter (token_resource_api) and its wiring in the
-Orkes base client deleted; the task runs as a user runs it (`python -m invoke ...`).
+Orkes base client deleted; the task runs as a user runs it (`python -m invoke ...`), with the session's
+shared cache.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def drop_token_adapter(root: Path) -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Dict[str, str]:
-    return cli_env(tmp_path / "backups", tmp_path / "cache")
+def env(tmp_path: Path, generator_cache: Path) -> Dict[str, str]:
+    """Backups of the test's own; the session's cache (scaffolding generates nothing, but its import gate reuses
+    the SDK environment kept there)."""
+    return cli_env(tmp_path / "backups", generator_cache)
 
 
 def scaffold(root: Path, env: Dict[str, str], *args: str):  # type: ignore[no-untyped-def]

@@ -1,10 +1,11 @@
 """Sequential mode (the `sequential` setting, REGEN_SEQUENTIAL=1) makes the same tree and report on one thread.
 
-A real `regenerate` (the real generator, no cache, the real swap, backup and import gate) runs on two
-copies of the example SDK: once as usual, with its steps started ahead on threads and the generator
-running while validation does, and once in sequential mode, where nothing is started ahead. The trees
-are compared byte for byte, the reports with only what legitimately varies masked (as two default runs
-are compared in test_regenerate_e2e.py).
+A real `regenerate` (the real generator, its output not taken from the cache, the real swap, backup and
+import gate) runs on two copies of the example SDK: once as usual, with its steps started ahead on
+threads and the generator running while validation does, and once in sequential mode, where nothing is
+started ahead. Both work in the session's cache (the SDK's environment is built once, if at all). The
+trees are compared byte for byte, the reports with only what legitimately varies masked (as two default
+runs are compared in test_regenerate_e2e.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from conductor_regen.progress import StepLog
 pytestmark = pytest.mark.e2e
 
 
-def _regenerate(base: Path, sequential: bool, monkeypatch: pytest.MonkeyPatch) -> Tuple[Path, Report, Path, List[str]]:
+def _regenerate(base: Path, cache: Path, sequential: bool,
+                monkeypatch: pytest.MonkeyPatch) -> Tuple[Path, Report, Path, List[str]]:
     """A real run on a fresh copy under `base`; also the names of the steps it ran on threads of their own."""
     threaded: List[str] = []
     real = ahead_module._Threaded  # noqa: SLF001 - counted, not replaced
@@ -38,7 +40,7 @@ def _regenerate(base: Path, sequential: bool, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(ahead_module, "_Threaded", counted)
     root = new_sdk(base, mutate=perturb)
-    settings = dataclasses.replace(settings_for(root, base / "backups", base / "cache"), sequential=sequential)
+    settings = dataclasses.replace(settings_for(root, base / "backups", cache), sequential=sequential)
     options = RegenOptions(spec=str(SPEC_V1), yes=True, skip_tests=True, use_cache=False)
     report = regenerate(target_for(settings), options, settings, StepLog(), never_confirm, None, env={})
     monkeypatch.undo()
@@ -58,10 +60,10 @@ def _outcomes(*runs: Tuple[Path, Report, Path]) -> Dict[str, List[Any]]:
     }
 
 
-def test_sequential_mode_makes_the_same_tree_and_report_as_the_default(tmp_path: Path,
+def test_sequential_mode_makes_the_same_tree_and_report_as_the_default(tmp_path: Path, generator_cache: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    root_a, rep_a, bk_a, threaded_a = _regenerate(tmp_path / "default", False, monkeypatch)
-    root_b, rep_b, bk_b, threaded_b = _regenerate(tmp_path / "sequential", True, monkeypatch)
+    root_a, rep_a, bk_a, threaded_a = _regenerate(tmp_path / "default", generator_cache, False, monkeypatch)
+    root_b, rep_b, bk_b, threaded_b = _regenerate(tmp_path / "sequential", generator_cache, True, monkeypatch)
 
     # The premise: the default run overlapped its steps on threads; the sequential one used none.
     assert sorted(threaded_a) == ["SDK environment", "import new tree", "live analysis"], threaded_a
