@@ -151,6 +151,23 @@ def test_two_worktrees_of_one_tree_have_one_pristine_fingerprint(tmp_path: Path)
     assert edited is not None and edited.fingerprint != fingerprints[1]
 
 
+def test_a_runs_lock_and_journal_are_not_the_pristine_trees_content(tmp_path: Path) -> None:
+    # The gate asks for the pristine tree while its run holds the lock (its pid and start time inside): were
+    # they content, no run's cached contract or lint baseline would ever be found again.
+    target = target_of(make_sdk(tmp_path))
+    store = tmp_path / "store"
+    create_backup(store, target, "v2")
+    quiet = find_pristine(target, store)
+    (target.package_dir / ".regen.lock").write_text('{"pid": 4242, "started": "2026-12-06T18:00:00Z"}\n')
+    (target.package_dir / ".regen-journal.json").write_text("{}\n")
+    during = find_pristine(target, store)
+    assert quiet is not None and during is not None and during.fingerprint == quiet.fingerprint
+    assert not [rel for rel, _ in during.files if ".regen" in rel]
+    (target.package_dir / "settings.py").write_text("EDITED = True\n")  # the package's own files still count
+    edited = find_pristine(target, store)
+    assert edited is not None and edited.fingerprint != quiet.fingerprint
+
+
 def test_a_committed_link_out_of_the_tree_is_one_error_not_a_traceback(tmp_path: Path) -> None:
     from conductor_regen.errors import RegenError
 

@@ -74,15 +74,17 @@ class Pristine:
         return dest
 
 
-def _live_files(root: Path, skip: Tuple[Path, ...]) -> Iterator[Tuple[str, Path]]:
-    """SDK-relative files of the live tree, without tool caches and the `skip` folders."""
+def _live_files(root: Path, skip: Tuple[Path, ...], package_dir: Path) -> Iterator[Tuple[str, Path]]:
+    """SDK-relative files of the live tree, without tool caches, the `skip` folders and a run's own files."""
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith(RESERVED_PREFIX)
                              and not d.endswith(".egg-info") and here / d not in skip)
         for name in sorted(filenames):
             # A worktree's `.git` is a file naming its own folder under the main clone: not the SDK's content.
-            if not name.endswith((".pyc", ".pyo")) and name != ".git":
+            # A run's lock and journal (held while its gate asks for this tree) change with every run.
+            if (not name.endswith((".pyc", ".pyo")) and name != ".git"
+                    and not (here == package_dir and name.startswith(RESERVED_PREFIX))):
                 path = here / name
                 yield path.relative_to(root).as_posix(), path
 
@@ -115,9 +117,8 @@ def from_backup(target: SdkTarget, backup: Backup) -> Pristine:
     names = tuple(str(n) for n in manifest["managed"])
     package = target.package_dir.relative_to(target.root).as_posix()
     added = set(added_outside(manifest))
-    files: Dict[str, Path] = {rel: path for rel, path in
-                              _live_files(target.root, tuple(target.package_dir / n for n in names))
-                              if rel not in added}
+    live = _live_files(target.root, tuple(target.package_dir / n for n in names), target.package_dir)
+    files: Dict[str, Path] = {rel: path for rel, path in live if rel not in added}
     for name in names:
         source = backup.tree_dir / name
         if source.is_dir() and not source.is_symlink():
