@@ -141,7 +141,8 @@ def _runtime(tmp_path: Path, version: str) -> str:
     return str(java)
 
 
-def test_the_first_run_writes_the_class_archive_and_later_runs_load_it(tmp_path: Path) -> None:
+def test_the_first_run_writes_the_class_archive_and_later_runs_load_it(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from conductor_regen.generator.backends import class_archive
 
     java, jar, cache = _runtime(tmp_path, "17.0.15"), tmp_path / "generator.jar", tmp_path / "cache"
@@ -156,10 +157,14 @@ def test_the_first_run_writes_the_class_archive_and_later_runs_load_it(tmp_path:
     assert class_archive(java, jar, GeneratorConfig(java_heap="3g"), cache)[1]
     jar.write_bytes(b"another jar")
     assert class_archive(java, jar, GeneratorConfig(), cache)[1]
-    # generator.class_archives moves the folder.
+    # generator.class_archives moves the folder; a relative one is taken from here (the JVM runs in its work folder).
     elsewhere = tmp_path / "archives"
     [(partial, _)] = class_archive(java, jar, GeneratorConfig(class_archives=elsewhere), cache)[1]
     assert partial.parent == elsewhere
+    monkeypatch.chdir(tmp_path)
+    flags, [(partial, archive)] = class_archive(java, jar, GeneratorConfig(class_archives=Path("rel")), cache)
+    assert partial.is_absolute() and archive.parent == tmp_path / "rel" and flags == (
+        f"-XX:ArchiveClassesAtExit={partial}",)
 
 
 @pytest.mark.parametrize("version", ["11.0.2", None], ids=["java-11", "no-release-file"])

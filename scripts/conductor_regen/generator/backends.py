@@ -168,7 +168,7 @@ def class_archive(java: str, jar: Path, config: GeneratorConfig,
     identity = [os.path.realpath(java), release, os.path.realpath(jar), stat.st_size, stat.st_mtime_ns,
                 config.java_heap, list(config.jvm_options)]
     key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
-    folder = config.class_archives or cache_dir / ARCHIVES
+    folder = Path(os.path.abspath(config.class_archives or cache_dir / ARCHIVES))  # the JVM runs elsewhere
     archive = folder / f"{key}.jsa"
     if archive.is_file():
         return (f"-XX:SharedArchiveFile={archive}",), ()
