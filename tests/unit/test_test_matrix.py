@@ -269,6 +269,23 @@ def test_fingerprint_changes_with_the_tree(tmp_path: Path) -> None:
     assert sdk_fingerprint(copy) == fourth  # a copy elsewhere builds the same wheel: nothing to reinstall
 
 
+def test_a_runs_lock_and_journal_are_not_the_checkouts_content(tmp_path: Path) -> None:
+    # The test gate installs the SDK while its run holds the lock (pid and start time inside): were it content,
+    # every gate would build and install the same SDK again.
+    sdk = tmp_path / "sdk"
+    package = sdk / "src" / "conductor" / "asyncio_client"
+    package.mkdir(parents=True)
+    (sdk / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (package / "settings.py").write_text("A = 1\n")
+    quiet = sdk_fingerprint(sdk)
+    (package / ".regen.lock").write_text('{"pid": 4242}\n')
+    (package / ".regen-journal.json").write_text("{}\n")
+    assert sdk_fingerprint(sdk) == quiet
+    (package / "http").mkdir()
+    (package / "http" / ".regen-provenance.json").write_text("{}\n")  # in a managed folder: the client's content
+    assert sdk_fingerprint(sdk) != quiet
+
+
 @pytest.mark.parametrize("stored, installed_now, expected", [
     ("abc", False, False), ("abc", True, False),  # unchanged
     ("old", True, True), ("old", False, True),  # changed: uv keeps the old copy, -R skips installs

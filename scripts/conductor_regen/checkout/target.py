@@ -21,6 +21,12 @@ RESERVED_PREFIX = ".regen"
 # The swap journal's name (journal.py owns the file; it imports this module, hence the copy).
 JOURNAL_NAME = ".regen-journal.json"
 
+
+def is_run_file(path: Path, package_dir: Path) -> bool:
+    """A file a run keeps in the package folder for itself (its lock, its journal): never the SDK's content,
+    and different in every run, so no fingerprint of the tree may count it."""
+    return path.parent == package_dir and path.name.startswith(RESERVED_PREFIX)
+
 _SDK_HINT = (
     "point --sdk (or CONDUCTOR_SDK_ROOT, or sdk.root in invoke.yaml) at the root of a "
     "conductor-python checkout"

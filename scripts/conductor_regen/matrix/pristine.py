@@ -27,7 +27,7 @@ from conductor_regen.checkout.backups import Backup, added_outside, list_backups
 from conductor_regen.checkout.restore import trusted_manifest
 from conductor_regen.errors import RegenError
 from conductor_regen.file_tree import digest_entry, iter_entries
-from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget
+from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget, is_run_file
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,8 @@ def _live_files(root: Path, skip: Tuple[Path, ...], package_dir: Path) -> Iterat
         for name in sorted(filenames):
             # A worktree's `.git` is a file naming its own folder under the main clone: not the SDK's content.
             # A run's lock and journal (held while its gate asks for this tree) change with every run.
-            if (not name.endswith((".pyc", ".pyo")) and name != ".git"
-                    and not (here == package_dir and name.startswith(RESERVED_PREFIX))):
-                path = here / name
+            path = here / name
+            if not name.endswith((".pyc", ".pyo")) and name != ".git" and not is_run_file(path, package_dir):
                 yield path.relative_to(root).as_posix(), path
 
 

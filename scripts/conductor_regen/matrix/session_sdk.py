@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from conductor_regen.checkout.target import is_run_file
 from conductor_regen.file_tree import digest_entry
 
 PACKAGE_DIR = "src/conductor/asyncio_client"
@@ -52,14 +53,17 @@ def sdk_fingerprint(sdk: Path) -> str:
     Content, not location or mtimes: a copy of the same checkout builds the same wheel, so a reused
     virtualenv need not reinstall it, while any edit, added or removed file under src/ makes its copy stale.
     A symlink counts by its target's name (never followed: one to /dev/zero must not hang the session), and
-    anything but a file or a symlink (a FIFO, a socket) by its name alone.
+    anything but a file or a symlink (a FIFO, a socket) by its name alone. A run's lock and journal do not count:
+    the test gate installs the SDK while its run holds them.
     """
     digest = _packaging_digest(b"fingerprint-v3\0", sdk)
+    package_dir = sdk / PACKAGE_DIR
     files: List[Tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(sdk / "src"):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         files.extend((Path(dirpath, name).relative_to(sdk).as_posix(), Path(dirpath, name))
-                     for name in filenames if not name.endswith((".pyc", ".pyo")))
+                     for name in filenames
+                     if not name.endswith((".pyc", ".pyo")) and not is_run_file(Path(dirpath, name), package_dir))
     for rel, path in sorted(files):
         mode = path.lstat().st_mode
         entry = digest_entry(path) if stat.S_ISREG(mode) or stat.S_ISLNK(mode) else "special"
