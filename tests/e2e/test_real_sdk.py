@@ -38,6 +38,7 @@ from support.sdk_copies import (
     sdk_digest,
 )
 from support.paths import REAL_SPEC, REPO
+from test_contract_session import LAST_LINE
 
 from conductor_regen.analysis.operations import operation_key, read_client_operations
 from conductor_regen.analysis.references import check_references
@@ -246,8 +247,6 @@ def test_no_resource_path_starts_with_api(real_run: RealRun) -> None:
     assert not [c for c in real_run.report["changes"] if c["kind"] == "convention-changed"]
 
 
-CONTRACT_LAST = re.compile(r"^contract: (\d+) of (\d+) SDK methods exercised, (\d+) sent spec-valid requests, "
-                           r"(\d+) returned what they promise, (\d+) new failures$", re.M)
 
 
 def _contract(sdk: Path, junit: Path, envdir: Path, *args: str) -> Tuple[subprocess.CompletedProcess[str], float]:
@@ -271,7 +270,7 @@ def test_request_contract_on_the_regenerated_sdk(real_run: RealRun, tmp_path: Pa
     assert baseline.is_file(), pristine.stdout[-2000:] + pristine.stderr[-2000:]
     # The regenerated tree: the spec comes from its provenance.
     proc, _ = _contract(real_run.root, tmp_path / "regen", envdir, "--baseline", str(baseline))
-    exercised, total, valid, kept, new = (int(x) for x in CONTRACT_LAST.findall(proc.stdout)[-1])
+    exercised, total, valid, kept, new = (int(x) for x in LAST_LINE.findall(proc.stdout)[-1])
     assert total >= 250 and exercised >= 0.9 * total and valid >= 0.9 * total and kept >= 200
     # The spec's new response body changes what execute_workflow returns (SignalResponse): new failures.
     # update_task_sync returns a Workflow where it promises str on both trees; the pristine one raised on
@@ -292,7 +291,7 @@ def test_request_contract_on_the_regenerated_sdk(real_run: RealRun, tmp_path: Pa
     assert bad.returncode != 0
     assert re.search(r"^new OrkesWorkflowClient\.\w+ \[WorkflowResourceApi\]: request rejected \(unknown path\): "
                      r"\w+ /api/api/workflow", bad.stdout, re.M), bad.stdout[-3000:]
-    assert int(CONTRACT_LAST.findall(bad.stdout)[-1][4]) >= 20
+    assert int(LAST_LINE.findall(bad.stdout)[-1][4]) >= 20
 
 
 def test_no_module_is_excused_for_a_missing_package_and_the_adapter_client_edit_is_carried(real_run: RealRun) -> None:

@@ -35,6 +35,7 @@ from typing import Dict
 import pytest
 from support.paths import REAL_SPEC, SHARED
 from support.sdk_copies import cli_env, commit_all, git, run_cli
+from test_contract_session import LAST_LINE as LAST
 from test_noxfile_sessions import NOXFILE
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -44,8 +45,6 @@ PKG = "src/conductor/asyncio_client"
 CLIENT = f"{PKG}/orkes/orkes_workflow_client.py"
 ANCHOR = "        await self.workflow_api.pause_workflow(workflow_id=workflow_id)\n"
 REASON = "spec v2 declares SignalResponse for POST /workflow/execute; the public type stays until the SDK decides"
-LAST = re.compile(r"^contract: (\d+) of (\d+) SDK methods exercised, (\d+) sent spec-valid requests, "
-                  r"(\d+) returned what they promise, (\d+) new failures$", re.M)
 
 
 @dataclasses.dataclass(frozen=True)
