@@ -436,13 +436,9 @@ def envdir(tmp_path_factory: pytest.TempPathFactory) -> _Path:
 @pytest.fixture
 def sdk(tmp_path: _Path) -> _Path:
     """A fresh copy of the example SDK (no caches) for a test to edit and run sessions on."""
-    import shutil
+    from support.sdk_copies import copy_example_sdk
 
-    copy = tmp_path / "sdk"
-    from support.paths import EXAMPLE_SDK
-
-    shutil.copytree(EXAMPLE_SDK, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    return copy
+    return copy_example_sdk(tmp_path / "sdk")
 
 
 # --- the CLI in a subprocess ---

@@ -7,7 +7,6 @@ whose line moved is not new, and `--absolute` keeps the old all-or-nothing verdi
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,8 @@ from conductor_regen.matrix.interpreters import PYTHONS
 from conductor_regen.matrix.results import parse_junit
 from conductor_regen.checkout.backups import create_backup
 from conductor_regen.checkout.target import SdkTarget
-from test_noxfile_sessions import EXAMPLE_SDK, NOXFILE, PY, clean_env
+from support.sdk_copies import copy_example_sdk
+from test_noxfile_sessions import NOXFILE, PY, clean_env
 
 PACKAGE = "src/conductor/asyncio_client"
 CLIENT = f"{PACKAGE}/orkes/orkes_secret_client.py"
@@ -31,8 +31,7 @@ pytestmark = [pytest.mark.e2e,  # runs nox sessions
 
 
 def _copy(tmp_path: Path, pyproject_extra: str = "") -> Path:
-    sdk = tmp_path / "sdk"
-    shutil.copytree(EXAMPLE_SDK, sdk, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    sdk = copy_example_sdk(tmp_path / "sdk")
     # A finding that is there before the regeneration (unused import), in the SDK's own code.
     client = sdk / CLIENT
     client.write_text("import os\n" + client.read_text())

@@ -23,6 +23,7 @@ from conductor_regen.checkout.backups import create_backup, record_added_outside
 from conductor_regen.matrix.pristine import Pristine, cached, content_fingerprint, find_pristine
 from conductor_regen.checkout.target import SdkTarget
 from conductor_regen.matrix.verdicts import KIND, judge_against
+from support.sdk_copies import copy_example_sdk
 from test_noxfile_sessions import EXAMPLE_SDK, PY, clean_env
 
 PACKAGE = "src/conductor/asyncio_client"
@@ -41,8 +42,7 @@ def _target(root: Path) -> SdkTarget:
 @pytest.fixture
 def sdk(tmp_path: Path) -> Path:
     """The example SDK with one test that already fails (outside the managed folders)."""
-    copy = tmp_path / "sdk"
-    shutil.copytree(EXAMPLE_SDK, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    copy = copy_example_sdk(tmp_path / "sdk")
     (copy / KNOWN_BROKEN).write_text("def test_was_already_broken():\n    assert 1 == 2, 'known bug'\n")
     return copy
 

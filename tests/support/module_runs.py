@@ -7,14 +7,12 @@ editing it), none edits it in place, so every test sees the copy and the run as 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
-from support.paths import EXAMPLE_SDK
-from support.sdk_copies import Digest, sdk_digest
+from support.sdk_copies import Digest, copy_example_sdk, sdk_digest
 
 # (SDK copy, JUnit folder) -> the finished process
 Run = Callable[[Path, Path], "subprocess.CompletedProcess[str]"]
@@ -34,8 +32,7 @@ def run_on_example_copy(factory: pytest.TempPathFactory, name: str, run: Run,
                         edit: Optional[Callable[[Path], None]] = None) -> ModuleRun:
     """Copy the example SDK to a fresh `<name>/sdk` (no caches), let `edit` change it, then `run` it once."""
     base = factory.mktemp(name)
-    sdk = base / "sdk"
-    shutil.copytree(EXAMPLE_SDK, sdk, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    sdk = copy_example_sdk(base / "sdk")
     if edit is not None:
         edit(sdk)
     before = sdk_digest(sdk)

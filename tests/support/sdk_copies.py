@@ -54,10 +54,15 @@ def commit_all(root: Path, message: str = "change") -> None:
     git(root, "commit", "-qm", message, "--allow-empty")
 
 
+def copy_example_sdk(dest: Path) -> Path:
+    """A copy of the example SDK at `dest`, without bytecode or pytest caches."""
+    shutil.copytree(EXAMPLE_SDK, dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return dest
+
+
 def new_sdk(base: Path, name: str = "sdk", mutate: Optional[Callable[[Path], None]] = None) -> Path:
     """Copy the example SDK to `base/name`, let `mutate` edit it, then `git init` and commit it."""
-    root = base / name
-    shutil.copytree(EXAMPLE_SDK, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    root = copy_example_sdk(base / name)
     if mutate is not None:
         mutate(root)
     git(root, "init", "-q")
