@@ -167,6 +167,19 @@ def test_the_first_run_writes_the_class_archive_and_later_runs_load_it(tmp_path:
         f"-XX:ArchiveClassesAtExit={partial}",)
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc: a folder no one can write to, root included")
+def test_a_folder_that_cannot_take_the_archive_runs_without_one(tmp_path: Path) -> None:
+    # The JVM does not start when it cannot write the archive it was asked for (found with REGEN_CLASS_ARCHIVES
+    # pointing at /proc/self: "Error occurred during initialization of VM").
+    from conductor_regen.generator.backends import class_archive
+
+    java, jar = _runtime(tmp_path, "17"), tmp_path / "generator.jar"
+    jar.write_bytes(b"jar")
+    assert class_archive(java, jar, GeneratorConfig(class_archives=Path("/proc/self")), tmp_path / "cache") == ((), ())
+    (tmp_path / "a-file").write_text("")
+    assert class_archive(java, jar, GeneratorConfig(class_archives=tmp_path / "a-file"), tmp_path / "cache") == ((), ())
+
+
 @pytest.mark.parametrize("version", ["11.0.2", None], ids=["java-11", "no-release-file"])
 def test_a_runtime_without_dynamic_archives_runs_without_one(tmp_path: Path, version: "str | None") -> None:
     from conductor_regen.generator.backends import class_archive

@@ -172,12 +172,13 @@ def class_archive(java: str, jar: Path, config: GeneratorConfig,
     archive = folder / f"{key}.jsa"
     if archive.is_file():
         return (f"-XX:SharedArchiveFile={archive}",), ()
+    partial = folder / f".{key}-{secrets.token_hex(4)}.part"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _prune_partial(folder)
+        partial.touch(exist_ok=False)  # a JVM that cannot write its archive does not start: find out first
     except OSError:
-        return (), ()  # a read-only cache: generate without the archive
-    partial = folder / f".{key}-{secrets.token_hex(4)}.part"
+        return (), ()  # a cache we cannot write to: generate without the archive
     return (f"-XX:ArchiveClassesAtExit={partial}",), ((partial, archive),)
 
 
