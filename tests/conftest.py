@@ -314,7 +314,12 @@ def _xdist_workers() -> _Set[int]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail a run that leaves any process it started running (and stop them); under xdist, in the controller."""
+    """Fail a run that leaves any process it started running (and stop them); under xdist, in the controller.
+
+    First this process's warm CLI server (support.warm_cli) is stopped: it is the run's, not a test's."""
+    from support import warm_cli
+
+    warm_cli.stop()
     config = session.config
     if hasattr(config, "workerinput") or not config.stash.get(_OUTERMOST, False) or not _os.path.isdir("/proc"):
         return  # a worker's neighbours are still running tests: the controller looks, once they are done

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
+from support import warm_cli
 from support.paths import REPO, SPEC_V1
 from support.sdk_copies import backup_dirs, cli_env, new_sdk, sdk_digest, write
 
@@ -41,7 +42,7 @@ def _regenerate(root: Path, env: Dict[str, str], *args: str,
     core = ["-f", str(config)] if config else []
     argv = [sys.executable, "-m", "invoke", *core, "--search-root", str(REPO), "regenerate",
             "--spec", str(SPEC_V1), "--sdk", str(root), "--yes", "--skip-tests", *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    return warm_cli.run(argv, env=env, timeout=120)
 
 
 def _error_lines(done: "subprocess.CompletedProcess[str]") -> List[str]:

@@ -11,12 +11,12 @@ import dataclasses
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, Mapping
 
 import pytest
+from support import warm_cli
 from support.paths import EXAMPLE_SDK, REPO
 
 from conductor_regen.config import FixupConfig, Settings, resolve_settings
@@ -65,9 +65,8 @@ def repaired(spec: Path) -> Dict[str, Any]:
 def invoke_generate(spec: Path, output: Path, cache: Path) -> Path:
     """`invoke generate --spec SPEC --output OUTPUT`; returns the generated package folder."""
     env = {**os.environ, "REGEN_CACHE_DIR": str(cache)}
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "generate",
-                           "--spec", str(spec), "--output", str(output)],
-                          capture_output=True, text=True, env=env, cwd=REPO)
+    done = warm_cli.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "generate",
+                         "--spec", str(spec), "--output", str(output)], env=env, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     return package_dir(output, PACKAGE)
 

@@ -3,11 +3,11 @@ repository's `invoke` (`python -m invoke --search-root REPO`)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import List, Mapping, Optional
 
+from support import warm_cli
 from support.paths import REPO
 from support.sdk_copies import CliResult
 
@@ -25,8 +25,7 @@ def program_cmd(program: str, *args: str) -> List[str]:
 def run_as(program: str, *args: str, env: Mapping[str, str], cwd: Optional[Path] = None, input: str = "",
            timeout: float = 180) -> CliResult:
     """Run `program ARGS...` with stdin at EOF (unless `input`), both streams captured apart."""
-    done = subprocess.run(program_cmd(program, *args), capture_output=True, text=True, env=dict(env), input=input,
-                          cwd=cwd, timeout=timeout)
+    done = warm_cli.run(program_cmd(program, *args), env=env, input=input, cwd=cwd, timeout=timeout)
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 

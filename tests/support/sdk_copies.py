@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import pytest
+from support import warm_cli
 from support.paths import EXAMPLE_SDK, REPO, SPEC_V1, SPEC_V2
 
 from conductor_regen.config import Settings, resolve_settings
@@ -266,8 +267,7 @@ class CliResult:
 def run_cli(task: str, *args: str, env: Mapping[str, str], input: Optional[str] = None,
             cwd: Optional[Path] = None, timeout: float = 180) -> CliResult:
     """`python -m invoke --search-root REPO <task> <args>`; stdin closed (EOF) unless `input`."""
-    done = subprocess.run(invoke_cmd(task, *args), capture_output=True, text=True, env=dict(env),
-                          input=input if input is not None else "", cwd=cwd, timeout=timeout)
+    done = warm_cli.run(invoke_cmd(task, *args), env=env, input=input, cwd=cwd, timeout=timeout)
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
+from support import warm_cli
 from support.paths import REPO
 from conductor_regen.cli.tasks import ns
 
@@ -103,8 +104,7 @@ def test_invoke_shows_the_same_options() -> None:
 def test_shell_completion(tmp_path: Path) -> None:
     """The completion script names the command, and completion offers task names and options."""
     def run(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "conductor_regen", *args], cwd=tmp_path,
-                              capture_output=True, text=True)
+        done = warm_cli.run([sys.executable, "-m", "conductor_regen", *args], cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

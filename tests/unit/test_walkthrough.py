@@ -9,6 +9,7 @@ import sys
 from types import ModuleType
 
 import pytest
+from support import warm_cli
 from support.paths import REPO, SHARED
 
 DOC = REPO / "docs" / "getting-started.md"
@@ -56,8 +57,7 @@ def test_shown_commands_use_real_tasks_and_options() -> None:
         if words[0] != "conductor-regen" or words[1].startswith("-"):
             continue
         task = words[1]
-        done = subprocess.run([sys.executable, "-m", "conductor_regen", "--help", task], cwd=REPO,
-                              capture_output=True, text=True)
+        done = warm_cli.run([sys.executable, "-m", "conductor_regen", "--help", task], cwd=REPO)
         assert done.returncode == 0, done.stderr
         for option in (w for w in words[2:] if w.startswith("--")):
             assert re.search(rf"(^|\s){re.escape(option)}[=\s]", done.stdout, re.M), (task, option)
