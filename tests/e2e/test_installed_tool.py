@@ -175,9 +175,12 @@ def test_a_uv_tool_install_runs_the_demo_and_the_contract(tmp_path: Path, wheel:
     assert (home / "cache" / "conductor-regen" / "junit" / "contract.xml").is_file()
 
 
-def test_a_pipx_install_regenerates_diffs_and_restores(tmp_path: Path, wheel: Path, sdk: Path) -> None:
+def test_a_pipx_install_regenerates_diffs_and_restores(tmp_path: Path, wheel: Path, sdk: Path,
+                                                       generator_cache: Path) -> None:
     home = tmp_path / "user"
-    tool = install_with_pipx(wheel, tmp_path / "pipx", isolated_env(home))
+    # The per-user defaults are the venv install's test above; here the session's cache lends the generator's
+    # output and the SDK's environment, so this run does not build its own.
+    tool = install_with_pipx(wheel, tmp_path / "pipx", isolated_env(home, REGEN_CACHE_DIR=str(generator_cache)))
     assert REPO not in tool.site_package().parents
     before = sdk_digest(sdk)
     changes = tool.run("diff", "--spec", str(SPEC_V2), "--exit-code", cwd=sdk)
