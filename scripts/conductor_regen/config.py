@@ -253,13 +253,14 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _coerce(value: Any, hint: Any, key: str) -> Any:
+def _coerce(value: Any, hint: Any, key: str, where: Optional[str] = None) -> Any:
+    """`value` as the type `hint`; `where` (e.g. "in the environment variable REGEN_X") names its source."""
     origin = get_origin(hint)
     if origin is Union:  # Optional[X]
         if value is None:
             return None
         inner = [a for a in get_args(hint) if a is not type(None)][0]
-        return _coerce(value, inner, key)
+        return _coerce(value, inner, key, where)
     try:
         if origin in (tuple, Tuple):
             if isinstance(value, str):
@@ -280,21 +281,21 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"setting {key}={value!r} is not a valid {getattr(hint, '__name__', hint)}",
-            "fix it in invoke.yaml, the environment or the command line",
+            f"fix it {where}" if where else "fix it in invoke.yaml, the environment or the command line",
         ) from exc
     return value
 
 
-def _build(cls: Any, values: Mapping[str, Any], prefix: str) -> Any:
+def _build(cls: Any, values: Mapping[str, Any], prefix: str, origins: Optional[Mapping[str, str]] = None) -> Any:
     hints = get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
         key = f"{prefix}{field.name}"
         hint = hints[field.name]
         if dataclasses.is_dataclass(hint):
-            kwargs[field.name] = _build(hint, values, f"{key}.")
+            kwargs[field.name] = _build(hint, values, f"{key}.", origins)
         elif key in values:
-            kwargs[field.name] = _coerce(values[key], hint, key)
+            kwargs[field.name] = _coerce(values[key], hint, key, (origins or {}).get(key))
     return cls(**kwargs)
 
 
@@ -334,7 +335,7 @@ def resolve_settings(
                 raise ConfigError(f"unknown setting '{key}'")
             merged[key] = value
             origins[key] = "on the command line"
-    settings: Settings = _build(Settings, merged, "")
+    settings: Settings = _build(Settings, merged, "", origins)
     check_values(settings, origins)
     return settings
 

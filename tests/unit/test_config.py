@@ -47,6 +47,19 @@ def test_unknown_and_bad_settings_are_config_errors() -> None:
         resolve_settings(cli={"fetch.timeout": "soon"})
 
 
+def test_a_value_of_the_wrong_type_names_where_it_was_set() -> None:
+    with pytest.raises(ConfigError) as env:
+        resolve_settings({}, {"REGEN_BACKUPS_KEEP": "many"})
+    assert env.value.message == "setting backups_keep='many' is not a valid int"
+    assert env.value.hint == "fix it in the environment variable REGEN_BACKUPS_KEEP"
+    with pytest.raises(ConfigError) as file:
+        resolve_settings({"fetch": {"timeout": "soon"}}, file_sources={"fetch.timeout": "pyproject.toml"})
+    assert file.value.hint == "fix it in pyproject.toml"
+    with pytest.raises(ConfigError) as cli:
+        resolve_settings(cli={"import_timeout": "later"})
+    assert cli.value.hint == "fix it on the command line"
+
+
 def test_describe_lists_every_value() -> None:
     text = Settings(generator=GeneratorConfig(version="9.9.9")).describe()
     assert "generator.version = '9.9.9'" in text
