@@ -13,21 +13,19 @@ import dataclasses
 import os
 import subprocess
 import sys
-import tarfile
 import textwrap
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from support.sdk_copies import PACKAGE, git, run_core
-from support.paths import REAL_SPEC, SHARED
+from support.sdk_copies import PACKAGE, extract_real_sdk, real_sdk_checkout, run_core
+from support.paths import REAL_SDK, REAL_SPEC
 
 from conductor_regen.analysis.signatures import signature_of
 from conductor_regen.commands.report import Report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # runs the real generator on the real SDK
 
-REAL_SDK = SHARED / "sdk" / "conductor-python-225f598f.tar.gz"
 
 
 @dataclasses.dataclass
@@ -43,20 +41,12 @@ def real(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     if not (REAL_SPEC.is_file() and REAL_SDK.is_file()):
         pytest.skip("../shared (the real spec and SDK) is not here")
     base = tmp_path_factory.mktemp("real-binding")
-    for name in ("run", "pristine"):
-        with tarfile.open(REAL_SDK) as tar:
-            if sys.version_info >= (3, 12):
-                tar.extractall(base / name, filter="data")
-            else:
-                tar.extractall(base / name)  # noqa: S202 - our own shared data
-    root = base / "run" / "conductor-python"
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "225f598f")
+    root = real_sdk_checkout(base / "run")
+    pristine = extract_real_sdk(base / "pristine")
     report, error, _ = run_core(root, base / "backups", generator_cache, REAL_SPEC)
     assert error is None, error.render() if error else ""
     assert report is not None
-    yield Run(root, base / "pristine" / "conductor-python", report)
+    yield Run(root, pristine, report)
 
 
 def _signature(root: Path, module: str, name: str) -> str:

@@ -12,18 +12,15 @@ fields whose adapters declare the wider type) are not breaks.
 from __future__ import annotations
 
 import json
-import sys
-import tarfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
-from support.paths import REAL_SPEC, SHARED
-from support.sdk_copies import CliResult, cli_env, git, run_cli
+from support.paths import REAL_SDK, REAL_SPEC
+from support.sdk_copies import CliResult, cli_env, real_sdk_checkout, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # runs the real generator on the real SDK
 
-REAL_SDK = SHARED / "sdk" / "conductor-python-225f598f.tar.gz"
 BREAKS = "breaks SDK code"
 TRUE_BREAKS = {
     ("operation-return-changed", "POST /workflow/execute/{name}/{version}"),
@@ -37,19 +34,6 @@ CALLERS = ["OrkesIntegrationClient.get_token_usage_for_integration",
 REMOVED_LINE = "3 public methods call operations the server no longer has"
 
 
-def _fresh_copy(base: Path) -> Path:
-    with tarfile.open(REAL_SDK) as tar:
-        if sys.version_info >= (3, 12):
-            tar.extractall(base, filter="data")
-        else:
-            tar.extractall(base)  # noqa: S202 - our own shared data
-    root = base / "conductor-python"
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "225f598f")
-    return root
-
-
 Ran = Tuple[CliResult, Dict[str, Any]]
 
 
@@ -61,7 +45,7 @@ def runs(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     out: Dict[str, Ran] = {}
     for command, extra in (("diff", ()), ("regenerate", ("--dry-run", "--skip-tests"))):
         base = tmp_path_factory.mktemp(f"real-impact-{command}")
-        root = _fresh_copy(base)
+        root = real_sdk_checkout(base)
         report = base / "report.json"
         result = run_cli(command, "--sdk", str(root), "--spec", str(REAL_SPEC), *extra, "--report", str(report),
                          env=cli_env(base / "backups", generator_cache), timeout=900)

@@ -28,19 +28,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Dict
 
 import pytest
-from support.paths import REAL_SPEC, SHARED
-from support.sdk_copies import cli_env, commit_all, git, run_cli
+from support.paths import REAL_SDK, REAL_SPEC, SHARED
+from support.sdk_copies import cli_env, real_sdk_checkout, run_cli
 from test_contract_session import LAST_LINE as LAST
 from test_noxfile_sessions import NOXFILE
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-TARBALL = SHARED / "sdk" / "conductor-python-225f598f.tar.gz"
 PKG = "src/conductor/asyncio_client"
 CLIENT = f"{PKG}/orkes/orkes_workflow_client.py"
 ANCHOR = "        await self.workflow_api.pause_workflow(workflow_id=workflow_id)\n"
@@ -71,14 +69,10 @@ def _verdict(output: str, name: str) -> str:
 @pytest.fixture(scope="module")
 def regenerated(generator_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Regenerated:
     """The shared SDK, committed and regenerated from the shared spec once for this module."""
-    if not (TARBALL.is_file() and REAL_SPEC.is_file()):
+    if not (REAL_SDK.is_file() and REAL_SPEC.is_file()):
         pytest.skip(f"the shared SDK or spec is not in {SHARED}")
     base = tmp_path_factory.mktemp("real-sessions")
-    with tarfile.open(TARBALL) as tar:
-        tar.extractall(base, filter="data")
-    sdk = base / "conductor-python"
-    git(sdk, "init", "-q")
-    commit_all(sdk, "conductor-python 225f598f")
+    sdk = real_sdk_checkout(base)
     env = cli_env(base / "backups", generator_cache)
     done = run_cli("regenerate", "--sdk", str(sdk), "--spec", str(REAL_SPEC), "--yes", "--skip-tests", env=env,
                    timeout=1200)

@@ -19,3 +19,4 @@ EXAMPLE_SDK = DEMO_DATA / "example_sdk"
 # The real data the slow tests use; they skip when it is not there.
 SHARED = REPO.parent / "shared"
 REAL_SPEC = SHARED / "specs" / "orkes-conductor-api-v2.json"
+REAL_SDK = SHARED / "sdk" / "conductor-python-225f598f.tar.gz"  # the SDK at its last async-client commit

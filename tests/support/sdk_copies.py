@@ -15,13 +15,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import pytest
 from support import warm_cli
-from support.paths import EXAMPLE_SDK, REPO, SPEC_V1, SPEC_V2
+from support.paths import EXAMPLE_SDK, REAL_SDK, REPO, SPEC_V1, SPEC_V2
 
 from conductor_regen.config import Settings, resolve_settings
 from conductor_regen.errors import RegenError
@@ -53,6 +54,24 @@ def commit_all(root: Path, message: str = "change") -> None:
     """Stage and commit everything in `root`."""
     git(root, "add", "-A")
     git(root, "commit", "-qm", message, "--allow-empty")
+
+
+def extract_real_sdk(base: Path) -> Path:
+    """The shared SDK (../shared/sdk, conductor-python at 225f598f) extracted into `base`; its root folder."""
+    with tarfile.open(REAL_SDK) as tar:
+        if hasattr(tarfile, "data_filter"):  # PEP 706, in recent patch releases of 3.9 and later
+            tar.extractall(base, filter="data")
+        else:
+            tar.extractall(base)  # noqa: S202 - our own shared data
+    return base / "conductor-python"
+
+
+def real_sdk_checkout(base: Path) -> Path:
+    """The shared SDK extracted into `base` (`extract_real_sdk`) and committed to git."""
+    root = extract_real_sdk(base)
+    git(root, "init", "-q")
+    commit_all(root, "conductor-python 225f598f")
+    return root
 
 
 def copy_example_sdk(dest: Path) -> Path:

@@ -12,13 +12,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from support.paths import EXAMPLE_SDK, SHARED
+from support.paths import EXAMPLE_SDK, REAL_SDK
 
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.source_shape import ShapeError, check_generated_shape, module_problem
 
 EXAMPLE_HTTP = EXAMPLE_SDK / "src" / "conductor" / "asyncio_client" / "http"
-REAL_SDK = SHARED / "sdk" / "conductor-python-225f598f.tar.gz"
 
 GOOD = '''
 """Docstring."""
