@@ -41,10 +41,12 @@ _base_path: Optional[List[str]] = None
 def run(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None, cwd: Any = None,
         input: Optional[str] = None, timeout: Optional[float] = None,
         fresh: bool = False) -> "subprocess.CompletedProcess[str]":
-    """`subprocess.run(argv, capture_output=True, text=True, ...)`, forked from the warm server when it can be."""
+    """`subprocess.run(argv, capture_output=True, text=True, ...)`, forked from the warm server when it can be.
+
+    Either way stdin holds `input` and then EOF (never this process's stdin, where a prompt would wait)."""
     environ = dict(os.environ if env is None else env)
     if fresh or os.environ.get("WARM_CLI") == "0" or not _forkable(argv, environ):
-        return subprocess.run(list(argv), capture_output=True, text=True, env=environ, cwd=cwd, input=input,
+        return subprocess.run(list(argv), capture_output=True, text=True, env=environ, cwd=cwd, input=input or "",
                               timeout=timeout, check=False)
     with tempfile.TemporaryDirectory(prefix="warm-cli-") as folder:
         paths = [os.path.join(folder, name) for name in ("stdin", "stdout", "stderr")]
