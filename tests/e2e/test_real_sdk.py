@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
@@ -31,6 +30,7 @@ from support.sdk_copies import (
     backup_dirs,
     cli_env,
     diff,
+    extract,
     git,
     manifest,
     pkg,
@@ -81,11 +81,7 @@ def sdk_sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         pytest.skip(f"could not download the {SDIST} sdist (PyPI unreachable?): {tail}")
     out = cache / "extracted"
-    with tarfile.open(archives[0]) as tar:
-        if sys.version_info >= (3, 12):
-            tar.extractall(out, filter="data")
-        else:
-            tar.extractall(out)  # noqa: S202 - a pinned PyPI sdist
+    extract(archives[0], out)
     [top] = [p for p in out.iterdir() if p.is_dir()]
     assert (top / PACKAGE / "http" / "api").is_dir(), f"unexpected sdist layout: {sorted(out.rglob('*'))[:20]}"
     return top

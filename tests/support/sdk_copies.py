@@ -56,13 +56,19 @@ def commit_all(root: Path, message: str = "change") -> None:
     git(root, "commit", "-qm", message, "--allow-empty")
 
 
+def extract(archive: Path, dest: Path, members: Optional[Callable[[tarfile.TarInfo], bool]] = None) -> None:
+    """Extract a tar archive (only the `members` it accepts, if given) with the "data" filter where Python has it."""
+    with tarfile.open(archive) as tar:
+        chosen = [m for m in tar.getmembers() if members(m)] if members is not None else None
+        if hasattr(tarfile, "data_filter"):  # PEP 706, in recent patch releases of 3.9 and later
+            tar.extractall(dest, members=chosen, filter="data")
+        else:
+            tar.extractall(dest, members=chosen)  # noqa: S202 - our own shared data or a pinned sdist
+
+
 def extract_real_sdk(base: Path) -> Path:
     """The shared SDK (../shared/sdk, conductor-python at 225f598f) extracted into `base`; its root folder."""
-    with tarfile.open(REAL_SDK) as tar:
-        if hasattr(tarfile, "data_filter"):  # PEP 706, in recent patch releases of 3.9 and later
-            tar.extractall(base, filter="data")
-        else:
-            tar.extractall(base)  # noqa: S202 - our own shared data
+    extract(REAL_SDK, base)
     return base / "conductor-python"
 
 

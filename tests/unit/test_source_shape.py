@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ast
 import shutil
-import tarfile
 from pathlib import Path
 
 import pytest
 from support.paths import EXAMPLE_SDK, REAL_SDK
+from support.sdk_copies import extract
 
 from conductor_regen.errors import VerificationError
 from conductor_regen.generator.source_shape import ShapeError, check_generated_shape, module_problem
@@ -63,9 +63,7 @@ def test_real_generated_trees_pass() -> None:
 def test_the_real_sdks_client_passes(tmp_path: Path) -> None:
     if not REAL_SDK.is_file():
         pytest.skip("../shared is absent")
-    with tarfile.open(REAL_SDK) as tar:
-        members = [m for m in tar.getmembers() if "/src/conductor/asyncio_client/http/" in m.name]
-        tar.extractall(tmp_path, members=members, filter="data")
+    extract(REAL_SDK, tmp_path, members=lambda m: "/src/conductor/asyncio_client/http/" in m.name)
     http = next(tmp_path.rglob("asyncio_client/http"))
     assert check_generated_shape(http) > 150
 
