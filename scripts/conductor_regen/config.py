@@ -286,7 +286,7 @@ def _coerce(value: Any, hint: Any, key: str, where: Optional[str] = None) -> Any
     return value
 
 
-def _build(cls: Any, values: Mapping[str, Any], prefix: str, origins: Optional[Mapping[str, str]] = None) -> Any:
+def _build(cls: Any, values: Mapping[str, Any], prefix: str, origins: Mapping[str, str]) -> Any:
     hints = get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
@@ -295,7 +295,7 @@ def _build(cls: Any, values: Mapping[str, Any], prefix: str, origins: Optional[M
         if dataclasses.is_dataclass(hint):
             kwargs[field.name] = _build(hint, values, f"{key}.", origins)
         elif key in values:
-            kwargs[field.name] = _coerce(values[key], hint, key, (origins or {}).get(key))
+            kwargs[field.name] = _coerce(values[key], hint, key, origins.get(key))
     return cls(**kwargs)
 
 
