@@ -117,6 +117,27 @@ def test_the_generator_past_generator_timeout_is_stopped_with_what_it_started(
     assert _gone([java, sleeper]), "the generator or the process it started outlived the timeout"
 
 
+def test_the_generator_timeout_counts_from_its_start_while_no_one_waits(tmp_path: Path) -> None:
+    """Started ahead of validation, the generator is stopped at its timeout even though `wait` comes later;
+    one that finishes within it meanwhile is simply done."""
+    slow = tmp_path / "slow-java"
+    slow.write_text("#!/bin/sh\nsleep 1\necho generated\n")
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    late = Running(Invocation((str(slow),), cwd=tmp_path), tmp_path / "late.log", timeout=0.2)
+    time.sleep(1.5)  # validation, meanwhile: the stand-in would have finished by now, after its limit
+    with pytest.raises(GeneratorError) as err:
+        late.wait()
+    assert err.value.message == "the generator ran past generator.timeout (0.2 s) and was stopped"
+    assert "generated" not in (tmp_path / "late.log").read_text()
+
+    quick = tmp_path / "quick-java"
+    quick.write_text("#!/bin/sh\necho generated\n")
+    quick.chmod(quick.stat().st_mode | stat.S_IXUSR)
+    done = Running(Invocation((str(quick),), cwd=tmp_path), tmp_path / "quick.log", timeout=5.0)
+    time.sleep(0.3)
+    assert done.wait() >= 0 and "generated" in (tmp_path / "quick.log").read_text()
+
+
 def test_a_cancelled_generator_takes_what_it_started_with_it(tmp_path: Path, hanging: Path) -> None:
     pids = _stand_in(hanging, "npx")
     running = Running(Invocation((str(hanging / "npx"),), cwd=tmp_path), tmp_path / "gen.log")

@@ -13,11 +13,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from conductor_regen.child_env import Limit, child_env, communicate, run, start, stop
+from conductor_regen.child_env import Limit, child_env, communicate, kill, run, start, stop
 from conductor_regen.config import GENERATOR_BACKENDS, GeneratorConfig
 from conductor_regen.errors import ConfigError, GeneratorError, RegenError
 from conductor_regen.generator.failure_causes import cause_line, find_cause, missing_tool_hint
@@ -264,7 +265,8 @@ class Running:
     """A generator process started in the background (so our validation can run meanwhile).
 
     It runs in its own process group: a timeout or `cancel` kills the wrapper (npx, the shell script)
-    and the JVM it started together.
+    and the JVM it started together. The timeout counts from the start, whether or not anyone waits yet:
+    a generator started ahead of validation is stopped at it meanwhile, not given the limit again on `wait`.
     """
 
     def __init__(self, inv: Invocation, log_file: Path, timeout: Optional[float] = None) -> None:
@@ -282,6 +284,22 @@ class Running:
         except FileNotFoundError as exc:
             self._out.close()
             raise GeneratorError(f"cannot run {inv.argv[0]}: not installed", missing_tool_hint(inv.argv[0])) from exc
+        self._expired = threading.Event()
+        self._watchdog: Optional[threading.Timer] = None
+        if timeout is not None:
+            self._watchdog = threading.Timer(timeout, self._expire)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+
+    def _expire(self) -> None:
+        """The watchdog, at the timeout: stop the generator's group if it still runs (`wait` reaps it)."""
+        if self.proc.poll() is None:
+            self._expired.set()
+            kill(self.proc)
+
+    def _disarm(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
     def wait(self) -> float:
         """Wait for the generator; return wall seconds since start, or raise with its log named."""
@@ -295,7 +313,12 @@ class Running:
             self._stop_extra()
             raise
         finally:
+            self._disarm()
             self._out.close()
+        if self._expired.is_set():
+            self._stop_extra()
+            self._publish(False)
+            raise limit.expired()
         code = self.proc.returncode
         seconds = time.perf_counter() - self._start
         self._publish(code == 0)
@@ -311,6 +334,7 @@ class Running:
 
     def cancel(self) -> None:
         """Stop the generator and everything it started (its output is discarded by the caller)."""
+        self._disarm()
         running = self.proc.poll() is None
         stop(self.proc)
         if running:
