@@ -365,10 +365,16 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
-    """Mark every test that reaches the real generator (through `generator_cache`) as `e2e`."""
+    """Mark every test that reaches the real generator (through `generator_cache`) as `e2e`; run the `slow` ones
+    first.
+
+    pytest-xdist's worksteal hands each worker a contiguous share of this order and steals from the end of a
+    share: the real-SDK module (minutes on one worker) then starts at once and stays on one worker, instead of
+    starting late and running alone at the end."""
     for item in items:
         if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
 
 
 @pytest.fixture(scope="session", autouse=True)
