@@ -15,6 +15,7 @@ from conductor_regen.config import GeneratorConfig, Settings, resolve_settings
 from conductor_regen.errors import GeneratorError, SpecValidationError
 from conductor_regen.generator.backends import java_release, find_java
 from conductor_regen.generator.run import check_output_dir
+from conductor_regen.generator import verify
 from conductor_regen.generator.pipeline import generate
 from conductor_regen.progress import StepLog
 
@@ -84,6 +85,34 @@ def test_rerun_reuses_the_cache_and_replaces_old_output(tmp_path: Path, settings
     assert not first.tree.cached and second.tree.cached
     assert not (tmp_path / "out" / "stale.txt").exists()  # replaced whole, never merged
     assert [s.detail for s in steps.steps if s.name == "generate"] == ["reused cached output"]
+
+
+def test_a_cached_tree_is_not_imported_again_in_the_same_interpreter(tmp_path: Path, settings: Settings,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = str(SPEC_V1)
+    first = StepLog()
+    generate(spec, tmp_path / "first", settings, first, env={})
+    [checked] = [s.detail for s in first.steps if s.name == "verify"]
+    assert re.fullmatch(r"\d+ API modules, \d+ models, \d+ modules import", checked), checked
+
+    def no_imports(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the import check ran again")
+
+    real_split = verify.import_split
+    monkeypatch.setattr(verify, "import_split", no_imports)
+    again = StepLog()
+    generate(spec, tmp_path / "again", settings, again, env={})
+    assert [s.detail for s in again.steps if s.name == "verify"] == [f"{checked} (as before in this interpreter)"]
+    assert tree_digest(tmp_path / "again") == tree_digest(tmp_path / "first")  # the verdict is not in the tree
+
+    # Another distribution on sys.path (a dependency upgraded, say): the imports are checked again.
+    site = tmp_path / "site"
+    (site / "pydantic-99.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(verify, "import_split", real_split)
+    third = StepLog()
+    generate(spec, tmp_path / "third", settings, third, env={})
+    assert [s.detail for s in third.steps if s.name == "verify"] == [checked]
 
 
 def test_refuses_a_foreign_output_folder(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -9,8 +10,12 @@ from pathlib import Path
 import pytest
 from support.paths import EXAMPLE_SDK
 
+from conductor_regen.config import Settings, resolve_settings
 from conductor_regen.errors import VerificationError
-from conductor_regen.generator.verify import MODULES_PER_WORKER, import_all, import_split, verify_package
+from conductor_regen.generator.provenance import Provenance, write_provenance
+from conductor_regen.generator.run import GeneratedTree, known_imports, record_imports
+from conductor_regen.generator.verify import (MODULES_PER_WORKER, import_all, import_split, interpreter_fingerprint,
+                                              verify_package)
 
 EXAMPLE_SRC = EXAMPLE_SDK / "src"
 PKG = "conductor.asyncio_client.http"
@@ -105,3 +110,57 @@ def test_a_big_package_is_imported_by_two_interpreters_a_small_one_by_one(tmp_pa
     assert check.modules == count  # every module tried, the failed ones too
     assert sorted(m for m, _ in check.failures) == ["pkgx.models.m000", f"pkgx.models.m{count - 1:03}"]
     assert len(set(pids.read_text().split())) == min(interpreters, os.cpu_count() or 1)
+
+
+# --- import verdicts of cached trees ---
+
+def _cached_tree(tmp_path: Path) -> "tuple[GeneratedTree, Settings]":
+    settings = resolve_settings({}, {"REGEN_CACHE_DIR": str(tmp_path / "cache")}, {})
+    prov = Provenance("spec.json", "a" * 64, "v1", "b" * 64, "jar", "7.14.0", (), ())
+    entry = tmp_path / "cache" / "staging" / f"{prov.cache_key()}-jar"
+    (entry / ".regen").mkdir(parents=True)
+    write_provenance(prov, entry / ".regen" / "provenance.json")
+    return GeneratedTree(tmp_path / "out", tmp_path / "out" / "pkg", prov, True, 0.0, "(cached)"), settings
+
+
+def test_an_import_verdict_is_known_only_for_its_interpreter_and_a_cached_tree(tmp_path: Path) -> None:
+    tree, settings = _cached_tree(tmp_path)
+    assert known_imports(tree, settings, "fp1") is None
+    record_imports(tree, settings, "fp1", 42)
+    assert known_imports(tree, settings, "fp1") == 42
+    assert known_imports(tree, settings, "fp2") is None
+    # A freshly generated tree is always imported: its bytes were never checked.
+    assert known_imports(dataclasses.replace(tree, cached=False), settings, "fp1") is None
+
+
+@pytest.mark.parametrize("content", ["{not json", '["fp1"]', '{"fp1": true}', '{"fp1": 0}', '{"fp1": "42"}'])
+def test_a_damaged_verdict_file_means_not_known(tmp_path: Path, content: str) -> None:
+    tree, settings = _cached_tree(tmp_path)
+    record_imports(tree, settings, "fp1", 42)
+    [verdicts] = (tmp_path / "cache" / "staging").glob("*.imports.json")
+    verdicts.write_text(content)
+    assert known_imports(tree, settings, "fp1") is None
+    record_imports(tree, settings, "fp1", 7)  # and recording starts over
+    assert known_imports(tree, settings, "fp1") == 7
+
+
+def test_no_verdict_is_recorded_without_a_cache_entry(tmp_path: Path) -> None:
+    tree, settings = _cached_tree(tmp_path)
+    shutil.rmtree(tmp_path / "cache" / "staging")
+    record_imports(tree, settings, "fp1", 42)
+    assert not (tmp_path / "cache" / "staging").exists()
+
+
+def test_the_fingerprint_follows_the_distributions_on_sys_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outside = interpreter_fingerprint()
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    before = interpreter_fingerprint()
+    assert before != outside  # another folder on sys.path may hold plain packages
+    assert interpreter_fingerprint() == before
+    (site / "pydantic-99.0.dist-info").mkdir()
+    upgraded = interpreter_fingerprint()
+    assert upgraded != before
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    assert interpreter_fingerprint() not in (before, upgraded)

@@ -17,14 +17,14 @@ from conductor_regen.ahead import Ahead
 from conductor_regen.config import Settings
 from conductor_regen.errors import RegenError, SpecValidationError
 from conductor_regen.spec.fixups import AppliedFixup, apply_fixups
-from conductor_regen.generator.run import GeneratedTree, PendingTree, remember
+from conductor_regen.generator.run import GeneratedTree, PendingTree, known_imports, record_imports, remember
 from conductor_regen.generator.backends import option_list
 from conductor_regen.progress import StepLog
 from conductor_regen.generator.provenance import Provenance, public_source
 from conductor_regen.spec.intake import LoadedSpec, dump_spec, load_spec, sha256_hex
 from conductor_regen.spec.validation import ValidationReport, validate_spec
 from conductor_regen.generator.source_shape import Parse
-from conductor_regen.generator.verify import TreeCheck, verify_package
+from conductor_regen.generator.verify import TreeCheck, interpreter_fingerprint, verify_package
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,19 @@ def provenance_for(spec: PreparedSpec, settings: Settings) -> Provenance:
 def _verify(tree: GeneratedTree, settings: Settings, steps: StepLog, imports: bool = True,
             parse: Parse = ast.parse) -> TreeCheck:
     with steps.step("verify") as step:
+        # The same bytes (a cached tree) imported in this same interpreter before: the structural and shape
+        # checks run again, the imports (seconds on a big spec) are taken from the cache.
+        fingerprint = interpreter_fingerprint() if imports else ""
+        known = known_imports(tree, settings, fingerprint) if imports else None
         result = verify_package(tree.root, settings.generator.package_name, imports, parse,
-                                timeout=settings.import_timeout)
+                                timeout=settings.import_timeout, imported=known)
         step.detail = (f"{result.api_modules} API modules, {result.model_modules} models, "
                        + (f"{result.imported_modules} modules import" if imports else
-                          "imports checked by the import gate"))
+                          "imports checked by the import gate")
+                       + (" (as before in this interpreter)" if known is not None else ""))
     remember(tree, settings)
+    if imports and known is None:
+        record_imports(tree, settings, fingerprint, result.imported_modules)
     return result
 
 

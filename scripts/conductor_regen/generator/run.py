@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from conductor_regen.ahead import Ahead
+from conductor_regen.atomic_io import atomic_write_json
 from conductor_regen.config import Settings
 from conductor_regen.errors import GeneratorError
 from conductor_regen.generator.backends import Running, build_invocation, display
@@ -174,3 +176,38 @@ def remember(tree: GeneratedTree, settings: Settings) -> Optional[Path]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return entry
+
+
+def _verdicts_file(settings: Settings, prov: Provenance) -> Path:
+    entry = _cache_entry(settings, prov)
+    return entry.with_name(entry.name + ".imports.json")  # beside the entry: a copy of the entry stays the output
+
+
+def known_imports(tree: GeneratedTree, settings: Settings, fingerprint: str) -> Optional[int]:
+    """How many modules of a cached tree imported in the interpreter of `fingerprint` before (None: not known)."""
+    if not tree.cached:
+        return None
+    try:
+        data = json.loads(_verdicts_file(settings, tree.provenance).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    count = data.get(fingerprint) if isinstance(data, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+
+
+def record_imports(tree: GeneratedTree, settings: Settings, fingerprint: str, count: int) -> None:
+    """Note that every module of the cached tree `tree` imported in the interpreter of `fingerprint`."""
+    if not is_staging_tree(_cache_entry(settings, tree.provenance)):
+        return
+    path = _verdicts_file(settings, tree.provenance)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict) or len(data) >= 16:  # interpreters come and go: start over now and then
+        data = {}
+    data[fingerprint] = count
+    try:
+        atomic_write_json(path, data)
+    except OSError:
+        log.debug("could not record the import check of %s", path, exc_info=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -138,6 +139,25 @@ def _check_exports(pkg_dir: Path, package: str) -> List[Tuple[str, str]]:
     return failures
 
 
+def interpreter_fingerprint() -> str:
+    """What an import check of a given tree in this interpreter depends on, as a hash: the interpreter, the
+    inherited PYTHONPATH, the probe, and the distributions (with their versions) on sys.path.
+
+    Cheap (folder listings, no metadata read). A package edited in place (an editable install) changes none
+    of it: `--no-cache` checks again."""
+    listings = []
+    for entry in sys.path:
+        try:
+            names = sorted(n for n in os.listdir(entry or os.curdir)
+                           if n.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")))
+        except OSError:
+            continue
+        listings.append([entry, names])
+    material = json.dumps([sys.executable, sys.version, os.environ.get("PYTHONPATH", ""),
+                           hashlib.sha256(PROBE.read_bytes()).hexdigest(), listings])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
 MODULES_PER_WORKER = 60  # below twice this, one interpreter imports the package (the example spec's ~40 modules)
 
 
@@ -186,11 +206,12 @@ def compile_all(root: Path) -> int:
 
 
 def verify_package(import_root: Path, package: str, imports: bool = True, parse: Parse = ast.parse,
-                   timeout: float = IMPORT_TIMEOUT) -> TreeCheck:
+                   timeout: float = IMPORT_TIMEOUT, imported: Optional[int] = None) -> TreeCheck:
     """Check a generated package under `import_root` (for example a staging tree).
 
     Without `imports`, the modules are not imported here: a caller whose import gate imports the
-    whole client later (regenerate) would otherwise pay for the same imports twice.
+    whole client later (regenerate) would otherwise pay for the same imports twice. With `imported`, they
+    are known to import (this count of them): the same bytes passed in this interpreter before.
     """
     pkg_dir = import_root.joinpath(*package.split("."))
     problems: List[str] = []
@@ -212,8 +233,8 @@ def verify_package(import_root: Path, package: str, imports: bool = True, parse:
                                 "use OpenAPI Generator 7.x's python generator")
     # The second wall (the first is spec/safety.py): nothing imports a module before its shape is checked.
     files = check_generated_shape(pkg_dir, parse=parse)
-    if not imports:
-        return TreeCheck(len(apis), len(models), files, 0)
+    if not imports or imported is not None:
+        return TreeCheck(len(apis), len(models), files, imported or 0)
     # Importing compiles every module; compile_all runs only to locate a syntax error precisely.
     check = import_split(import_root, package, timeout=timeout)
     if any("SyntaxError" in err for _, err in check.failures):
