@@ -105,10 +105,10 @@ def test_a_cached_tree_is_not_imported_again_in_the_same_interpreter(tmp_path: P
     assert [s.detail for s in again.steps if s.name == "verify"] == [f"{checked} (as before in this interpreter)"]
     assert tree_digest(tmp_path / "again") == tree_digest(tmp_path / "first")  # the verdict is not in the tree
 
-    # Another distribution on sys.path (a dependency upgraded, say): the imports are checked again.
+    # Another distribution where the check looks (a dependency upgraded, say): the imports are checked again.
     site = tmp_path / "site"
     (site / "pydantic-99.0.dist-info").mkdir(parents=True)
-    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.setattr(verify, "import_split", real_split)
     third = StepLog()
     generate(spec, tmp_path / "third", settings, third, env={})

@@ -351,7 +351,9 @@ def test_the_validate_command_prints_one_line_naming_the_setting(tmp_path: Path)
 
 def test_the_verify_step_stops_its_imports_at_import_timeout(tmp_path: Path, generator_cache: Path) -> None:
     """`generate`'s verify step takes import_timeout from settings too (it had a fixed 600 s)."""
-    env = cli_env(tmp_path / "backups", generator_cache, REGEN_IMPORT_TIMEOUT="0.01")
+    # A PYTHONPATH of its own: an interpreter that never imported the cached tree, so the imports run again.
+    (tmp_path / "site").mkdir()
+    env = cli_env(tmp_path / "backups", generator_cache, REGEN_IMPORT_TIMEOUT="0.01", PYTHONPATH=str(tmp_path / "site"))
     done = run_cli("generate", "--spec", str(SPEC_V1), "--output", str(tmp_path / "out"), env=env)
     assert done.code == 1, done
     assert done.the_error().startswith("ERROR: the import check ran past import_timeout"), done

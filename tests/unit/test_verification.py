@@ -151,16 +151,16 @@ def test_no_verdict_is_recorded_without_a_cache_entry(tmp_path: Path) -> None:
     assert not (tmp_path / "cache" / "staging").exists()
 
 
-def test_the_fingerprint_follows_the_distributions_on_sys_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    outside = interpreter_fingerprint()
+def test_the_fingerprint_follows_the_distributions_the_check_sees(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    before = interpreter_fingerprint()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # this process's own first entry: not the check's
+    assert interpreter_fingerprint() == before
     site = tmp_path / "site"
     site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-    before = interpreter_fingerprint()
-    assert before != outside  # another folder on sys.path may hold plain packages
-    assert interpreter_fingerprint() == before
+    monkeypatch.setenv("PYTHONPATH", str(site))  # the check inherits it
+    empty = interpreter_fingerprint()
+    assert empty != before
     (site / "pydantic-99.0.dist-info").mkdir()
-    upgraded = interpreter_fingerprint()
-    assert upgraded != before
-    monkeypatch.setenv("PYTHONPATH", str(site))
-    assert interpreter_fingerprint() not in (before, upgraded)
+    assert interpreter_fingerprint() not in (before, empty)

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -141,20 +142,24 @@ def _check_exports(pkg_dir: Path, package: str) -> List[Tuple[str, str]]:
 
 def interpreter_fingerprint() -> str:
     """What an import check of a given tree in this interpreter depends on, as a hash: the interpreter, the
-    inherited PYTHONPATH, the probe, and the distributions (with their versions) on sys.path.
+    inherited PYTHONPATH, the probe, and the distributions (with their versions) on the check's sys.path.
 
-    Cheap (folder listings, no metadata read). A package edited in place (an editable install) changes none
-    of it: `--no-cache` checks again."""
+    The check's sys.path is the tree, PYTHONPATH, the standard library and the site folders: not this process's
+    first entry (its working folder), which differs from run to run. Cheap (folder listings, no metadata
+    read). A package edited in place (an editable install) changes none of it: `--no-cache` checks again."""
+    pythonpath = os.environ.get("PYTHONPATH", "")
+    folders = [p for p in pythonpath.split(os.pathsep) if p] + list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
     listings = []
-    for entry in sys.path:
+    for folder in folders:
         try:
-            names = sorted(n for n in os.listdir(entry or os.curdir)
-                           if n.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")))
+            names = sorted(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")))
         except OSError:
-            continue
-        listings.append([entry, names])
-    material = json.dumps([sys.executable, sys.version, os.environ.get("PYTHONPATH", ""),
-                           hashlib.sha256(PROBE.read_bytes()).hexdigest(), listings])
+            names = []
+        listings.append([folder, names])
+    material = json.dumps([sys.executable, sys.version, pythonpath, hashlib.sha256(PROBE.read_bytes()).hexdigest(),
+                           listings])
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
