@@ -34,14 +34,20 @@ def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
     under the session's base temp, so no module-level state is needed to share it.
 
     Under pytest-xdist the workers share its generator output, validator findings, SDK environments,
-    pristine-tree baselines and the SDK wheels the nox sessions install (each written whole and renamed into
-    place, so two workers can race for one safely; a wheel used within the hour is never pruned); the nox
-    virtualenvs in it (`nox/envs`) stay each worker's own, as two sessions must not install into one.
+    pristine-tree baselines, the SDK wheels the nox sessions install and the JVM's class archives (each written
+    whole and renamed into place, so two workers can race for one safely; a wheel used within the hour is never
+    pruned); the nox virtualenvs in it (`nox/envs`) stay each worker's own, as two sessions must not install
+    into one. The class archives are the folder REGEN_CLASS_ARCHIVES names for the CLI runs, so the runs made in
+    a worker's own process (which take their settings from the cache folder alone) start from them too.
     """
     path = factory.getbasetemp() / "generator-cache"
     path.mkdir(exist_ok=True)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared_folder(factory)
+        if not (path / "generator" / "class-archives").exists():
+            (shared / "class-archives").mkdir(parents=True, exist_ok=True)
+            (path / "generator").mkdir(exist_ok=True)
+            (path / "generator" / "class-archives").symlink_to(shared / "class-archives", target_is_directory=True)
         for name in ("staging", "validation", "sdk-envs", "baselines", "nox/envs/.sdk-wheels"):
             (shared / name).mkdir(parents=True, exist_ok=True)
             if not (path / name).exists():
