@@ -161,8 +161,9 @@ def test_a_gate_that_cannot_run_refuses_before_any_work(tmp_path: Path, wheel: P
     assert skipped.code == 0 and "--skip-tests" in skipped.stderr, skipped
 
 
-def test_a_uv_tool_install_runs_the_demo_and_the_contract(tmp_path: Path, wheel: Path, sdk: Path) -> None:
-    home = tmp_path / "user"
+def test_a_uv_tool_install_runs_the_demo_and_the_contract(tmp_path: Path, wheel: Path, sdk: Path, home: Path) -> None:
+    # The user of the venv install above, who installs the tool again with uv: their per-user cache (the
+    # generator's output, the sessions' virtualenvs) serves this install too, as it would on their machine.
     tool = install_as_uv_tool(wheel, tmp_path / "uv", isolated_env(home))
     assert REPO not in tool.site_package().parents
     # Its gate is the venv install's test above; here, that the uv tool finds the packaged demo and sessions.
@@ -170,9 +171,11 @@ def test_a_uv_tool_install_runs_the_demo_and_the_contract(tmp_path: Path, wheel:
     assert demo.code == 0 and "# Regeneration report: succeeded" in demo.stdout, demo
     # The committed SDK records no spec: the contract checks it against v1, the spec it was generated from.
     spec = Path(shutil.copy(SPEC_V1, tmp_path / "v1.json"))
+    junit = home / "cache" / "conductor-regen" / "junit" / "contract.xml"
+    junit.unlink(missing_ok=True)  # written by this run, not left by another
     contract = tool.run("test", "--session", "contract", "--python", PY, cwd=sdk, REGEN_CONTRACT_SPEC=str(spec))
     assert contract.code == 0 and "contract" in contract.stdout and "passed" in contract.stdout, contract
-    assert (home / "cache" / "conductor-regen" / "junit" / "contract.xml").is_file()
+    assert junit.is_file()
 
 
 def test_a_pipx_install_regenerates_diffs_and_restores(tmp_path: Path, wheel: Path, sdk: Path,
