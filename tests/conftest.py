@@ -513,9 +513,13 @@ def expected_v2(tmp_path_factory: pytest.TempPathFactory, generator_cache: _Path
 # --- nox session tests ---
 
 @pytest.fixture(scope="session")
-def envdir(tmp_path_factory: pytest.TempPathFactory) -> _Path:
-    """One folder of nox virtualenvs for every test that runs real nox sessions (venvs are reused)."""
-    return tmp_path_factory.mktemp("nox-envs")
+def envdir(generator_cache: _Path) -> _Path:
+    """One folder of nox virtualenvs for every test that runs real nox sessions (venvs are reused): the one the
+    CLI's test gate uses with the session's cache (`<cache_dir>/nox/envs`), so a worker builds each session's
+    virtualenv once, whichever way its tests run nox."""
+    path = generator_cache / "nox" / "envs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture
