@@ -12,6 +12,7 @@ import datetime as _dt
 import ipaddress as _ipaddress
 import json as _json
 import os as _os
+import shutil as _shutil
 import signal as _signal
 import sys as _sys
 import ssl as _ssl
@@ -265,7 +266,8 @@ E2E_FIXTURES = frozenset({"generator_cache"})
 
 _SHM = _Path("/dev/shm")
 _SHM_NEEDED = 8 * 1024 ** 3  # a full run holds about 2 GB at its peak; leave the machine the rest
-_TMPFS_RUN = pytest.StashKey[_Path]()
+_TMPFS_RUN = pytest.StashKey[_Path]()  # the folder this run chose (only when it chose one)
+_FAILED = pytest.StashKey[bool]()  # set by pytest_sessionfinish: a failed run keeps its folder
 
 
 def _is_tmpfs(path: _Path) -> bool:
@@ -291,9 +293,7 @@ def _tmpfs_basetemp() -> "_Optional[_Path]":
     for old in parent.glob("run-*"):  # a run killed before it could delete its own
         pid = old.name.split("-")[1]
         if pid.isdigit() and not _os.path.exists(f"/proc/{pid}"):
-            import shutil
-
-            shutil.rmtree(old, ignore_errors=True)
+            _shutil.rmtree(old, ignore_errors=True)
     return parent / f"run-{_os.getpid()}"
 
 
@@ -316,12 +316,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if config.stash.get(_FAILED, True):
         _sys.stderr.write(f"temp files of this run kept in {chosen}\n")
         return
-    import shutil
-
-    shutil.rmtree(chosen, ignore_errors=True)
-
-
-_FAILED = pytest.StashKey[bool]()
+    _shutil.rmtree(chosen, ignore_errors=True)
 
 
 # --- signals and leftovers ---
@@ -455,10 +450,10 @@ def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
 def _shared_class_archives(tmp_path_factory: pytest.TempPathFactory) -> _Iterator[None]:
     """Every generator run of the session starts its JVM from one folder of class archives
     (REGEN_CLASS_ARCHIVES, kept by `cli_env`), so a test's fresh cache does not pay to write its own."""
-    from support.generated_trees import shared_folder
+    from support.generated_trees import CLASS_ARCHIVES, shared_folder
 
     saved = _os.environ.get("REGEN_CLASS_ARCHIVES")
-    _os.environ["REGEN_CLASS_ARCHIVES"] = str(shared_folder(tmp_path_factory) / "class-archives")
+    _os.environ["REGEN_CLASS_ARCHIVES"] = str(shared_folder(tmp_path_factory) / CLASS_ARCHIVES)
     try:
         yield
     finally:

@@ -29,6 +29,9 @@ OLD_HTTP = EXAMPLE_SDK / "src" / "conductor" / "asyncio_client" / "http"
 PACKAGE = "conductor.asyncio_client.http"
 
 
+CLASS_ARCHIVES = "class-archives"  # in the shared folder: the one REGEN_CLASS_ARCHIVES names for every run
+
+
 def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
     """The session's one generator cache (what the `generator_cache` fixture returns): a fixed folder
     under the session's base temp, so no module-level state is needed to share it.
@@ -44,15 +47,14 @@ def session_cache_dir(factory: pytest.TempPathFactory) -> Path:
     path.mkdir(exist_ok=True)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared_folder(factory)
-        if not (path / "generator" / "class-archives").exists():
-            (shared / "class-archives").mkdir(parents=True, exist_ok=True)
-            (path / "generator").mkdir(exist_ok=True)
-            (path / "generator" / "class-archives").symlink_to(shared / "class-archives", target_is_directory=True)
-        for name in ("staging", "validation", "sdk-envs", "baselines", "nox/envs/.sdk-wheels"):
-            (shared / name).mkdir(parents=True, exist_ok=True)
+        # (folder in the cache, folder in the shared one); most keep their names
+        links = [(n, n) for n in ("staging", "validation", "sdk-envs", "baselines", "nox/envs/.sdk-wheels")]
+        links.append(("generator/class-archives", CLASS_ARCHIVES))
+        for name, target in links:
+            (shared / target).mkdir(parents=True, exist_ok=True)
             if not (path / name).exists():
                 (path / name).parent.mkdir(parents=True, exist_ok=True)
-                (path / name).symlink_to(shared / name, target_is_directory=True)
+                (path / name).symlink_to(shared / target, target_is_directory=True)
     return path
 
 

@@ -63,7 +63,7 @@ def extract(archive: Path, dest: Path, members: Optional[Callable[[tarfile.TarIn
         if hasattr(tarfile, "data_filter"):  # PEP 706, in recent patch releases of 3.9 and later
             tar.extractall(dest, members=chosen, filter="data")
         else:
-            tar.extractall(dest, members=chosen)  # noqa: S202 - our own shared data or a pinned sdist
+            tar.extractall(dest, members=chosen)  # noqa: S202 - our own shared data (../shared)
 
 
 def extract_real_sdk(base: Path) -> Path:
