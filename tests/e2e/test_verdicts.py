@@ -20,7 +20,8 @@ from conductor_regen.matrix.interpreters import PYTHONS
 from conductor_regen.matrix.results import SessionResult, format_summary, with_baseline
 from conductor_regen.matrix.runner import Judge, gate
 from conductor_regen.checkout.backups import create_backup, record_added_outside
-from conductor_regen.matrix.pristine import Pristine, cached, content_fingerprint, find_pristine
+from conductor_regen.matrix.pristine import Pristine, content_fingerprint, find_pristine
+from conductor_regen.verdict_cache import cached
 from conductor_regen.checkout.target import SdkTarget
 from conductor_regen.matrix.verdicts import KIND, judge_against
 from support.sdk_copies import copy_example_sdk

@@ -14,7 +14,8 @@ from typing import List, Sequence, Tuple
 import pytest
 
 from conductor_regen.matrix import runner
-from conductor_regen.matrix.pristine import Pristine, store
+from conductor_regen.matrix.pristine import Pristine
+from conductor_regen.verdict_cache import store
 from conductor_regen.matrix.results import NEW, PREEXISTING, SessionResult, matrix_passed, with_baseline
 from conductor_regen.matrix.verdicts import KIND, judge_against
 

@@ -10,7 +10,7 @@ import conductor_regen
 
 PACKAGE = Path(conductor_regen.__file__).resolve().parent
 SHARED = {"__init__", "__main__", "errors", "config", "config_sources", "progress", "atomic_io", "file_tree", "child_env",
-          "ahead"}
+          "ahead", "verdict_cache"}
 # Rank of each stage: a module may import a stage of lower rank, never one of equal or higher rank (other than its own).
 RANK: Dict[str, int] = {"spec": 1, "checkout": 1, "generator": 2, "analysis": 3, "compat": 4, "matrix": 5,
                         "commands": 6, "cli": 7}

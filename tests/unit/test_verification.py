@@ -137,7 +137,7 @@ def test_an_import_verdict_is_known_only_for_its_interpreter_and_a_cached_tree(t
 def test_a_damaged_verdict_file_means_not_known(tmp_path: Path, content: str) -> None:
     tree, settings = _cached_tree(tmp_path)
     record_imports(tree, settings, "fp1", 42)
-    [verdicts] = (tmp_path / "cache" / "staging").glob("*.imports.json")
+    [verdicts] = (tmp_path / "cache" / "staging").glob("imports-*.json")
     verdicts.write_text(content)
     assert known_imports(tree, settings, "fp1") is None
     record_imports(tree, settings, "fp1", 7)  # and recording starts over

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shutil
@@ -12,12 +11,12 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from conductor_regen.ahead import Ahead
-from conductor_regen.atomic_io import atomic_write_json
 from conductor_regen.config import Settings
 from conductor_regen.errors import GeneratorError
 from conductor_regen.generator.backends import Running, build_invocation, display
 from conductor_regen.generator.provenance import FILENAME as PROVENANCE_FILE, Provenance, read_provenance, write_provenance
 from conductor_regen.spec.intake import dump_spec
+from conductor_regen.verdict_cache import cached, store
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +56,14 @@ def check_output_dir(output: Path) -> None:
         )
 
 
-def _cache_entry(settings: Settings, prov: Provenance) -> Path:
+def _entry_key(prov: Provenance) -> str:
     # Keyed by backend too: the output is the same, but the provenance must name the backend that
     # actually produced the tree, so a jar-made tree is never handed to a run that asked for npm.
-    return settings.cache_dir / "staging" / f"{prov.cache_key()}-{prov.generator_backend}"
+    return f"{prov.cache_key()}-{prov.generator_backend}"
+
+
+def _cache_entry(settings: Settings, prov: Provenance) -> Path:
+    return settings.cache_dir / "staging" / _entry_key(prov)
 
 
 def _place(new: Path, output: Path) -> None:
@@ -178,20 +181,14 @@ def remember(tree: GeneratedTree, settings: Settings) -> Optional[Path]:
     return entry
 
 
-def _verdicts_file(settings: Settings, prov: Provenance) -> Path:
-    entry = _cache_entry(settings, prov)
-    return entry.with_name(entry.name + ".imports.json")  # beside the entry: a copy of the entry stays the output
+IMPORTS = "imports"  # the verdict cache's kind for verify's import checks, beside the entries they are about
 
 
 def known_imports(tree: GeneratedTree, settings: Settings, fingerprint: str) -> Optional[int]:
     """How many modules of a cached tree imported in the interpreter of `fingerprint` before (None: not known)."""
     if not tree.cached:
         return None
-    try:
-        data = json.loads(_verdicts_file(settings, tree.provenance).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    count = data.get(fingerprint) if isinstance(data, dict) else None
+    count = cached(settings.cache_dir / "staging", IMPORTS, _entry_key(tree.provenance), fingerprint)
     return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
 
 
@@ -199,15 +196,7 @@ def record_imports(tree: GeneratedTree, settings: Settings, fingerprint: str, co
     """Note that every module of the cached tree `tree` imported in the interpreter of `fingerprint`."""
     if not is_staging_tree(_cache_entry(settings, tree.provenance)):
         return
-    path = _verdicts_file(settings, tree.provenance)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    if not isinstance(data, dict) or len(data) >= 16:  # interpreters come and go: start over now and then
-        data = {}
-    data[fingerprint] = count
-    try:
-        atomic_write_json(path, data)
+        store(settings.cache_dir / "staging", IMPORTS, _entry_key(tree.provenance), fingerprint, count)
     except OSError:
-        log.debug("could not record the import check of %s", path, exc_info=True)
+        log.debug("could not record the import check of %s", _cache_entry(settings, tree.provenance), exc_info=True)

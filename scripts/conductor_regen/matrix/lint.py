@@ -20,7 +20,8 @@ from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 from conductor_regen.errors import ConfigError
 from conductor_regen.matrix.accepted import ACCEPTED_FILE, entries_for, load_accepted, with_accepted, write_accepted
 from conductor_regen.matrix.findings import Finding, ToolVerdict, from_json, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
-from conductor_regen.matrix.pristine import Pristine, cached, store
+from conductor_regen.matrix.pristine import Pristine
+from conductor_regen.verdict_cache import cached, store
 
 GUIDE_TARGET = "src/conductor/asyncio_client/"
 

@@ -1,4 +1,4 @@
-"""The SDK's pristine tree (its state before the last regeneration) and a cache of verdicts about it.
+"""The SDK's pristine tree (its state before the last regeneration), whose verdicts `verdict_cache` keeps.
 
 Gates judge a regenerated tree against the same check on the pristine one, so a failure that was
 already there is shown as pre-existing instead of rolling a run back. The pristine tree is the
@@ -13,15 +13,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import json
 import logging
 import os
 import shutil
 import tarfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Dict, Iterator, Mapping, Optional, Tuple
 
-from conductor_regen.atomic_io import atomic_write_bytes
 from conductor_regen.child_env import GIT_TIMEOUT, Limit, child_env, run
 from conductor_regen.checkout.backups import Backup, added_outside, list_backups, load_manifest
 from conductor_regen.checkout.restore import trusted_manifest
@@ -156,26 +154,3 @@ def find_pristine(target: SdkTarget, backups_dir: Optional[Path]) -> Optional[Pr
     if backup is not None:
         return from_backup(target, backup)
     return from_git(target.root)
-
-
-# --- the verdict cache ---------------------------------------------------------------------------
-
-def _cache_file(cache_dir: Path, kind: str, fingerprint: str, key: str) -> Path:
-    name = hashlib.sha256(f"{kind}\0{fingerprint}\0{key}".encode()).hexdigest()[:32]
-    return cache_dir / f"{kind}-{name}.json"
-
-
-def cached(cache_dir: Path, kind: str, fingerprint: str, key: str) -> Optional[Any]:
-    """What a check found on the tree with `fingerprint` (None when it never ran there)."""
-    path = _cache_file(cache_dir, kind, fingerprint, key)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def store(cache_dir: Path, kind: str, fingerprint: str, key: str, data: Any) -> None:
-    """Remember what a check found on the tree with `fingerprint`."""
-    path = _cache_file(cache_dir, kind, fingerprint, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from conductor_regen.matrix.pristine import Pristine, cached, store
+from conductor_regen.matrix.pristine import Pristine
+from conductor_regen.verdict_cache import cached, store
 from conductor_regen.matrix.results import SessionResult, with_baseline
 from conductor_regen.matrix.runner import Judge, run_matrix
 from conductor_regen.matrix.sessions import CONTRACT_SPEC_ENV, TOOL_SESSIONS

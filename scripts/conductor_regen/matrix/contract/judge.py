@@ -29,7 +29,8 @@ from conductor_regen.matrix.contract.classify import RETURN_UNSEEN, ContractResu
 from conductor_regen.matrix.contract.inputs import ContractInputs, client_operations
 from conductor_regen.matrix.contract.junit import failed_rules
 from conductor_regen.matrix.findings import Finding
-from conductor_regen.matrix.pristine import Pristine, cached, store
+from conductor_regen.matrix.pristine import Pristine
+from conductor_regen.verdict_cache import cached, store
 
 TOOL = "contract"  # the tool name of contract entries in the accepted findings
 KIND = "contract-v2"  # the baseline cache's entries: [[id, rule], ...]
