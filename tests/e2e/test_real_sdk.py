@@ -1,7 +1,8 @@
 """The real thing: the shared SDK (../shared/sdk, conductor-python at 225f598f, release 1.2.2) and the real Orkes spec.
 
-One committed checkout serves the whole module, and the tests take it in file order (a module fixture: on one
-worker, in order, whatever else runs meanwhile):
+One committed checkout serves the whole module (a module fixture), and the tests take it in file order: a
+worker runs its tests in that order, and the slow tests, first in the run, start on one worker's share (were
+some stolen by another worker, that worker would make a checkout of its own):
 1. `invoke diff` and `invoke regenerate --dry-run`, which leave the tree as it was: "breaks SDK code" holds only
    the true breaks (`execute_workflow` now returns `SignalResponse` where `OrkesWorkflowClient.execute_workflow`
    promises a `WorkflowRunAdapter`, and three token-usage operations the server dropped that the integration
