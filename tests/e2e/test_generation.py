@@ -87,6 +87,33 @@ def test_rerun_reuses_the_cache_and_replaces_old_output(tmp_path: Path, settings
     assert [s.detail for s in steps.steps if s.name == "generate"] == ["reused cached output"]
 
 
+def test_the_same_spec_from_another_file_reuses_the_tree_and_names_its_own_source(tmp_path: Path,
+                                                                                    settings: Settings) -> None:
+    """The cache holds trees by what the generator reads. The same spec saved elsewhere, its bytes laid out
+    otherwise (a fetched copy, say), gives the cached tree with this run's provenance; another option does not."""
+    first = generate(str(SPEC_V1), tmp_path / "first", settings, StepLog(), env={})
+    elsewhere = tmp_path / "fetched" / "swagger.json"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(json.dumps(json.loads(SPEC_V1.read_text()), indent=4))
+    steps = StepLog()
+    second = generate(str(elsewhere), tmp_path / "second", settings, steps, env={})
+    assert not first.tree.cached and second.tree.cached
+    assert [s.detail for s in steps.steps if s.name == "generate"] == ["reused cached output"]
+    recorded = json.loads((tmp_path / "second" / ".regen" / "provenance.json").read_text())
+    assert recorded["spec_source"] == str(elsewhere)
+    assert recorded == json.loads(json.dumps(second.tree.provenance.to_json()))
+    provenance = ".regen/provenance.json"
+    trees = [{k: v for k, v in tree_digest(tmp_path / n).items() if k != provenance} for n in ("first", "second")]
+    assert trees[0] == trees[1] and len(trees[0]) > 20
+    # The cached entry still records the first run's source: the copy above did not write into it.
+    [entry] = [e for e in (settings.cache_dir / "staging").iterdir() if e.is_dir()]
+    assert json.loads((entry / provenance).read_text())["spec_source"] == str(SPEC_V1)
+
+    other = dataclasses.replace(settings, generator=dataclasses.replace(settings.generator, package_name="other_client"))
+    third = generate(str(elsewhere), tmp_path / "third", other, StepLog(), env={})
+    assert not third.tree.cached
+
+
 def test_a_cached_tree_is_not_imported_again_in_the_same_interpreter(tmp_path: Path, settings: Settings,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     spec = str(SPEC_V1)

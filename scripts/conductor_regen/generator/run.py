@@ -62,6 +62,12 @@ def _entry_key(prov: Provenance) -> str:
     return f"{prov.cache_key()}-{prov.generator_backend}"
 
 
+def _makes_the_same_tree(cached: Optional[Provenance], prov: Provenance) -> bool:
+    """True when a cached tree's recorded inputs give `prov`'s tree: the same generator input, generator, options,
+    tool and backend. Where the spec was read from (and its bytes before the repairs) may differ."""
+    return cached is not None and _entry_key(cached) == _entry_key(prov)
+
+
 def _cache_entry(settings: Settings, prov: Provenance) -> Path:
     return settings.cache_dir / "staging" / _entry_key(prov)
 
@@ -98,7 +104,7 @@ class PendingTree:
         self._timeout = settings.generator.timeout
         cached = _cache_entry(settings, prov)
         try:
-            if use_cache and is_staging_tree(cached) and read_provenance(cached / META_DIR / PROVENANCE_FILE) == prov:
+            if use_cache and _makes_the_same_tree(read_provenance(cached / META_DIR / PROVENANCE_FILE), prov):
                 self._cached: Optional[Path] = cached
                 return
             self._cached = None
@@ -118,6 +124,8 @@ class PendingTree:
         """Start the generator (or copy the cached tree)."""
         if self._cached is not None:
             shutil.copytree(self._cached, self.work / "out", symlinks=True)
+            # The tree is the same; where its spec came from is this run's (another path, the same bytes).
+            write_provenance(self.prov, self.work / "out" / META_DIR / PROVENANCE_FILE)
             log.debug("generator output reused from cache %s", self._cached)
         else:
             self.running = Running(self._invocation, self.log_path, self._timeout)
