@@ -169,8 +169,10 @@ def test_generator_failure_names_its_log(tmp_path: Path, settings: Settings) -> 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_SPEC.is_file(), reason="../shared/specs is not present")
-def test_real_orkes_spec_generates_and_imports(tmp_path: Path, settings: Settings) -> None:
-    result = generate(str(REAL_SPEC), tmp_path / "out", settings, StepLog(), env={}, use_cache=False)
+def test_real_orkes_spec_generates_and_imports(tmp_path: Path, generator_cache: Path) -> None:
+    """In the session's cache: the slow tests after it (name pinning, say) take this tree instead of another JVM."""
+    settings = dataclasses.replace(resolve_settings(), cache_dir=generator_cache)
+    result = generate(str(REAL_SPEC), tmp_path / "out", settings, StepLog(), env={})
     assert result.check.api_modules >= 30 and result.check.model_modules >= 150
     pkg = result.tree.package_dir
     search = (pkg / "api" / "workflow_resource_api.py").read_text()
