@@ -87,16 +87,18 @@ def test_rerun_reuses_the_cache_and_replaces_old_output(tmp_path: Path, settings
     assert [s.detail for s in steps.steps if s.name == "generate"] == ["reused cached output"]
 
 
-def test_the_same_spec_from_another_file_reuses_the_tree_and_names_its_own_source(tmp_path: Path,
-                                                                                    settings: Settings) -> None:
+def test_the_same_spec_from_another_file_reuses_the_tree_and_names_its_own_source(
+        tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cache holds trees by what the generator reads. The same spec saved elsewhere, its bytes laid out
-    otherwise (a fetched copy, say), gives the cached tree with this run's provenance; another option does not."""
+    otherwise (a fetched copy, say), gives the cached tree with this run's provenance; another option does not.
+    A spec given by a relative path is recorded by its absolute one (the contract session reads it from elsewhere)."""
     first = generate(str(SPEC_V1), tmp_path / "first", settings, StepLog(), env={})
     elsewhere = tmp_path / "fetched" / "swagger.json"
     elsewhere.parent.mkdir()
     elsewhere.write_text(json.dumps(json.loads(SPEC_V1.read_text()), indent=4))
     steps = StepLog()
-    second = generate(str(elsewhere), tmp_path / "second", settings, steps, env={})
+    monkeypatch.chdir(elsewhere.parent)
+    second = generate(elsewhere.name, tmp_path / "second", settings, steps, env={})
     assert not first.tree.cached and second.tree.cached
     assert [s.detail for s in steps.steps if s.name == "generate"] == ["reused cached output"]
     recorded = json.loads((tmp_path / "second" / ".regen" / "provenance.json").read_text())

@@ -20,7 +20,7 @@ from conductor_regen.spec.fixups import AppliedFixup, apply_fixups
 from conductor_regen.generator.run import GeneratedTree, PendingTree, known_imports, record_imports, remember
 from conductor_regen.generator.backends import option_list
 from conductor_regen.progress import StepLog
-from conductor_regen.generator.provenance import Provenance, public_source
+from conductor_regen.generator.provenance import Provenance, recorded_source
 from conductor_regen.spec.intake import LoadedSpec, dump_spec, load_spec, sha256_hex
 from conductor_regen.spec.validation import ValidationReport, validate_spec
 from conductor_regen.generator.source_shape import Parse
@@ -98,7 +98,7 @@ def prepare_spec(source: str, settings: Settings, steps: StepLog,
 def _provenance(loaded: LoadedSpec, document: Dict[str, Any], fixups: Tuple[AppliedFixup, ...],
                 settings: Settings) -> Provenance:
     return Provenance(
-        spec_source=public_source(loaded.source),
+        spec_source=recorded_source(loaded.source),
         spec_sha256=loaded.sha256,
         spec_version=loaded.version,
         input_sha256=sha256_hex(dump_spec(document)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +24,14 @@ def public_source(source: str) -> str:
         host = parts.netloc.rsplit("@", 1)[1] if "@" in parts.netloc else parts.netloc
         return urlunsplit((parts.scheme, host, parts.path, "", ""))
     return source
+
+
+def recorded_source(source: str) -> str:
+    """A spec's source as provenance records it: a URL without credentials, a file by its absolute path (read
+    later from elsewhere, by the contract session say, a relative path would name another file)."""
+    if urlsplit(source).scheme in ("http", "https"):
+        return public_source(source)
+    return os.path.abspath(os.path.expanduser(source))
 
 
 @dataclasses.dataclass(frozen=True)
