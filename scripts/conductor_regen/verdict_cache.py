@@ -1,8 +1,9 @@
 """A cache of what a check found on a tree, keyed by the tree's fingerprint and what else the check depends on.
 
 One JSON file per (kind of check, tree, key), written whole and renamed into place, so concurrent runs can race
-for one safely. The gates keep their verdicts about the pristine tree here (`matrix.pristine`), and verify its
-import checks of cached generated trees (`generator.run`).
+for one safely. The gates keep their verdicts about the pristine tree here (`matrix.pristine`), verify its
+import checks of cached generated trees (`generator.run`), and the import gate its clean checks of staging
+(`commands.gate`).
 """
 
 from __future__ import annotations

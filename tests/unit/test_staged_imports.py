@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Dict, Tuple
@@ -17,7 +19,7 @@ from support.fake_sdk import PACKAGE, make_sdk, target_of
 from conductor_regen.ahead import Ahead
 from conductor_regen.commands.gate import Environment, ImportGate, StagedImports, third_party_imports, tree_stamp
 from conductor_regen.errors import VerificationError
-from conductor_regen.generator.verify import StagedFolders, import_all
+from conductor_regen.generator.verify import ImportCheck, StagedFolders, import_all
 from conductor_regen.checkout.target import SdkTarget
 
 PKG = "conductor.asyncio_client"
@@ -182,3 +184,40 @@ def test_warm_imports_are_third_party_only(tmp_path: Path) -> None:
     (root / "src" / "sibling").mkdir()  # a package of the checkout: it might import the live client
 
     assert third_party_imports(target) == ("json", "shlex")
+
+
+def test_a_clean_check_of_the_same_files_in_the_same_environment_is_not_imported_again(tmp_path: Path) -> None:
+    """The verdict cache: by the bytes of `src/` and staging and by the interpreter; a failure is always rechecked."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv builds the virtualenvs this test imports in (a dev dependency)")
+    pythons = []
+    for name in ("venv", "other-venv"):
+        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(tmp_path / name)], check=True,
+                       capture_output=True)
+        pythons.append(tmp_path / name / "bin" / "python")
+    verdicts = tmp_path / "verdicts"
+
+    def check(name: str, files: Dict[str, str], python: Path = pythons[0]) -> Tuple[ImportCheck, StagedImports]:
+        root = make_sdk(tmp_path / name)
+        imports = StagedImports(target_of(root), _staging(root, files), lambda: (python, None), verdicts=verdicts)
+        imports.ready()
+        return imports.run(), imports
+
+    first, _ = check("first", {})
+    assert first.modules > 1 and first.failures == () and not first.remembered
+    # Another checkout with the same files: taken from the cache, its interpreter stopped before the tree.
+    again, imports = check("again", {})
+    assert (again.modules, again.failures, again.remembered) == (first.modules, (), True)
+    assert [p.returncode for p in imports._procs] != [0]  # noqa: SLF001 - stopped, not run to the end
+    detail = ImportGate(imports._target).take_staged(imports, again)  # noqa: SLF001
+    assert detail == f"{first.modules} module(s) imported from staging, 0 failed (as before in this environment)"
+    # One more file in the new tree, or another interpreter: imported again.
+    edited, _ = check("edited", {"orkes/note.py": "NOTE = 1\n"})
+    assert not edited.remembered and edited.modules == first.modules + 1
+    elsewhere, _ = check("elsewhere", {}, pythons[1])
+    assert not elsewhere.remembered and elsewhere.modules == first.modules
+    # A failing check is never remembered: the next run imports (and fails) again.
+    for name in ("broken", "broken-again"):
+        failed, _ = check(name, {"adapters/bad.py": "import no_such_package_here\n"})
+        assert [m for m, _ in failed.failures] == [f"{PKG}.adapters.bad"] and not failed.remembered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -15,8 +16,10 @@ from conductor_regen.child_env import kill
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
 from conductor_regen.file_tree import iter_entries
-from conductor_regen.generator.verify import IMPORT_TIMEOUT, ImportCheck, StagedFolders, import_all
+from conductor_regen.generator.verify import (IMPORT_TIMEOUT, ImportCheck, StagedFolders, import_all,
+                                              interpreter_fingerprint)
 from conductor_regen.progress import StepLog
+from conductor_regen.verdict_cache import cached, store
 from conductor_regen.checkout.target import SdkTarget
 
 
@@ -74,6 +77,21 @@ SDK_ENVIRONMENT = "SDK environment"
 IMPORT_NEW_TREE = "import new tree"
 
 
+GATE_IMPORTS = "gate-imports"  # the verdict cache's kind for the import gate's clean verdicts
+
+
+def tree_content(*roots: Path) -> str:
+    """A hash of the files under `roots` by their paths relative to each root and their bytes (a symlink by its
+    target): where the roots are does not matter, what they hold does."""
+    digest = hashlib.sha256()
+    for index, root in enumerate(roots):
+        for rel, path in iter_entries(root):
+            data = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+            digest.update(f"{index}\0{rel}\0{len(data)}\0".encode())
+            digest.update(data)
+    return digest.hexdigest()
+
+
 class StagedImports:
     """The import gate's imports, run from the staging folder while the main thread runs the other checks.
 
@@ -83,12 +101,17 @@ class StagedImports:
     interpreter starts before the tree is written and imports the third-party packages meanwhile;
     `ready()` stamps the written tree and lets it import the tree. `unchanged(check)` is the check only if
     nothing in staging changed since the stamp.
+
+    With `verdicts` (a cache folder), a clean check is remembered by what it read (the checkout's `src/` and
+    staging, byte for byte) and the interpreter (`interpreter_fingerprint`): the same files in the same
+    environment are not imported again (a failing check is always run).
     """
 
     def __init__(self, target: SdkTarget, staging: Path, interpreter: Callable[[], Environment],
-                 timeout: float = IMPORT_TIMEOUT) -> None:
+                 timeout: float = IMPORT_TIMEOUT, verdicts: Optional[Path] = None) -> None:
         """`interpreter` gives the SDK's environment (waiting for it: the step finding it runs ahead too)."""
         self.staging, self._target, self._interpreter, self._timeout = staging, target, interpreter, timeout
+        self._verdicts = verdicts
         self.stamp: Optional[Tuple[Tuple[str, int, int], ...]] = None
         # Every managed name: the finder falls back to the live folder for one staging lacks, as the swap does.
         self._staged = StagedFolders(package_name(target), staging, tuple(target.managed), target.package_dir)
@@ -102,8 +125,32 @@ class StagedImports:
         exe = self._interpreter()[0]
         if self._stopped:
             raise VerificationError("the staged import check was stopped", "")
-        return import_all([self._target.root / "src"], [self._staged.package], str(exe) if exe else None,
-                          self._timeout, self._staged, started=self._procs.append, warm=self._warm, go=self._go)
+        remembered: List[Tuple[str, str]] = []
+        known: List[ImportCheck] = []
+
+        def go() -> bool:
+            if not self._go():
+                return False
+            if self._verdicts is None or exe is None:
+                return True
+            key = (interpreter_fingerprint(exe), tree_content(self._target.root / "src", self.staging))
+            count = cached(self._verdicts, GATE_IMPORTS, *key)
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                known.append(ImportCheck(count, (), remembered=True))
+                return False  # stops the interpreter: these files imported cleanly here before
+            remembered.append(key)
+            return True
+
+        try:
+            check = import_all([self._target.root / "src"], [self._staged.package], str(exe) if exe else None,
+                               self._timeout, self._staged, started=self._procs.append, warm=self._warm, go=go)
+        except VerificationError:
+            if known:
+                return known[0]
+            raise
+        if remembered and self._verdicts is not None and check.modules > 0 and not check.failures:
+            store(self._verdicts, GATE_IMPORTS, *remembered[0], check.modules)
+        return check
 
     def _go(self) -> bool:
         self._ready.wait()
@@ -171,6 +218,8 @@ class ImportGate:
         self.checked = imports.unchanged(check)
         if self.checked is None:
             return "staging changed meanwhile: the gate imports after the swap"
+        if self.checked.remembered:
+            return f"{self.checked.modules} module(s) imported from staging, 0 failed (as before in this environment)"
         return f"{self.checked.modules} module(s) imported from staging, {len(self.checked.failures)} failed"
 
     def before_swap(self) -> None:

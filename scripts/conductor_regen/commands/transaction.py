@@ -104,7 +104,8 @@ class Transaction:
         if self.ahead.started(SDK_ENVIRONMENT) and self._imports is None:
             # Its interpreter is the SDK's own: the step finding it runs ahead too, and this one waits for it.
             imports = StagedImports(self.target, self.staging, lambda: self.ahead.result(SDK_ENVIRONMENT),
-                                    self.settings.import_timeout)
+                                    self.settings.import_timeout,
+                                    self.settings.cache_dir / "staging" if self.options.use_cache else None)
             self.ahead.start(IMPORT_NEW_TREE, imports.run, stop=imports.stop)
             self._imports = imports
 

@@ -30,6 +30,7 @@ class ImportCheck:
 
     modules: int
     failures: Tuple[Tuple[str, str], ...]
+    remembered: bool = False  # taken from the verdict cache: the same files imported cleanly here before
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,17 +141,29 @@ def _check_exports(pkg_dir: Path, package: str) -> List[Tuple[str, str]]:
     return failures
 
 
-def interpreter_fingerprint() -> str:
-    """What an import check of a given tree in this interpreter depends on, as a hash: the interpreter, the
-    inherited PYTHONPATH, the probe, and the distributions (with their versions) on the check's sys.path.
+def interpreter_fingerprint(venv_python: Optional[Path] = None) -> str:
+    """What an import check of a given tree in this interpreter (or a virtualenv's) depends on, as a hash: the
+    interpreter, the inherited PYTHONPATH, the probe, and the distributions (with their versions) on the
+    check's sys.path.
 
     The check's sys.path is the tree, PYTHONPATH, the standard library and the site folders: not this process's
     first entry (its working folder), which differs from run to run. Cheap (folder listings, no metadata
     read). A package edited in place (an editable install) changes none of it: `--no-cache` checks again."""
     pythonpath = os.environ.get("PYTHONPATH", "")
-    folders = [p for p in pythonpath.split(os.pathsep) if p] + list(site.getsitepackages())
-    if site.ENABLE_USER_SITE:
-        folders.append(site.getusersitepackages())
+    folders = [p for p in pythonpath.split(os.pathsep) if p]
+    if venv_python is None:
+        executable, version = sys.executable, sys.version
+        folders += list(site.getsitepackages())
+        if site.ENABLE_USER_SITE:
+            folders.append(site.getusersitepackages())
+    else:  # a virtualenv without system site packages (as uv makes them): its pyvenv.cfg names the version
+        venv = venv_python.parent.parent
+        executable = str(venv_python)
+        try:
+            version = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
+        except OSError:
+            version = ""
+        folders += sorted(str(p) for p in venv.glob("lib/python*/site-packages"))
     listings = []
     for folder in folders:
         try:
@@ -158,8 +171,7 @@ def interpreter_fingerprint() -> str:
         except OSError:
             names = []
         listings.append([folder, names])
-    material = json.dumps([sys.executable, sys.version, pythonpath, hashlib.sha256(PROBE.read_bytes()).hexdigest(),
-                           listings])
+    material = json.dumps([executable, version, pythonpath, hashlib.sha256(PROBE.read_bytes()).hexdigest(), listings])
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
