@@ -200,6 +200,7 @@ def test_a_clean_check_of_the_same_files_in_the_same_environment_is_not_imported
 
     def check(name: str, files: Dict[str, str], python: Path = pythons[0]) -> Tuple[ImportCheck, StagedImports]:
         root = make_sdk(tmp_path / name)
+        (root / PACKAGE / ".regen.lock").write_text(f"pid of {name}\n")  # a run's own file: not in the key
         imports = StagedImports(target_of(root), _staging(root, files), lambda: (python, None), verdicts=verdicts)
         imports.ready()
         return imports.run(), imports

@@ -82,10 +82,14 @@ GATE_IMPORTS = "gate-imports"  # the verdict cache's kind for the import gate's 
 
 def tree_content(*roots: Path) -> str:
     """A hash of the files under `roots` by their paths relative to each root and their bytes (a symlink by its
-    target): where the roots are does not matter, what they hold does."""
+    target): where the roots are does not matter, what they hold does. A run's own files (`.regen*`: its lock,
+    journal, staging folder, the provenance record) are left out: they differ from run to run, no import reads them.
+    """
     digest = hashlib.sha256()
     for index, root in enumerate(roots):
         for rel, path in iter_entries(root):
+            if any(part.startswith(".regen") for part in rel.split("/")):
+                continue
             data = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
             digest.update(f"{index}\0{rel}\0{len(data)}\0".encode())
             digest.update(data)
