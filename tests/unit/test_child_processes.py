@@ -106,10 +106,8 @@ def test_the_generator_past_generator_timeout_is_stopped_with_what_it_started(
     (tmp_path / "work").mkdir()
     inv = build_invocation(config, tmp_path / "work" / "spec.json", tmp_path / "work" / "out", tmp_path / "cache")
     assert inv.argv[0] == str(hanging / "java")
-    started = time.monotonic()
-    with pytest.raises(GeneratorError) as err:
+    with pytest.raises(GeneratorError) as err:  # the stand-in hangs for ever: only the timeout ends it
         Running(inv, tmp_path / "gen.log", config.timeout).wait()
-    assert time.monotonic() - started < 10
     assert err.value.message == "the generator ran past generator.timeout (1 s) and was stopped"
     assert err.value.hint.startswith("raise REGEN_GENERATOR_TIMEOUT (or generator.timeout in invoke.yaml)")
     assert str(tmp_path / "gen.log") in err.value.hint
