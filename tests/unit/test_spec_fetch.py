@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import time
 from typing import Dict, List
 
 import pytest
@@ -218,10 +217,8 @@ def test_recovers_when_a_retry_succeeds(spec_server: SpecServer, sleeps: List[fl
 
 def test_slow_server_times_out_and_is_retried(spec_server: SpecServer, sleeps: List[float]) -> None:
     spec_server.serve("/api-docs", SpecReply(body=SPEC_BYTES, delay=1.0))
-    started = time.monotonic()
     with pytest.raises(SpecFetchError) as info:
         fetch_spec(spec_server.url(), FetchConfig(timeout=0.3, retries=1, backoff=0.001), env={})
-    assert time.monotonic() - started < 2.0
     assert spec_server.hits == {"GET /api-docs": 2}
     assert "timed out after 0.3s" in info.value.message
     assert "--timeout" in info.value.hint
@@ -254,11 +251,9 @@ def test_declared_oversized_body_is_refused_up_front(spec_server: SpecServer) ->
 def test_endless_body_is_cut_off_while_streaming(spec_server: SpecServer) -> None:
     # No Content-Length and a body that never ends: only a streaming cap can stop this.
     spec_server.serve("/api-docs", SpecReply(body=b"{" + b" " * 65535, endless=True, send_length=False))
-    started = time.monotonic()
     with pytest.raises(SpecFetchError) as info:
         fetch_spec(spec_server.url(), FetchConfig(retries=0, max_bytes=200_000), env={})
     assert "sent more than 200000 bytes" in info.value.message
-    assert time.monotonic() - started < 2.0
 
 
 # --- auth ---

@@ -10,7 +10,6 @@ import copy
 import json
 import os
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
@@ -229,10 +228,8 @@ def test_special_files_are_refused_at_once(tmp_path: Path, special: str) -> None
     if special == "fifo":
         path = tmp_path / "spec.fifo"
         os.mkfifo(path)
-    started = time.monotonic()
-    with pytest.raises(SpecFetchError) as caught:
+    with pytest.raises(SpecFetchError) as caught:  # before any read: /dev/zero and a fifo never end
         load_spec(str(path), FetchConfig())
-    assert time.monotonic() - started < 1.0
     assert "not a regular file" in caught.value.render()
 
 

@@ -138,9 +138,7 @@ def test_cancel_stops_a_check_still_running(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while not imports._procs and time.monotonic() < deadline:  # noqa: SLF001 - wait until it has started
         time.sleep(0.05)
-    started = time.monotonic()
-    ahead.cancel_all()
-    assert time.monotonic() - started < 10
+    ahead.cancel_all()  # waits for what it stops
     assert all(p.poll() is not None for p in imports._procs)  # noqa: SLF001
 
 
