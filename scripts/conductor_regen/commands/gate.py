@@ -20,7 +20,7 @@ from conductor_regen.generator.verify import (IMPORT_TIMEOUT, ImportCheck, Stage
                                               interpreter_fingerprint)
 from conductor_regen.progress import StepLog
 from conductor_regen.verdict_cache import cached, store
-from conductor_regen.checkout.target import SdkTarget
+from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget
 
 
 def import_failures(target: SdkTarget, timeout: float = IMPORT_TIMEOUT,
@@ -88,7 +88,7 @@ def tree_content(*roots: Path) -> str:
     digest = hashlib.sha256()
     for index, root in enumerate(roots):
         for rel, path in iter_entries(root):
-            if any(part.startswith(".regen") for part in rel.split("/")):
+            if any(part.startswith(RESERVED_PREFIX) for part in rel.split("/")):
                 continue
             data = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
             digest.update(f"{index}\0{rel}\0{len(data)}\0".encode())
