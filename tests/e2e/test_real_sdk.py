@@ -427,7 +427,8 @@ def _verdict(output: str, name: str) -> str:
     return match.group(0)
 
 
-def test_execute_workflow_returning_a_signal_response_is_a_new_contract_failure(real: RealRun, tmp_path: Path) -> None:
+def test_execute_workflow_returning_a_signal_response_is_a_new_contract_failure(real: RealRun, envdir: Path,
+                                                                                 tmp_path: Path) -> None:
     """Every Orkes client method against a mock of the real spec: the two changed returns are new failures.
 
     `OrkesWorkflowClient.execute_workflow` (annotated `-> WorkflowRunAdapter`) now returns a
@@ -437,7 +438,7 @@ def test_execute_workflow_returning_a_signal_response_is_a_new_contract_failure(
     and the API is named. (Determinism and `--absolute` are shown on the example SDK: test_contract_session.)
     """
     sdk, env = real.root, real.env
-    envdir, junit = tmp_path / "nox", tmp_path / "junit"
+    junit = tmp_path / "junit"  # the worker's contract virtualenv: it installs this SDK's requirements over the example's
     api = sdk / PACKAGE / "http" / "api" / "authorization_resource_api.py"
     original = api.read_text()
     assert original.count("resource_path='/") == 3
