@@ -336,6 +336,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _os.environ.get(_RUN_MARK):
         _os.environ[_RUN_MARK] = f"{_os.getpid()}-{_time.time_ns()}"
         config.stash[_OUTERMOST] = True
+        _compile_the_tool()
+
+
+def _compile_the_tool() -> None:
+    """Write the package's bytecode once, as its first import would: the CLI runs have PYTHONDONTWRITEBYTECODE (it
+    keeps the SDK trees free of it), so in a fresh clone every run would compile the modules no worker imported
+    (the nox sessions, the contract driver) again. Not data/: the demo SDK stays as git has it."""
+    import compileall
+    import re
+
+    compileall.compile_dir(str(_Path(__file__).resolve().parents[1] / "scripts" / "conductor_regen"), quiet=1,
+                           rx=re.compile(r"[/\\]data[/\\]"))
 
 
 _RUN_MARK = "TESTRUN_CONDUCTOR_REGEN"  # no REGEN_/CONDUCTOR_ prefix: the CLI tests' environments drop those
