@@ -129,8 +129,14 @@ STEPS: Tuple[Step, ...] = (
 )
 
 
+# --cache-dir: the runs' cache (REGEN_CACHE_DIR), for a test run that has one to share; else the tool's default.
+CACHE_DIR: Optional[Path] = None
+
+
 def _env() -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not (k.startswith("REGEN_") or k.startswith("CONDUCTOR_"))}
+    if CACHE_DIR is not None:
+        env["REGEN_CACHE_DIR"] = str(CACHE_DIR)
     env["PYTHONPATH"] = str(REPO / "scripts") + os.pathsep + env.get("PYTHONPATH", "")
     env["COLUMNS"] = "100"
     return env
@@ -228,7 +234,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--sdk-tarball", type=Path, default=SDK_TARBALL)
     parser.add_argument("--spec", type=Path, default=SPEC)
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
+    parser.add_argument("--cache-dir", type=Path, help="the runs' cache folder (default: the tool's own)")
     args = parser.parse_args(argv)
+    global CACHE_DIR
+    CACHE_DIR = args.cache_dir
     wanted = [s for s in args.only.split(",") if s] or [s.name for s in STEPS]
     unknown = set(wanted) - {s.name for s in STEPS}
     if unknown:
