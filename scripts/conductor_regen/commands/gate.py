@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -18,6 +17,7 @@ from conductor_regen.errors import VerificationError
 from conductor_regen.file_tree import iter_entries
 from conductor_regen.generator.verify import (IMPORT_TIMEOUT, ImportCheck, StagedFolders, import_all,
                                               interpreter_fingerprint)
+from conductor_regen.matrix.pristine import content_fingerprint
 from conductor_regen.progress import StepLog
 from conductor_regen.verdict_cache import cached, store
 from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget
@@ -81,19 +81,13 @@ GATE_IMPORTS = "gate-imports"  # the verdict cache's kind for the import gate's 
 
 
 def tree_content(*roots: Path) -> str:
-    """A hash of the files under `roots` by their paths relative to each root and their bytes (a symlink by its
-    target): where the roots are does not matter, what they hold does. A run's own files (`.regen*`: its lock,
-    journal, staging folder, the provenance record) are left out: they differ from run to run, no import reads them.
+    """`content_fingerprint` of the files under `roots` (each root's by its place in the list): where the roots are
+    does not matter, what they hold does. A run's own files (`.regen*`: its lock, journal, staging folder, the
+    provenance record) are left out: they differ from run to run, no import reads them.
     """
-    digest = hashlib.sha256()
-    for index, root in enumerate(roots):
-        for rel, path in iter_entries(root):
-            if any(part.startswith(RESERVED_PREFIX) for part in rel.split("/")):
-                continue
-            data = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
-            digest.update(f"{index}\0{rel}\0{len(data)}\0".encode())
-            digest.update(data)
-    return digest.hexdigest()
+    return content_fingerprint({f"{index}/{rel}": path for index, root in enumerate(roots)
+                                for rel, path in iter_entries(root)
+                                if not any(part.startswith(RESERVED_PREFIX) for part in rel.split("/"))})
 
 
 class StagedImports:
