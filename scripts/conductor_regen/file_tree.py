@@ -9,7 +9,7 @@ import os
 import shutil
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator, Tuple
+from typing import Iterable, Iterator, Mapping, Tuple
 
 from conductor_regen.errors import VerificationError
 
@@ -55,6 +55,14 @@ def digest_entry(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1024 * 1024), b""):
             sha.update(chunk)
     return sha.hexdigest()
+
+
+def content_fingerprint(files: Mapping[str, Path], salt: str = "") -> str:
+    """Hash of relative paths and contents (symlinks by target): the same tree anywhere, the same hash."""
+    digest = hashlib.sha256(f"{salt}\0".encode())
+    for rel in sorted(files):
+        digest.update(f"{rel}\0{digest_entry(files[rel])}\n".encode())
+    return digest.hexdigest()
 
 
 def digest_tree(base: Path, names: Iterable[str]) -> dict[str, str]:

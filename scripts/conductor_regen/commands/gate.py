@@ -14,10 +14,9 @@ from conductor_regen.commands.plan import package_name
 from conductor_regen.child_env import kill
 from conductor_regen.config import Settings
 from conductor_regen.errors import VerificationError
-from conductor_regen.file_tree import iter_entries
+from conductor_regen.file_tree import content_fingerprint, iter_entries
 from conductor_regen.generator.verify import (IMPORT_TIMEOUT, ImportCheck, StagedFolders, import_all,
                                               interpreter_fingerprint)
-from conductor_regen.matrix.pristine import content_fingerprint
 from conductor_regen.progress import StepLog
 from conductor_regen.verdict_cache import cached, store
 from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget

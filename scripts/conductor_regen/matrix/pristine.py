@@ -24,7 +24,8 @@ from conductor_regen.child_env import GIT_TIMEOUT, Limit, child_env, run
 from conductor_regen.checkout.backups import Backup, added_outside, list_backups, load_manifest
 from conductor_regen.checkout.restore import trusted_manifest
 from conductor_regen.errors import RegenError
-from conductor_regen.file_tree import digest_entry, iter_entries
+from conductor_regen import file_tree
+from conductor_regen.file_tree import iter_entries
 from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget, is_run_file
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,8 @@ def _live_files(root: Path, skip: Tuple[Path, ...], package_dir: Path) -> Iterat
 
 
 def content_fingerprint(files: Mapping[str, Path]) -> str:
-    """Hash of relative paths and contents (symlinks by target): the same tree anywhere, the same hash."""
-    digest = hashlib.sha256(f"{_FINGERPRINT_VERSION}\0".encode())
-    for rel in sorted(files):
-        digest.update(f"{rel}\0{digest_entry(files[rel])}\n".encode())
-    return digest.hexdigest()
+    """The pristine tree's fingerprint: `file_tree.content_fingerprint`, salted with this cache's version."""
+    return file_tree.content_fingerprint(files, _FINGERPRINT_VERSION)
 
 
 def _newest_backup(target: SdkTarget, backups_dir: Path) -> Optional[Backup]:
