@@ -35,3 +35,9 @@ def store(cache_dir: Path, kind: str, fingerprint: str, key: str, data: Any) -> 
     path = _cache_file(cache_dir, kind, fingerprint, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+def cached_count(cache_dir: Path, kind: str, fingerprint: str, key: str) -> Optional[int]:
+    """A count of modules a check stored (`cached`), or None: never stored, or not a positive count (a damaged file)."""
+    count = cached(cache_dir, kind, fingerprint, key)
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None

@@ -18,7 +18,7 @@ from conductor_regen.file_tree import content_fingerprint, iter_entries
 from conductor_regen.generator.verify import (IMPORT_TIMEOUT, ImportCheck, StagedFolders, import_all,
                                               interpreter_fingerprint)
 from conductor_regen.progress import StepLog
-from conductor_regen.verdict_cache import cached, store
+from conductor_regen.verdict_cache import cached_count, store
 from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget
 
 
@@ -122,31 +122,28 @@ class StagedImports:
         exe = self._interpreter()[0]
         if self._stopped:
             raise VerificationError("the staged import check was stopped", "")
-        remembered: List[Tuple[str, str]] = []
-        known: List[ImportCheck] = []
+        key: Optional[Tuple[str, str]] = None  # (interpreter, files): set once the tree is ready
+        known: Optional[int] = None  # modules of a clean import of the same key before
 
         def go() -> bool:
+            nonlocal key, known
             if not self._go():
                 return False
             if self._verdicts is None or exe is None:
                 return True
             key = (interpreter_fingerprint(exe), tree_content(self._target.root / "src", self.staging))
-            count = cached(self._verdicts, GATE_IMPORTS, *key)
-            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
-                known.append(ImportCheck(count, (), remembered=True))
-                return False  # stops the interpreter: these files imported cleanly here before
-            remembered.append(key)
-            return True
+            known = cached_count(self._verdicts, GATE_IMPORTS, *key)
+            return known is None  # False stops the interpreter: these files imported cleanly here before
 
         try:
             check = import_all([self._target.root / "src"], [self._staged.package], str(exe) if exe else None,
                                self._timeout, self._staged, started=self._procs.append, warm=self._warm, go=go)
         except VerificationError:
-            if known:
-                return known[0]
+            if known is not None:
+                return ImportCheck(known, (), remembered=True)
             raise
-        if remembered and self._verdicts is not None and check.modules > 0 and not check.failures:
-            store(self._verdicts, GATE_IMPORTS, *remembered[0], check.modules)
+        if key is not None and self._verdicts is not None and check.modules > 0 and not check.failures:
+            store(self._verdicts, GATE_IMPORTS, *key, check.modules)
         return check
 
     def _go(self) -> bool:

@@ -16,7 +16,7 @@ from conductor_regen.errors import GeneratorError
 from conductor_regen.generator.backends import Running, build_invocation, display
 from conductor_regen.generator.provenance import FILENAME as PROVENANCE_FILE, Provenance, read_provenance, write_provenance
 from conductor_regen.spec.intake import dump_spec
-from conductor_regen.verdict_cache import cached, store
+from conductor_regen.verdict_cache import cached_count, store
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,10 @@ def _entry_key(prov: Provenance) -> str:
     return f"{prov.cache_key()}-{prov.generator_backend}"
 
 
-def _makes_the_same_tree(cached: Optional[Provenance], prov: Provenance) -> bool:
+def _makes_the_same_tree(recorded: Optional[Provenance], prov: Provenance) -> bool:
     """True when a cached tree's recorded inputs give `prov`'s tree: the same generator input, generator, options,
     tool and backend. Where the spec was read from (and its bytes before the repairs) may differ."""
-    return cached is not None and _entry_key(cached) == _entry_key(prov)
+    return recorded is not None and _entry_key(recorded) == _entry_key(prov)
 
 
 def _cache_entry(settings: Settings, prov: Provenance) -> Path:
@@ -102,10 +102,10 @@ class PendingTree:
         self.running: Optional[Running] = None
         self.command = "(cached)"
         self._timeout = settings.generator.timeout
-        cached = _cache_entry(settings, prov)
+        entry = _cache_entry(settings, prov)
         try:
-            if use_cache and _makes_the_same_tree(read_provenance(cached / META_DIR / PROVENANCE_FILE), prov):
-                self._cached: Optional[Path] = cached
+            if use_cache and _makes_the_same_tree(read_provenance(entry / META_DIR / PROVENANCE_FILE), prov):
+                self._cached: Optional[Path] = entry
                 return
             self._cached = None
             self.spec_path = self.work / "spec.json"
@@ -196,8 +196,7 @@ def known_imports(tree: GeneratedTree, settings: Settings, fingerprint: str) -> 
     """How many modules of a cached tree imported in the interpreter of `fingerprint` before (None: not known)."""
     if not tree.cached:
         return None
-    count = cached(settings.cache_dir / "staging", IMPORTS, _entry_key(tree.provenance), fingerprint)
-    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+    return cached_count(settings.cache_dir / "staging", IMPORTS, _entry_key(tree.provenance), fingerprint)
 
 
 def record_imports(tree: GeneratedTree, settings: Settings, fingerprint: str, count: int) -> None:
