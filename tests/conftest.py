@@ -346,8 +346,9 @@ def _compile_the_tool() -> None:
     import compileall
     import re
 
-    compileall.compile_dir(str(_Path(__file__).resolve().parents[1] / "scripts" / "conductor_regen"), quiet=1,
-                           rx=re.compile(r"[/\\]data[/\\]"))
+    from support.paths import REPO
+
+    compileall.compile_dir(str(REPO / "scripts" / "conductor_regen"), quiet=1, rx=re.compile(r"[/\\]data[/\\]"))
 
 
 _RUN_MARK = "TESTRUN_CONDUCTOR_REGEN"  # no REGEN_/CONDUCTOR_ prefix: the CLI tests' environments drop those
