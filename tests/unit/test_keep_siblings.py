@@ -52,8 +52,9 @@ def without(code: str, cls: str, names: List[str]) -> str:
 def methods(path: Path, cls: str) -> Dict[str, str]:
     """name -> source of each method of `cls` in `path`."""
     code = path.read_text(encoding="utf-8")
+    lines = code.splitlines(keepends=True)  # ast.get_source_segment splits the whole file again per method
     node = next(n for n in ast.parse(code).body if isinstance(n, ast.ClassDef) and n.name == cls)
-    return {f.name: ast.get_source_segment(code, f) or "" for f in node.body
+    return {f.name: "".join(lines[f.lineno - 1:f.end_lineno]) for f in node.body
             if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 

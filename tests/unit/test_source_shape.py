@@ -92,14 +92,24 @@ PAYLOADS = {
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
 def test_each_payload_is_refused_naming_file_and_line(tmp_path: Path, name: str) -> None:
-    pkg = tmp_path / "http"
-    shutil.copytree(EXAMPLE_HTTP, pkg)
+    pkg = tmp_path / "http"  # a good module beside the planted one (the whole example tree: the test below)
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "models" / "tag.py").write_text(GOOD)
     (pkg / "models" / "zz_planted.py").write_text(PAYLOADS[name])
     with pytest.raises(ShapeError) as caught:
         check_generated_shape(pkg)
     line = caught.value.render()
     assert "models/zz_planted.py:" in line and "refused before anything imports it" in line
     assert "\n" not in line
+
+
+def test_a_payload_among_the_example_clients_modules_is_refused(tmp_path: Path) -> None:
+    pkg = tmp_path / "http"
+    shutil.copytree(EXAMPLE_HTTP, pkg)
+    (pkg / "api" / "zz_planted.py").write_text(PAYLOADS["call at module level"])
+    with pytest.raises(ShapeError) as caught:
+        check_generated_shape(pkg)
+    assert "api/zz_planted.py:2:" in caught.value.render()
 
 
 def test_a_module_that_does_not_compile_is_one_line(tmp_path: Path) -> None:
