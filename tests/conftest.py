@@ -559,6 +559,32 @@ def committed_sdk(tmp_path: _Path) -> _Path:
     return new_sdk(tmp_path)
 
 
+@pytest.fixture
+def isolated_git(tmp_path: _Path, monkeypatch: pytest.MonkeyPatch) -> _Path:
+    """No system or global git config: only what a repository sets counts (the identity above all)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def git_sdk(tmp_path: _Path, isolated_git: _Path) -> _Path:
+    """A small fake SDK checkout committed under git, with a maintainer's identity in the repository."""
+    import subprocess
+
+    from support.fake_sdk import make_sdk
+
+    root = make_sdk(tmp_path, git=True)
+    for key, value in (("user.name", "Maintainer"), ("user.email", "m@example.com")):
+        subprocess.run(["git", "config", key, value], cwd=root, check=True)
+    return root
+
+
 # --- fake SDK target and backup store (backup, restore and lock tests) ---
 # Here rather than in tests/unit/conftest.py: a second module named `conftest` shadowed this one for
 # the tests that import the spec server from it (`from conftest import SpecReply, SpecServer`).

@@ -19,7 +19,7 @@ import pytest
 from conftest import SpecReply, SpecServer
 from support.paths import SPEC_V1, SPEC_V2
 from support.programs import run_as
-from support.sdk_copies import cli_env, git, new_sdk, pkg, sdk_digest, write
+from support.sdk_copies import cli_env, commit_body, git, new_sdk, pkg, sdk_digest, write
 
 KEY, SECRET, TOKEN = "app-key", "app-secret", "tok-123"
 
@@ -114,7 +114,7 @@ def test_regenerate_on_a_branch_leaves_one_commit_and_the_checkout_alone(tmp_pat
     # Exactly one commit on the branch, on top of HEAD.
     assert git(sdk, "rev-list", f"{head}..drift/v2").split() == [git(sdk, "rev-parse", "drift/v2").strip()]
     subject = git(sdk, "log", "-1", "--format=%s", "drift/v2").strip()
-    body = git(sdk, "log", "-1", "--format=%b", "drift/v2")
+    body, _ = commit_body(sdk, "drift/v2")
     assert subject == "Regenerate the async client from spec v2 (sha256 6dbc85e4dac3)"
     assert body.strip() == pr_body.read_text().strip()
     assert body.index("## Breaks SDK code (3)") < body.index("## Removed from the server") \
@@ -177,6 +177,6 @@ def test_a_failed_gate_leaves_no_branch_unless_kept(tmp_path: Path, env: Dict[st
     assert "branch drift/v2 keeps the failed tree (commit " in kept.the_error()
     assert _branches(sdk) != current and sdk_digest(sdk) == before
     subject = git(sdk, "log", "-1", "--format=%s", "drift/v2").strip()
-    body = git(sdk, "log", "-1", "--format=%b", "drift/v2")
+    body, _ = commit_body(sdk, "drift/v2")
     assert subject.endswith(", gate failed") and "## Gate: failed" in body and "do not merge it as it is" in body
     assert "fail to import after the swap" in body and (tmp_path / "pr.md").read_text().strip() == body.strip()

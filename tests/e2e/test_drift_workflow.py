@@ -13,7 +13,8 @@ already (`conductor-regen` on PATH runs it).
 
 Night 1, the SDK's own spec: diff exits 0, no branch anywhere. Night 2, spec v2: one branch on the remote with
 one new commit whose body names the broken and removed methods, and `gh pr create` once. Night 3, v2 again:
-the remote branch is unchanged and no second pull request.
+nothing is regenerated (the remote branch holds this run's input key), the remote branch is unchanged and no
+second pull request.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pytest
 import yaml
 from conftest import SpecReply, SpecServer
 from support.paths import SPEC_V1, SPEC_V2
-from support.sdk_copies import cli_env, git, new_sdk
+from support.sdk_copies import cli_env, commit_body, git, new_sdk
 
 from conductor_regen.commands.ci_template import WorkflowOptions, render_workflow
 
@@ -276,7 +277,7 @@ def test_three_nights_of_the_workflow(tmp_path: Path, generator_cache: Path, spe
     assert git(repo.remote, "rev-list", f"main..{BRANCH}").split() == [branches[BRANCH]]
     assert git(repo.remote, "rev-parse", f"{BRANCH}^").strip() == repo.main
     subject = git(repo.remote, "log", "-1", "--format=%s", BRANCH).strip()
-    body = git(repo.remote, "log", "-1", "--format=%b", BRANCH)
+    body, _ = commit_body(repo.remote, BRANCH)
     assert subject.startswith("Regenerate the async client from spec v2 (sha256 6dbc85e4dac3)")
     broken = body.split("## Breaks SDK code (3)", 1)[1].split("## Removed from the server", 1)[0]
     for method in ("OrkesMetricsClient.get_metrics_token", "OrkesSecretClient.delete_secret"):
@@ -299,6 +300,9 @@ def test_three_nights_of_the_workflow(tmp_path: Path, generator_cache: Path, spe
     assert third.run() == conclusion, third.log
     assert third.outputs["diff"] == {"changed": "true"} and third.outputs["regen"]["gate"] == gate, third.log
     assert "the drift branch already holds this client" in third.log
+    # It knew before regenerating: the remote branch is one commit on main with this run's input key.
+    assert "holds this run's client; nothing regenerated" in third.log, third.log
+    assert "validate spec" in second.log and "validate spec" not in third.log, third.log
     assert _remote_branches(repo.remote) == branches
     assert _gh_calls(repo.gh_log) == calls  # not even `gh pr view`
 
@@ -328,7 +332,7 @@ def test_a_failed_gate_is_proposed_as_a_draft_and_fails_the_run(tmp_path: Path, 
     branches = _remote_branches(repo.remote)
     subject = git(repo.remote, "log", "-1", "--format=%s", BRANCH).strip()
     assert subject.endswith(", gate failed") and git(repo.remote, "rev-parse", f"{BRANCH}^").strip() == repo.main
-    body = git(repo.remote, "log", "-1", "--format=%b", BRANCH)
+    body, _ = commit_body(repo.remote, BRANCH)
     assert "## Gate: failed" in body and "fail to import after the swap" in body
     [create] = [c for c in _gh_calls(repo.gh_log) if c["args"][:2] == ["pr", "create"]]
     assert "--draft" in create["args"] and create["body"].strip() == body.strip()
@@ -337,6 +341,8 @@ def test_a_failed_gate_is_proposed_as_a_draft_and_fails_the_run(tmp_path: Path, 
     calls = _gh_calls(repo.gh_log)
     again = repo.night(secrets)
     assert again.run() == "failure" and _remote_branches(repo.remote) == branches, again.log
+    assert "holds this run's client, and that tree failed the gate" in again.log, again.log
+    assert "validate spec" in night.log and "validate spec" not in again.log, again.log  # nothing ran again
     assert _gh_calls(repo.gh_log) == calls
 
     # A maintainer fixes it on the drift branch: the workflow never pushes over their commit.

@@ -50,6 +50,14 @@ def git(root: Path, *args: str) -> str:
     return done.stdout
 
 
+def commit_body(root: Path, rev: str) -> Tuple[str, str]:
+    """A run's commit message body without its trailer (what the pull request's body is), and its input key."""
+    body = git(root, "log", "-1", "--format=%b", rev)
+    text, sep, key = body.rpartition("\nConductor-Regen-Input: ")
+    assert sep and len(key.strip()) == 64, body[-300:]
+    return text, key.strip()
+
+
 def commit_all(root: Path, message: str = "change") -> None:
     """Stage and commit everything in `root`."""
     git(root, "add", "-A")

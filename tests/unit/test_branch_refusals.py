@@ -24,27 +24,6 @@ def _git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
 
 
-@pytest.fixture
-def isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No system or global git config: only what a repository sets counts (the identity above all)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
-        monkeypatch.delenv(name, raising=False)
-    return home
-
-
-@pytest.fixture
-def repo(tmp_path: Path, isolated_git: Path) -> Path:
-    root = make_sdk(tmp_path, git=True)
-    _git(root, "config", "user.name", "Maintainer")
-    _git(root, "config", "user.email", "m@example.com")
-    return root
-
-
 def _state(root: Path) -> List[str]:
     return [_git(root, "branch", "--list"), _git(root, "worktree", "list", "--porcelain"),
             _git(root, "rev-parse", "HEAD")]
@@ -54,17 +33,18 @@ def _state(root: Path) -> List[str]:
     (["--branch", "drift/x"], "--branch goes with --commit"),
     (["--commit"], "--commit goes with --branch NAME"),
     (["--pr-body", "pr.md"], "--pr-body goes with --branch NAME --commit"),
+    (["--skip-if-held-by", "origin/x"], "--skip-if-held-by goes with --branch NAME --commit"),
     (["--branch", "drift/x", "--commit", "--dry-run"], "--dry-run and --branch ask for opposite things"),
     (["--branch", "drift/x", "--commit", "--allow-dirty"], "the branch starts from HEAD"),
     (["--branch", "a..b", "--commit"], "--branch 'a..b' is not a valid git branch name"),
 ])
-def test_bad_usage_is_refused_before_any_work(repo: Path, tmp_path: Path, args: List[str], says: str) -> None:
-    before, state = sdk_digest(repo), _state(repo)
-    r = run_as("conductor-regen", "regenerate", "--sdk", str(repo), "--spec", str(tmp_path / "absent.json"),
+def test_bad_usage_is_refused_before_any_work(git_sdk: Path, tmp_path: Path, args: List[str], says: str) -> None:
+    before, state = sdk_digest(git_sdk), _state(git_sdk)
+    r = run_as("conductor-regen", "regenerate", "--sdk", str(git_sdk), "--spec", str(tmp_path / "absent.json"),
                "--skip-tests", "--yes", *args, env=cli_env(tmp_path / "backups", tmp_path / "cache"), cwd=tmp_path)
     assert r.code == 2, r
     assert says in one_error_line(r)
-    assert sdk_digest(repo) == before and _state(repo) == state
+    assert sdk_digest(git_sdk) == before and _state(git_sdk) == state
     assert not (tmp_path / "cache").exists()  # not even a work folder
 
 
@@ -83,28 +63,28 @@ def test_a_repository_without_a_commit(tmp_path: Path, isolated_git: Path) -> No
     assert "has no commit yet" in caught.value.message
 
 
-def test_a_branch_that_exists_already(repo: Path) -> None:
-    _git(repo, "branch", "drift/x")
-    state = _state(repo)
+def test_a_branch_that_exists_already(git_sdk: Path) -> None:
+    _git(git_sdk, "branch", "drift/x")
+    state = _state(git_sdk)
     with pytest.raises(SdkError) as caught:
-        check_branch_run(target_of(repo), OPTIONS)
+        check_branch_run(target_of(git_sdk), OPTIONS)
     assert caught.value.message == "branch drift/x exists already"
     assert "git branch -D drift/x" in caught.value.hint
-    assert _state(repo) == state
+    assert _state(git_sdk) == state
 
 
-def test_uncommitted_work_in_the_managed_folders(repo: Path) -> None:
-    edited = repo / "src/conductor/asyncio_client/http/api_client.py"
+def test_uncommitted_work_in_the_managed_folders(git_sdk: Path) -> None:
+    edited = git_sdk / "src/conductor/asyncio_client/http/api_client.py"
     edited.write_text(edited.read_text() + "# local edit\n")
     with pytest.raises(SdkError) as caught:
-        check_branch_run(target_of(repo), OPTIONS)
+        check_branch_run(target_of(git_sdk), OPTIONS)
     assert "1 uncommitted change(s) in the managed folders: src/conductor/asyncio_client/http/api_client.py" \
         in caught.value.message
     assert "without them" in caught.value.message and caught.value.hint == "commit or stash them first"
     # Outside the managed folders, work in progress is no concern of the run (it starts from HEAD).
     edited.write_text(edited.read_text().replace("# local edit\n", ""))
-    (repo / "README.md").write_text("edited\n")
-    assert check_branch_run(target_of(repo), OPTIONS).top == repo.resolve()
+    (git_sdk / "README.md").write_text("edited\n")
+    assert check_branch_run(target_of(git_sdk), OPTIONS).top == git_sdk.resolve()
 
 
 def test_no_identity_to_commit_as(tmp_path: Path, isolated_git: Path) -> None:

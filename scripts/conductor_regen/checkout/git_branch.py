@@ -11,7 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from conductor_regen.child_env import GIT_TIMEOUT, Limit, child_env, run
 from conductor_regen.errors import ConfigError, SdkError
@@ -131,3 +131,18 @@ def create_branch(top: Path, name: str, commit: str) -> None:
     if code != 0:
         raise SdkError(f"could not create branch {name}: {(err.splitlines() or ['?'])[0]}",
                        f"the commit is {commit[:12]}; `git branch NEWNAME {commit[:12]}` keeps it under another name")
+
+
+def commit_of(top: Path, ref: str) -> Optional[str]:
+    """The commit `ref` names (a branch, a remote-tracking branch, a sha), or None when it names none."""
+    if ref.startswith("-"):
+        return None
+    code, out, _ = git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
+    return out.strip() if code == 0 else None
+
+
+def parents_and_message(top: Path, commit: str) -> Tuple[List[str], str]:
+    """A commit's parents and its raw message."""
+    out = git(top, "show", "--no-patch", "--format=%P%n%B", commit)[1]
+    parents, _, message = out.partition("\n")
+    return parents.split(), message

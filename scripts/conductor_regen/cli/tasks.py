@@ -109,7 +109,9 @@ def generate(c: Context, spec: str, output: str, generator_version: Optional[str
             "branch": "run in a scratch git worktree at HEAD and commit the result on this new branch (with --commit); "
                       "your branch and work tree are not touched, nothing is pushed",
             "commit": "end the run with one commit on --branch, its message the impact summary",
-            "pr-body": "also write the commit's Markdown body here (a pull request's body)"},
+            "pr-body": "also write the commit's Markdown body here (a pull request's body)",
+            "skip-if-held-by": "with --branch: when this ref (e.g. origin/BRANCH) is one commit on HEAD made from the "
+                               "same spec, tool version and options, make the branch there instead of running again"},
       iterable=["session"])
 @edge
 def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool = False, yes: bool = False,
@@ -119,7 +121,7 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
                backend: Optional[str] = None, java_heap: Optional[str] = None, no_fixups: bool = False,
                no_cache: bool = False, no_pin_names: bool = False, force: bool = False,
                removed: Optional[str] = None, no_keyword_calls: bool = False, accept: str = "",
-               branch: str = "", commit: bool = False, pr_body: Optional[str] = None,
+               branch: str = "", commit: bool = False, pr_body: Optional[str] = None, skip_if_held_by: str = "",
                verbose: bool = False, quiet: bool = False) -> None:
     """Run the whole guide on an SDK: spec, generate, verify, back up, swap, gate, report."""
     from conductor_regen.progress import StepLog
@@ -141,9 +143,9 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
         spec=spec, dry_run=dry_run, yes=yes, skip_tests=skip_tests, keep_failed=keep_failed,
         allow_dirty=allow_dirty, only=comma_list(only), use_cache=not no_cache, pin_names=not no_pin_names,
         force=force, command=f"{program()} regenerate", accept=accept, branch=branch, commit=commit,
-        pr_body=Path(pr_body) if pr_body else None, argv=tuple(sys.argv[1:]),
+        pr_body=Path(pr_body) if pr_body else None, held_by=skip_if_held_by, argv=tuple(sys.argv[1:]),
     )
-    if branch or commit or pr_body:
+    if branch or commit or pr_body or skip_if_held_by:
         from conductor_regen.commands.drift import check_usage
 
         check_usage(options)  # bad usage is refused before the gate or the SDK is looked at
@@ -159,9 +161,14 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
             # Data, unless stdout is for the JSON report alone (`--report -`).
             (talk if report == STDOUT else say)(
                 f"branch: {made.branch} at {made.commit[:12]}: {made.text.subject}" if made.text is not None
-                else f"branch: none made ({made.report.outcome}: the client already is what {spec} gives)")
+                else f"branch: none made ({made.report.outcome if made.report else '?'}: the client already is "
+                     f"what {spec} gives)")
             if made.text is not None and pr_body:
                 talk(f"pull request body: {pr_body}")
+            if made.report is None:  # held by --skip-if-held-by: nothing ran, so there is no new report
+                summary(steps)
+                talk(f"report: none (the branch is {skip_if_held_by}'s commit; its message is that run's summary)")
+                return
             finish(made.report, s, target, steps, made.report_path, to_stdout=report == STDOUT)
             return
         result = run_regenerate(target, options, s, steps, confirm, gate, os.environ)

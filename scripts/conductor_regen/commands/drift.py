@@ -7,22 +7,29 @@ is committed there with the impact summary as the message (commands/pr_body.py),
 branch NAME created at that commit: a failed run leaves no branch, unless `--keep-failed` asks to
 keep the failed tree, which is then committed and branched all the same and the error says so.
 Nothing is pushed. The scratch worktree, its staging and its backups go when the command ends.
+
+`--skip-if-held-by REF` (the spec-drift workflow passes its remote branch): the commit's message carries a key
+of the run's input (`run_input`: the spec, this tool's version, the generator and the options). When REF names
+one commit on HEAD with this run's key, the branch is made there and nothing is regenerated; a held tree that
+failed the gate fails this run as it failed that one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from conductor_regen.commands.plan import Confirm, RegenOptions, TestRunner
-from conductor_regen.commands.pr_body import CommitText, commit_text, reproduce_command
+from conductor_regen import __version__
+from conductor_regen.commands.pr_body import GATE_FAILED, INPUT_TRAILER, CommitText, commit_text, reproduce_command
 from conductor_regen.commands.report import Report
 from conductor_regen.config import Settings
-from conductor_regen.errors import ConfigError, RegenError, SdkError
+from conductor_regen.errors import ConfigError, RegenError, SdkError, VerificationError
 from conductor_regen.progress import StepLog
 from conductor_regen.checkout import git_branch as gitb
 from conductor_regen.checkout.signals import deferred
@@ -37,7 +44,7 @@ if TYPE_CHECKING:
 class BranchRun:
     """What a run on a branch left: the run's report, and the branch and commit it made (none for a no-op)."""
 
-    report: Report
+    report: Optional[Report]  # None: the branch was made at the commit --skip-if-held-by names, nothing ran
     report_path: Path  # where the JSON report was written (Markdown beside it)
     branch: str = ""
     commit: str = ""
@@ -51,8 +58,9 @@ def check_usage(options: RegenOptions) -> None:
         raise ConfigError(f"{given} goes with {missing}: a run on a branch ends in one commit there, and a commit "
                           "is made only on a new branch", "pass both (--branch NAME --commit), or neither")
     if not options.branch:
-        if options.pr_body is not None:
-            raise ConfigError("--pr-body goes with --branch NAME --commit", "pass those too, or drop --pr-body")
+        for flag, passed in (("--pr-body", options.pr_body is not None), ("--skip-if-held-by", bool(options.held_by))):
+            if passed:
+                raise ConfigError(f"{flag} goes with --branch NAME --commit", f"pass those too, or drop {flag}")
         return
     if options.dry_run:
         raise ConfigError("--dry-run and --branch ask for opposite things: a dry run changes nothing, a run on a "
@@ -132,6 +140,10 @@ def regenerate_on_branch(target: SdkTarget, options: RegenOptions, settings: Set
     repo = check_branch_run(target, options)
     head = gitb.head_commit(repo.top)
     keep = options.report_path or default_report_path(target, settings)
+    if options.held_by:
+        held = _held(repo, head, options, settings, steps, env)
+        if held is not None:
+            return _reuse(repo, held, options, keep, steps)
     work = new_work_dir(settings.cache_dir, "regen")
     worktree = work / repo.top.name
     scratch: Optional[_Scratch] = None
@@ -147,14 +159,15 @@ def regenerate_on_branch(target: SdkTarget, options: RegenOptions, settings: Set
             report = regenerate(scratch.target, dataclasses.replace(options, report_path=scratch.report),
                                 wt_settings, steps, confirm, run_tests, env)
         except RegenError as exc:
-            exc.message = _after_failure(exc, scratch, options, keep, steps)
+            exc.message = _after_failure(exc, scratch, options, settings, keep, steps)
             raise
         # Its backup goes with the worktree: the report names none (the branch is the undo).
         report = dataclasses.replace(report, backup_id=None)
         _keep_report(scratch.report, keep, report)
         if report.outcome != "succeeded":  # a no-op: the client already is what this spec gives
             return BranchRun(report, keep)
-        text = commit_text(json.loads(report.to_json()), _reproduce(options))
+        data = json.loads(report.to_json())
+        text = commit_text(data, _reproduce(options), input_key=_input_of(data, settings, options))
         commit = _commit(scratch, options, text, steps)
         return BranchRun(report, keep, options.branch, commit, text)
     finally:
@@ -214,7 +227,8 @@ def _failed_report(path: Path) -> Optional[Dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
-def _after_failure(exc: RegenError, scratch: _Scratch, options: RegenOptions, keep: Path, steps: StepLog) -> str:
+def _after_failure(exc: RegenError, scratch: _Scratch, options: RegenOptions, settings: Settings, keep: Path,
+                   steps: StepLog) -> str:
     """A failed run: no branch, or with --keep-failed the failed tree committed on it. The error's new message."""
     from conductor_regen.checkout.signals import RunInterrupted
 
@@ -223,8 +237,102 @@ def _after_failure(exc: RegenError, scratch: _Scratch, options: RegenOptions, ke
     where = f" (report: {keep.with_suffix('.md')})" if data is not None else ""
     if (options.keep_failed and data is not None and data.get("outcome") == "failed"
             and not isinstance(exc, RunInterrupted) and gitb.changed_paths(scratch.worktree, scratch.run_paths())):
-        text = commit_text(data, _reproduce(options), kept_failed=True)
+        text = commit_text(data, _reproduce(options), kept_failed=True,
+                           input_key=_input_of(data, settings, options))
         commit = _commit(scratch, options, text, steps)
         return (f"{exc.message}; branch {options.branch} keeps the failed tree (commit {commit[:12]}, "
                 f"--keep-failed){where}")
     return f"{exc.message}; no branch was made, your checkout is as it was{where}"
+
+
+# --- --skip-if-held-by: a commit that already holds this run's client ---------------------------------
+
+# Flags whose values are places on the runner, not the run's input: another runner's paths give the same client.
+_PLACES = ("--spec", "--report", "--pr-body", "--skip-if-held-by", "--sdk")
+
+
+def run_input(spec_sha256: str, settings: Settings, options: RegenOptions) -> str:
+    """The key of what a run on a branch commits: the spec (sha256 of its normal form), this tool's version, the
+    settings that shape the tree or the gate, and the command's options other than places (`_PLACES`)."""
+    words: List[str] = []
+    argv = list(options.argv)
+    argv = argv[argv.index("regenerate") + 1:] if "regenerate" in argv else argv
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _PLACES:
+            skip = True
+        elif word.partition("=")[0] not in _PLACES:
+            words.append(word)
+    generator = settings.generator
+    data = {
+        "spec": spec_sha256, "tool": __version__, "options": words,
+        "generator": [generator.backend, generator.version, generator.package_name, generator.project_name,
+                      generator.library],
+        "fixups": [settings.fixups.enabled, list(settings.fixups.skip), settings.fixups.strip_path_prefix],
+        "sdk": [settings.sdk.package_dir, list(settings.sdk.managed), settings.sdk.removed, settings.sdk.keyword_calls],
+        "run": [options.skip_tests, options.keep_failed, list(options.only), options.pin_names, options.force,
+                options.accept],
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _input_of(report: Mapping[str, Any], settings: Settings, options: RegenOptions) -> str:
+    return run_input(str((report.get("spec") or {}).get("sha256") or ""), settings, options)
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldCommit:
+    """A commit that already holds this run's client: --skip-if-held-by's branch is made there."""
+
+    commit: str
+    subject: str
+    body: str  # without the trailer
+
+
+def _held(repo: gitb.GitRepo, head: str, options: RegenOptions, settings: Settings, steps: StepLog,
+          env: Optional[Mapping[str, str]]) -> Optional[HeldCommit]:
+    """The commit `options.held_by` names, when it is one commit on HEAD made from this run's input; else None."""
+    ref = options.held_by
+    with steps.step("held already?") as step:
+        held, why = held_commit(repo, head, options, settings, env)
+        step.detail = (f"yes: {ref} at {held.commit[:12]} (one commit on HEAD) holds this run's client; nothing "
+                       "regenerated" if held is not None else f"no: {ref}: {why}; regenerating")
+    return held
+
+
+def held_commit(repo: gitb.GitRepo, head: str, options: RegenOptions, settings: Settings,
+                 env: Optional[Mapping[str, str]]) -> Tuple[Optional[HeldCommit], str]:
+    """(the commit `options.held_by` names, "") when it is one commit on HEAD made from this run's input (the
+    key in its trailer); else (None, why not)."""
+    from conductor_regen.spec.intake import load_spec
+
+    commit = gitb.commit_of(repo.top, options.held_by)
+    if commit is None:
+        return None, "it names no commit"
+    parents, message = gitb.parents_and_message(repo.top, commit)
+    if parents != [head]:
+        return None, "it is not one commit on HEAD"
+    subject, _, rest = message.partition("\n")
+    trailer = re.search(rf"(?m)^{INPUT_TRAILER}: ([0-9a-f]{{64}})\s*\Z", rest)
+    if trailer is None:
+        return None, "its commit was not made by a run on a branch (no input key)"
+    if run_input(load_spec(options.spec, settings.fetch, env).sha256, settings, options) != trailer.group(1):
+        return None, "it was made from another spec, tool version or options"
+    return HeldCommit(commit, subject, rest[:trailer.start()].strip("\n") + "\n"), ""
+
+
+def _reuse(repo: gitb.GitRepo, held: HeldCommit, options: RegenOptions, keep: Path, steps: StepLog) -> BranchRun:
+    """The branch at the held commit, --pr-body written; a held tree that failed the gate fails this run too."""
+    with steps.step("branch") as step:
+        gitb.create_branch(repo.top, options.branch, held.commit)
+        step.detail = f"{options.branch} at {held.commit[:12]}: {held.subject}"
+    if options.pr_body is not None:
+        _write(options.pr_body, held.body)
+    if held.subject.endswith(GATE_FAILED):
+        raise VerificationError(
+            f"{options.held_by} holds this run's client, and that tree failed the gate; branch {options.branch} "
+            f"is at it (commit {held.commit[:12]}, --keep-failed)",
+            f"fix it on {options.held_by}, or drop --skip-if-held-by to run the gate again")
+    return BranchRun(None, keep, options.branch, held.commit, CommitText(held.subject, held.body))

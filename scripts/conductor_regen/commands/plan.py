@@ -36,6 +36,7 @@ class RegenOptions:
     branch: str = ""  # --branch NAME
     commit: bool = False  # --commit (goes with --branch)
     pr_body: Optional[Path] = None  # --pr-body FILE: the commit's Markdown body, for a pull request
+    held_by: str = ""  # --skip-if-held-by REF: a commit REF names that already holds this run's client is reused
     argv: Tuple[str, ...] = ()  # the command line as typed (the commit's "reproduce" command)
 
 

@@ -21,17 +21,24 @@ _LISTED = 60  # entries per section before "... and N more"
 _SUBJECT = "Regenerate the async client from spec {version} (sha256 {sha})"
 
 
+INPUT_TRAILER = "Conductor-Regen-Input"  # the run's input key (drift.run_input), a git trailer of the commit
+GATE_FAILED = ", gate failed"  # the subject's end when the committed tree failed the gate (--keep-failed)
+
+
 @dataclasses.dataclass(frozen=True)
 class CommitText:
-    """A run's commit: the subject line and the Markdown body (also the pull request's title and body)."""
+    """A run's commit: the subject line and the Markdown body (also the pull request's title and body), and the
+    key of the run's input, a trailer of the commit message only."""
 
     subject: str
     body: str
+    input_key: str = ""
 
     @property
     def message(self) -> str:
         """What `git commit --file -` gets."""
-        return f"{self.subject}\n\n{self.body}"
+        trailer = f"\n{INPUT_TRAILER}: {self.input_key}\n" if self.input_key else ""
+        return f"{self.subject}\n\n{self.body}{trailer}"
 
 
 def _change(data: Mapping[str, Any]) -> Change:
@@ -168,13 +175,14 @@ def reproduce_command(argv: Sequence[str], program: str, spec: str, branch: str)
     return f"{program} {shlex.join(clean)}"
 
 
-def commit_text(report: Mapping[str, Any], reproduce: str, kept_failed: bool = False) -> CommitText:
+def commit_text(report: Mapping[str, Any], reproduce: str, kept_failed: bool = False,
+                input_key: str = "") -> CommitText:
     """The subject and Markdown body of a run's commit, from its JSON report (`Report.to_json()`)."""
     spec = report.get("spec") or {}
     version, sha = str(spec.get("version") or "?"), str(spec.get("sha256") or "")
     subject = _SUBJECT.format(version=version, sha=sha[:12] or "?")
     if report.get("outcome") != "succeeded":
-        subject += ", gate failed"
+        subject += GATE_FAILED
     changes = [_change(c) for c in report.get("changes", [])]
     breaks = [c for c in changes if c.impact == BREAKS]
     kept = [c for c in changes if _kept(c) and c not in breaks]
@@ -204,7 +212,7 @@ def commit_text(report: Mapping[str, Any], reproduce: str, kept_failed: bool = F
     body += ["## Reproduce", "", "```console", f"$ {reproduce}", "```", "",
              f"spec: {_code(public_source(str(spec.get('source') or '?')))}, info.version {version}, "
              f"sha256 {_code(sha)}"]
-    return CommitText(subject, "\n".join(body).rstrip() + "\n")
+    return CommitText(subject, "\n".join(body).rstrip() + "\n", input_key)
 
 
 def _summary(report: Mapping[str, Any], changes: Sequence[Change]) -> Mapping[str, Any]:
