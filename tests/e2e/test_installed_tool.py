@@ -145,31 +145,31 @@ def test_an_installed_tool_runs_every_command_from_an_sdk_checkout(venv_tool: In
     assert relative_files(package) == package_before
 
 
-def test_a_gate_that_cannot_run_refuses_before_any_work(tmp_path: Path, wheel: Path, sdk: Path, home: Path) -> None:
-    broken = install_in_venv(wheel, tmp_path / "venv", isolated_env(home))
-    (broken.site_package() / "matrix" / "noxfile.py").unlink()  # as if the package were shipped without it
-    committed = sdk_digest(sdk)
-    store = home / "data" / "conductor-regen" / "backups" / checkout_key(sdk)
-    refused = broken.run("regenerate", "--spec", str(SPEC_V2), "--yes", cwd=sdk)
-    assert refused.code == 2, refused
-    assert "test gate cannot run" in refused.the_error() and "noxfile" in refused.the_error(), refused
-    assert "✓ generate" not in refused.stderr and "✓ back up" not in refused.stderr, refused
-    assert sdk_digest(sdk) == committed and not store.exists()
-    assert broken.run("test", "--session", "contract", cwd=sdk).code == 2
-    # Without the gate the run goes ahead (and says so).
-    skipped = broken.run("regenerate", "--spec", str(SPEC_V2), "--yes", "--skip-tests", cwd=sdk)
-    assert skipped.code == 0 and "--skip-tests" in skipped.stderr, skipped
-
-
-def test_a_uv_tool_install_runs_the_demo_and_the_contract(tmp_path: Path, wheel: Path, sdk: Path, home: Path) -> None:
+def test_a_uv_tool_install_runs_the_demo_and_the_contract_and_refuses_a_gate_that_cannot_run(
+        tmp_path: Path, wheel: Path, sdk: Path, home: Path) -> None:
     # The user of the venv install above, who installs the tool again with uv: their per-user cache (the
     # generator's output, the sessions' virtualenvs) serves this install too, as it would on their machine.
     tool = install_as_uv_tool(wheel, tmp_path / "uv", isolated_env(home))
     assert REPO not in tool.site_package().parents
-    # Its gate is the venv install's test above; here, that the uv tool finds the packaged demo and sessions.
+    # First without its noxfile, as if the package were shipped without it: a gate that cannot run refuses.
+    noxfile = tool.site_package() / "matrix" / "noxfile.py"
+    shipped = noxfile.read_bytes()
+    noxfile.unlink()
+    committed = sdk_digest(sdk)
+    store = home / "data" / "conductor-regen" / "backups" / checkout_key(sdk)
+    refused = tool.run("regenerate", "--spec", str(SPEC_V2), "--yes", cwd=sdk)
+    assert refused.code == 2, refused
+    assert "test gate cannot run" in refused.the_error() and "noxfile" in refused.the_error(), refused
+    assert "✓ generate" not in refused.stderr and "✓ back up" not in refused.stderr, refused
+    assert sdk_digest(sdk) == committed and not store.exists()
+    assert tool.run("test", "--session", "contract", cwd=sdk).code == 2
+    # Without the gate a run goes ahead, and says so; the packaged demo is found. (Its gate: the venv test above.)
     demo = tool.run("demo", "--skip-tests", cwd=sdk)
     assert demo.code == 0 and "# Regeneration report: succeeded" in demo.stdout, demo
-    # The committed SDK records no spec: the contract checks it against v1, the spec it was generated from.
+    assert "--skip-tests" in demo.stdout + demo.stderr, demo
+    # With its noxfile back, the packaged sessions run. The committed SDK records no spec: the contract checks it
+    # against v1, the spec it was generated from.
+    noxfile.write_bytes(shipped)
     spec = Path(shutil.copy(SPEC_V1, tmp_path / "v1.json"))
     junit = home / "cache" / "conductor-regen" / "junit" / "contract.xml"
     junit.unlink(missing_ok=True)  # written by this run, not left by another

@@ -262,7 +262,11 @@ def cli_env(backups: Path, cache: Path, **extra: str) -> Dict[str, str]:
     session's folder of JVM class archives, which only speeds the generator up)."""
     env = {k: v for k, v in os.environ.items()
            if not (k.startswith("REGEN_") or k.startswith("CONDUCTOR_")) or k == "REGEN_CLASS_ARCHIVES"}
-    env.update(REGEN_BACKUPS_DIR=str(backups), REGEN_CACHE_DIR=str(cache), PYTHONDONTWRITEBYTECODE="1")
+    # Temp files beside the backups (the test's own folder): what a killed run cannot clean up stays there.
+    tmp = backups.parent / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env.update(REGEN_BACKUPS_DIR=str(backups), REGEN_CACHE_DIR=str(cache), PYTHONDONTWRITEBYTECODE="1",
+               TMPDIR=str(tmp))
     env.update(extra)
     return env
 
