@@ -470,14 +470,15 @@ def test_execute_workflow_returning_a_signal_response_is_a_new_contract_failure(
         assert f"{method}:" not in out
 
 
-def test_lint_and_typecheck_mean_something_on_the_regenerated_real_sdk(real: RealRun, envdir: Path) -> None:
+def test_lint_and_typecheck_mean_something_on_the_regenerated_real_sdk(real: RealRun, envdir: Path,
+                                                                        tmp_path: Path) -> None:
     """With a new undefined name planted in `orkes/`, lint reports exactly that one new finding and typecheck
     exactly two: that name and `execute_workflow`'s return (a real change a maintainer decides on);
     `UserResourceApiAdapter.delete_user` is not new, because assembly realigned its copied return annotation.
     Without the plant, typecheck `--accept REASON` accepts the return, the one finding that fails, and exits 0.
     The edit and the accepted finding are undone at the end. (That a later run honours accepted findings, and
     `--absolute`, are shown on the example SDK: test_lint_sessions.)"""
-    sdk, env = real.root, real.env
+    sdk, env, junit = real.root, real.env, tmp_path / "junit"  # not this clone's .cache
     assert any(n.startswith("local edit: adapters/api/user_resource_api.py:42: UserResourceApiAdapter.delete_user "
                             "realigned with the regenerated UserResourceApi.delete_user: returns Dict[str, object] "
                             "(was object)") for n in real.report["notes"]), real.report["notes"]
@@ -489,7 +490,7 @@ def test_lint_and_typecheck_mean_something_on_the_regenerated_real_sdk(real: Rea
     try:
         found: Dict[str, List[str]] = {}
         for name in ("lint", "typecheck"):
-            proc = _nox(envdir, env, name, sdk)
+            proc = _nox(envdir, env, name, sdk, "--junit-dir", str(junit))
             out = proc.stdout + proc.stderr
             assert proc.returncode != 0, out
             counts = _verdict(out, name)
@@ -508,7 +509,7 @@ def test_lint_and_typecheck_mean_something_on_the_regenerated_real_sdk(real: Rea
     assert returned.endswith("(in OrkesWorkflowClient.execute_workflow)")
 
     try:
-        accepted = _nox(envdir, env, "typecheck", sdk, "--accept", REASON)
+        accepted = _nox(envdir, env, "typecheck", sdk, "--accept", REASON, "--junit-dir", str(junit))
         out = accepted.stdout + accepted.stderr
         assert accepted.returncode == 0, out
         assert ": 0 new, 1 accepted, " in _verdict(out, "typecheck")

@@ -71,7 +71,7 @@ def _gate(sdk: Path, envdir: Path, tmp_path: Path, find: "Optional[Pristine] | N
     target = _target(sdk)
     backups = tmp_path / "backups"
     judge = judge_against(lambda: find or find_pristine(target, backups if use_backup else None),
-                          cache_dir=tmp_path / "cache")
+                          cache_dir=tmp_path / "cache", envdir=envdir)  # not this clone's .nox
     return gate(sdk, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit", env=clean_env(),
                    judge=judge if ran is None else _recording(judge, ran))
 
@@ -162,7 +162,8 @@ def test_regenerate_rolls_back_only_on_a_new_failure(generator_cache: Path, tmp_
     target = _target(root.resolve())
 
     def run_tests(t: SdkTarget) -> tuple[bool, tuple[dict[str, str], ...]]:
-        judge = judge_against(lambda: find_pristine(target, backups), cache_dir=tmp_path / "baselines")
+        judge = judge_against(lambda: find_pristine(target, backups), cache_dir=tmp_path / "baselines",
+                              envdir=envdir)
         return gate(t.root, ("async_unit",), (PY,), envdir=envdir, junit_dir=tmp_path / "junit",
                        env=clean_env(), judge=judge)
 

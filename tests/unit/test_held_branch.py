@@ -36,7 +36,7 @@ def _key(options: RegenOptions = OPTIONS, settings: Settings = Settings(), spec:
 def test_the_key_leaves_out_places_and_follows_everything_that_shapes_the_run() -> None:
     key = _key()
     elsewhere = ("regenerate", "--spec=/other/spec.json", "--branch", "drift", "--commit", "--keep-failed",
-                 "--skip-if-held-by=origin/drift", "--pr-body", "pr.md", "--report", "r.json", "--yes")
+                 "--skip-if-held-by=origin/drift", "--pr-body", "pr.md", "--report", "r.json", "--verbose")
     assert _key(dataclasses.replace(OPTIONS, argv=elsewhere)) == key
     others: Dict[str, Tuple[RegenOptions, Settings, Path]] = {
         "spec": (OPTIONS, Settings(), SPEC_V1),

@@ -249,6 +249,8 @@ def _after_failure(exc: RegenError, scratch: _Scratch, options: RegenOptions, se
 
 # Flags whose values are places on the runner, not the run's input: another runner's paths give the same client.
 _PLACES = ("--spec", "--report", "--pr-body", "--skip-if-held-by", "--sdk")
+# Switches that change how a run talks or whether it asks, not what it commits.
+_NOT_INPUT = ("--yes", "--verbose", "--quiet", "--no-cache")
 
 
 def run_input(spec_sha256: str, settings: Settings, options: RegenOptions) -> str:
@@ -263,7 +265,7 @@ def run_input(spec_sha256: str, settings: Settings, options: RegenOptions) -> st
             skip = False
         elif word in _PLACES:
             skip = True
-        elif word.partition("=")[0] not in _PLACES:
+        elif word.partition("=")[0] not in _PLACES and word not in _NOT_INPUT:
             words.append(word)
     generator = settings.generator
     data = {
@@ -303,7 +305,7 @@ def _held(repo: gitb.GitRepo, head: str, options: RegenOptions, settings: Settin
 
 
 def held_commit(repo: gitb.GitRepo, head: str, options: RegenOptions, settings: Settings,
-                 env: Optional[Mapping[str, str]]) -> Tuple[Optional[HeldCommit], str]:
+                env: Optional[Mapping[str, str]]) -> Tuple[Optional[HeldCommit], str]:
     """(the commit `options.held_by` names, "") when it is one commit on HEAD made from this run's input (the
     key in its trailer); else (None, why not)."""
     from conductor_regen.spec.intake import load_spec
