@@ -353,6 +353,7 @@ def test_a_failed_gate_is_proposed_as_a_draft_and_fails_the_run(tmp_path: Path, 
     git(fix, "push", "--quiet", "origin", BRANCH)
     fixed = _remote_branches(repo.remote)
     later = repo.night(secrets)
-    later.run()
+    assert later.run() == "success", later.log  # the maintainer's branch now, not the workflow's
     assert f"{BRANCH} holds commits made by hand; it and its pull request are left as they are" in later.log
+    assert "validate spec" not in later.log and later.outputs["regen"] == {}, later.log  # left before any work
     assert _remote_branches(repo.remote) == fixed and _gh_calls(repo.gh_log) == calls
