@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from conductor_regen.commands.pr_body import commit_text, reproduce_command, what_to_do
+from conductor_regen.commands.pr_body import CommitText, commit_text, reproduce_command, what_to_do
 from conductor_regen.analysis.changes import Change
 
 SHA = "6dbc85e4dac3fd3d0b3b41aba8f4e98c69837627ad4ebf864b413d9da3a55f58"
@@ -119,3 +119,14 @@ def test_reproduce_command_is_the_typed_one_without_credentials() -> None:
         "invoke regenerate --spec https://host/api-docs --branch 'drift x' --commit '--pr-body=/tmp/p r.md'")
     assert reproduce_command([], "conductor-regen", "spec.json", "b") == (
         "conductor-regen regenerate --spec spec.json --branch b --commit")
+
+
+def test_a_message_reads_back_as_its_subject_body_and_input_key() -> None:
+    text = commit_text(_report(), "x", input_key="ab" * 32)
+    assert text.message.endswith(f"\n\nConductor-Regen-Input: {'ab' * 32}\n")
+    assert CommitText.from_message(text.message) == text
+    plain = commit_text(_report("failed", error="gate failed after the swap: contract: 1 new failure"), "x")
+    assert CommitText.from_message(plain.message) == plain and plain.gate_failed and not text.gate_failed
+    # A key that is not the message's last line, or not a sha256, is no key.
+    assert CommitText.from_message(text.message + "edited by hand\n").input_key == ""
+    assert CommitText.from_message(text.message.replace("ab" * 32, "ab" * 31)).input_key == ""

@@ -158,17 +158,17 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
             from conductor_regen.commands.drift import regenerate_on_branch
 
             made = regenerate_on_branch(target, options, s, steps, confirm, gate, os.environ)
-            # Data, unless stdout is for the JSON report alone (`--report -`).
-            (talk if report == STDOUT else say)(
-                f"branch: {made.branch} at {made.commit[:12]}: {made.text.subject}" if made.text is not None
-                else f"branch: none made ({made.report.outcome if made.report else '?'}: the client already is "
-                     f"what {spec} gives)")
-            if made.text is not None and pr_body:
-                talk(f"pull request body: {pr_body}")
+            data = talk if report == STDOUT else say  # data, unless stdout is for the JSON report alone
+            if made.text is not None:
+                data(f"branch: {made.branch} at {made.commit[:12]}: {made.text.subject}")
+                if pr_body:
+                    talk(f"pull request body: {pr_body}")
             if made.report is None:  # held by --skip-if-held-by: nothing ran, so there is no new report
                 summary(steps)
                 talk(f"report: none (the branch is {skip_if_held_by}'s commit; its message is that run's summary)")
                 return
+            if made.text is None:
+                data(f"branch: none made ({made.report.outcome}: the client already is what {spec} gives)")
             finish(made.report, s, target, steps, made.report_path, to_stdout=report == STDOUT)
             return
         result = run_regenerate(target, options, s, steps, confirm, gate, os.environ)

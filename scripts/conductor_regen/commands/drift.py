@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from conductor_regen.commands.plan import Confirm, RegenOptions, TestRunner
 from conductor_regen import __version__
-from conductor_regen.commands.pr_body import GATE_FAILED, INPUT_TRAILER, CommitText, commit_text, reproduce_command
+from conductor_regen.commands.pr_body import CommitText, commit_text, reproduce_command
 from conductor_regen.commands.report import Report
 from conductor_regen.config import Settings
 from conductor_regen.errors import ConfigError, RegenError, SdkError, VerificationError
@@ -289,8 +289,7 @@ class HeldCommit:
     """A commit that already holds this run's client: --skip-if-held-by's branch is made there."""
 
     commit: str
-    subject: str
-    body: str  # without the trailer
+    text: CommitText  # its message read back
 
 
 def _held(repo: gitb.GitRepo, head: str, options: RegenOptions, settings: Settings, steps: StepLog,
@@ -316,25 +315,24 @@ def held_commit(repo: gitb.GitRepo, head: str, options: RegenOptions, settings: 
     parents, message = gitb.parents_and_message(repo.top, commit)
     if parents != [head]:
         return None, "it is not one commit on HEAD"
-    subject, _, rest = message.partition("\n")
-    trailer = re.search(rf"(?m)^{INPUT_TRAILER}: ([0-9a-f]{{64}})\s*\Z", rest)
-    if trailer is None:
+    text = CommitText.from_message(message)
+    if not text.input_key:
         return None, "its commit was not made by a run on a branch (no input key)"
-    if run_input(load_spec(options.spec, settings.fetch, env).sha256, settings, options) != trailer.group(1):
+    if run_input(load_spec(options.spec, settings.fetch, env).sha256, settings, options) != text.input_key:
         return None, "it was made from another spec, tool version or options"
-    return HeldCommit(commit, subject, rest[:trailer.start()].strip("\n") + "\n"), ""
+    return HeldCommit(commit, text), ""
 
 
 def _reuse(repo: gitb.GitRepo, held: HeldCommit, options: RegenOptions, keep: Path, steps: StepLog) -> BranchRun:
     """The branch at the held commit, --pr-body written; a held tree that failed the gate fails this run too."""
     with steps.step("branch") as step:
         gitb.create_branch(repo.top, options.branch, held.commit)
-        step.detail = f"{options.branch} at {held.commit[:12]}: {held.subject}"
+        step.detail = f"{options.branch} at {held.commit[:12]}: {held.text.subject}"
     if options.pr_body is not None:
-        _write(options.pr_body, held.body)
-    if held.subject.endswith(GATE_FAILED):
+        _write(options.pr_body, held.text.body)
+    if held.text.gate_failed:
         raise VerificationError(
             f"{options.held_by} holds this run's client, and that tree failed the gate; branch {options.branch} "
             f"is at it (commit {held.commit[:12]}, --keep-failed)",
             f"fix it on {options.held_by}, or drop --skip-if-held-by to run the gate again")
-    return BranchRun(None, keep, options.branch, held.commit, CommitText(held.subject, held.body))
+    return BranchRun(None, keep, options.branch, held.commit, held.text)

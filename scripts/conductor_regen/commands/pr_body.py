@@ -9,6 +9,7 @@ reproduces it. The subject line says what changed: the spec's info.version and s
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
@@ -23,6 +24,7 @@ _SUBJECT = "Regenerate the async client from spec {version} (sha256 {sha})"
 
 INPUT_TRAILER = "Conductor-Regen-Input"  # the run's input key (drift.run_input), a git trailer of the commit
 GATE_FAILED = ", gate failed"  # the subject's end when the committed tree failed the gate (--keep-failed)
+_TRAILER = re.compile(rf"(?m)^{INPUT_TRAILER}: ([0-9a-f]{{64}})\s*\Z")  # the message's last line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,19 @@ class CommitText:
         """What `git commit --file -` gets."""
         trailer = f"\n{INPUT_TRAILER}: {self.input_key}\n" if self.input_key else ""
         return f"{self.subject}\n\n{self.body}{trailer}"
+
+    @classmethod
+    def from_message(cls, message: str) -> "CommitText":
+        """`message` read back from a commit: its subject, body and input key (empty without the trailer)."""
+        subject, _, rest = message.partition("\n")
+        trailer = _TRAILER.search(rest)
+        body = rest[:trailer.start()] if trailer is not None else rest
+        return cls(subject, body.strip("\n") + "\n", trailer.group(1) if trailer is not None else "")
+
+    @property
+    def gate_failed(self) -> bool:
+        """Does the committed tree fail the gate (kept with --keep-failed)?"""
+        return self.subject.endswith(GATE_FAILED)
 
 
 def _change(data: Mapping[str, Any]) -> Change:
