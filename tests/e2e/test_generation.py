@@ -6,7 +6,9 @@ import dataclasses
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from support.paths import REAL_SPEC, SPEC_V1, SPEC_V2
@@ -48,6 +50,32 @@ def v2_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "out"
 
 
+class FirstRun(NamedTuple):
+    """v1 generated once into a cache of its own: the first run the cache tests start from."""
+
+    cache: Path
+    out: Path
+    cached: bool
+    verify_detail: str
+
+
+@pytest.fixture(scope="module")
+def v1_first(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    base = tmp_path_factory.mktemp("v1-first")
+    steps = StepLog()
+    done = generate(str(SPEC_V1), base / "out", dataclasses.replace(resolve_settings(), cache_dir=base / "cache"),
+                    steps, env={})
+    [detail] = [s.detail for s in steps.steps if s.name == "verify"]
+    return FirstRun(base / "cache", base / "out", done.tree.cached, detail)
+
+
+def _after_first_run(first: FirstRun, settings: Settings, tmp_path: Path, out: str) -> None:
+    """This test's cache (and `out`) as the first run left them: a copy, so each test changes only its own."""
+    assert not first.cached  # the first run in an empty cache ran the generator
+    shutil.copytree(first.cache, settings.cache_dir, symlinks=True)
+    shutil.copytree(first.out, tmp_path / out, symlinks=True)
+
+
 def test_generates_a_verified_tree_with_provenance(v2_tree: Path) -> None:
     pkg = v2_tree / "conductor" / "asyncio_client" / "http"
     assert (pkg / "api" / "human_task_api.py").is_file()
@@ -76,30 +104,30 @@ def test_same_inputs_give_byte_identical_trees(v2_tree: Path, tmp_path: Path, se
     assert tree_digest(tmp_path / "again") == tree_digest(v2_tree)
 
 
-def test_rerun_reuses_the_cache_and_replaces_old_output(tmp_path: Path, settings: Settings) -> None:
-    spec = str(SPEC_V1)
-    first = generate(spec, tmp_path / "out", settings, StepLog(), env={})
+def test_rerun_reuses_the_cache_and_replaces_old_output(tmp_path: Path, settings: Settings,
+                                                        v1_first: FirstRun) -> None:
+    _after_first_run(v1_first, settings, tmp_path, "out")
     (tmp_path / "out" / "stale.txt").write_text("left from an earlier run")
     steps = StepLog()
-    second = generate(spec, tmp_path / "out", settings, steps, env={})
-    assert not first.tree.cached and second.tree.cached
+    second = generate(str(SPEC_V1), tmp_path / "out", settings, steps, env={})
+    assert second.tree.cached
     assert not (tmp_path / "out" / "stale.txt").exists()  # replaced whole, never merged
     assert [s.detail for s in steps.steps if s.name == "generate"] == ["reused cached output"]
 
 
 def test_the_same_spec_from_another_file_reuses_the_tree_and_names_its_own_source(
-        tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, v1_first: FirstRun) -> None:
     """The cache holds trees by what the generator reads. The same spec saved elsewhere, its bytes laid out
     otherwise (a fetched copy, say), gives the cached tree with this run's provenance; another option does not.
     A spec given by a relative path is recorded by its absolute one (the contract session reads it from elsewhere)."""
-    first = generate(str(SPEC_V1), tmp_path / "first", settings, StepLog(), env={})
+    _after_first_run(v1_first, settings, tmp_path, "first")
     elsewhere = tmp_path / "fetched" / "swagger.json"
     elsewhere.parent.mkdir()
     elsewhere.write_text(json.dumps(json.loads(SPEC_V1.read_text()), indent=4))
     steps = StepLog()
     monkeypatch.chdir(elsewhere.parent)
     second = generate(elsewhere.name, tmp_path / "second", settings, steps, env={})
-    assert not first.tree.cached and second.tree.cached
+    assert second.tree.cached
     assert [s.detail for s in steps.steps if s.name == "generate"] == ["reused cached output"]
     recorded = json.loads((tmp_path / "second" / ".regen" / "provenance.json").read_text())
     assert recorded["spec_source"] == str(elsewhere)
@@ -117,11 +145,11 @@ def test_the_same_spec_from_another_file_reuses_the_tree_and_names_its_own_sourc
 
 
 def test_a_cached_tree_is_not_imported_again_in_the_same_interpreter(tmp_path: Path, settings: Settings,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      v1_first: FirstRun) -> None:
     spec = str(SPEC_V1)
-    first = StepLog()
-    generate(spec, tmp_path / "first", settings, first, env={})
-    [checked] = [s.detail for s in first.steps if s.name == "verify"]
+    _after_first_run(v1_first, settings, tmp_path, "first")  # in this interpreter: the fixture ran in this worker
+    checked = v1_first.verify_detail
     assert re.fullmatch(r"\d+ API modules, \d+ models, \d+ modules import", checked), checked
 
     def no_imports(*args: object, **kwargs: object) -> None:
