@@ -27,6 +27,7 @@ def _polyfactory() -> None:
     these tests."""
     pytest.importorskip("polyfactory")
 
+
 SPEC: Dict[str, Any] = {
     "openapi": "3.0.1",
     "paths": {
