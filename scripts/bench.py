@@ -53,23 +53,33 @@ def measure(argv: Sequence[str], cwd: Path, env: Optional[Mapping[str, str]] = N
     return wall, usage.ru_maxrss // 1024
 
 
-def bench_rerun(work: Path) -> Tuple[float, float]:
-    """`invoke regenerate` on a copy of the example SDK: first run (v1 -> v2), then the no-op rerun."""
+def _commit_all(sdk: Path, message: str) -> None:
+    """Commit everything in `sdk`, made a git checkout first if it is not one (the runs want a clean checkout)."""
+    if not (sdk / ".git").exists():
+        subprocess.run(["git", "init", "-q"], cwd=sdk, check=True)
+    git = ["git", "-c", "user.email=bench@example.invalid", "-c", "user.name=bench"]
+    for argv in (["git", "add", "-A"], [*git, "commit", "-qm", message]):
+        subprocess.run(argv, cwd=sdk, check=True)
+
+
+def _example_sdk(dest: Path) -> Path:
+    """A copy of the bundled example SDK at `dest`."""
     import shutil
 
-    fixtures = DEMO_DATA
-    sdk = work / "example_sdk"
-    shutil.copytree(fixtures / "example_sdk", sdk, ignore=shutil.ignore_patterns("__pycache__"))
-    git = ["git", "-c", "user.email=bench@example.invalid", "-c", "user.name=bench"]
-    for argv in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "v1"]):
-        subprocess.run(argv, cwd=sdk, check=True)
+    shutil.copytree(DEMO_DATA / "example_sdk", dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def bench_rerun(work: Path) -> Tuple[float, float]:
+    """`invoke regenerate` on a copy of the example SDK: first run (v1 -> v2), then the no-op rerun."""
+    sdk = _example_sdk(work / "example_sdk")
+    _commit_all(sdk, "v1")
     run = [sys.executable, "-m", "invoke", "--search-root", str(PROJECT), "regenerate", "--sdk", str(sdk),
-           "--spec", str(fixtures / "specs" / "orkes-v2.json"), "--yes", "--skip-tests"]
+           "--spec", str(DEMO_DATA / "specs" / "orkes-v2.json"), "--yes", "--skip-tests"]
     env_backups = {"REGEN_BACKUPS_DIR": str(work / "backups"), "REGEN_CACHE_DIR": str(work / "cache")}
     os.environ.update(env_backups)
     first, _ = measure([*run, "--no-cache"], work)
-    for argv in (["git", "add", "-A"], [*git, "commit", "-qm", "v2"]):
-        subprocess.run(argv, cwd=sdk, check=True)
+    _commit_all(sdk, "v2")
     rerun, _ = measure(run, work)
     return first, rerun
 
@@ -84,9 +94,7 @@ def _unpack_real_sdk(tarball: Path, work: Path) -> Path:
         else:  # pragma: no cover - Pythons before the extraction filters
             tar.extractall(work)  # noqa: S202 - our own shared data
     sdk = work / "conductor-python"
-    git = ["git", "-c", "user.email=bench@example.invalid", "-c", "user.name=bench"]
-    for argv in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "base"]):
-        subprocess.run(argv, cwd=sdk, check=True)
+    _commit_all(sdk, "base")
     return sdk
 
 
@@ -133,7 +141,6 @@ def _print_real_sdk(figures: Dict[str, List[float]]) -> None:
 def bench_nox(work: Path) -> Tuple[float, float, float]:
     """`nox -s async_tests` on the example SDK: cold (new venv), warm (-R), and plain pytest in that venv."""
     import glob
-    import shutil
 
     from conductor_regen.matrix.interpreters import current_python
     from conductor_regen.matrix.runner import nox_command
@@ -141,8 +148,7 @@ def bench_nox(work: Path) -> Tuple[float, float, float]:
 
     sdk = work / "example_sdk"
     if not sdk.exists():
-        shutil.copytree(DEMO_DATA / "example_sdk", sdk,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        _example_sdk(sdk)
     envdir, py = work / "nox-envs", current_python()
     cold, _ = measure(nox_command(sdk, ("async_tests",), (py,), envdir=envdir, junit_dir=work / "junit"), work)
     warm, _ = measure(nox_command(sdk, ("async_tests",), (py,), envdir=envdir, junit_dir=work / "junit",
@@ -161,11 +167,8 @@ def bench_typecheck(work: Path, repeat: int) -> Tuple[float, float]:
 
     from conductor_regen.matrix.runner import nox_command
 
-    sdk = work / "typecheck_sdk"
-    shutil.copytree(DEMO_DATA / "example_sdk", sdk, ignore=shutil.ignore_patterns("__pycache__"))
-    git = ["git", "-c", "user.email=bench@example.invalid", "-c", "user.name=bench"]
-    for argv in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "pristine"]):
-        subprocess.run(argv, cwd=sdk, check=True)
+    sdk = _example_sdk(work / "typecheck_sdk")
+    _commit_all(sdk, "pristine")
     model = sdk / "src/conductor/asyncio_client/http/models/tag.py"
     text = model.read_text(encoding="utf-8")
     anchor = "    key: Optional[StrictStr] = None\n"
