@@ -461,15 +461,17 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
     """Mark every test that reaches the real generator (through `generator_cache`) as `e2e`; run the `slow` ones
-    first.
+    first, then the ones that `waits`.
 
     pytest-xdist's worksteal hands each worker a contiguous share of this order and steals from the end of a
     share: the real-SDK module (minutes on one worker) then starts at once and stays on one worker, instead of
-    starting late and running alone at the end."""
+    starting late and running alone at the end. The waiting tests (some 17 s of sleeping in the inner loop) run
+    on the first worker while the others compute, instead of making the run's tail, where the cores sat idle."""
     for item in items:
         if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
+    # stable: file order otherwise
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.get_closest_marker("waits") is None))
 
 
 @pytest.fixture(scope="session", autouse=True)

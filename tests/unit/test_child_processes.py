@@ -33,6 +33,8 @@ from conductor_regen.checkout.env import sdk_python
 from conductor_regen.checkout.target import git_dirty_paths
 from conductor_regen.spec.validation import validate_spec
 
+pytestmark = pytest.mark.waits  # most tests here sit out a time limit on a child that hangs
+
 # A program that starts a grandchild, records "<own pid> <grandchild pid>", and waits for ever.
 HANGS = """#!/bin/sh
 sleep 1000 &

@@ -172,7 +172,8 @@ def redirector(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
     httpd.bodies = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.5 s by default
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield httpd
@@ -471,6 +472,7 @@ def test_the_generator_is_stopped_at_its_timeout(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.waits
 def test_an_import_that_hangs_is_stopped_at_the_import_timeout(tmp_path: Path) -> None:
     (tmp_path / "hangs").mkdir()
     (tmp_path / "hangs" / "__init__.py").write_text("import time\ntime.sleep(60)\n")
@@ -505,11 +507,12 @@ class _Dripper(BaseHTTPRequestHandler):
             pass
 
 
+@pytest.mark.waits
 def test_a_server_dripping_the_spec_hits_the_fetch_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Dripper)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     try:
         config = FetchConfig(timeout=5.0, deadline=1.0, retries=0)
         with pytest.raises(SpecFetchError, match="1s deadline"):
@@ -519,6 +522,7 @@ def test_a_server_dripping_the_spec_hits_the_fetch_deadline(monkeypatch: pytest.
         httpd.server_close()
 
 
+@pytest.mark.waits
 def test_slow_answers_and_retries_stop_at_the_fetch_deadline(spec_server: SpecServer) -> None:
     spec_server.serve("/api-docs", SpecReply(status=503, delay=0.4))
     config = FetchConfig(timeout=5.0, deadline=1.0, retries=10, backoff=0.2)

@@ -215,6 +215,7 @@ def test_recovers_when_a_retry_succeeds(spec_server: SpecServer, sleeps: List[fl
     assert len(sleeps) == 2
 
 
+@pytest.mark.waits
 def test_slow_server_times_out_and_is_retried(spec_server: SpecServer, sleeps: List[float]) -> None:
     spec_server.serve("/api-docs", SpecReply(body=SPEC_BYTES, delay=1.0))
     with pytest.raises(SpecFetchError) as info:
@@ -374,7 +375,7 @@ def _texts(error: BaseException) -> List[str]:
 
 @pytest.mark.parametrize(
     "scenario",
-    ["wrong-secret", "spec-500", "spec-403", "spec-timeout", "spec-html"],
+    ["wrong-secret", "spec-500", "spec-403", pytest.param("spec-timeout", marks=pytest.mark.waits), "spec-html"],
 )
 def test_secrets_never_reach_errors_or_logs(
     spec_server: SpecServer, caplog: pytest.LogCaptureFixture, scenario: str
