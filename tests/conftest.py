@@ -464,8 +464,8 @@ def pytest_collection_modifyitems(items: _List[pytest.Item]) -> None:
     first, then the ones that `waits`.
 
     pytest-xdist's worksteal hands each worker a contiguous share of this order and steals from the end of a
-    share: the real-SDK module (minutes on one worker) then starts at once and stays on one worker, instead of
-    starting late and running alone at the end. The waiting tests (some 17 s of sleeping in the inner loop) run
+    share: the real-SDK module and the installed tool's (minutes on one worker each) then start at once and stay on
+    one worker, instead of starting late and running alone at the end. The waiting tests (some 17 s of sleeping in the inner loop) run
     on the first worker while the others compute, instead of making the run's tail, where the cores sat idle."""
     for item in items:
         if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
