@@ -25,7 +25,7 @@ from conductor_regen.generator.backends import find_java, java_release
 from conductor_regen.matrix.interpreters import current_python
 from conductor_regen.matrix.sessions import ALL_SESSIONS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # nearly two minutes: started late, it alone made the run's tail
+pytestmark = pytest.mark.e2e
 
 PY = current_python()
 
