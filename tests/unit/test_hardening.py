@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Iterator, List
 import pytest
 from conftest import SpecReply, SpecServer
 from support.fake_sdk import make_sdk, target_of
+from support.local_server import serving
 from support.sdk_copies import (
     backup_dirs,
     cli_env,
@@ -170,16 +170,9 @@ class _Redirector(BaseHTTPRequestHandler):
 @pytest.fixture
 def redirector(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
-    httpd.bodies = []  # type: ignore[attr-defined]
-    # shutdown() waits for serve_forever's next poll: 0.5 s by default
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
+    with serving(_Redirector) as httpd:
+        httpd.bodies = []  # type: ignore[attr-defined]
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_token_post_is_not_replayed_to_another_origin(redirector: ThreadingHTTPServer,
@@ -510,16 +503,10 @@ class _Dripper(BaseHTTPRequestHandler):
 @pytest.mark.waits
 def test_a_server_dripping_the_spec_hits_the_fetch_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Dripper)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    try:
+    with serving(_Dripper) as httpd:
         config = FetchConfig(timeout=5.0, deadline=1.0, retries=0)
         with pytest.raises(SpecFetchError, match="1s deadline"):
             fetch_spec(f"http://127.0.0.1:{httpd.server_address[1]}", config, env={})
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.mark.waits

@@ -9,12 +9,12 @@ from __future__ import annotations
 import copy
 import json
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
+from support.local_server import serving
 from support.paths import REAL_SPEC, SPEC_V2
 
 from conductor_regen.config import FetchConfig
@@ -137,16 +137,9 @@ class _Counting(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def ref_server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
-    # shutdown() waits for serve_forever's next poll: 0.5 s by default
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
     _Counting.hits = []
-    try:
+    with serving(_Counting) as httpd:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_a_remote_reference_is_never_requested_and_a_file_never_read(tmp_path: Path, ref_server: str) -> None:
