@@ -131,3 +131,31 @@ def test_typecheck_says_where_mypy_is_configured(tmp_path: Path) -> None:
     assert typecheck_tool(tmp_path, {"tool": {"mypy": {"strict": True}}}).source == "pyproject.toml [tool.mypy]"
     write(tmp_path, "setup.cfg", "[mypy]\nstrict = True\n")
     assert typecheck_tool(tmp_path, {}).source == "setup.cfg [mypy]"
+
+
+def test_the_pristine_tree_is_checked_before_the_sdk_and_a_rerun_checks_only_the_sdk(tmp_path: Path) -> None:
+    """mypy keeps one cache for both trees and the tree checked last is the one a rerun finds warm."""
+    from conductor_regen.matrix.lint import judged_run
+    from conductor_regen.matrix.pristine import Pristine, content_fingerprint
+
+    sdk = tmp_path / "sdk"
+    pristine_client = tmp_path / "old" / "client.py"
+    write(pristine_client.parent, "client.py", CLIENT)
+    write(sdk, f"{PKG}/orkes/client.py", CLIENT + "\nundefined_too()\n")
+    files = {f"{PKG}/orkes/client.py": pristine_client}
+    pristine = Pristine("backup b1", content_fingerprint(files), files=tuple(files.items()))
+    tool = typecheck_tool(sdk, {})
+    seen = []
+
+    def run(root: Path) -> str:
+        seen.append("sdk" if root == sdk else "pristine")
+        text = (root / PKG / "orkes" / "client.py").read_text()
+        out = f'{PKG}/orkes/client.py:6:16: error: Name "undefined_name" is not defined  [name-defined]\n'
+        if "undefined_too" in text:
+            out += f'{PKG}/orkes/client.py:12:1: error: Name "undefined_too" is not defined  [name-defined]\n'
+        return out
+
+    for _ in range(2):
+        verdict = judged_run(sdk, tool, run, pristine, cache_dir=tmp_path / "baselines", key="k", http_rel=f"{PKG}/http")
+        assert [f.message for f in verdict.failing] == ['Name "undefined_too" is not defined'], verdict
+    assert seen == ["pristine", "sdk", "sdk"]  # the second run takes the baseline from the cache

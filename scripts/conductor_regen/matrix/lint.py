@@ -122,9 +122,13 @@ def baseline_findings(tool: Tool, pristine: Pristine, run: Runner, *, cache_dir:
 
 def judged_run(sdk: Path, tool: Tool, run: Runner, pristine: Optional[Pristine], *, cache_dir: Path,
                key: str, http_rel: str) -> ToolVerdict:
-    """Run the tool on the SDK and judge its findings against the pristine tree (absolutely without one)."""
-    current = tool.parse(run(sdk), sdk)
+    """Run the tool on the SDK and judge its findings against the pristine tree (absolutely without one).
+
+    The pristine tree goes first: mypy keeps one cache for both trees, and the tree it checks last is the one a
+    rerun finds warm (the baseline's findings are cached by fingerprint, so a rerun checks only the SDK). Real
+    SDK: a rerun took 10.7 s when the pristine copy had been checked last, 2.6 s when the SDK had."""
     before = None if pristine is None else baseline_findings(tool, pristine, run, cache_dir=cache_dir, key=key)
+    current = tool.parse(run(sdk), sdk)
     return judge(current, before, root=sdk, tool=tool.label, baseline=pristine.source if pristine else "",
                  http_rel=http_rel)
 
