@@ -550,3 +550,30 @@ def test_invoke_test_fails_only_on_new_failures_unless_absolute(tmp_path: Path, 
 
     strict = run_test("--absolute")
     assert strict.code == 1 and "1 of 1 session(s) failed" in strict.the_error(), strict
+
+
+def test_invoke_test_accept_records_a_new_lint_finding_and_later_runs_honour_it(
+        tmp_path: Path, generator_cache: Path) -> None:
+    """`test --accept REASON` is the way past a new finding for a user with no noxfile at hand (an installed
+    tool): the sessions that judge findings take the reason, as regenerate's gate does."""
+    root = new_sdk(tmp_path)  # committed: git HEAD is the pristine tree
+    client = pkg(root) / "orkes" / "orkes_secret_client.py"
+    anchor = "return await self.secret_api.get_secret(key)"
+    client.write_text(client.read_text().replace(anchor, f"audit_secret(key)\n        {anchor}"))
+    env = cli_env(tmp_path / "backups", generator_cache)
+
+    def run_test(*extra: str):  # type: ignore[no-untyped-def]
+        return run_cli("test", "--sdk", str(root), "--session", "lint", *extra, env=env, timeout=600)
+
+    refused = run_test("--accept", " ")
+    assert refused.code == 2 and "--accept needs a reason" in refused.the_error(), refused
+    new = run_test()
+    assert new.code == 1 and "1 new" in new.the_error() and "audit_secret" in new.the_error(), new
+    assert "--accept REASON records the new findings" in new.the_error(), new
+    accepted = run_test("--accept", "audited elsewhere")
+    assert accepted.code == 0, accepted
+    record = json.loads((root / ".conductor-regen" / "accepted-findings.json").read_text())
+    assert [(e["tool"], e["reason"]) for e in record["accepted"]] == [("flake8", "audited elsewhere")], record
+    assert "audit_secret" in json.dumps(record)
+    again = run_test()  # the SDK's record is honoured without the option
+    assert again.code == 0 and again.error_lines() == [], again

@@ -382,17 +382,19 @@ def restore(c: Context, sdk: Optional[str] = None, backup: Optional[str] = None,
             "python": "X.Y interpreter, repeatable (default: every one the machine has)",
             "reuse": "reuse the venvs and skip installs (nox -R); a changed SDK is still reinstalled",
             "pytest-args": 'extra pytest arguments as one string, e.g. "-k search -x"',
-            "absolute": "fail on any failure, not only on failures the SDK's pristine tree did not have"})
+            "absolute": "fail on any failure, not only on failures the SDK's pristine tree did not have",
+            "accept": "the contract, lint and typecheck sessions accept their new findings with this reason, into "
+                      ".conductor-regen/accepted-findings.json (review and commit it)"})
 @edge
 def test(c: Context, sdk: Optional[str] = None, session: Optional[List[str]] = None,
          python: Optional[List[str]] = None, reuse: bool = False, pytest_args: str = "",
-         absolute: bool = False, verbose: bool = False, quiet: bool = False) -> None:
+         absolute: bool = False, accept: str = "", verbose: bool = False, quiet: bool = False) -> None:
     """Run the guide's step-5 test matrix against an SDK checkout; failures are new or pre-existing."""
     from conductor_regen.commands.test_cmd import check_passed, run_tests
     from conductor_regen.matrix.results import format_summary, session_output
 
     s = settings(c, sdk=sdk, verbose=verbose)
-    run = run_tests(s, session or (), python or (), pytest_args, reuse=reuse, absolute=absolute)
+    run = run_tests(s, session or (), python or (), pytest_args, reuse=reuse, absolute=absolute, accept=accept)
     for r in run.results:
         if r.result == "failed" and run.output and not s.verbose:
             name = f"{r.session}-{r.python}" if r.python else r.session

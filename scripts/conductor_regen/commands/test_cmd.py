@@ -83,12 +83,19 @@ class MatrixRun:
 
 
 def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pytest_args: str = "",
-              reuse: bool = False, absolute: bool = False) -> MatrixRun:
-    """Run the matrix on the settings' SDK; without `absolute`, failures are judged against the pristine tree."""
+              reuse: bool = False, absolute: bool = False, accept: str = "") -> MatrixRun:
+    """Run the matrix on the settings' SDK; without `absolute`, failures are judged against the pristine tree.
+
+    With `accept` (a reason), the contract, lint and typecheck sessions accept their new findings with it, as
+    regenerate's gate does with `--accept`.
+    """
     from conductor_regen.matrix.interpreters import check_pythons
     from conductor_regen.matrix.runner import check_gate_ready, matrix_dirs, run_matrix
+    from conductor_regen.matrix.sessions import ACCEPT_ENV
     from conductor_regen.checkout.lock import sdk_read_lock
 
+    if accept and not accept.strip():
+        raise ConfigError("--accept needs a reason", 'e.g. --accept "execute_workflow returns SignalResponse by design"')
     check_gate_ready(tuple(sessions or ("async_tests",)))
     check_pythons(tuple(pythons), os.environ)
     if s.sdk.root is None:
@@ -102,12 +109,16 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
     target = resolve_sdk(s.sdk)
     with sdk_read_lock(target):  # no run swaps the tree while the tests read it
         junit_dir, envdir = matrix_dirs(s.cache_dir)
+        env = {**store_env(s), **({ACCEPT_ENV: accept} if accept else {})}
         results = run_matrix(s.sdk.root, tuple(sessions or ("async_tests",)), tuple(pythons), args, reuse=reuse,
-                             junit_dir=junit_dir, envdir=envdir, env=store_env(s), stream=s.verbose,
+                             junit_dir=junit_dir, envdir=envdir, env=env, stream=s.verbose,
                              captured=captured, timeout=s.test_timeout)
         if not absolute and any(r.result == "failed" for r in results):
             results = judge(s, target, args)(results)
     return MatrixRun(tuple(results), captured[0] if captured else "", junit_dir)
+
+
+ACCEPTING = frozenset({"contract", "lint", "typecheck"})  # the sessions `--accept` reaches
 
 
 def check_passed(results: Sequence["SessionResult"], absolute: bool = False, junit_dir: Optional[Path] = None) -> None:
@@ -125,5 +136,7 @@ def check_passed(results: Sequence["SessionResult"], absolute: bool = False, jun
         raise VerificationError(f"{len(failed)} of {len(results)} session(s) failed; first: "
                                 f"{failed[0].session}-{failed[0].python or 'nox'}: {failed[0].detail}",
                                 f"JUnit XML is in {junit_dir or DEFAULT_JUNIT_DIR}; "
-                                "rerun one with --session NAME --python X.Y")
+                                "rerun one with --session NAME --python X.Y"
+                                + ("; to go ahead deliberately, --accept REASON records the new findings"
+                                   if failed[0].session in ACCEPTING else ""))
     raise VerificationError("no session ran (all skipped)", "see the skip reasons above")
