@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conductor_regen.matrix.findings import Finding, compare, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
+from conductor_regen.checkout.target import SdkTarget
 from conductor_regen.matrix.lint import lint_tool, typecheck_tool
 
 PKG = "src/conductor/asyncio_client"
@@ -159,3 +160,19 @@ def test_the_pristine_tree_is_checked_before_the_sdk_and_a_rerun_checks_only_the
         verdict = judged_run(sdk, tool, run, pristine, cache_dir=tmp_path / "baselines", key="k", http_rel=f"{PKG}/http")
         assert [f.message for f in verdict.failing] == ['Name "undefined_too" is not defined'], verdict
     assert seen == ["pristine", "sdk", "sdk"]  # the second run takes the baseline from the cache
+
+
+def test_accepting_a_finding_leaves_the_pristine_tree_and_its_cached_baseline_as_they_were(target: SdkTarget,
+                                                                                            tmp_path: Path) -> None:
+    """The record of accepted findings is the tool's, read only for the live verdict: writing it must not make
+    the next run check the pristine tree again (the SDK's own files outside the managed folders still count)."""
+    from conductor_regen.checkout.backups import create_backup
+    from conductor_regen.matrix.accepted import ACCEPTED_FILE
+    from conductor_regen.matrix.pristine import from_backup
+
+    backup = create_backup(tmp_path / "store", target, "v1")
+    before = from_backup(target, backup)
+    write(target.root, ACCEPTED_FILE.as_posix(), '{"accepted": []}\n')
+    assert from_backup(target, backup).fingerprint == before.fingerprint
+    write(target.root, "tests/test_mine.py", "def test_mine():\n    pass\n")
+    assert from_backup(target, backup).fingerprint != before.fingerprint

@@ -27,12 +27,16 @@ from conductor_regen.errors import RegenError
 from conductor_regen import file_tree
 from conductor_regen.file_tree import iter_entries
 from conductor_regen.checkout.target import RESERVED_PREFIX, SdkTarget, is_run_file
+from conductor_regen.matrix.accepted import ACCEPTED_FILE
 
 log = logging.getLogger(__name__)
 
-# Tool caches, virtualenvs and build output are not part of the tree a check judges.
+# Tool caches, virtualenvs and build output are not part of the tree a check judges; nor is this tool's record of
+# accepted findings, which only the live tree's verdict reads (were it part of the tree, accepting a finding
+# would make the baseline stale: the next run would check the pristine tree again, and cold).
 SKIPPED_DIRS = frozenset({".git", ".hg", ".nox", ".tox", ".venv", "venv", ".mypy_cache", ".pytest_cache",
-                          ".ruff_cache", "node_modules", "build", "dist", ".benchmarks", "__pycache__"})
+                          ".ruff_cache", "node_modules", "build", "dist", ".benchmarks", "__pycache__",
+                          ACCEPTED_FILE.parts[0]})
 _FINGERPRINT_VERSION = "pristine-v1"
 
 
