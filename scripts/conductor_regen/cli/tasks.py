@@ -128,15 +128,14 @@ def regenerate(c: Context, spec: str, sdk: Optional[str] = None, dry_run: bool =
     from conductor_regen.commands.plan import RegenOptions
     from conductor_regen.commands.regenerate import regenerate as run_regenerate
     from conductor_regen.commands.run_report import STDOUT, report_destination
-    from conductor_regen.commands.test_cmd import test_gate
+    from conductor_regen.commands.test_cmd import require_reason, test_gate
     from conductor_regen.errors import ConfigError
     from dataclasses import replace
 
     s = settings(c, generator_version=generator_version, backend=backend, java_heap=java_heap, no_fixups=no_fixups,
                  verbose=verbose, sdk=sdk, removed=removed, no_keyword_calls=no_keyword_calls)
     # Validates --session/--python before any work; --skip-tests needs no test matrix at all.
-    if accept and not accept.strip():
-        raise ConfigError("--accept needs a reason", 'e.g. --accept "execute_workflow returns SignalResponse by design"')
+    require_reason(accept)
     if accept and skip_tests:
         raise ConfigError("--accept goes with the test gate, which --skip-tests turns off", "drop one of them")
     options = RegenOptions(

@@ -39,6 +39,12 @@ def judge(s: Settings, target: SdkTarget, pytest_args: Sequence[str] = (),
                          timeout=s.test_timeout)
 
 
+def require_reason(accept: str) -> None:
+    """`--accept` (regenerate's, test's) given with nothing but blanks: refused before any work."""
+    if accept and not accept.strip():
+        raise ConfigError("--accept needs a reason", 'e.g. --accept "execute_workflow returns SignalResponse by design"')
+
+
 def test_gate(s: Settings, sessions: Sequence[str] = (), python: Optional[str] = None,
               spec: Optional[str] = None, accept: str = "") -> TestRunner:
     """Regenerate's gate after the swap; the sessions and the Python are checked now, before any work.
@@ -94,8 +100,7 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
     from conductor_regen.matrix.sessions import ACCEPT_ENV
     from conductor_regen.checkout.lock import sdk_read_lock
 
-    if accept and not accept.strip():
-        raise ConfigError("--accept needs a reason", 'e.g. --accept "execute_workflow returns SignalResponse by design"')
+    require_reason(accept)
     check_gate_ready(tuple(sessions or ("async_tests",)))
     check_pythons(tuple(pythons), os.environ)
     if s.sdk.root is None:
@@ -118,9 +123,6 @@ def run_tests(s: Settings, sessions: Sequence[str], pythons: Sequence[str], pyte
     return MatrixRun(tuple(results), captured[0] if captured else "", junit_dir)
 
 
-ACCEPTING = frozenset({"contract", "lint", "typecheck"})  # the sessions `--accept` reaches
-
-
 def check_passed(results: Sequence["SessionResult"], absolute: bool = False, junit_dir: Optional[Path] = None) -> None:
     """The matrix's pass rule (the gate's too): no failure that counts (any, with `absolute`), and something ran.
 
@@ -128,6 +130,7 @@ def check_passed(results: Sequence["SessionResult"], absolute: bool = False, jun
     """
     from conductor_regen.matrix.results import blocking_failures, matrix_passed
     from conductor_regen.matrix.runner import DEFAULT_JUNIT_DIR
+    from conductor_regen.matrix.verdicts import JUDGED_IN_SESSION  # the sessions `--accept` reaches
 
     if matrix_passed(results, absolute):
         return
@@ -138,5 +141,5 @@ def check_passed(results: Sequence["SessionResult"], absolute: bool = False, jun
                                 f"JUnit XML is in {junit_dir or DEFAULT_JUNIT_DIR}; "
                                 "rerun one with --session NAME --python X.Y"
                                 + ("; to go ahead deliberately, --accept REASON records the new findings"
-                                   if failed[0].session in ACCEPTING else ""))
+                                   if failed[0].session in JUDGED_IN_SESSION else ""))
     raise VerificationError("no session ran (all skipped)", "see the skip reasons above")
