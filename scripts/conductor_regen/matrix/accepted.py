@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 from conductor_regen.atomic_io import atomic_write_json
+from conductor_regen.checkout.backups import ACCEPTED_FINDINGS
 from conductor_regen.errors import ConfigError
 from conductor_regen.matrix.findings import Finding, Key, ToolVerdict, pair_off
 
-ACCEPTED_FILE = Path(".conductor-regen") / "accepted-findings.json"
+ACCEPTED_FILE = Path(ACCEPTED_FINDINGS)  # where backups and restore know it too
 _FIELDS = ("tool", "file", "rule", "message", "symbol", "reason")
 
 
