@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import pytest
 
-from conductor_regen.matrix.findings import Finding, compare, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
+from conductor_regen.matrix.findings import _spans, Finding, compare, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
 from conductor_regen.checkout.target import SdkTarget
 from conductor_regen.matrix.lint import lint_tool, typecheck_tool
 
@@ -176,3 +177,24 @@ def test_accepting_a_finding_leaves_the_pristine_tree_and_its_cached_baseline_as
     assert from_backup(target, backup).fingerprint == before.fingerprint
     write(target.root, "tests/test_mine.py", "def test_mine():\n    pass\n")
     assert from_backup(target, backup).fingerprint != before.fingerprint
+
+
+AWKWARD = ("class A:\r\n    def f(self):  # é\r\n        return 'ü'\r\n\r\n    async def g(self): return 1\r\n",
+           "def f():\r    x = 1\r    return x\rclass B: pass",
+           "def f():\n    y = '\x0c'\n\x0c\n    return 'ß€'  # trailing\n@dec\nclass C:\n    def h(self): ...",
+           "class D:\n    def f(self):\n        def inner(): return '日本'\n        return inner")
+
+
+MATRIX = Path(__file__).parents[2] / "scripts" / "conductor_regen" / "matrix"
+
+
+@pytest.mark.parametrize("source", AWKWARD + tuple(
+    p.read_text(encoding="utf-8") for p in sorted(MATRIX.glob("*.py")) if "\ndef " in p.read_text())[:6])
+def test_symbol_sources_are_the_parsers_segments(source: str) -> None:
+    """The symbols' sources, split once per file, are what ast.get_source_segment gives: \r and \r\n line
+    ends, form feeds, multi-byte characters, one-line definitions, nesting."""
+    expected = [ast.get_source_segment(source, n) for n in ast.walk(ast.parse(source))
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    spans = _spans(source)
+    assert len(spans) == len(expected) > 0
+    assert sorted(s[3] for s in spans) == sorted(e or "" for e in expected)
