@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conductor_regen.matrix.findings import _spans, Finding, compare, judge, parse_flake8, parse_mypy, parse_ruff, with_symbols
+from conductor_regen.matrix.findings import (_spans, Finding, compare, judge, parse_flake8, parse_mypy, parse_ruff,
+                                           with_symbols)
 from conductor_regen.checkout.target import SdkTarget
 from conductor_regen.matrix.lint import lint_tool, typecheck_tool
 
@@ -183,13 +184,13 @@ AWKWARD = ("class A:\r\n    def f(self):  # é\r\n        return 'ü'\r\n\r\n   
            "def f():\r    x = 1\r    return x\rclass B: pass",
            "def f():\n    y = '\x0c'\n\x0c\n    return 'ß€'  # trailing\n@dec\nclass C:\n    def h(self): ...",
            "class D:\n    def f(self):\n        def inner(): return '日本'\n        return inner")
+MODULES = [(p.name, p.read_text(encoding="utf-8"))
+           for p in sorted((Path(__file__).parents[2] / "scripts" / "conductor_regen" / "matrix").glob("*.py"))]
+# Named, not shown whole in the test ids: the awkward sources and six of the package's modules with functions.
+SOURCES = {**{f"awkward-{i}": s for i, s in enumerate(AWKWARD)}, **dict([m for m in MODULES if "\ndef " in m[1]][:6])}
 
 
-MATRIX = Path(__file__).parents[2] / "scripts" / "conductor_regen" / "matrix"
-
-
-@pytest.mark.parametrize("source", AWKWARD + tuple(
-    p.read_text(encoding="utf-8") for p in sorted(MATRIX.glob("*.py")) if "\ndef " in p.read_text())[:6])
+@pytest.mark.parametrize("source", list(SOURCES.values()), ids=list(SOURCES))
 def test_symbol_sources_are_the_parsers_segments(source: str) -> None:
     """The symbols' sources, split once per file, are what ast.get_source_segment gives: \r and \r\n line
     ends, form feeds, multi-byte characters, one-line definitions, nesting."""
